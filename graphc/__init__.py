@@ -1,0 +1,33 @@
+"""graphc: declare a neural network as a graph, differentiate it four ways, draw it, and
+lower it to NumPy training code.
+
+    import graphc as gc
+    x = gc.input("x", (None, 4)); W = gc.param("W", (4, 3)); b = gc.param("b", (3,))
+    loss = gc.softmax_cross_entropy(x @ W + b, gc.input("y", (None,), "int64"))
+"""
+
+from .errors import (DtypeError, DuplicateNameError, EvaluationError, GraphError, LoadError,
+                     MissingValueError, ShapeError, UnknownOpError)
+from .evaluate import evaluate, init_params, init_state, inputs, params
+from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
+from .ops.binary import equal, greater, leaky_relu, maximum, minimum, prelu, where
+from .ops.elementwise import abs, exp, log, relu, sigmoid, sign, softplus, sqrt, tanh
+from .ops.layers import batch_norm, dropout, specialize
+from .ops.leaves import const, input, param, state
+from .ops.losses import binary_cross_entropy_with_logits, l1, l2, mse, softmax_cross_entropy
+from .ops.reductions import log_softmax, logsumexp, mean, softmax, sum
+from .ops.registry import REGISTRY, OpDef
+from .ops.shape import expand_dims, matmul, one_hot, reshape, transpose
+from .serialize import load, save
+
+
+def named(node: Node, name: str) -> Node:
+    """A copy of `node` carrying a display name (used by renderings and generated code)."""
+    from .ops.registry import apply
+
+    if node.is_leaf:
+        raise GraphError(f"{node.site}: leaves are named when they are created")
+    return apply(node.op, *node.inputs, _name=str(name), _scope=node.scope, **dict(node.attrs))
+
+
+__version__ = "0.1.0"

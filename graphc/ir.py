@@ -1,0 +1,275 @@
+"""The IR: frozen nodes, graphs defined by their outputs, traversal and substitution.
+
+A `Node` is immutable: an op name, input nodes, attributes, a static shape (a `None`
+entry is the batch dimension), a dtype, an optional user name, the scope it was
+created in and the user's file:line that created it. Nodes compare by identity;
+`structural_key` gives the value-based key that common-subexpression elimination uses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import itertools
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+Shape = tuple  # tuple[int | None, ...]
+
+_PACKAGE_DIRS = tuple(
+    os.path.dirname(os.path.abspath(p)) + os.sep
+    for p in (__file__, os.path.join(os.path.dirname(__file__), "..", "visual", "x"))
+)
+_counter = itertools.count()
+_scope: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("scope", default=())
+
+
+def user_site() -> str:
+    """Return 'file:line' of the innermost caller outside graphc (where the user built a node)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        path = frame.f_code.co_filename
+        if not path.startswith(_PACKAGE_DIRS) and "importlib" not in path:
+            return f"{path}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "<graphc>"
+
+
+@contextlib.contextmanager
+def scope(name: str):
+    """Group the nodes created inside the block under `name` (nested scopes join with '/')."""
+    if not isinstance(name, str) or not name:
+        from .errors import GraphError
+
+        raise GraphError(f"scope name must be a non-empty string, got {name!r}")
+    token = _scope.set(_scope.get() + (name,))
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+def current_scope() -> str | None:
+    """Return the active scope path, or None outside any `scope` block."""
+    parts = _scope.get()
+    return "/".join(parts) if parts else None
+
+
+def _freeze(value: Any) -> Any:
+    """Make an attribute value immutable: lists become tuples, arrays become read-only."""
+    if isinstance(value, np.ndarray):
+        value = value.copy()
+        value.flags.writeable = False
+        return value
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _attr_key(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return ("ndarray", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, tuple):
+        return tuple(_attr_key(v) for v in value)
+    if isinstance(value, float) and value != value:
+        return ("nan",)
+    return (type(value).__name__, value)
+
+
+class Node:
+    """One operation in a graph. Immutable; build nodes with the `graphc` functions."""
+
+    __slots__ = ("op", "inputs", "attrs", "shape", "dtype", "name", "scope", "site", "id",
+                 "structural_key", "__weakref__")
+    __array_ufunc__ = None  # make NumPy defer to our operators: array * node -> node
+
+    def __init__(self, op: str, inputs: Iterable[Node], attrs: Mapping[str, Any], shape: Shape,
+                 dtype: str, name: str | None = None, scope: str | None = None,
+                 site: str | None = None):
+        inputs = tuple(inputs)
+        attrs = MappingProxyType({k: _freeze(v) for k, v in sorted(attrs.items())})
+        key = (op, tuple(i.id for i in inputs),
+               tuple((k, _attr_key(v)) for k, v in attrs.items()), dtype)
+        if op in LEAF_OPS:  # two leaves are the same leaf only if they are the same object
+            key = key + (name, next(_counter))
+        for slot, value in (("op", op), ("inputs", inputs), ("attrs", attrs),
+                            ("shape", tuple(shape)), ("dtype", dtype), ("name", name),
+                            ("scope", scope), ("site", site or user_site()),
+                            ("id", next(_counter)), ("structural_key", key)):
+            object.__setattr__(self, slot, value)
+
+    def __setattr__(self, key, value):
+        raise AttributeError("graphc nodes are immutable; build a new node instead")
+
+    def __repr__(self) -> str:
+        label = f" {self.name!r}" if self.name else ""
+        return f"<Node {self.op}{label} shape={self.shape} dtype={self.dtype} at {self.site}>"
+
+    def __bool__(self):
+        from .errors import GraphError
+
+        raise GraphError(f"a graph node has no truth value (use gc.where for conditions): {self!r}")
+
+    def __iter__(self):
+        raise TypeError(f"a graph node is not iterable: {self!r}")
+
+    # ---- operators: `x @ W + b` builds nodes -------------------------------------------
+    def _op(self, name, *others, **attrs):
+        from .ops.registry import apply
+
+        return apply(name, *others, **attrs)
+
+    def __add__(self, other): return self._op("add", self, other)  # noqa: E704
+    def __radd__(self, other): return self._op("add", other, self)  # noqa: E704
+    def __sub__(self, other): return self._op("sub", self, other)  # noqa: E704
+    def __rsub__(self, other): return self._op("sub", other, self)  # noqa: E704
+    def __mul__(self, other): return self._op("mul", self, other)  # noqa: E704
+    def __rmul__(self, other): return self._op("mul", other, self)  # noqa: E704
+    def __truediv__(self, other): return self._op("div", self, other)  # noqa: E704
+    def __rtruediv__(self, other): return self._op("div", other, self)  # noqa: E704
+    def __pow__(self, other): return self._op("pow", self, other)  # noqa: E704
+    def __rpow__(self, other): return self._op("pow", other, self)  # noqa: E704
+    def __matmul__(self, other): return self._op("matmul", self, other)  # noqa: E704
+    def __rmatmul__(self, other): return self._op("matmul", other, self)  # noqa: E704
+    def __neg__(self): return self._op("neg", self)  # noqa: E704
+    def __gt__(self, other): return self._op("greater", self, other)  # noqa: E704
+    def __ge__(self, other): return self._op("greater_equal", self, other)  # noqa: E704
+    def __lt__(self, other): return self._op("less", self, other)  # noqa: E704
+    def __le__(self, other): return self._op("less_equal", self, other)  # noqa: E704
+    __hash__ = object.__hash__  # == stays identity (nodes are dict keys); use gc.equal
+
+    @property
+    def T(self) -> Node:  # noqa: N802 - NumPy's spelling
+        """The transpose (axes reversed)."""
+        return self._op("transpose", self)
+
+    def __getitem__(self, index) -> Node:
+        """x[..., k] or x[:, k]: one entry of the last axis (the only indexing supported)."""
+        from .errors import GraphError
+
+        if isinstance(index, tuple) and len(index) == 2 and (
+                index[0] is Ellipsis or (index[0] == slice(None) and self.ndim == 2)):
+            index = index[1]
+        elif isinstance(index, tuple) or self.ndim != 1:
+            raise GraphError(f"{user_site()}: only x[..., k] indexing of the last axis is "
+                             f"supported, got {index!r}")
+        if not isinstance(index, (int, np.integer)):
+            raise GraphError(f"{user_site()}: the index must be an int, got {index!r}")
+        return self._op("index_last", self, index=int(index))
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.op in LEAF_OPS
+
+    def with_inputs(self, inputs: Iterable[Node]) -> Node:
+        """Return a copy of this node with other inputs (same op, attrs, name and site)."""
+        from .ops.registry import apply
+
+        return apply(self.op, *inputs, _name=self.name, _scope=self.scope, _site=self.site,
+                     **dict(self.attrs))
+
+
+LEAF_OPS = frozenset({"input", "param", "const", "state"})
+
+
+def as_list(outputs: Node | Iterable[Node]) -> list[Node]:
+    """Accept one node or an iterable of nodes; return a list of nodes."""
+    from .errors import GraphError
+
+    items = [outputs] if isinstance(outputs, Node) else list(outputs)
+    for item in items:
+        if not isinstance(item, Node):
+            raise GraphError(f"expected a graph node, got {type(item).__name__}: {item!r}")
+    return items
+
+
+def topological_order(outputs: Node | Iterable[Node]) -> list[Node]:
+    """All nodes reachable from `outputs`, inputs before users, in a deterministic order.
+
+    Iterative depth-first post-order, so a 20,000-node chain needs no recursion.
+    """
+    order: list[Node] = []
+    done: set[int] = set()
+    for root in as_list(outputs):
+        if root.id in done:
+            continue
+        stack: list[tuple[Node, int]] = [(root, 0)]
+        while stack:
+            node, i = stack.pop()
+            if i < len(node.inputs):
+                stack.append((node, i + 1))
+                child = node.inputs[i]
+                if child.id not in done:
+                    stack.append((child, 0))
+            elif node.id not in done:
+                done.add(node.id)
+                order.append(node)
+    return order
+
+
+def leaves(outputs: Node | Iterable[Node], *ops: str) -> list[Node]:
+    """The leaves of the graph (optionally only those with the given ops), checked for name clashes."""
+    from .errors import DuplicateNameError
+
+    found: list[Node] = []
+    by_name: dict[str, Node] = {}
+    for node in topological_order(outputs):
+        if node.op not in ("input", "param", "state"):
+            if node.op == "const" and (not ops or "const" in ops):
+                found.append(node)
+            continue
+        other = by_name.setdefault(node.name, node)
+        if other is not node:
+            raise DuplicateNameError(
+                f"two different {other.op}/{node.op} leaves are both named {node.name!r}: "
+                f"one made at {other.site}, the other at {node.site}")
+        if not ops or node.op in ops:
+            found.append(node)
+    return found
+
+
+def users(outputs: Node | Iterable[Node]) -> dict[int, list[Node]]:
+    """Map each node id to the nodes that use it as an input."""
+    result: dict[int, list[Node]] = {}
+    for node in topological_order(outputs):
+        result.setdefault(node.id, [])
+        for child in node.inputs:
+            result.setdefault(child.id, []).append(node)
+    return result
+
+
+def substitute(outputs: Node | Iterable[Node], mapping: Mapping[Node, Node]) -> list[Node]:
+    """Rebuild `outputs` with each node in `mapping` replaced by its image.
+
+    Untouched parts of the graph are shared, not copied.
+    """
+    replaced: dict[int, Node] = {old.id: new for old, new in mapping.items()}
+    for node in topological_order(outputs):
+        if node.id in replaced:
+            continue
+        new_inputs = [replaced.get(i.id, i) for i in node.inputs]
+        if any(a is not b for a, b in zip(new_inputs, node.inputs)):
+            replaced[node.id] = node.with_inputs(new_inputs)
+    return [replaced.get(o.id, o) for o in as_list(outputs)]
+
+
+def to_networkx(outputs: Node | Iterable[Node]):
+    """The graph as a `networkx.DiGraph` keyed by node id (attributes: op, shape, dtype, name)."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    for node in topological_order(outputs):
+        graph.add_node(node.id, op=node.op, shape=node.shape, dtype=node.dtype, name=node.name,
+                       scope=node.scope, node=node)
+        for position, child in enumerate(node.inputs):
+            graph.add_edge(child.id, node.id, position=position)
+    return graph

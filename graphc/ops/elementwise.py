@@ -1,0 +1,91 @@
+"""Unary elementwise ops. Each rule multiplies by the local derivative, so the same rule
+serves as vjp and jvp (the Jacobian is diagonal)."""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from ..ir import Node
+from .registry import (KERNEL, F, OpDef, apply, float_like, register,
+                       sample_inputs, scalar_sympy)
+
+
+def sigmoid_kernel(x):
+    """Logistic sigmoid that never overflows: exp is only taken of -|x|."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _unary(name, emit, rule, sympy, samples=None, kink=None, kernel=None, doc=""):
+    rules = None if rule is None else (rule,)
+    register(OpDef(name, 1, float_like, kernel=kernel, vjp=rules, jvp=rules, sympy=sympy,
+                   emit=emit, samples=samples or sample_inputs((3, 4)), nondiff=rule is None,
+                   kink=kink, doc=doc))
+
+
+_unary("neg", "-{0}", lambda g, n: -g, KERNEL, kernel=np.negative, doc="-x")
+_unary("exp", "np.exp({0})", lambda g, n: g * n, scalar_sympy(sp.exp), kernel=np.exp)
+_unary("log", "np.log({0})", lambda g, n: g / n.inputs[0], scalar_sympy(sp.log),
+       samples=sample_inputs((3, 4), positive=True), kernel=np.log)
+_unary("sqrt", "np.sqrt({0})", lambda g, n: g / (2.0 * n), scalar_sympy(sp.sqrt),
+       samples=sample_inputs((3, 4), positive=True), kernel=np.sqrt)
+_unary("abs", "np.abs({0})", lambda g, n: g * F.sign(n.inputs[0]), scalar_sympy(sp.Abs),
+       kink=lambda x: x, kernel=np.abs)
+_unary("sign", "np.sign({0})", None, scalar_sympy(sp.sign), kernel=np.sign,
+       doc="-1, 0 or 1; its derivative is zero wherever it exists")
+_unary("tanh", "np.tanh({0})", lambda g, n: g * (1.0 - n * n), scalar_sympy(sp.tanh),
+       kernel=np.tanh)
+_unary("sigmoid", None, lambda g, n: g * n * (1.0 - n),
+       scalar_sympy(lambda x: 1 / (1 + sp.exp(-x))), kernel=sigmoid_kernel)
+_unary("relu", "np.maximum({0}, 0)", lambda g, n: F.where(F.greater(n.inputs[0], 0.0), g, 0.0),
+       scalar_sympy(lambda x: sp.Piecewise((x, x > 0), (0, True))), kink=lambda x: x,
+       kernel=lambda x: np.maximum(x, 0))
+_unary("softplus", "np.logaddexp(0, {0})", lambda g, n: g * F.sigmoid(n.inputs[0]),
+       scalar_sympy(lambda x: sp.log(1 + sp.exp(x))), kernel=lambda x: np.logaddexp(0, x),
+       doc="log(1 + e**x), computed without overflow")
+
+
+def exp(x) -> Node:
+    """e**x elementwise."""
+    return apply("exp", x)
+
+
+def log(x) -> Node:
+    """Natural logarithm elementwise."""
+    return apply("log", x)
+
+
+def sqrt(x) -> Node:
+    """Square root elementwise."""
+    return apply("sqrt", x)
+
+
+def abs(x) -> Node:  # noqa: A001 - the public name is gc.abs
+    """|x| elementwise."""
+    return apply("abs", x)
+
+
+def sign(x) -> Node:
+    """-1, 0 or 1 elementwise."""
+    return apply("sign", x)
+
+
+def tanh(x) -> Node:
+    """Hyperbolic tangent elementwise."""
+    return apply("tanh", x)
+
+
+def sigmoid(x) -> Node:
+    """Logistic sigmoid 1 / (1 + e**-x), stable for large |x|."""
+    return apply("sigmoid", x)
+
+
+def relu(x) -> Node:
+    """max(x, 0) elementwise."""
+    return apply("relu", x)
+
+
+def softplus(x) -> Node:
+    """log(1 + e**x) elementwise, stable for large |x|."""
+    return apply("softplus", x)

@@ -1,0 +1,115 @@
+"""Training-mode ops and the layers built on them: batch norm and dropout.
+
+One graph serves training and inference. `select_mode(train, infer)` picks a branch and
+`update_state(value, new_state)` carries a running-statistics update; `specialize`
+resolves both for a given mode before a graph is evaluated or lowered, so no kernel
+ever sees a mode.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import GraphError, ShapeError
+from ..ir import Node, as_list, topological_order, user_site
+from .leaves import state
+from .reductions import mean
+from .registry import F, OpDef, apply, elementwise, lift, register, result_dtype, sample_inputs
+
+
+def _select_infer(attrs, train: Node, infer: Node):
+    return elementwise(attrs, train, infer)
+
+
+register(OpDef("select_mode", 2, _select_infer, label="train | eval",
+               vjp=(lambda g, n: F.select_mode(g, 0.0), lambda g, n: F.select_mode(0.0, g)),
+               jvp=(lambda t, n: F.select_mode(t, 0.0), lambda t, n: F.select_mode(0.0, t)),
+               doc="the first input in training mode, the second in inference; "
+                   "removed by specialize()"))
+
+
+def update_state_kernel(value, new_state, target):
+    return value
+
+
+register(OpDef("update_state", 2, lambda attrs, value, new: (value.shape, value.dtype),
+               kernel=update_state_kernel, label=lambda n: f"update {n.attrs['target']}",
+               vjp=(lambda g, n: g, None), jvp=(lambda t, n: t, None),
+               sympy=lambda value, new, target: value, emit="{0}",
+               samples=sample_inputs((3, 4), (4,), target="running_mean"),
+               doc="passes `value` through; in training mode the evaluator stores `new_state` "
+                   "as the next value of the state leaf named `target`"))
+
+
+def dropout_mask_kernel(x, rate, seed):
+    """Inverted-dropout mask: 0 with probability `rate`, else 1 / (1 - rate)."""
+    keep = np.random.default_rng(seed).random(np.shape(x)) >= rate
+    return keep.astype(x.dtype) / (1.0 - rate)
+
+
+register(OpDef("dropout_mask", 1, lambda attrs, x: (x.shape, result_dtype(x)),
+               kernel=dropout_mask_kernel, nondiff=True, label=lambda n: f"mask p={n.attrs['rate']}",
+               sympy=lambda x, rate, seed: dropout_mask_kernel(np.zeros(np.shape(x)), rate, seed),
+               samples=sample_inputs((3, 4), rate=0.5, seed=0)))
+
+
+def specialize(outputs, training: bool) -> list[Node]:
+    """Resolve every select_mode (and, for inference, every update_state) for one mode."""
+    rebuilt: dict[int, Node] = {}
+    for node in topological_order(outputs):
+        inputs = [rebuilt.get(i.id, i) for i in node.inputs]
+        if node.op == "select_mode":
+            rebuilt[node.id] = inputs[0] if training else inputs[1]
+        elif node.op == "update_state" and not training:
+            rebuilt[node.id] = inputs[0]
+        elif any(a is not b for a, b in zip(inputs, node.inputs)):
+            rebuilt[node.id] = node.with_inputs(inputs)
+    return [rebuilt.get(o.id, o) for o in as_list(outputs)]
+
+
+def batch_norm(x, gamma, beta, eps: float = 1e-5, momentum: float = 0.9,
+               name: str | None = None) -> Node:
+    """Batch normalization over every axis but the last (features).
+
+    Training mode normalizes with the batch mean and (biased) variance and updates the
+    running statistics: running = momentum * running + (1 - momentum) * batch. Inference
+    mode normalizes with the running statistics.
+    """
+    x = lift(x)
+    gamma, beta = lift(gamma, x), lift(beta, x)
+    features = x.shape[-1:]
+    if x.ndim < 2 or features[0] is None:
+        raise ShapeError(f"{user_site()}: batch_norm needs (batch, ..., features) with a known "
+                         f"feature size, got {x.shape}")
+    for what, p in (("gamma", gamma), ("beta", beta)):
+        if p.shape not in ((), features):
+            raise ShapeError(f"{user_site()}: batch_norm: {what} has shape {p.shape}, "
+                             f"expected {features} for input {x.shape}")
+    if not 0.0 <= momentum < 1.0:
+        raise GraphError(f"{user_site()}: batch_norm momentum must be in [0, 1), got {momentum}")
+    name = name or (gamma.name if gamma.op == "param" else "batch_norm")
+    axes = tuple(range(x.ndim - 1))
+    running_mean = state(f"{name}.running_mean", features, 0.0, x.dtype)
+    running_var = state(f"{name}.running_var", features, 1.0, x.dtype)
+
+    batch_mean = mean(x, axis=axes, keepdims=True)
+    centered = x - batch_mean
+    batch_var = mean(centered * centered, axis=axes, keepdims=True)
+    train = centered / F.sqrt(batch_var + eps) * gamma + beta
+    for running, batch in ((running_mean, batch_mean), (running_var, batch_var)):
+        new = momentum * running + (1.0 - momentum) * F.reshape(batch, shape=features)
+        train = F.update_state(train, new, target=running.name)
+    infer = (x - running_mean) / F.sqrt(running_var + eps) * gamma + beta
+    return F.select_mode(train, infer)
+
+
+def dropout(x, rate: float, seed: int = 0) -> Node:
+    """Inverted dropout: in training, zero each unit with probability `rate` and scale the
+    rest by 1 / (1 - rate) (a seeded mask); at inference, the identity."""
+    if not 0.0 <= float(rate) < 1.0:
+        raise GraphError(f"{user_site()}: dropout rate must be in [0, 1), got {rate!r}")
+    if rate == 0:
+        return x
+    mask = apply("dropout_mask", x, rate=float(rate), seed=int(seed))
+    return F.select_mode(x * mask, x)
+

@@ -1,0 +1,142 @@
+"""Leaves: inputs (fed per batch), params (trained), consts and state (running statistics)."""
+
+from __future__ import annotations
+
+import math
+import zlib
+from typing import Any
+
+import numpy as np
+
+from ..errors import DtypeError, GraphError, ShapeError
+from ..ir import Node, current_scope, user_site
+from .registry import FLOAT_DTYPES, OpDef, check_dtype, register
+
+
+def _no_infer(attrs, *inputs):
+    raise GraphError("leaves are made by gc.input, gc.param, gc.const and gc.state")
+
+
+def _leaf_label(node: Node) -> str:
+    if node.op == "const":
+        value = node.attrs["value"]
+        return f"{value.item():.4g}" if value.size == 1 else f"const{list(value.shape)}"
+    return node.name
+
+
+for _op in ("input", "param", "const", "state"):
+    register(OpDef(_op, 0, _no_infer, leaf=True, label=_leaf_label,
+                   doc=f"A {_op} leaf; its value comes from outside the graph."))
+
+
+def _check_name(name: Any, what: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise GraphError(f"{user_site()}: {what} needs a non-empty string name, got {name!r}")
+    return name
+
+
+def _check_shape(shape: Any, what: str, name: str, batch: bool) -> tuple:
+    if isinstance(shape, (int, np.integer)) or shape is None:
+        shape = () if shape is None else (shape,)
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        raise ShapeError(f"{user_site()}: {what} {name!r}: shape must be a tuple, got {shape!r}") \
+            from None
+    for d in shape:
+        ok = (d is None and batch) or (isinstance(d, (int, np.integer)) and d > 0)
+        if not ok:
+            allowed = "positive ints or None (the batch dimension)" if batch else "positive ints"
+            raise ShapeError(f"{user_site()}: {what} {name!r}: shape {shape} must hold {allowed}")
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def _check_dtype(dtype: Any, what: str, name: str) -> str:
+    try:
+        return check_dtype(dtype)
+    except DtypeError as error:
+        raise DtypeError(f"{user_site()}: {what} {name!r}: {error}") from None
+
+
+def input(name: str, shape: Any, dtype: str = "float64") -> Node:
+    """A value fed at evaluation time; a None in `shape` is the batch dimension."""
+    name = _check_name(name, "gc.input")
+    shape = _check_shape(shape, "input", name, batch=True)
+    return Node("input", (), {}, shape, _check_dtype(dtype, "input", name), name=name, scope=current_scope())
+
+
+def param(name: str, shape: Any, init: Any = None, dtype: str = "float64") -> Node:
+    """A trainable parameter. `init` is a number, an array or an initializer name.
+
+    The default is "xavier_uniform" for matrices and "zeros" for vectors and scalars.
+    Initializers: zeros, ones, normal, uniform, he_normal, he_uniform, xavier_normal,
+    xavier_uniform.
+    """
+    name = _check_name(name, "gc.param")
+    shape = _check_shape(shape, "param", name, batch=False)
+    dtype = _check_dtype(dtype, "param", name)
+    if dtype not in FLOAT_DTYPES:
+        raise GraphError(f"{user_site()}: param {name!r} must be float32 or float64, not {dtype}")
+    if init is None:
+        init = "xavier_uniform" if len(shape) >= 2 else "zeros"
+    if isinstance(init, str):
+        if init not in INITIALIZERS:
+            raise GraphError(f"{user_site()}: param {name!r}: unknown initializer {init!r}; "
+                             f"choose one of {', '.join(INITIALIZERS)}")
+    elif isinstance(init, (int, float)):
+        init = float(init)
+    else:
+        array = np.asarray(init, dtype=dtype)
+        if array.shape != shape:
+            raise ShapeError(f"{user_site()}: param {name!r}: init has shape {array.shape}, "
+                             f"expected {shape}")
+        init = array
+    return Node("param", (), {"init": init}, shape, dtype, name=name, scope=current_scope())
+
+
+def state(name: str, shape: Any, init: float = 0.0, dtype: str = "float64") -> Node:
+    """Non-trainable state, such as batch norm's running statistics, starting at `init`."""
+    name = _check_name(name, "gc.state")
+    shape = _check_shape(shape, "state", name, batch=False)
+    return Node("state", (), {"init": float(init)}, shape, _check_dtype(dtype, "state", name),
+                name=name, scope=current_scope())
+
+
+def const(value: Any, dtype: str | None = None) -> Node:
+    """A constant array (Python numbers and NumPy arrays in expressions become consts)."""
+    try:
+        array = np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        raise GraphError(f"{user_site()}: gc.const cannot hold {value!r}: {error}") from None
+    return Node("const", (), {"value": array}, array.shape, check_dtype(array.dtype),
+                scope=current_scope())
+
+
+def _fans(shape: tuple) -> tuple[int, int]:
+    if not shape:
+        return 1, 1
+    return shape[0], shape[-1]
+
+
+INITIALIZERS = {
+    "zeros": lambda rng, shape: np.zeros(shape),
+    "ones": lambda rng, shape: np.ones(shape),
+    "normal": lambda rng, shape: rng.normal(0.0, 0.01, shape),
+    "uniform": lambda rng, shape: rng.uniform(-0.05, 0.05, shape),
+    "he_normal": lambda rng, shape: rng.normal(0.0, math.sqrt(2.0 / _fans(shape)[0]), shape),
+    "he_uniform": lambda rng, shape: rng.uniform(-1, 1, shape) * math.sqrt(6.0 / _fans(shape)[0]),
+    "xavier_normal": lambda rng, shape: rng.normal(0.0, math.sqrt(2.0 / sum(_fans(shape))), shape),
+    "xavier_uniform": lambda rng, shape: rng.uniform(-1, 1, shape) * math.sqrt(6.0 / sum(_fans(shape))),
+}
+
+
+def initial_value(node: Node, seed: int = 0) -> np.ndarray:
+    """The initial array of a param or state leaf; seeded per name, so adding a param
+    does not change the others."""
+    init = node.attrs["init"]
+    if isinstance(init, np.ndarray):
+        return init.astype(node.dtype, copy=True)
+    if isinstance(init, float):
+        return np.full(node.shape, init, dtype=node.dtype)
+    rng = np.random.default_rng([seed, zlib.crc32(node.name.encode())])
+    return np.asarray(INITIALIZERS[init](rng, node.shape), dtype=node.dtype)

@@ -1,0 +1,70 @@
+"""Losses and regularizers, composed from stable primitives: softmax cross-entropy through
+log_softmax, binary cross-entropy with logits through softplus."""
+
+from __future__ import annotations
+
+from ..errors import ShapeError
+from ..ir import Node, user_site
+from .elementwise import softplus
+from .reductions import log_softmax, mean
+from .reductions import sum as reduce_sum
+from .registry import F, lift
+from .shape import one_hot
+
+
+def _same_shape(what: str, pred: Node, target: Node) -> None:
+    """Refuse silent broadcasting between a prediction and its target: (N,) vs (N, 1) would
+    otherwise give an (N, N) loss."""
+    ok = pred.ndim == target.ndim and all(
+        a is None or b is None or a == b for a, b in zip(pred.shape, target.shape))
+    if not ok:
+        raise ShapeError(f"{user_site()}: {what}: prediction shape {pred.shape} and target "
+                         f"shape {target.shape} differ")
+
+
+def mse(pred, target) -> Node:
+    """Mean squared error over all elements."""
+    pred = lift(pred)
+    target = lift(target, pred)
+    _same_shape("mse", pred, target)
+    diff = pred - target
+    return mean(diff * diff)
+
+
+def binary_cross_entropy_with_logits(logits, target) -> Node:
+    """Mean binary cross-entropy of sigmoid(logits) against 0/1 targets, computed as
+    softplus(z) - z * t so that logits of any size stay finite."""
+    logits = lift(logits)
+    target = lift(target, logits)
+    _same_shape("binary_cross_entropy_with_logits", logits, target)
+    return mean(softplus(logits) - logits * target)
+
+
+def softmax_cross_entropy(logits, labels) -> Node:
+    """Mean over the batch of -log softmax(logits)[label]; `labels` are integer class ids
+    of shape (batch,) or one-hot (probability) rows shaped like `logits`."""
+    logits = lift(logits)
+    labels = lift(labels)
+    if logits.ndim != 2 or logits.shape[-1] is None:
+        raise ShapeError(f"{user_site()}: softmax_cross_entropy needs logits of shape "
+                         f"(batch, classes), got {logits.shape}")
+    if labels.dtype.startswith("int"):
+        if labels.ndim != 1 or not (labels.shape[0] is None or logits.shape[0] is None
+                                    or labels.shape[0] == logits.shape[0]):
+            raise ShapeError(f"{user_site()}: softmax_cross_entropy: integer labels must have "
+                             f"shape (batch,), got {labels.shape} for logits {logits.shape}")
+        labels = one_hot(labels, logits.shape[-1], dtype=logits.dtype)
+    else:
+        _same_shape("softmax_cross_entropy", logits, labels)
+    return -mean(reduce_sum(labels * log_softmax(logits, axis=-1), axis=-1))
+
+
+def l2(w) -> Node:
+    """Sum of squares of w (the L2 penalty, without the 1/2)."""
+    w = lift(w)
+    return reduce_sum(w * w)
+
+
+def l1(w) -> Node:
+    """Sum of absolute values of w (the L1 penalty)."""
+    return reduce_sum(F.abs(lift(w)))

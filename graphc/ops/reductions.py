@@ -1,0 +1,154 @@
+"""Reductions: sum, the size of reduced axes (for means over a batch of unknown size),
+and the softmax family along one axis, each computed stably."""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from ..ir import Node
+from .registry import (KERNEL, MULTILINEAR, F, OpDef, apply, attr_label, float_like,
+                       normalize_axis, reduced_shape, register, result_dtype, sample_inputs)
+
+
+def _axes_attrs(attrs, x: Node) -> dict:
+    return {"axis": normalize_axis(attrs.get("axis"), x.ndim),
+            "keepdims": bool(attrs.get("keepdims", False))}
+
+
+def _sum_infer(attrs, x: Node):
+    return reduced_shape(x.shape, attrs["axis"], attrs["keepdims"]), result_dtype(x)
+
+
+def _expanded(g: Node, n: Node) -> Node:
+    """The cotangent of a reduction with the reduced axes put back as size 1."""
+    return g if n.attrs["keepdims"] else F.expand_dims(g, axis=n.attrs["axis"])
+
+
+def sum_kernel(x, axis, keepdims):
+    return np.asarray(np.sum(x, axis=axis, keepdims=keepdims))
+
+
+register(OpDef("sum", 1, _sum_infer, kernel=sum_kernel, normalize=_axes_attrs,
+               emit="np.sum({0}, axis={axis}, keepdims={keepdims})", sympy=KERNEL,
+               vjp=(lambda g, n: F.broadcast_like(_expanded(g, n), n.inputs[0]),),
+               jvp=MULTILINEAR, label=lambda n: f"sum(axis={n.attrs['axis']})",
+               samples=sample_inputs((3, 4), axis=(1,), keepdims=False)))
+
+
+def axis_size_kernel(x, axis, dtype):
+    size = 1
+    for a in axis:
+        size *= x.shape[a]
+    return np.asarray(size, dtype=dtype)
+
+
+register(OpDef("axis_size", 1, lambda attrs, x: ((), attrs["dtype"]), kernel=axis_size_kernel,
+               normalize=lambda attrs, x: {"axis": normalize_axis(attrs.get("axis"), x.ndim),
+                                           "dtype": attrs.get("dtype") or result_dtype(x)},
+               sympy=lambda x, axis, dtype: axis_size_kernel(x, axis, dtype), nondiff=True,
+               label=attr_label, samples=sample_inputs((3, 4), axis=(0,), dtype="float64"),
+               doc="the number of elements in the given axes, known only at run time"))
+
+
+def _one_axis(attrs, x: Node) -> dict:
+    (axis,) = normalize_axis(attrs.get("axis", -1), x.ndim)
+    out = {"axis": axis}
+    if "keepdims" in attrs:
+        out["keepdims"] = bool(attrs["keepdims"])
+    return out
+
+
+def logsumexp_kernel(x, axis, keepdims):
+    """log(sum(exp(x))) shifted by the maximum, so large logits do not overflow."""
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def softmax_kernel(x, axis):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def log_softmax_kernel(x, axis):
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def _sp_exp(x):
+    return np.vectorize(sp.exp, otypes=[object])(x)
+
+
+def _sp_logsumexp(x, axis, keepdims=True):
+    total = np.sum(_sp_exp(x), axis=axis, keepdims=keepdims)
+    return np.vectorize(sp.log, otypes=[object])(total)
+
+
+def _keep(n: Node, v: Node) -> Node:
+    return F.sum(v, axis=n.attrs["axis"], keepdims=True)
+
+
+def _lse_infer(attrs, x):
+    return reduced_shape(x.shape, (attrs["axis"],), attrs["keepdims"]), result_dtype(x)
+
+
+def _softmax_of(n: Node) -> Node:
+    return F.softmax(n.inputs[0], axis=n.attrs["axis"])
+
+
+register(OpDef(
+    "logsumexp", 1, _lse_infer, kernel=logsumexp_kernel, normalize=_one_axis,
+    sympy=lambda x, axis, keepdims: _sp_logsumexp(x, axis, keepdims),
+    vjp=(lambda g, n: F.expand_dims(g, axis=(n.attrs["axis"],)) * _softmax_of(n)
+         if not n.attrs["keepdims"] else g * _softmax_of(n),),
+    jvp=(lambda t, n: F.sum(t * _softmax_of(n), axis=n.attrs["axis"],
+                            keepdims=n.attrs["keepdims"]),),
+    label=attr_label, samples=sample_inputs((3, 4), axis=1, keepdims=False)))
+
+register(OpDef(
+    "softmax", 1, float_like, kernel=softmax_kernel, normalize=_one_axis,
+    sympy=lambda x, axis: _sp_exp(x) / np.sum(_sp_exp(x), axis=axis, keepdims=True),
+    vjp=(lambda g, n: n * (g - _keep(n, g * n)),), jvp=(lambda t, n: n * (t - _keep(n, t * n)),),
+    label=attr_label, samples=sample_inputs((3, 4), axis=1)))
+
+register(OpDef(
+    "log_softmax", 1, float_like, kernel=log_softmax_kernel, normalize=_one_axis,
+    sympy=lambda x, axis: x - _sp_logsumexp(x, axis),
+    vjp=(lambda g, n: g - _softmax_of(n) * _keep(n, g),),
+    jvp=(lambda t, n: t - _keep(n, _softmax_of(n) * t),),
+    label=attr_label, samples=sample_inputs((3, 4), axis=1)))
+
+
+def sum(x, axis=None, keepdims: bool = False) -> Node:  # noqa: A001 - the public name is gc.sum
+    """Sum over `axis` (an int, a tuple, or None for all axes)."""
+    return apply("sum", x, axis=axis, keepdims=keepdims)
+
+
+def mean(x, axis=None, keepdims: bool = False) -> Node:
+    """Mean over `axis`; a reduced batch dimension is counted at run time."""
+    total = apply("sum", x, axis=axis, keepdims=keepdims)
+    axes = total.attrs["axis"]
+    x = total.inputs[0]
+    if all(x.shape[a] is not None for a in axes):
+        count = 1
+        for a in axes:
+            count *= x.shape[a]
+        return total / float(count)
+    return total / apply("axis_size", x, axis=axes, dtype=total.dtype)
+
+
+def logsumexp(x, axis: int = -1, keepdims: bool = False) -> Node:
+    """log(sum(exp(x), axis)) without overflow."""
+    return apply("logsumexp", x, axis=axis, keepdims=keepdims)
+
+
+def softmax(x, axis: int = -1) -> Node:
+    """exp(x) / sum(exp(x)) along `axis`, without overflow."""
+    return apply("softmax", x, axis=axis)
+
+
+def log_softmax(x, axis: int = -1) -> Node:
+    """x - logsumexp(x) along `axis`: the stable log of softmax."""
+    return apply("log_softmax", x, axis=axis)

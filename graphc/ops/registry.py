@@ -1,0 +1,231 @@
+"""The op registry: one `OpDef` per op holds everything graphc knows about that op.
+
+An op's home (one module under `graphc/ops/`) registers its `OpDef` and defines the
+user-facing builder next to it. Derivative rules are written with the same builders
+users call (through `F`), so derivatives are ordinary graphs.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import DtypeError, GraphError, ShapeError, UnknownOpError
+from ..ir import Node, current_scope, user_site
+
+DTYPES = ("float64", "float32", "int64", "int32", "bool")
+FLOAT_DTYPES = ("float64", "float32")
+
+# Sentinels for the common shapes of a rule.
+KERNEL = "kernel"  # sympy: the NumPy kernel already works on object arrays of SymPy expressions
+MULTILINEAR = "multilinear"  # jvp: linear in each input, so the tangent goes through the op itself
+
+
+@dataclass(frozen=True)
+class OpDef:
+    """Everything about one op.
+
+    name     lowercase op name, as stored in saved graphs
+    arity    number of inputs
+    infer    (attrs, *inputs) -> (shape, dtype); raises ShapeError/DtypeError on bad input
+    kernel   NumPy implementation (*arrays, **attrs) -> array; a self-contained module-level
+             function, because the exporter copies its source into generated files
+    vjp      one rule per input, (cotangent, node) -> Node, or None where the input gets no
+             gradient (integer labels, conditions); `nondiff` ops have no rules at all
+    jvp      one rule per input, (tangent, node) -> Node, or MULTILINEAR
+    sympy    (*object arrays of SymPy expressions, **attrs) -> object array, or KERNEL
+    emit     NumPy source template such as "np.exp({0})" (attrs by name: "{axis}");
+             None calls the kernel by its name
+    label    display label: a string, or a callable (node) -> str
+    samples  rng -> list of (input arrays, attrs) for the registry-wide tests
+    kink     where the op is not differentiable: (*arrays) -> array that is 0 at a kink
+    normalize (attrs, *inputs) -> attrs in canonical form (for hashing and saving)
+    """
+
+    name: str
+    arity: int
+    infer: Callable[..., tuple[tuple, str]]
+    kernel: Callable[..., Any] | None = None
+    vjp: tuple | None = None
+    jvp: tuple | str | None = None
+    sympy: Callable[..., Any] | str | None = None
+    emit: str | None = None
+    label: str | Callable[[Node], str] | None = None
+    samples: Callable[[np.random.Generator], list] | None = None
+    nondiff: bool = False
+    kink: Callable[..., Any] | None = None
+    normalize: Callable[..., dict] | None = None
+    leaf: bool = False
+    doc: str = field(default="", compare=False)
+
+    def display(self, node: Node) -> str:
+        """The label shown for `node` in renderings and tables."""
+        if callable(self.label):
+            return self.label(node)
+        return self.label or self.name
+
+
+REGISTRY: dict[str, OpDef] = {}
+
+
+def register(opdef: OpDef) -> OpDef:
+    """Add an op to the registry (each name once)."""
+    if opdef.name in REGISTRY:
+        raise GraphError(f"op {opdef.name!r} is registered twice")
+    if not opdef.leaf and opdef.arity != 0 and not opdef.nondiff:
+        for rules, kind in ((opdef.vjp, "vjp"), (opdef.jvp, "jvp")):
+            if rules != MULTILINEAR and (rules is None or len(rules) != opdef.arity):
+                raise GraphError(f"op {opdef.name!r} needs one {kind} rule per input")
+    REGISTRY[opdef.name] = opdef
+    return opdef
+
+
+def get(name: str) -> OpDef:
+    """Look an op up by name."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UnknownOpError(f"unknown op {name!r}; known ops: {', '.join(sorted(REGISTRY))}") \
+            from None
+
+
+def check_dtype(dtype: Any) -> str:
+    """Return the canonical dtype name, or raise DtypeError."""
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = str(dtype)
+    if name not in DTYPES:
+        raise DtypeError(f"unsupported dtype {dtype!r}; graphc supports {', '.join(DTYPES)}")
+    return name
+
+
+def lift(value: Any, like: Node | None = None) -> Node:
+    """Turn a Python number or NumPy array into a const node; nodes pass through.
+
+    Python floats are weakly typed: they take the float dtype of the node they meet, so
+    `x32 * 0.5` stays float32.
+    """
+    if isinstance(value, Node):
+        return value
+    from .leaves import const
+
+    if isinstance(value, (bool, int, float, np.number)) and not isinstance(value, np.ndarray):
+        dtype = like.dtype if like is not None and like.dtype in FLOAT_DTYPES else "float64"
+        if isinstance(value, (bool, np.bool_)):
+            dtype = "bool"
+        return const(np.asarray(value, dtype=dtype))
+    if isinstance(value, (np.ndarray, list, tuple)):
+        return const(value)
+    raise GraphError(f"{user_site()}: cannot use {type(value).__name__} {value!r} in a graph; "
+                     "use a graphc node, a number or a NumPy array")
+
+
+def apply(name: str, *inputs: Any, _name: str | None = None, _scope: str | None = None,
+          _site: str | None = None, **attrs: Any) -> Node:
+    """Build a node of op `name` from inputs (numbers and arrays are lifted to consts)."""
+    opdef = get(name)
+    site = _site or user_site()
+    if len(inputs) != opdef.arity:
+        raise GraphError(f"{site}: {name} takes {opdef.arity} inputs, got {len(inputs)}")
+    like = next((i for i in inputs if isinstance(i, Node)), None)
+    nodes = tuple(lift(i, like) for i in inputs)
+    try:
+        if opdef.normalize is not None:
+            attrs = opdef.normalize(attrs, *nodes)
+        shape, dtype = opdef.infer(attrs, *nodes)
+    except (ShapeError, DtypeError) as error:
+        raise type(error)(f"{site}: {name}: {error}") from None
+    return Node(name, nodes, attrs, shape, dtype, name=_name,
+                scope=_scope if _scope is not None else current_scope(), site=site)
+
+
+class _Builders:
+    """`F.where(c, a, b)` is `apply("where", c, a, b)`: the raw op builders, for rules."""
+
+    def __getattr__(self, name: str) -> Callable[..., Node]:
+        return functools.partial(apply, name)
+
+
+F = _Builders()
+
+
+# ---- shape helpers shared by the op families -------------------------------------------
+
+def broadcast_shapes(*shapes: tuple) -> tuple:
+    """NumPy broadcasting of static shapes, where None (the batch dimension) meets None or 1."""
+    ndim = max(len(s) for s in shapes)
+    result = []
+    for axis in range(-ndim, 0):
+        dims = {s[axis] for s in shapes if len(s) >= -axis} - {1}
+        if len(dims) > 1 and None in dims:
+            dims.discard(None)  # a concrete size fixes the batch size
+        if len(dims) > 1:
+            raise ShapeError(f"cannot broadcast shapes {' and '.join(map(str, shapes))}")
+        result.append(dims.pop() if dims else 1)
+    return tuple(result)
+
+
+def result_dtype(*nodes: Node) -> str:
+    """The dtype of an arithmetic result: NumPy promotion, with integers promoted to float."""
+    dtype = np.result_type(*[np.dtype(n.dtype) for n in nodes]).name
+    return dtype if dtype in FLOAT_DTYPES else "float64"
+
+
+def normalize_axis(axis: Any, ndim: int) -> tuple[int, ...]:
+    """Canonical axes: a sorted tuple of non-negative ints (None means all axes)."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+            raise ShapeError(f"axis {a!r} is out of range for a {ndim}-d input")
+        out.append(int(a) % ndim)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def reduced_shape(shape: tuple, axes: tuple[int, ...], keepdims: bool) -> tuple:
+    """The shape left after reducing `axes`."""
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def float_like(attrs, x: Node) -> tuple[tuple, str]:
+    """infer for unary elementwise float ops."""
+    return x.shape, result_dtype(x)
+
+
+def elementwise(attrs, *nodes: Node) -> tuple[tuple, str]:
+    """infer for broadcasting elementwise float ops."""
+    return broadcast_shapes(*(n.shape for n in nodes)), result_dtype(*nodes)
+
+
+def attr_label(node: Node) -> str:
+    """Default label: the op name with its attributes."""
+    if not node.attrs:
+        return node.op
+    args = ", ".join(f"{k}={v}" for k, v in node.attrs.items())
+    return f"{node.op}({args})"
+
+
+def scalar_sympy(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """sympy hook for an elementwise op from a scalar SymPy function (broadcast over arrays)."""
+    vectorized = np.vectorize(fn, otypes=[object])
+    return lambda *args, **attrs: vectorized(*args)
+
+
+def sample_inputs(*shapes: tuple, positive: bool = False, **attrs: Any):
+    """samples hook: random float64 inputs of the given shapes (positive ones if asked)."""
+
+    def samples(rng: np.random.Generator) -> list:
+        arrays = tuple(rng.uniform(0.5, 2.0, s) if positive else rng.normal(size=s) for s in shapes)
+        return [(arrays, dict(attrs))]
+
+    return samples
