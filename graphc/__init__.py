@@ -8,6 +8,7 @@ lower it to NumPy training code.
 
 from .errors import (DtypeError, DuplicateNameError, EvaluationError, GraphError, LoadError,
                      MissingValueError, ShapeError, UnknownOpError)
+from .diff import grad, vjp
 from .evaluate import evaluate, init_params, init_state, inputs, params
 from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
 from .ops.binary import equal, greater, leaky_relu, maximum, minimum, prelu, where

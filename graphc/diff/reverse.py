@@ -1,0 +1,67 @@
+"""Reverse mode as a graph transformation: walk the graph backwards, apply each op's vjp
+rules, sum the cotangents that meet at a node, and undo broadcasting."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..errors import GraphError
+from ..ir import Node, topological_order
+from ..ops.registry import MULTILINEAR, F, broadcast_shapes, get, lift
+
+
+def fit_to(value: Node, like: Node) -> Node:
+    """`value` brought to the shape of `like`: broadcast up and/or summed down."""
+    if value.shape == like.shape:
+        return value
+    if broadcast_shapes(value.shape, like.shape) != value.shape:
+        value = F.broadcast_like(value, like)
+    return value if value.shape == like.shape else F.sum_to(value, shape=like.shape)
+
+
+def zeros_like(node: Node) -> Node:
+    """Zeros of `node`'s (run-time) shape and dtype, without reading its value."""
+    return F.broadcast_like(lift(0.0, node), node)
+
+
+def depends_on(order: Sequence[Node], targets: Sequence[Node]) -> set[int]:
+    """Ids of the nodes in `order` that some target feeds into (the targets included)."""
+    found = {t.id for t in targets}
+    for node in order:
+        if any(i.id in found for i in node.inputs):
+            found.add(node.id)
+    return found
+
+
+def vjp(outputs: Sequence[Node], cotangents: Sequence[Node], wrt: Sequence[Node]) -> list[Node]:
+    """Nodes for sum_k cotangents[k]^T d outputs[k] / d wrt[i], one per `wrt`."""
+    order = topological_order(list(outputs))
+    live = depends_on(order, wrt)
+    pending: dict[int, list[Node]] = {}
+    for out, ct in zip(outputs, cotangents):
+        pending.setdefault(out.id, []).append(fit_to(lift(ct, out), out))
+    total: dict[int, Node] = {}
+    for node in reversed(order):
+        parts = pending.pop(node.id, None)
+        if not parts or node.id not in live:
+            continue
+        g = parts[0]
+        for part in parts[1:]:
+            g = g + part
+        total[node.id] = g
+        opdef = get(node.op)
+        if opdef.leaf or opdef.nondiff:
+            continue
+        if opdef.vjp == MULTILINEAR:
+            raise GraphError(f"op {node.op!r} has no explicit vjp rules")
+        for x, rule in zip(node.inputs, opdef.vjp):
+            if rule is not None and x.id in live:
+                pending.setdefault(x.id, []).append(fit_to(rule(g, node), x))
+    return [total.get(w.id) if w.id in total else zeros_like(w) for w in wrt]
+
+
+def gradient_graph(y: Node, wrt: Sequence[Node]) -> list[Node]:
+    """The gradient of scalar `y` with respect to each node in `wrt`, as graph nodes."""
+    if y.shape != ():
+        raise GraphError(f"{y.site}: the gradient needs a scalar output, got shape {y.shape}")
+    return vjp([y], [lift(1.0, y)], wrt)
