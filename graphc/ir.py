@@ -124,23 +124,23 @@ class Node:
 
         return apply(name, *others, **attrs)
 
-    def __add__(self, other): return self._op("add", self, other)  # noqa: E704
-    def __radd__(self, other): return self._op("add", other, self)  # noqa: E704
-    def __sub__(self, other): return self._op("sub", self, other)  # noqa: E704
-    def __rsub__(self, other): return self._op("sub", other, self)  # noqa: E704
-    def __mul__(self, other): return self._op("mul", self, other)  # noqa: E704
-    def __rmul__(self, other): return self._op("mul", other, self)  # noqa: E704
-    def __truediv__(self, other): return self._op("div", self, other)  # noqa: E704
-    def __rtruediv__(self, other): return self._op("div", other, self)  # noqa: E704
-    def __pow__(self, other): return self._op("pow", self, other)  # noqa: E704
-    def __rpow__(self, other): return self._op("pow", other, self)  # noqa: E704
-    def __matmul__(self, other): return self._op("matmul", self, other)  # noqa: E704
-    def __rmatmul__(self, other): return self._op("matmul", other, self)  # noqa: E704
-    def __neg__(self): return self._op("neg", self)  # noqa: E704
-    def __gt__(self, other): return self._op("greater", self, other)  # noqa: E704
-    def __ge__(self, other): return self._op("greater_equal", self, other)  # noqa: E704
-    def __lt__(self, other): return self._op("less", self, other)  # noqa: E704
-    def __le__(self, other): return self._op("less_equal", self, other)  # noqa: E704
+    def __add__(self, other): return self._op("add", self, other)
+    def __radd__(self, other): return self._op("add", other, self)
+    def __sub__(self, other): return self._op("sub", self, other)
+    def __rsub__(self, other): return self._op("sub", other, self)
+    def __mul__(self, other): return self._op("mul", self, other)
+    def __rmul__(self, other): return self._op("mul", other, self)
+    def __truediv__(self, other): return self._op("div", self, other)
+    def __rtruediv__(self, other): return self._op("div", other, self)
+    def __pow__(self, other): return self._op("pow", self, other)
+    def __rpow__(self, other): return self._op("pow", other, self)
+    def __matmul__(self, other): return self._op("matmul", self, other)
+    def __rmatmul__(self, other): return self._op("matmul", other, self)
+    def __neg__(self): return self._op("neg", self)
+    def __gt__(self, other): return self._op("greater", self, other)
+    def __ge__(self, other): return self._op("greater_equal", self, other)
+    def __lt__(self, other): return self._op("less", self, other)
+    def __le__(self, other): return self._op("less_equal", self, other)
     __hash__ = object.__hash__  # == stays identity (nodes are dict keys); use gc.equal
 
     @property
@@ -217,7 +217,7 @@ def topological_order(outputs: Node | Iterable[Node]) -> list[Node]:
 
 
 def leaves(outputs: Node | Iterable[Node], *ops: str) -> list[Node]:
-    """The leaves of the graph (optionally only those with the given ops), checked for name clashes."""
+    """The leaves of the graph (optionally only those of the given ops); refuses name clashes."""
     from .errors import DuplicateNameError
 
     found: list[Node] = []

@@ -79,7 +79,7 @@ for _name, _kernel, _symbol, _relation in (
         ("greater", np.greater, ">", sp.Gt), ("greater_equal", np.greater_equal, ">=", sp.Ge),
         ("less", np.less, "<", sp.Lt), ("less_equal", np.less_equal, "<=", sp.Le),
         ("equal", np.equal, "==", sp.Eq)):
-    register(OpDef(_name, 2, _compare_infer, kernel=_kernel, emit="{0} %s {1}" % _symbol,
+    register(OpDef(_name, 2, _compare_infer, kernel=_kernel, emit="{0} " + _symbol + " {1}",
                    sympy=scalar_sympy(_relation), nondiff=True, samples=_PAIR, label=_symbol))
 
 

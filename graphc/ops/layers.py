@@ -48,7 +48,8 @@ def dropout_mask_kernel(x, rate, seed):
 
 
 register(OpDef("dropout_mask", 1, lambda attrs, x: (x.shape, result_dtype(x)),
-               kernel=dropout_mask_kernel, nondiff=True, label=lambda n: f"mask p={n.attrs['rate']}",
+               kernel=dropout_mask_kernel, nondiff=True,
+               label=lambda n: f"mask p={n.attrs['rate']}",
                sympy=lambda x, rate, seed: dropout_mask_kernel(np.zeros(np.shape(x)), rate, seed),
                samples=sample_inputs((3, 4), rate=0.5, seed=0)))
 

@@ -62,7 +62,8 @@ def input(name: str, shape: Any, dtype: str = "float64") -> Node:
     """A value fed at evaluation time; a None in `shape` is the batch dimension."""
     name = _check_name(name, "gc.input")
     shape = _check_shape(shape, "input", name, batch=True)
-    return Node("input", (), {}, shape, _check_dtype(dtype, "input", name), name=name, scope=current_scope())
+    dtype = _check_dtype(dtype, "input", name)
+    return Node("input", (), {}, shape, dtype, name=name, scope=current_scope())
 
 
 def param(name: str, shape: Any, init: Any = None, dtype: str = "float64") -> Node:
@@ -124,9 +125,9 @@ INITIALIZERS = {
     "normal": lambda rng, shape: rng.normal(0.0, 0.01, shape),
     "uniform": lambda rng, shape: rng.uniform(-0.05, 0.05, shape),
     "he_normal": lambda rng, shape: rng.normal(0.0, math.sqrt(2.0 / _fans(shape)[0]), shape),
-    "he_uniform": lambda rng, shape: rng.uniform(-1, 1, shape) * math.sqrt(6.0 / _fans(shape)[0]),
-    "xavier_normal": lambda rng, shape: rng.normal(0.0, math.sqrt(2.0 / sum(_fans(shape))), shape),
-    "xavier_uniform": lambda rng, shape: rng.uniform(-1, 1, shape) * math.sqrt(6.0 / sum(_fans(shape))),
+    "he_uniform": lambda rng, shape: rng.uniform(-1, 1, shape) * math.sqrt(6 / _fans(shape)[0]),
+    "xavier_normal": lambda rng, shape: rng.normal(0.0, math.sqrt(2 / sum(_fans(shape))), shape),
+    "xavier_uniform": lambda rng, shape: rng.uniform(-1, 1, shape) * math.sqrt(6 / sum(_fans(shape))),
 }
 
 

@@ -95,7 +95,8 @@ register(OpDef("reshape", 1, _reshape_infer, kernel=np.reshape, emit="{0}.reshap
 
 
 def _expand_attrs(attrs, x: Node) -> dict:
-    return {"axis": normalize_axis(attrs["axis"], x.ndim + len(tuple(np.atleast_1d(attrs["axis"]))))}
+    count = len(tuple(np.atleast_1d(attrs["axis"])))
+    return {"axis": normalize_axis(attrs["axis"], x.ndim + count)}
 
 
 def _expand_infer(attrs, x: Node):
@@ -175,7 +176,8 @@ register(OpDef("index_last", 1, _index_infer, kernel=index_last_kernel, emit="{0
                normalize=lambda attrs, x: {"index": int(attrs["index"]) % max(x.shape[-1] or 1, 1)
                                            if x.ndim else int(attrs["index"])},
                sympy=KERNEL, vjp=(_index_vjp,), jvp=MULTILINEAR,
-               label=lambda n: f"[..., {n.attrs['index']}]", samples=sample_inputs((3, 4), index=2)))
+               label=lambda n: f"[..., {n.attrs['index']}]",
+               samples=sample_inputs((3, 4), index=2)))
 
 
 def _one_hot_infer(attrs, labels: Node):
