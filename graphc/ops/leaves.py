@@ -119,15 +119,15 @@ def _fans(shape: tuple) -> tuple[int, int]:
     return shape[0], shape[-1]
 
 
-INITIALIZERS = {
-    "zeros": lambda rng, shape: np.zeros(shape),
-    "ones": lambda rng, shape: np.ones(shape),
-    "normal": lambda rng, shape: rng.normal(0.0, 0.01, shape),
-    "uniform": lambda rng, shape: rng.uniform(-0.05, 0.05, shape),
-    "he_normal": lambda rng, shape: rng.normal(0.0, math.sqrt(2.0 / _fans(shape)[0]), shape),
-    "he_uniform": lambda rng, shape: rng.uniform(-1, 1, shape) * math.sqrt(6 / _fans(shape)[0]),
-    "xavier_normal": lambda rng, shape: rng.normal(0.0, math.sqrt(2 / sum(_fans(shape))), shape),
-    "xavier_uniform": lambda rng, shape: rng.uniform(-1, 1, shape) * math.sqrt(6 / sum(_fans(shape))),
+INITIALIZERS = {  # (rng, shape) -> array; fans as in Glorot & Bengio and He et al.
+    "zeros": lambda rng, s: np.zeros(s),
+    "ones": lambda rng, s: np.ones(s),
+    "normal": lambda rng, s: rng.normal(0.0, 0.01, s),
+    "uniform": lambda rng, s: rng.uniform(-0.05, 0.05, s),
+    "he_normal": lambda rng, s: rng.normal(0.0, math.sqrt(2 / _fans(s)[0]), s),
+    "he_uniform": lambda rng, s: rng.uniform(-1, 1, s) * math.sqrt(6 / _fans(s)[0]),
+    "xavier_normal": lambda rng, s: rng.normal(0.0, math.sqrt(2 / sum(_fans(s))), s),
+    "xavier_uniform": lambda rng, s: rng.uniform(-1, 1, s) * math.sqrt(6 / sum(_fans(s))),
 }
 
 
