@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -62,15 +63,21 @@ def leaf_value(node: Node, values: Mapping[str, Any]) -> np.ndarray:
 
 def run_node(node: Node, args: list[np.ndarray]) -> np.ndarray:
     """Apply one op's kernel, turning NumPy's failures into an error that names the op."""
-    opdef = get(node.op)
     try:
-        with np.errstate(all="ignore"):
-            result = opdef.kernel(*args, **node.attrs)
+        result = get(node.op).kernel(*args, **node.attrs)
     except (ValueError, TypeError, IndexError) as error:
         shapes = ", ".join(str(np.shape(a)) for a in args)
         raise EvaluationError(f"{node.site}: {node.op} failed on inputs of shapes {shapes}: "
                               f"{error}") from None
     return np.asarray(result, dtype=node.dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def evaluation_plan(outputs: tuple[Node, ...], training: bool) -> tuple[list[Node], list[Node]]:
+    """The mode-specialized outputs and their topological order (cached: nodes are immutable)."""
+    graph = specialize(list(outputs), training)
+    leaves(graph)  # refuse duplicate names before running anything
+    return graph, topological_order(graph)
 
 
 def evaluate(outputs: Node | Iterable[Node], values: Mapping[str, Any], training: bool = False,
@@ -82,15 +89,15 @@ def evaluate(outputs: Node | Iterable[Node], values: Mapping[str, Any], training
     a dict, it receives the new running statistics by state name.
     """
     single = isinstance(outputs, Node)
-    graph = specialize(as_list(outputs), training)
-    leaves(graph)  # refuse duplicate names before running anything
+    graph, order = evaluation_plan(tuple(as_list(outputs)), bool(training))
     env: dict[int, np.ndarray] = {}
-    for node in topological_order(graph):
-        if node.is_leaf:
-            env[node.id] = leaf_value(node, values)
-            continue
-        env[node.id] = run_node(node, [env[i.id] for i in node.inputs])
-        if node.op == "update_state" and updates is not None:
-            updates[node.attrs["target"]] = env[node.inputs[1].id]
+    with np.errstate(all="ignore"):  # inf and nan propagate as in NumPy; no warning spam
+        for node in order:
+            if node.is_leaf:
+                env[node.id] = leaf_value(node, values)
+                continue
+            env[node.id] = run_node(node, [env[i.id] for i in node.inputs])
+            if node.op == "update_state" and updates is not None:
+                updates[node.attrs["target"]] = env[node.inputs[1].id]
     results = [env[o.id] for o in graph]
     return results[0] if single else results
