@@ -3,6 +3,7 @@ rules, sum the cotangents that meet at a node, and undo broadcasting."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 
 from ..errors import GraphError
@@ -24,6 +25,28 @@ def zeros_like(node: Node) -> Node:
     return F.broadcast_like(lift(0.0, node), node)
 
 
+# Provenance for renderings: each node reverse mode builds -> the forward node whose cotangent
+# it was building. Weak keys, so gradient graphs die as usual; node identity is untouched.
+_ORIGIN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def origin(node: Node) -> Node | None:
+    """The forward node whose cotangent (or vjp rule) reverse mode was building when it made
+    `node`; None for nodes reverse mode did not make."""
+    return _ORIGIN.get(node)
+
+
+def _mark(result: Node, forward: Node, known: set[int]) -> Node:
+    """Record `forward` as the origin of the nodes in `result` that this vjp call just made."""
+    stack = [result]
+    while stack:
+        node = stack.pop()
+        if node.id not in known and node not in _ORIGIN:
+            _ORIGIN[node] = forward
+            stack.extend(node.inputs)
+    return result
+
+
 def depends_on(order: Sequence[Node], targets: Sequence[Node]) -> set[int]:
     """Ids of the nodes in `order` that some target feeds into (the targets included)."""
     found = {t.id for t in targets}
@@ -37,9 +60,12 @@ def vjp(outputs: Sequence[Node], cotangents: Sequence[Node], wrt: Sequence[Node]
     """Nodes for sum_k cotangents[k]^T d outputs[k] / d wrt[i], one per `wrt`."""
     order = topological_order(list(outputs))
     live = depends_on(order, wrt)
+    known = {node.id for node in order}  # forward nodes and the caller's cotangents
     pending: dict[int, list[Node]] = {}
     for out, ct in zip(outputs, cotangents):
-        pending.setdefault(out.id, []).append(fit_to(lift(ct, out), out))
+        ct = lift(ct, out)
+        known.add(ct.id)
+        pending.setdefault(out.id, []).append(_mark(fit_to(ct, out), out, known))
     total: dict[int, Node] = {}
     for node in reversed(order):
         parts = pending.pop(node.id, None)
@@ -48,7 +74,7 @@ def vjp(outputs: Sequence[Node], cotangents: Sequence[Node], wrt: Sequence[Node]
         g = parts[0]
         for part in parts[1:]:
             g = g + part
-        total[node.id] = g
+        total[node.id] = _mark(g, node, known)
         opdef = get(node.op)
         if opdef.leaf or opdef.nondiff:
             continue
@@ -56,12 +82,14 @@ def vjp(outputs: Sequence[Node], cotangents: Sequence[Node], wrt: Sequence[Node]
             raise GraphError(f"op {node.op!r} has no explicit vjp rules")
         for x, rule in zip(node.inputs, opdef.vjp):
             if rule is not None and x.id in live:
-                pending.setdefault(x.id, []).append(fit_to(rule(g, node), x))
-    return [total.get(w.id) if w.id in total else zeros_like(w) for w in wrt]
+                pending.setdefault(x.id, []).append(_mark(fit_to(rule(g, node), x), node, known))
+    return [total[w.id] if w.id in total else _mark(zeros_like(w), w, known) for w in wrt]
 
 
 def gradient_graph(y: Node, wrt: Sequence[Node]) -> list[Node]:
     """The gradient of scalar `y` with respect to each node in `wrt`, as graph nodes."""
     if y.shape != ():
         raise GraphError(f"{y.site}: the gradient needs a scalar output, got shape {y.shape}")
-    return vjp([y], [lift(1.0, y)], wrt)
+    seed = lift(1.0, y)
+    _ORIGIN[seed] = y
+    return vjp([y], [seed], wrt)
