@@ -21,9 +21,17 @@ def _select_infer(attrs, train: Node, infer: Node):
     return elementwise(attrs, train, infer)
 
 
+def _zeros(g: Node) -> Node:
+    # the unused branch's zero must keep g's shape: specialize() may pick it, and the
+    # gradient graph downstream sums it to a param's shape
+    return F.broadcast_like(0.0, g)
+
+
 register(OpDef("select_mode", 2, _select_infer, label="train | eval",
-               vjp=(lambda g, n: F.select_mode(g, 0.0), lambda g, n: F.select_mode(0.0, g)),
-               jvp=(lambda t, n: F.select_mode(t, 0.0), lambda t, n: F.select_mode(0.0, t)),
+               vjp=(lambda g, n: F.select_mode(g, _zeros(g)),
+                    lambda g, n: F.select_mode(_zeros(g), g)),
+               jvp=(lambda t, n: F.select_mode(t, _zeros(t)),
+                    lambda t, n: F.select_mode(_zeros(t), t)),
                doc="the first input in training mode, the second in inference; "
                    "removed by specialize()"))
 

@@ -1,0 +1,184 @@
+"""Loading a model: a Python file defining `model()` (and optionally `data()`), or a graph
+saved as JSON by `gc.save`.
+
+A model file is the user's own code, so importing it is expected; what this module adds is
+that every way it can go wrong ends in one `ModelFileError` line that names the file (and
+the line, when the user's code raised), never a traceback.
+
+    def model():            # required: returns the scalar loss node
+        ...
+    def data():             # optional: {input name: array} (the training set), or
+        ...                 # {"train": {...}, "validation": {...}, "test": {...}}
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .errors import GraphError, LoadError
+from .ir import Node, leaves
+from .serialize import load
+
+SPLITS = ("train", "validation", "test")
+_module_ids = itertools.count()
+
+
+class ModelFileError(LoadError):
+    """A model file or saved graph that cannot be turned into a loss node (one line)."""
+
+
+@dataclass
+class Model:
+    """A loaded model: its scalar loss, where it came from, and its data splits (if any)."""
+
+    loss: Node
+    source: str
+    data: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    outputs: list[Node] = field(default_factory=list)  # every saved/returned node, loss first
+
+    @property
+    def name(self) -> str:
+        """The file name without folder and extension (used for default output names)."""
+        return os.path.splitext(os.path.basename(self.source))[0]
+
+
+def _user_line(error: BaseException, path: str) -> str:
+    """'file:line' of the innermost traceback frame inside the user's file, else the file."""
+    where = path
+    for frame in traceback.extract_tb(error.__traceback__):
+        if os.path.abspath(frame.filename) == os.path.abspath(path):
+            where = f"{path}:{frame.lineno}"
+    return where
+
+
+def _describe(error: BaseException, path: str) -> str:
+    if isinstance(error, SyntaxError):
+        return f"{path}:{error.lineno}: syntax error: {error.msg}"
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{_user_line(error, path)}: {type(error).__name__}: {message}".rstrip(": ")
+
+
+def _call(module: ModuleType, name: str, path: str) -> Any:
+    """Call the user's `name()`, turning anything it raises into one ModelFileError line."""
+    try:
+        return getattr(module, name)()
+    except GraphError as error:
+        raise ModelFileError(f"{path}: {name}(): {error}") from None
+    except Exception as error:  # the user's code may raise anything; report it in one line
+        raise ModelFileError(f"{name}() failed: {_describe(error, path)}") from None
+
+
+def import_model_file(path: str) -> ModuleType:
+    """Import the Python file at `path` as a fresh module (its folder is importable)."""
+    if not os.path.isfile(path):
+        raise ModelFileError(f"{path}: no such file")
+    module_name = f"graphc_model_{next(_module_ids)}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ModelFileError(f"{path}: not a Python file (a model file ends in .py, a saved "
+                             "graph in .json)")
+    module = importlib.util.module_from_spec(spec)
+    folder = os.path.dirname(os.path.abspath(path))
+    sys.path.insert(0, folder)  # lets a model file import its neighbours
+    try:
+        spec.loader.exec_module(module)
+    except GraphError as error:
+        raise ModelFileError(f"{path}: {error}") from None
+    except Exception as error:
+        raise ModelFileError(f"cannot import the model file: {_describe(error, path)}") \
+            from None
+    finally:
+        sys.path.remove(folder)
+    return module
+
+
+def _check_loss(value: Any, source: str, what: str) -> list[Node]:
+    """The returned node(s) as a list whose first entry is a scalar float loss node."""
+    nodes = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not nodes or not all(isinstance(n, Node) for n in nodes):
+        got = type(value).__name__ if not isinstance(value, (list, tuple)) else \
+            "a sequence holding " + ", ".join(sorted({type(n).__name__ for n in nodes}))
+        raise ModelFileError(f"{source}: {what} must return the loss node (a graphc node), "
+                             f"got {got or 'nothing'}")
+    loss = nodes[0]
+    if loss.shape != ():
+        raise ModelFileError(f"{source}: {what} must return a scalar loss, got a node of shape "
+                             f"{loss.shape} ({loss.op}, made at {loss.site}); reduce it with "
+                             "gc.mean or gc.sum")
+    if not loss.dtype.startswith("float"):
+        raise ModelFileError(f"{source}: {what} must return a float loss, got {loss.dtype}")
+    return nodes
+
+
+def _as_array(value: Any, source: str, where: str) -> np.ndarray:
+    try:
+        array = np.asarray(value)
+    except Exception as error:
+        raise ModelFileError(f"{source}: data(): {where} is not an array ({error})") from None
+    if array.dtype == object or array.ndim == 0:
+        raise ModelFileError(f"{source}: data(): {where} is not a numeric array")
+    return array
+
+
+def check_data(raw: Any, loss: Node, source: str) -> dict[str, dict[str, np.ndarray]]:
+    """Normalize data() to {split: {input name: array}} and check it against the inputs."""
+    if not isinstance(raw, dict) or not raw:
+        raise ModelFileError(f"{source}: data() must return a dict of input name -> array "
+                             f"(or of 'train'/'validation'/'test' -> such dicts), got "
+                             f"{type(raw).__name__}")
+    if all(isinstance(v, dict) for v in raw.values()):
+        unknown = sorted(set(raw) - set(SPLITS))
+        if unknown:
+            raise ModelFileError(f"{source}: data(): unknown split {unknown[0]!r}; use "
+                                 f"{', '.join(SPLITS)}")
+        if "train" not in raw:
+            raise ModelFileError(f"{source}: data() has no 'train' split")
+        splits = raw
+    else:
+        splits = {"train": raw}
+    wanted = {node.name: node for node in leaves(loss, "input")}
+    result: dict[str, dict[str, np.ndarray]] = {}
+    for split_name, part in splits.items():
+        arrays = {str(k): _as_array(v, source, f"{split_name}[{k!r}]") for k, v in part.items()}
+        missing = sorted(set(wanted) - set(arrays))
+        if missing:
+            raise ModelFileError(f"{source}: data()[{split_name!r}] has no array for input "
+                                 f"{missing[0]!r} (the model's inputs: {', '.join(wanted)})")
+        lengths = {name: len(arrays[name]) for name in wanted}
+        if len(set(lengths.values())) > 1:
+            raise ModelFileError(f"{source}: data()[{split_name!r}]: inputs have different "
+                                 f"numbers of rows: {lengths}")
+        result[split_name] = {name: arrays[name] for name in wanted}
+    return result
+
+
+def load_model(path: str | os.PathLike, with_data: bool = True) -> Model:
+    """Load a model file (.py with `model()`) or a saved graph (.json); errors are one line."""
+    path = os.fspath(path)
+    if path.endswith(".json"):
+        if not os.path.isfile(path):
+            raise ModelFileError(f"{path}: no such file")
+        try:
+            outputs = load(path)
+        except GraphError as error:
+            raise ModelFileError(f"bad graph: {error}") from None
+        return Model(_check_loss(outputs, path, "the saved graph's first output")[0], path,
+                     outputs=list(outputs))
+    module = import_model_file(path)
+    if not callable(getattr(module, "model", None)):
+        raise ModelFileError(f"{path}: defines no model() function (a model file defines "
+                             "model() returning the loss node, and optionally data())")
+    outputs = _check_loss(_call(module, "model", path), path, "model()")
+    data = {}
+    if with_data and callable(getattr(module, "data", None)):
+        data = check_data(_call(module, "data", path), outputs[0], path)
+    return Model(outputs[0], path, data, outputs)
