@@ -49,6 +49,7 @@ def _first_wins(n: Node) -> Node:
 
 register(OpDef("maximum", 2, elementwise, kernel=np.maximum, emit="np.maximum({0}, {1})",
                sympy=scalar_sympy(sp.Max), kink=lambda a, b: a - b, samples=_PAIR,
+               complex_step=False,
                vjp=(lambda g, n: F.where(_first_wins(n), g, 0.0),
                     lambda g, n: F.where(_first_wins(n), 0.0, g)),
                jvp=(lambda t, n: F.where(_first_wins(n), t, 0.0),
@@ -63,7 +64,7 @@ def _prelu_positive(n: Node) -> Node:
 register(OpDef("prelu", 2, elementwise, kernel=lambda x, a: np.where(x > 0, x, a * x),
                emit="np.where({0} > 0, {0}, {1} * {0})",
                sympy=scalar_sympy(lambda x, a: sp.Piecewise((x, x > 0), (a * x, True))),
-               kink=lambda x, a: x, samples=sample_inputs((3, 4), (4,)),
+               kink=lambda x, a: x, samples=sample_inputs((3, 4), (4,)), complex_step=False,
                vjp=(lambda g, n: F.where(_prelu_positive(n), g, g * n.inputs[1]),
                     lambda g, n: F.where(_prelu_positive(n), 0.0, g * n.inputs[0])),
                jvp=(lambda t, n: F.where(_prelu_positive(n), t, t * n.inputs[1]),
@@ -80,7 +81,8 @@ for _name, _kernel, _symbol, _relation in (
         ("less", np.less, "<", sp.Lt), ("less_equal", np.less_equal, "<=", sp.Le),
         ("equal", np.equal, "==", sp.Eq)):
     register(OpDef(_name, 2, _compare_infer, kernel=_kernel, emit="{0} " + _symbol + " {1}",
-                   sympy=scalar_sympy(_relation), nondiff=True, samples=_PAIR, label=_symbol))
+                   sympy=scalar_sympy(_relation), nondiff=True, samples=_PAIR, label=_symbol,
+                   complex_step=False))
 
 
 def _where_infer(attrs, cond: Node, a: Node, b: Node):

@@ -44,6 +44,9 @@ class OpDef:
     samples  rng -> list of (input arrays, attrs) for the registry-wide tests
     kink     where the op is not differentiable: (*arrays) -> array that is 0 at a kink
     normalize (attrs, *inputs) -> attrs in canonical form (for hashing and saving)
+    complex_step  True: the kernel is analytic and runs on complex arrays (complex-step
+             differentiation may pass through it); False: it is not analytic (a kink, a
+             comparison); or a complex-safe analytic kernel to use instead of `kernel`
     """
 
     name: str
@@ -60,6 +63,7 @@ class OpDef:
     kink: Callable[..., Any] | None = None
     normalize: Callable[..., dict] | None = None
     leaf: bool = False
+    complex_step: bool | Callable[..., Any] = True
     doc: str = field(default="", compare=False)
 
     def display(self, node: Node) -> str:
