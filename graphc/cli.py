@@ -1,12 +1,80 @@
-"""The `graphc` command line."""
+"""The `graphc` command line: each subcommand works on a model file (a Python file defining
+`model()`, and optionally `data()`) or on a graph saved as JSON by `gc.save`.
+
+Every failure the user can cause ends in one line on stderr and a non-zero exit status.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections import Counter
 
 from .errors import GraphError
 
+EXIT_ERROR = 1
+EXIT_INTERNAL = 3  # a bug in graphc, not in the user's input
+
+
+class CommandError(GraphError):
+    """A problem with the command line itself (bad option value, unwritable output)."""
+
+
+def _load(args: argparse.Namespace, with_data: bool = False):
+    from .modelfile import load_model
+
+    return load_model(args.model, with_data=with_data)
+
+
+def _ensure_folder(path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CommandError(f"{path}: the folder {os.path.dirname(path) or '.'} does not exist")
+
+
+# ---- show ------------------------------------------------------------------------------
+
+def _show(args: argparse.Namespace) -> int:
+    from .evaluate import inputs, params
+    from .ir import leaves, topological_order
+
+    model = _load(args, with_data=True)
+    order = topological_order(model.outputs)
+    ops = Counter(n.op for n in order if not n.is_leaf)
+    named = f"{model.loss.name!r} " if model.loss.name else ""
+    print(f"{model.source}: loss {named}({model.loss.op}), {len(order)} nodes")
+    leaf_nodes = inputs(model.outputs) + params(model.outputs) + leaves(model.outputs, "state")
+    width = max(len(n.name) for n in leaf_nodes)
+    total = 0
+    for node in leaf_nodes:
+        if node.op == "input":
+            detail = node.dtype
+        else:
+            size = _size(node.shape)
+            total += size if node.op == "param" else 0
+            detail = f"{size} values"
+        print(f"  {node.op:<6} {node.name:<{width}}  {_shape(node.shape):<10} {detail}")
+    print(f"  {total} trainable values")
+    print("  ops: " + ", ".join(f"{op} x{n}" for op, n in sorted(ops.items())))
+    for split, arrays in model.data.items():
+        rows = len(next(iter(arrays.values())))
+        print(f"  data {split}: {rows} rows")
+    return 0
+
+
+def _shape(shape: tuple) -> str:
+    return "(" + ", ".join("N" if d is None else str(d) for d in shape) + ")"
+
+
+def _size(shape: tuple) -> int:
+    size = 1
+    for d in shape:
+        size *= d
+    return size
+
+
+# ---- demo ------------------------------------------------------------------------------
 
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
@@ -15,26 +83,68 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- the parser ------------------------------------------------------------------------
+
+MODEL_HELP = "a model file (.py defining model()) or a saved graph (.json)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subcommand per job."""
     parser = argparse.ArgumentParser(
         prog="graphc", description="Declare a network as a graph, differentiate it four ways, "
-                                   "draw it and lower it to NumPy training code.")
-    commands = parser.add_subparsers(dest="command", required=True)
+                                   "draw it and lower it to NumPy training code.",
+        epilog="Start with `graphc demo`; examples/ holds model files to try the rest on.")
+    parser.add_argument("--traceback", action="store_true",
+                        help="show the full Python traceback of an internal error")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    show = commands.add_parser("show", help="list a model's inputs, params, ops and data")
+    show.add_argument("model", help=MODEL_HELP)
+    show.set_defaults(run=_show)
+
     demo = commands.add_parser("demo", help="the lecture's PReLU + L2 network end to end")
     demo.add_argument("--out", default="graphc-demo", help="folder for what the demo writes")
     demo.set_defaults(run=_demo)
     return parser
 
 
+NO_DOT = ("the Graphviz `dot` program is not installed or not on PATH (install it: "
+          "`apt-get install graphviz` or `brew install graphviz`)")
+
+
+def _missing_dot(error: BaseException) -> bool:
+    try:
+        import graphviz
+    except ImportError:
+        return False
+    return isinstance(error, graphviz.ExecutableNotFound)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `graphc` console command."""
+    """Entry point of the `graphc` console command; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
     except GraphError as error:
-        print(f"graphc: error: {error}", file=sys.stderr)
-        return 1
+        message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        print(f"graphc: error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("graphc: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if _missing_dot(error):
+            print(f"graphc: error: {NO_DOT}", file=sys.stderr)
+            return EXIT_ERROR
+        if isinstance(error, OSError):  # an output path we cannot write
+            print(f"graphc: error: {error.filename or ''}: {error.strerror or error}",
+                  file=sys.stderr)
+            return EXIT_ERROR
+        if args.traceback:
+            raise
+        print(f"graphc: internal error: {type(error).__name__}: {error} (a bug in graphc; "
+              "rerun with --traceback and report it)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

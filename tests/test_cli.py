@@ -1,0 +1,135 @@
+"""The `graphc` command line: every subcommand, and one clear line for each bad input."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import graphc as gc
+from graphc.cli import main
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+EXAMPLE = os.path.join(ROOT, "examples", "prelu_l2.py")
+SMALL = """
+import graphc as gc
+import numpy as np
+
+def model():
+    x = gc.input("x", (None, 3))
+    y = gc.input("y", (None,), "int64")
+    W = gc.param("W", (3, 2), init="xavier_normal")
+    logits = gc.named(gc.prelu(x @ W, gc.param("alpha", (2,), init=0.25)), "logits")
+    return gc.softmax_cross_entropy(logits, y) + 1e-3 * gc.l2(W), logits
+
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3))
+    return {"x": x, "y": (x[:, 0] > 0).astype(np.int64)}
+"""
+
+
+def run(capsys, *argv):
+    """main(argv) in-process: (exit status, stdout, stderr)."""
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def one_line_error(capsys, *argv):
+    status, out, err = run(capsys, *argv)
+    assert status != 0, out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("graphc: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture
+def small(tmp_path):
+    path = tmp_path / "small.py"
+    path.write_text(SMALL)
+    return path
+
+
+@pytest.fixture
+def saved(tmp_path, small):
+    from graphc.modelfile import load_model
+
+    path = tmp_path / "small.json"
+    gc.save(load_model(small).outputs, path)
+    return path
+
+
+def test_help_lists_every_subcommand(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("show", "demo"):
+        assert command in out
+
+
+@pytest.mark.parametrize("model", ["small", "saved"])
+def test_show_lists_leaves_ops_and_data(capsys, request, model):
+    path = request.getfixturevalue(model)
+    status, out, _ = run(capsys, "show", path)
+    assert status == 0
+    assert "param  W" in out and "(3, 2)" in out and "prelu x1" in out
+    assert ("data train: 64 rows" in out) == (model == "small")
+
+
+# ---- bad input: one line, non-zero exit, for every subcommand -------------------------
+
+COMMANDS = [["show"]]
+
+
+def commands(tmp_path, path):
+    return [[c[0], str(path)] + [a.format(tmp=tmp_path) for a in c[1:]] for c in COMMANDS]
+
+
+@pytest.mark.parametrize("index", range(len(COMMANDS)), ids=[c[0] for c in COMMANDS])
+def test_bad_inputs_give_one_line_and_a_nonzero_exit(capsys, tmp_path, index):
+    cases = {
+        "missing.py": (None, "no such file"),
+        "nomodel.py": ("x = 1\n", "defines no model()"),
+        "broken.py": ("def model(:\n", "syntax error"),
+        "vector.py": ("import graphc as gc\ndef model():\n    return gc.input('x', (2,))\n",
+                      "scalar"),
+        "bad.json": ('{"format": "graphc-graph", "version": 1, "nodes": [{"op": "nope"}], '
+                     '"outputs": [0]}', "unknown op 'nope'"),
+        "notjson.json": ("{", "not valid JSON"),
+        "missing.json": (None, "no such file"),
+    }
+    for name, (text, words) in cases.items():
+        path = tmp_path / name
+        if text is not None:
+            path.write_text(textwrap.dedent(text))
+        line = one_line_error(capsys, *commands(tmp_path, path)[index])
+        assert words in line and name in line, line
+
+
+def test_an_internal_error_is_one_line_unless_traceback_is_asked(capsys, monkeypatch, small):
+    import graphc.cli as cli
+
+    def boom(args):
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr(cli, "_show", boom)
+    status, _, err = run(capsys, "show", small)
+    assert status == cli.EXIT_INTERNAL and err.count("\n") == 1 and "kaput" in err
+    with pytest.raises(RuntimeError):
+        main(["--traceback", "show", str(small)])
+
+
+def test_the_console_script_runs_as_a_subprocess(tmp_path):
+    script = os.path.join(os.path.dirname(sys.executable), "graphc")
+    done = subprocess.run([script, "show", EXAMPLE], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "alpha" in done.stdout
+    done = subprocess.run([script, "show", str(tmp_path / "absent.py")], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1 and done.stderr.strip().count("\n") == 0
+    assert "no such file" in done.stderr and "Traceback" not in done.stderr
