@@ -6,22 +6,37 @@ from collections.abc import Sequence
 
 from ..errors import GraphError
 from ..ir import Node, as_list
+from .forward import forward_gradient, forward_gradient_graph, forward_jvp_count, jvp
 from .reverse import gradient_graph, vjp
+from .check import check_grad  # engineer B: numeric, checks, comparison
+from .numeric import numeric_grad
+from .studies import eps_sweep, forward_cost, swell_study
+from .symbolic import symbolic_gradient_graph, symbolic_swell, to_sympy
 
 
-def grad(y: Node, wrt: Node | Sequence[Node], mode: str = "reverse"):
+def grad(y: Node, wrt: Node | Sequence[Node], mode: str = "reverse", **options):
     """The gradient of scalar `y` with respect to `wrt`, as new graph nodes.
 
     `mode` is "reverse" (backprop), "forward" (one JVP per input element) or "symbolic"
-    (SymPy). One node in `wrt` gives one node back; a list gives a list.
+    (SymPy). One node in `wrt` gives one node back; a list gives a list. Forward and
+    symbolic mode need concrete shapes: batch dimensions come from `values=` or `shapes=`
+    (dicts keyed by leaf name); symbolic mode also takes `training=` and `max_ops=`.
     """
     targets = as_list(wrt)
     if mode == "reverse":
+        if options:
+            raise GraphError(f"reverse mode takes no options, got {sorted(options)}")
         result = gradient_graph(y, targets)
+    elif mode == "forward":
+        result = forward_gradient_graph(y, targets, **options)
+    elif mode == "symbolic":
+        result = symbolic_gradient_graph(y, targets, **options)
     else:
         raise GraphError(f"unknown differentiation mode {mode!r}; use 'reverse', 'forward' "
                          "or 'symbolic'")
     return result[0] if isinstance(wrt, Node) else result
 
 
-__all__ = ["grad", "vjp"]
+__all__ = ["grad", "vjp", "jvp", "forward_gradient", "forward_jvp_count",
+           "symbolic_swell", "to_sympy"]
+__all__ += ["numeric_grad", "check_grad", "eps_sweep", "forward_cost", "swell_study"]
