@@ -1,0 +1,139 @@
+"""The lecture's claims about the four methods, measured: numeric error against the step
+(`eps_sweep`), forward-mode cost against the parameter count (`forward_cost`) and symbolic
+expression swell against depth (`symbolic_swell`). Each returns the plot-ready dict that
+`visual` draws (shapes in notes/common.md)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import GraphError
+from ..evaluate import evaluate, init_params
+from ..ir import Node, as_list
+from .numeric import Program, check_scheme, gradient_of
+
+
+def _grad(y: Node, wrt: list[Node], mode: str, **options) -> list[Node]:
+    from . import grad
+
+    return grad(y, wrt, mode=mode, **options)
+
+
+def eps_sweep(y: Node, wrt: Node | Sequence[Node], values: Mapping[str, Any],
+              eps: Sequence[float] | None = None,
+              schemes: Sequence[str] = ("forward", "central", "five_point"),
+              training: bool = False) -> dict:
+    """Max absolute error of the numeric gradient against reverse mode, for each step in
+    `eps` (default 1e-1 down to 1e-15, two per decade) and each scheme.
+
+    Plotted on log-log axes the curves are V-shaped: truncation error falls as eps**order
+    on the right, round-off grows as machine-eps / eps on the left.
+    """
+    targets = as_list(wrt)
+    for scheme in schemes:
+        check_scheme(scheme, None)
+    eps = [float(e) for e in (np.logspace(-1, -15, 29) if eps is None else eps)]
+    for e in eps:
+        check_scheme(schemes[0] if schemes else "central", e)
+    reference = evaluate(_grad(y, targets, "reverse"), values, training=training)
+    program = Program(y, targets, values, training)
+    errors: dict[str, list[float]] = {}
+    for scheme in schemes:
+        errors[scheme] = [
+            max(float(np.max(np.abs(np.asarray(g, np.float64) - r), initial=0.0))
+                for g, r in zip(gradient_of(program, scheme, e), reference))
+            for e in eps]
+    dtype = np.result_type(y.dtype, *(t.dtype for t in targets)).name
+    return {"eps": eps, "error": errors, "dtype": dtype}
+
+
+def dense_layer(n_in: int, batch: int = 8, n_out: int = 3,
+                seed: int = 0) -> tuple[Node, dict[str, np.ndarray]]:
+    """A one-layer tanh network with n_in * n_out + n_out params and its values: the model
+    the cost studies grow."""
+    from ..ops.elementwise import tanh
+    from ..ops.leaves import input, param
+    from ..ops.losses import mse
+
+    x, t = input("x", (None, n_in)), input("t", (None, n_out))
+    W, b = param("W", (n_in, n_out), init="xavier_normal"), param("b", (n_out,), init=0.1)
+    loss = mse(tanh(x @ W + b), t)
+    rng = np.random.default_rng(seed)
+    values = init_params(loss, seed) | {"x": rng.normal(size=(batch, n_in)),
+                                        "t": rng.normal(size=(batch, n_out))}
+    return loss, values
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def forward_cost(sizes: Sequence[int] = (2, 4, 8, 16, 32),
+                 build: Callable[[int], tuple[Node, dict]] = dense_layer) -> dict:
+    """Forward against reverse mode as the parameter count grows.
+
+    For each size, `build(size)` gives (loss, values); the gradient with respect to every
+    param is built and evaluated both ways. Forward mode needs one JVP (one pass over the
+    graph) per parameter element; reverse mode needs one backward pass.
+    """
+    from ..evaluate import params
+    from .forward import forward_jvp_count
+
+    out: dict[str, list] = {"n_params": [], "forward_evals": [], "reverse_evals": [],
+                            "forward_seconds": [], "reverse_seconds": []}
+    for size in sizes:
+        loss, values = build(size)
+        wrt = params(loss)
+        if not wrt:
+            raise GraphError(f"forward_cost: the model built for size {size} has no params")
+        for mode in ("forward", "reverse"):
+            options = {"values": values} if mode == "forward" else {}
+            grads, seconds = _timed(lambda: evaluate(_grad(loss, wrt, mode, **options), values))
+            out[f"{mode}_seconds"].append(seconds)
+        out["n_params"].append(int(sum(np.size(values[p.name]) for p in wrt)))
+        out["forward_evals"].append(int(forward_jvp_count(loss, wrt, values=values)))
+        out["reverse_evals"].append(1)
+    return out
+
+
+def tanh_chain(depth: int, width: int = 2, batch: int = 1,
+               seed: int = 0) -> tuple[Node, dict[str, np.ndarray]]:
+    """`depth` tanh layers of width `width` summed to a scalar, with values: the model
+    whose symbolic derivative swells as it deepens."""
+    from ..ops.elementwise import tanh
+    from ..ops.leaves import input, param
+    from ..ops.reductions import sum as reduce_sum
+
+    h = x = input("x", (None, width))
+    for i in range(depth):
+        h = tanh(h @ param(f"W{i + 1}", (width, width), init="xavier_normal"))
+    loss = reduce_sum(h)
+    values = init_params(loss, seed) | {"x": np.random.default_rng(seed).normal(size=(batch,
+                                                                                      width))}
+    return loss, values
+
+
+def swell_study(depths: Sequence[int] = (1, 2, 3, 4, 5),
+                build: Callable[[int], tuple[Node, dict]] = tanh_chain,
+                max_ops: int | None = None) -> dict:
+    """Symbolic expression swell as the network deepens: the operation count of the
+    derivative with respect to every param, as trees ("ops") and after sympy.cse
+    ("ops_cse"), for each depth."""
+    from ..evaluate import params
+    from .symbolic import DEFAULT_MAX_OPS, symbolic_swell
+
+    out: dict[str, list] = {"depth": [], "ops": [], "ops_cse": []}
+    for depth in depths:
+        loss, values = build(depth)
+        sizes = symbolic_swell(loss, params(loss), values,
+                               max_ops=DEFAULT_MAX_OPS if max_ops is None else max_ops)
+        out["depth"].append(int(depth))
+        out["ops"].append(int(sizes["ops"]))
+        out["ops_cse"].append(int(sizes["ops_cse"]))
+    return out
