@@ -9,8 +9,8 @@ lower it to NumPy training code.
 from .errors import (DtypeError, DuplicateNameError, EvaluationError, GraphError, LoadError,
                      MissingValueError, ShapeError, UnknownOpError)
 from .diff import grad, vjp
-from .diff import (forward_gradient, forward_jvp_count, jvp, symbolic_swell,  # engineer A
-                   to_sympy)
+from .diff import (forward_gradient, forward_jvp_count, hessian, hvp, jvp,  # engineer A
+                   symbolic_swell, to_sympy)
 from .diff import (check_grad, eps_sweep, forward_cost, numeric_grad,  # engineer B
                    swell_study)
 from .evaluate import evaluate, init_params, init_state, inputs, params

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from ..errors import GraphError
 from ..ir import Node, as_list
 from .forward import forward_gradient, forward_gradient_graph, forward_jvp_count, jvp
+from .hessian import hessian, hvp
 from .reverse import gradient_graph, vjp
 from .check import check_grad  # engineer B: numeric, checks, comparison
 from .numeric import numeric_grad
@@ -38,5 +39,5 @@ def grad(y: Node, wrt: Node | Sequence[Node], mode: str = "reverse", **options):
 
 
 __all__ = ["grad", "vjp", "jvp", "forward_gradient", "forward_jvp_count",
-           "symbolic_swell", "to_sympy"]
+           "symbolic_swell", "to_sympy", "hvp", "hessian"]
 __all__ += ["numeric_grad", "check_grad", "eps_sweep", "forward_cost", "swell_study"]
