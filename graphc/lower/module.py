@@ -1,0 +1,115 @@
+"""A generated Python module: copied kernels and helpers, constants, functions; its source
+text is what gets compiled, so what a user reads is what runs."""
+
+from __future__ import annotations
+
+import base64
+import dis
+import inspect
+import linecache
+import textwrap
+import types
+
+import numpy as np
+
+from ..errors import GraphError
+from ..ops.registry import REGISTRY
+from . import runtime
+from .names import Namer
+from .steps import literal
+
+# Kernel and helper names are reserved up front so no user variable can shadow them.
+_KERNEL_NAMES = {op.kernel.__name__ for op in REGISTRY.values()
+                 if op.kernel is not None and op.kernel.__name__.isidentifier()}
+HELPERS = ("select", "dropout_mask")
+
+
+class Module:
+    """Collects the pieces of one generated module and renders/compiles its source."""
+
+    def __init__(self, doc: str):
+        self.doc = doc
+        self.namer = Namer(_KERNEL_NAMES | set(HELPERS) | {"_SAME_SIZE_INT"})
+        self.imports: list[str] = ["import numpy as np"]
+        self.definitions: dict[str, str] = {}  # kernels and helpers, by name, in first-use order
+        self.constants: list[str] = []
+        self.blocks: list[str] = []
+
+    def kernel(self, fn) -> str:
+        """Copy a module-level function (and the functions of its module it calls); its name."""
+        name = fn.__name__
+        if name in self.definitions:
+            return name
+        if not name.isidentifier() or name == "<lambda>":
+            raise GraphError(f"kernel {fn!r} has no name to call; give its op an emit template")
+        for ref in _global_names(fn.__code__):
+            value = fn.__globals__.get(ref)
+            if isinstance(value, types.FunctionType) and value.__module__ == fn.__module__:
+                self.kernel(value)
+            elif ref in fn.__globals__ and ref != "np" and not isinstance(value, types.ModuleType):
+                if ref == "_SAME_SIZE_INT":
+                    self.definitions.setdefault(ref, _same_size_source())
+                    continue
+                raise GraphError(f"kernel {name} uses the global {ref!r}, which generated code "
+                                 "cannot carry")
+        self.definitions[name] = textwrap.dedent(inspect.getsource(fn)).rstrip() + "\n"
+        self.namer.taken.add(name)
+        return name
+
+    def helper(self, name: str) -> str:
+        """Copy one of the runtime helpers (select, dropout_mask); its name."""
+        return self.kernel(getattr(runtime, name))
+
+    def constant(self, array: np.ndarray, hint: str = "c") -> str:
+        """A module-level constant holding `array` exactly; its name."""
+        name = self.namer.fresh(f"_{hint}", "c")
+        array = np.asarray(array)
+        dtype = f"np.{array.dtype.name}"
+        if array.ndim == 0 and np.isfinite(array).all() and array.dtype.kind in "fiub":
+            value = f"{dtype}({literal(array.item())})"
+        elif array.size <= 32 and array.dtype.kind in "fiub" and np.isfinite(array).all():
+            value = f"np.array({array.tolist()!r}, dtype={dtype})"
+        else:  # exact bits, any size, NaN and inf included
+            if "base64" not in " ".join(self.imports):
+                self.imports.insert(0, "import base64")
+            data = base64.b64encode(np.ascontiguousarray(array).tobytes()).decode()
+            value = (f"np.frombuffer(base64.b64decode({data!r}), dtype={dtype})"
+                     f".reshape({literal(tuple(int(d) for d in array.shape))}).copy()")
+        self.constants.append(f"{name} = {value}")
+        return name
+
+    def add(self, block: str) -> None:
+        """Append a top-level block (a function definition or statements)."""
+        self.blocks.append(block.rstrip() + "\n")
+
+    def source(self) -> str:
+        """The whole module's source."""
+        parts = [f'"""{self.doc}"""\n', "\n".join(self.imports) + "\n"]
+        parts += list(self.definitions.values())
+        if self.constants:
+            parts.append("\n".join(self.constants) + "\n")
+        parts += self.blocks
+        return "\n\n".join(parts)
+
+    def compile(self, filename: str) -> dict:
+        """Execute the source in a fresh namespace (registered for tracebacks); the namespace."""
+        source = self.source()
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        namespace: dict = {"__name__": filename}
+        exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own checked source
+        return namespace
+
+
+def _global_names(code) -> list[str]:
+    """Names a function loads as globals (attribute names such as np.sum's `sum` excluded)."""
+    names = [i.argval for i in dis.get_instructions(code)
+             if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")]
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names += _global_names(const)
+    return names
+
+
+def _same_size_source() -> str:
+    return ("_SAME_SIZE_INT = {np.dtype(np.float32): np.int32, "
+            "np.dtype(np.float64): np.int64}\n")

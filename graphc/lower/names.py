@@ -1,0 +1,52 @@
+"""Turning user-chosen names into safe Python identifiers and comment text.
+
+Names come from users (and from saved graph files), so they never reach generated source
+as they are: an identifier is rebuilt from letters, digits and underscores only, and
+comment text is stripped of anything that could end the comment line.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+
+# Names the generated code itself uses; a user's name never shadows them.
+RESERVED = frozenset({"np", "math", "sys", "json", "time", "argparse", "base64", "self",
+                      "params", "state", "batch", "grads", "model", "rng", "out"})
+_UNSAFE = re.compile(r"[^0-9A-Za-z_]+")
+_COMMENT_UNSAFE = re.compile(r"[^\x20-\x7e]")
+
+
+def identifier(name: str | None, fallback: str = "v") -> str:
+    """A valid, non-keyword Python identifier made from `name` (ASCII letters, digits, _)."""
+    base = _UNSAFE.sub("_", name or "").strip("_") or fallback
+    if base[0].isdigit():
+        base = f"{fallback}_{base}"
+    if keyword.iskeyword(base) or keyword.issoftkeyword(base) or base in RESERVED \
+            or hasattr(builtins, base) or base.startswith("__"):
+        base = f"{base}_"
+    return base
+
+
+def comment(text: str, limit: int = 100) -> str:
+    """`text` made safe for a `#` comment: one line of printable ASCII, at most `limit` chars."""
+    text = _COMMENT_UNSAFE.sub("?", str(text))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Namer:
+    """Hands out unique identifiers within one generated module."""
+
+    def __init__(self, taken: set[str] | None = None):
+        self.taken: set[str] = set(taken or ())
+
+    def fresh(self, name: str | None, fallback: str = "v") -> str:
+        """A unique identifier derived from `name` (a numeric suffix resolves clashes)."""
+        base = identifier(name, fallback)
+        candidate, k = base, 1
+        while candidate in self.taken:
+            k += 1
+            candidate = f"{base}_{k}"
+        self.taken.add(candidate)
+        return candidate

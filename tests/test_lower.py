@@ -1,0 +1,108 @@
+"""gc.lower: the emitted NumPy function computes what gc.evaluate computes, on every op."""
+
+import ast
+
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc.demo import lecture_network
+from graphc.lower import lower
+from graphc.ops.registry import REGISTRY, apply
+
+OPS = sorted(name for name, op in REGISTRY.items() if not op.leaf and name != "select_mode")
+
+
+def _cast(array, dtype):
+    return array.astype(dtype) if array.dtype.kind == "f" else array
+
+
+def sample_graphs(name, dtype, rng):
+    """(node, feed) per registry sample of `name`, float inputs cast to `dtype`."""
+    for k, (arrays, attrs) in enumerate(REGISTRY[name].samples(rng)):
+        arrays = [_cast(np.asarray(a), dtype) for a in arrays]
+        leaves = [gc.input(f"a{k}_{i}", a.shape, a.dtype.name) for i, a in enumerate(arrays)]
+        yield apply(name, *leaves, **attrs), {leaf.name: a for leaf, a in zip(leaves, arrays)}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", OPS)
+def test_every_op_lowers_to_what_evaluate_computes(name, dtype, rng):
+    for node, feed in sample_graphs(name, dtype, rng):
+        lowered = lower(node)
+        want = gc.evaluate(node, feed)
+        for _ in range(2):  # the second call runs on reused buffers
+            got = lowered(*[feed[a] for a in lowered.args])
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_lowered_gradients_match_evaluate_over_batch_sizes(dtype, rng):
+    loss, _ = lecture_network(n_in=5, n_classes=4, l2=0.1)
+    wrt = gc.params(loss)
+    outputs = [loss] + gc.grad(loss, wrt)
+    lowered = lower(outputs)
+    values = {k: v for k, v in gc.init_params(loss, seed=2).items()}
+    for batch in (8, 3, 8, 4096):  # pools per batch size, and large arrays use select()
+        values |= {"x": rng.normal(size=(batch, 5)), "y": rng.integers(0, 4, batch)}
+        got = lowered(*[values[a] for a in lowered.args])
+        for g, w in zip(got, gc.evaluate(outputs, values)):
+            np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-15)
+
+
+def test_source_is_readable_one_statement_per_node_with_user_names():
+    loss, logits = lecture_network(n_in=4, n_classes=3)
+    lowered = lower([loss, logits], name="predict")
+    assert f"def predict({', '.join(lowered.args)}):" in lowered.source
+    assert sorted(lowered.args) == ["W", "alpha", "b", "x", "y"]
+    assert "logits = select(" in lowered.source  # prelu's where, named after the user's node
+    assert "loss = " in lowered.source
+    assert "# prelu  (test_lower.py:" in lowered.source  # the op and the line that built it
+
+
+def test_outputs_are_fresh_arrays_not_reused_buffers(rng):
+    x = gc.input("x", (None, 3))
+    y = gc.exp(x * 2.0) + 1.0
+    lowered = lower(y)
+    first = lowered(np.ones((2, 3)))
+    kept = first.copy()
+    lowered(np.zeros((2, 3)))
+    np.testing.assert_array_equal(first, kept)
+
+
+def test_temporaries_are_written_in_place():
+    x = gc.input("x", (None, 100))
+    w = gc.param("w", (100,))
+    y = gc.sum(gc.tanh(x * w + 1.0) * 3.0 - x)
+    source = lower(y).source
+    assert "out=" in source
+    assert source.count("np.empty(") <= 2  # one pooled temporary chain, not one per op
+
+
+def test_inputs_must_cover_the_graph():
+    x, w = gc.input("x", (3,)), gc.param("w", (3,))
+    with pytest.raises(gc.GraphError, match="param 'w'"):
+        lower(x * w, [x])
+    with pytest.raises(gc.GraphError, match="no input, param or state named 'v'"):
+        lower(x * w, ["v"])
+    assert lower(x * w, ["w", "x"]).args == ["w", "x"]
+
+
+def test_hostile_names_become_safe_identifiers_and_nothing_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    evil = "x'); import os; os.system('touch pwned') #"
+    x = gc.input(evil, (2,))
+    w = gc.param("class", (2,))
+    y = gc.named(x * w, "return\nimport os")
+    lowered = lower(y)
+    assert not (tmp_path / "pwned").exists()
+    tree = ast.parse(lowered.source)
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+                for a in n.names}
+    assert imported == {"numpy"}
+    assert not any(isinstance(n, ast.Attribute) and n.attr == "system" for n in ast.walk(tree))
+    assert "x_import_os_os_system_touch_pwned" in lowered.args and "class_" in lowered.args
+    np.testing.assert_array_equal(lowered(np.ones(2), np.full(2, 3.0)), [3.0, 3.0])
+    assert all(a.isidentifier() for a in lowered.args)
+    assert not (tmp_path / "pwned").exists()
