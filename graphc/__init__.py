@@ -11,8 +11,8 @@ from .errors import (DtypeError, DuplicateNameError, EvaluationError, GraphError
 from .diff import grad, vjp
 from .diff import (forward_gradient, forward_jvp_count, hessian, hvp, jvp,  # engineer A
                    symbolic_swell, to_sympy)
-from .diff import (check_grad, eps_sweep, forward_cost, numeric_grad,  # engineer B
-                   swell_study)
+from .diff import (check_grad, compare, eps_sweep, forward_cost,  # engineer B
+                   numeric_grad, swell_study)
 from .evaluate import evaluate, init_params, init_state, inputs, params
 from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
 from .ops.binary import equal, greater, leaky_relu, maximum, minimum, prelu, where

@@ -10,6 +10,7 @@ from .forward import forward_gradient, forward_gradient_graph, forward_jvp_count
 from .hessian import hessian, hvp
 from .reverse import gradient_graph, vjp
 from .check import check_grad  # engineer B: numeric, checks, comparison
+from .compare import compare
 from .numeric import numeric_grad
 from .studies import eps_sweep, forward_cost, swell_study
 from .symbolic import symbolic_gradient_graph, symbolic_swell, to_sympy
@@ -40,4 +41,5 @@ def grad(y: Node, wrt: Node | Sequence[Node], mode: str = "reverse", **options):
 
 __all__ = ["grad", "vjp", "jvp", "forward_gradient", "forward_jvp_count",
            "symbolic_swell", "to_sympy", "hvp", "hessian"]
-__all__ += ["numeric_grad", "check_grad", "eps_sweep", "forward_cost", "swell_study"]
+__all__ += ["numeric_grad", "check_grad", "compare", "eps_sweep", "forward_cost",
+            "swell_study"]
