@@ -1,0 +1,119 @@
+"""The backward graph: what `gc.grad` built, alone or beside the forward graph, each backward
+node tied to the forward node whose cotangent it computes (reverse mode's `origin`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import graphc as gc
+from graphc import GraphError, Node
+from graphc.diff.reverse import origin
+from graphc.ir import as_list
+
+from .annotate import node_values
+from .draw import Drawing, draw
+from .labels import caption
+from .render import AUTO_EDGE_LABELS, add_numbers, forward_drawing, leaf_kind, new_picture
+from .style import REUSE_EDGE, SIDE_CLUSTER, TIE_EDGE
+
+ORIGIN_COLOR = "#9f1239"
+
+
+def gradient_nodes(y: Node, wrt: Any, grads: Any) -> tuple[list[Node], list[Node]]:
+    """(wrt, gradient nodes): `grads` as given (a list aligned with `wrt`, or a dict from wrt
+    nodes to gradient nodes of any mode), or reverse mode's `gc.grad(y, wrt)`."""
+    if isinstance(grads, Mapping):
+        wrt = list(grads) if wrt is None else as_list(wrt)
+        missing = [caption(w) for w in wrt if w not in grads]
+        if missing:
+            raise GraphError(f"grads has no gradient node for {', '.join(missing)}")
+        return wrt, as_list([grads[w] for w in wrt])
+    if wrt is None:
+        raise GraphError("say which nodes the gradients are for: wrt=[W, b, ...]")
+    wrt = as_list(wrt)
+    grads = gc.grad(y, wrt) if grads is None else as_list(grads)
+    if len(grads) != len(wrt):
+        raise GraphError(f"got {len(grads)} gradient nodes for {len(wrt)} wrt nodes")
+    return wrt, grads
+
+
+def backward_drawing(y: Node, wrt: list[Node], grads: list[Node], prefix: str = "",
+                     context: bool = True) -> Drawing:
+    """A drawing of the gradient graph: backward nodes red with the forward node they came
+    from, the gradients as double boxes titled ∂y/∂w, forward nodes (if `context`) faded."""
+    forward = {n.id for n in gc.topological_order(y)}
+    order = [n for n in gc.topological_order(grads) if context or n.id not in forward]
+    drawing = Drawing(order, {}, prefix=prefix)
+    for node in order:
+        if node.id in forward:
+            drawing.kinds[node.id] = leaf_kind(node)
+            drawing.marks[node.id] = "faded"
+            continue
+        drawing.kinds[node.id] = "const" if node.op == "const" else "backward"
+        source = origin(node)
+        if source is not None and node.op != "const":
+            drawing.notes[node.id] = [(f"from {caption(source)}", ORIGIN_COLOR)]
+    for w, g in zip(wrt, grads):
+        if g.id not in forward:
+            drawing.kinds[g.id] = "gradient"
+            drawing.titles[g.id] = f"∂{caption(y)}/∂{caption(w)}"
+            drawing.marks.pop(g.id, None)
+    return drawing
+
+
+def render_backward(y: Node, wrt: Node | Iterable[Node] | None = None, grads: Any = None,
+                    values: Mapping | None = None, *, clusters: bool = True,
+                    edge_labels: bool | None = None, title: str | None = None,
+                    training: bool = False):
+    """Draw the gradient graph of scalar `y` (reverse mode's `gc.grad(y, wrt)` unless `grads`
+    gives gradient nodes); with `values` every node shows its value."""
+    wrt, grads = gradient_nodes(y, wrt, grads)
+    drawing = backward_drawing(y, wrt, grads)
+    add_numbers(drawing, node_values(drawing.order, values, training), {}, {}, False)
+    picture = new_picture(title, "TB")
+    if edge_labels is None:
+        edge_labels = len(drawing.order) <= AUTO_EDGE_LABELS
+    draw(picture, drawing, clusters=clusters, edge_labels=edge_labels)
+    return picture
+
+
+def render_combined(y: Node, wrt: Node | Iterable[Node] | None = None, grads: Any = None,
+                    values: Mapping | None = None, *, ties: bool = True,
+                    reuse_edges: bool = False, edge_labels: bool | None = None,
+                    title: str | None = None, training: bool = False):
+    """Forward and backward side by side: each backward node sits on the row of the forward
+    node it came from (dotted tie), so backprop reads bottom-up beside the forward pass.
+    `reuse_edges` draws (dashed) where the backward pass reads a forward value."""
+    wrt, grads = gradient_nodes(y, wrt, grads)
+    fwd_order = gc.topological_order(y)
+    fwd = forward_drawing(fwd_order, [y], prefix="f")
+    bwd = backward_drawing(y, wrt, grads, prefix="b", context=False)
+    known = values and node_values(gc.topological_order([y, *grads]), values, training)
+    if known:
+        add_numbers(fwd, known, {}, {}, False)
+        add_numbers(bwd, known, {}, {}, False)
+    # backprop flows from the loss up to the params: rank each backward edge reversed
+    for node in bwd.order:
+        for child in node.inputs:
+            bwd.edges[(child.id, node.id)] = {"_reverse": "1"}
+    picture = new_picture(title, "TB")
+    if edge_labels is None:
+        edge_labels = len(fwd_order) + len(bwd.order) <= AUTO_EDGE_LABELS
+    for drawing, label in ((fwd, "forward"), (bwd, "backward (reverse mode)")):
+        with picture.subgraph(name=f"cluster_{drawing.prefix}_side") as side:
+            side.attr(label=label, **SIDE_CLUSTER)
+            draw(side, drawing, clusters=False, edge_labels=edge_labels)
+    forward_ids = {n.id: n for n in fwd_order}
+    tied: set[int] = set()
+    for node in bwd.order:
+        source = origin(node)
+        # one tie per forward node keeps the picture readable; each node's note names it
+        if ties and source is not None and source.id in forward_ids and source.id not in tied:
+            tied.add(source.id)
+            picture.edge(fwd.name(source), bwd.name(node), **TIE_EDGE)
+        if reuse_edges:
+            for child in node.inputs:
+                if child.id in forward_ids:
+                    picture.edge(fwd.name(child), bwd.name(node), **REUSE_EDGE)
+    return picture

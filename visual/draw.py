@@ -1,0 +1,158 @@
+"""The DOT builder: turns a `Drawing` (nodes, their kinds and decorations) into Graphviz
+statements, with one cluster per scope, or one box per scope when collapsed."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import graphviz
+
+from graphc import Node
+
+from .labels import format_shape, html_label, node_lines, shape_dtype
+from .style import CLUSTER, MARKS, NODE_STYLE
+
+
+@dataclass
+class Drawing:
+    """One graph to draw: its nodes (inputs first) and what decorates them.
+
+    kinds   node id -> a NODE_STYLE row ("input", "param", "op", "output", "backward", ...)
+    titles  node id -> a title replacing the generated one (e.g. "∂loss/∂W")
+    notes   node id -> extra (text, colour) lines: value and gradient summaries, provenance
+    marks   node id -> a MARKS row ("highlight", "added", "removed", ...)
+    edges   (source id, target id) -> extra edge attributes (gradient colour, highlight)
+    prefix  prepended to every DOT name, so several drawings can share one picture
+    """
+
+    order: list[Node]
+    kinds: dict[int, str]
+    titles: dict[int, str] = field(default_factory=dict)
+    notes: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    marks: dict[int, str] = field(default_factory=dict)
+    edges: dict[tuple[int, int], dict[str, str]] = field(default_factory=dict)
+    prefix: str = ""
+
+    def name(self, node: Node) -> str:
+        """The DOT name of a node."""
+        return f"{self.prefix}n{node.id}"
+
+
+def node_attrs(drawing: Drawing, node: Node) -> dict[str, str]:
+    """The Graphviz attributes of one node: its kind's style, its mark, its label."""
+    attrs = dict(NODE_STYLE[drawing.kinds.get(node.id, "op")])
+    attrs.update(MARKS.get(drawing.marks.get(node.id), {}))
+    title, lines = node_lines(node)
+    title = drawing.titles.get(node.id, title)
+    attrs["label"] = html_label(title, lines, drawing.notes.get(node.id, ()))
+    attrs["tooltip"] = f"{node.op} {shape_dtype(node)}, made at {node.site}"
+    return attrs
+
+
+def _group(node: Node, depth: int) -> str | None:
+    """The collapsed box a node falls into: its scope cut to `depth` parts; nodes of shallower
+    scopes stay nodes (inside their scope's cluster)."""
+    parts = node.scope.split("/") if depth and node.scope else ()
+    return "/".join(parts[:depth]) if len(parts) >= depth > 0 else None
+
+
+def _box_attrs(drawing: Drawing, path: str, members: list[Node]) -> dict[str, str]:
+    """A collapsed scope: its path, how many ops it holds and the params inside."""
+    ops = sum(1 for n in members if not n.is_leaf)
+    params = [f"{n.name} {format_shape(n.shape)}" for n in members if n.op == "param"]
+    lines = [f"{ops} ops, {len(members)} nodes"] + params[:4]
+    if len(params) > 4:
+        lines.append(f"+{len(params) - 4} more params")
+    attrs = dict(NODE_STYLE["scope"])
+    mark = next((drawing.marks[n.id] for n in members if n.id in drawing.marks), None)
+    attrs.update(MARKS.get(mark, {}))
+    attrs["label"] = html_label(path, lines)
+    attrs["tooltip"] = f"scope {path}: {len(members)} nodes"
+    return attrs
+
+
+def _emit(graph: graphviz.Digraph, path: str, items: dict, prefix: str) -> None:
+    """Add the nodes of scope `path` and, nested inside, one cluster per child scope."""
+    for name, attrs in items[path]["nodes"]:
+        graph.node(name, **attrs)
+    for child in sorted(items[path]["children"]):
+        with graph.subgraph(name=f"cluster_{prefix}{child}") as sub:
+            sub.attr(label=child.rsplit("/", 1)[-1], tooltip=f"scope {child}", **CLUSTER)
+            _emit(sub, child, items, prefix)
+
+
+def draw(graph: graphviz.Digraph, drawing: Drawing, clusters: bool = True, collapse: int = 0,
+         edge_labels: bool = True) -> None:
+    """Add a drawing's nodes and edges to `graph`.
+
+    `clusters` groups nodes by scope; `collapse` > 0 draws each scope (cut to that many
+    levels) as a single box; `edge_labels` writes the shape flowing along each edge.
+    """
+    items: dict[str, dict] = defaultdict(lambda: {"nodes": [], "children": set()})
+
+    def place(container: str | None, name: str, attrs: dict) -> None:
+        path = container if clusters and container else ""
+        items[path]["nodes"].append((name, attrs))
+        while path:  # make sure every enclosing scope has its cluster
+            parent = path.rsplit("/", 1)[0] if "/" in path else ""
+            items[parent]["children"].add(path)
+            path = parent
+
+    members: dict[str, list[Node]] = defaultdict(list)
+    boxes: dict[str, str] = {}  # scope path -> DOT name (no ':' there: DOT reads it as a port)
+    endpoint: dict[int, str] = {}
+    for node in drawing.order:
+        group = _group(node, collapse)
+        if group is None:
+            endpoint[node.id] = drawing.name(node)
+            place(node.scope, endpoint[node.id], node_attrs(drawing, node))
+        else:
+            box = boxes.setdefault(group, f"{drawing.prefix}scope{len(boxes)}")
+            endpoint[node.id] = box
+            members[group].append(node)
+    for group, nodes in members.items():
+        parent = group.rsplit("/", 1)[0] if "/" in group else None
+        place(parent, boxes[group], _box_attrs(drawing, group, nodes))
+    _emit(graph, "", items, drawing.prefix)
+    grouped = {n.id for nodes in members.values() for n in nodes}
+
+    crossing: dict[tuple[str, str], list[tuple[Node, Node]]] = defaultdict(list)
+    for node in drawing.order:
+        for child in node.inputs:
+            if child.id not in endpoint:
+                continue  # an input outside this drawing: the caller ties it in
+            source, target = endpoint[child.id], endpoint[node.id]
+            if collapse and source == target:
+                continue  # an edge inside a collapsed box
+            if collapse and (child.id in grouped or node.id in grouped):
+                crossing[(source, target)].append((child, node))
+                continue
+            _add_edge(graph, source, target, _edge_attrs(drawing, [(child, node)], edge_labels))
+    for (source, target), pairs in crossing.items():
+        _add_edge(graph, source, target, _edge_attrs(drawing, pairs, edge_labels))
+
+
+def _add_edge(graph: graphviz.Digraph, source: str, target: str, attrs: dict) -> None:
+    """Add an edge; `_reverse` ranks it target-above-source (drawn with its arrow reversed),
+    for the backward graph, whose values flow from the loss up to the params."""
+    if attrs.pop("_reverse", None):
+        graph.edge(target, source, dir="back", **attrs)
+    else:
+        graph.edge(source, target, **attrs)
+
+
+def _edge_attrs(drawing: Drawing, pairs: list[tuple[Node, Node]], labels: bool) -> dict:
+    """One edge's attributes; several pairs (a collapsed box's edge) share one edge."""
+    attrs: dict[str, str] = {}
+    for child, node in pairs:
+        attrs.update(drawing.edges.get((child.id, node.id), {}))
+    tensors = {child.id: child for child, _ in pairs}
+    text = attrs.pop("note", None)
+    if labels and not (len(tensors) == 1 and pairs[0][0].op == "const"):
+        shape = format_shape(pairs[0][0].shape) if len(tensors) == 1 else \
+            f"{len(tensors)} tensors"
+        text = f"{shape}\\n{text}" if text else shape
+    if text:
+        attrs["label"] = text
+    return attrs

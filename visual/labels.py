@@ -1,0 +1,77 @@
+"""Text of a rendering: shapes, compact summaries of arrays, and the HTML-like node labels."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import numpy as np
+
+from graphc import REGISTRY, Node
+
+
+def format_shape(shape: Sequence[int | None]) -> str:
+    """A shape for a label: '64×10', 'N×10' (N is the batch dimension), 'scalar'."""
+    if not shape:
+        return "scalar"
+    return "×".join("N" if d is None else str(d) for d in shape)
+
+
+def shape_dtype(node: Node) -> str:
+    """The shape line of a node: its shape, plus the dtype when it is not float64."""
+    text = format_shape(node.shape)
+    return text if node.dtype == "float64" else f"{text} {node.dtype}"
+
+
+def number(x: float) -> str:
+    """A number in at most four significant digits."""
+    return f"{x:.4g}"
+
+
+def summarize(array) -> str:
+    """A one-line summary of an array: the scalar, or mean and [min, max] (bools: % true)."""
+    a = np.asarray(array)
+    if a.dtype == bool:
+        return f"{a.mean():.0%} true" if a.size else "empty"
+    if a.size == 0:
+        return "empty"
+    if a.size == 1:
+        return number(float(a.reshape(-1)[0]))
+    finite = a[np.isfinite(a)] if np.issubdtype(a.dtype, np.floating) else a
+    bad = a.size - finite.size
+    if finite.size == 0:
+        return f"all {a.size} non-finite"
+    text = f"μ {number(float(finite.mean()))} [{number(float(finite.min()))}, " \
+           f"{number(float(finite.max()))}]"
+    return f"{text} ({bad} non-finite)" if bad else text
+
+
+def op_label(node: Node) -> str:
+    """The registry's display label of a node's op."""
+    return REGISTRY[node.op].display(node)
+
+
+def caption(node: Node) -> str:
+    """How a node is called in captions and notes: its name, else its op's label."""
+    return node.name or op_label(node)
+
+
+def node_lines(node: Node) -> tuple[str, list[str]]:
+    """The title and detail lines of a node: a user-given name wins over the op's label."""
+    label = op_label(node)
+    if node.is_leaf:
+        if node.op == "const":
+            return label, [] if node.shape == () else [shape_dtype(node)]
+        return node.name, [f"{node.op} {shape_dtype(node)}"]
+    if node.name:
+        return node.name, [label, shape_dtype(node)]
+    return label, [shape_dtype(node)]
+
+
+def html_label(title: str, lines: Sequence[str] = (), notes: Sequence[tuple[str, str]] = ()) -> str:
+    """An HTML-like Graphviz label: a bold title, grey detail lines, coloured notes."""
+    parts = [f"<B>{html.escape(title)}</B>"]
+    parts += [f'<FONT POINT-SIZE="9" COLOR="#4b5563">{html.escape(t)}</FONT>' for t in lines]
+    parts += [f'<FONT POINT-SIZE="9" COLOR="{color}">{html.escape(t)}</FONT>'
+              for t, color in notes]
+    return "<" + "<BR/>".join(parts) + ">"

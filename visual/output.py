@@ -1,0 +1,79 @@
+"""Writing pictures: SVG, PNG, PDF or DOT chosen by the file's suffix, and a clear error (not
+a crash) when the Graphviz `dot` program is missing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import graphviz
+
+from graphc import GraphError
+
+INSTALL_HINT = ("install Graphviz: `sudo apt-get install graphviz` (Debian/Ubuntu), "
+                "`brew install graphviz` (macOS), `conda install graphviz`, or see "
+                "https://graphviz.org/download/; `make setup` in the graphc repository does it")
+GRAPH_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
+FIGURE_FORMATS = (".png", ".svg", ".pdf")
+
+
+class GraphvizNotFoundError(GraphError):
+    """The Graphviz `dot` program is not installed (the DOT source is still available)."""
+
+
+class Picture(graphviz.Digraph):
+    """A `graphviz.Digraph` that shows as SVG in Jupyter and, without the `dot` program,
+    shows its DOT source and how to install Graphviz instead of raising."""
+
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        try:
+            return super()._repr_mimebundle_(include, exclude, **kwargs)
+        except graphviz.ExecutableNotFound:
+            return {"text/plain": f"(Graphviz is missing, so here is the DOT source; to see the "
+                                  f"picture, {INSTALL_HINT})\n{self.source}"}
+
+
+def pipe(graph: graphviz.Digraph, fmt: str) -> bytes:
+    """Run `dot` on the graph and return the output bytes, with graphc's errors."""
+    try:
+        return graph.pipe(format=fmt)
+    except graphviz.ExecutableNotFound:
+        raise GraphvizNotFoundError(f"cannot make {fmt.upper()}: the Graphviz `dot` program was "
+                                    f"not found on PATH; {INSTALL_HINT}. The DOT source is "
+                                    "still available as `graph.source` (save to a .dot file "
+                                    "works without Graphviz).") from None
+    except subprocess.CalledProcessError as error:
+        stderr = error.stderr.decode(errors="replace") if isinstance(error.stderr, bytes) \
+            else str(error.stderr)
+        tail = "\n".join(stderr.strip().splitlines()[-6:])  # dot can print pages of ranks
+        raise GraphError(f"Graphviz failed to lay out the graph as {fmt}: {tail}") from None
+
+
+def save(picture, path: str | os.PathLike) -> str:
+    """Write a rendering (.svg, .png, .pdf, .dot/.gv) or a matplotlib figure (.png, .svg,
+    .pdf); the format comes from the suffix. Returns the path written."""
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower()
+    directory = os.path.dirname(path)
+    if isinstance(picture, graphviz.Digraph):
+        if suffix not in GRAPH_FORMATS:
+            raise GraphError(f"cannot save a graph as {path!r}: use one of the suffixes "
+                             f"{', '.join(GRAPH_FORMATS)}")
+        fmt = GRAPH_FORMATS[suffix]
+        data = picture.source.encode() if fmt == "dot" else pipe(picture, fmt)
+    elif hasattr(picture, "savefig"):
+        if suffix not in FIGURE_FORMATS:
+            raise GraphError(f"cannot save a figure as {path!r}: use one of the suffixes "
+                             f"{', '.join(FIGURE_FORMATS)}")
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        picture.savefig(path, dpi=120 if suffix == ".png" else None, bbox_inches="tight")
+        return path
+    else:
+        raise GraphError(f"visual.save takes a rendering (graphviz.Digraph) or a matplotlib "
+                         f"figure, got {type(picture).__name__}")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
