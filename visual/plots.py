@@ -43,7 +43,6 @@ def plot_history(history: Mapping[str, Sequence[float]], title: str | None = Non
     loss = series(history, "loss", "plot_history", n)
     ax = axes[0]
     ax.plot(epoch, loss, color=TRAIN, marker="o", markersize=3, label="training loss")
-    reading = diagnose(history)
     if "val_loss" in history:
         val = series(history, "val_loss", "plot_history", n)
         ax.plot(epoch, val, color=VAL, marker="o", markersize=3, label="validation loss")
@@ -56,6 +55,7 @@ def plot_history(history: Mapping[str, Sequence[float]], title: str | None = Non
                     arrowprops={"arrowstyle": "->", "color": "#6b7280"})
     ax.set(xlabel="epoch", ylabel="loss", title="loss")
     ax.legend(loc="center right", fontsize=8)
+    reading = diagnose(history)
     # loss curves fall from the upper left, so the upper right corner is free for the reading
     ax.text(0.98, 0.97, textwrap.fill(f"{reading.kind}: {reading.text}", 44),
             transform=ax.transAxes, fontsize=8, va="top", ha="right",
