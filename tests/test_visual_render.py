@@ -1,5 +1,7 @@
 """visual.render: the lecture's network drawn by the real `dot`, read back from the SVG."""
 
+import importlib.util
+import pathlib
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -12,6 +14,11 @@ from visual.labels import caption, shape_dtype
 from visual.output import pipe
 
 SVG = "{http://www.w3.org/2000/svg}"
+_BENCH = pathlib.Path(__file__).parents[1] / "benchmarks" / "render_large.py"
+_spec = importlib.util.spec_from_file_location("render_large", _BENCH)
+render_large = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(render_large)
+scoped_network = render_large.scoped_network  # the benchmark's network, ~11 nodes per block
 
 
 def svg_of(picture) -> ET.Element:
@@ -149,22 +156,8 @@ def test_a_shared_subexpression_is_drawn_once():
     assert sum(t.startswith(f"n{e.id}->") for t in svg_edge_titles(root)) == 3  # e*e, + e
 
 
-def deep_network(blocks: int, width: int = 8):
-    """A residual network of `blocks` scoped blocks, about 11 nodes each."""
-    h = gc.input("x", (None, width))
-    for i in range(blocks):
-        with gc.scope(f"block{i}"):
-            W1, W2 = gc.param(f"W1_{i}", (width, width)), gc.param(f"W2_{i}", (width, width))
-            b = gc.param(f"b_{i}", (width,))
-            with gc.scope("act"):
-                a = gc.param(f"a_{i}", (width,), init=0.25)
-                h = h + 0.5 * (gc.prelu(h @ W1 + b, a) @ W2)
-    with gc.scope("loss"):
-        return gc.mean(h * h)
-
-
 def test_scopes_become_nested_clusters():
-    loss = deep_network(3)
+    loss = scoped_network(3)
     root = svg_of(visual.render(loss))
     clusters = svg_groups(root, "cluster")
     assert set(clusters) == {f"cluster_block{i}" for i in range(3)} | \
@@ -174,7 +167,7 @@ def test_scopes_become_nested_clusters():
 
 
 def test_the_collapsed_view_of_a_2000_node_network_draws_one_box_per_scope():
-    loss = deep_network(182)
+    loss = scoped_network(182)
     order = gc.topological_order(loss)
     assert len(order) >= 2000
     root = svg_of(visual.render(loss, collapse=True))
