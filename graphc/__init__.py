@@ -12,7 +12,7 @@ from .diff import grad, vjp
 from .diff import (forward_gradient, forward_jvp_count, hessian, hvp, jvp,  # engineer A
                    symbolic_swell, to_sympy)
 from .diff import (check_grad, compare, eps_sweep, forward_cost,  # engineer B
-                   numeric_grad, swell_study)
+                   local_rule, numeric_grad, saturation, swell_study)
 from .evaluate import evaluate, init_params, init_state, inputs, params
 from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
 from .ops.binary import equal, greater, leaky_relu, maximum, minimum, prelu, where
@@ -24,6 +24,7 @@ from .ops.reductions import log_softmax, logsumexp, mean, softmax, sum
 from .ops.registry import REGISTRY, OpDef
 from .ops.shape import expand_dims, matmul, one_hot, reshape, transpose
 from .serialize import load, save
+from .lower import Lowered, export, lower  # engineer E
 
 
 def named(node: Node, name: str) -> Node:

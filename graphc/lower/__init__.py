@@ -1,5 +1,6 @@
 """Lowering graphs to NumPy source: gc.lower (one function) and gc.export (a training file)."""
 
 from .emit import Lowered, lower
+from .export import build_module, export
 
-__all__ = ["Lowered", "lower"]
+__all__ = ["Lowered", "build_module", "export", "lower"]

@@ -33,7 +33,7 @@ class Body:
 
     lines: list[str]
     var: dict[int, str]
-    writable: set[str]
+    scratch: set[str]  # kept variables that nothing else shares: free to overwrite after
     buffers: list = field(default_factory=list)
 
 
@@ -86,20 +86,22 @@ def _site(node: Node) -> str:
 class FunctionEmitter:
     """Emits the body of one function of a module."""
 
-    def __init__(self, module: Module, rng_var: str | None = None):
+    def __init__(self, module: Module, rng_var: str | None = None, dropout_rate=None):
         self.module = module
         self.rng_var = rng_var  # when set, dropout masks are fresh draws from this generator
+        self.dropout_rate = dropout_rate  # node -> source of its rate (default: the attr)
         self.steps: list[Step] = []
         self.shapes: dict[str, tuple | None] = {}
         self.dtypes: dict[str, str | None] = {}
         self.var: dict[int, str] = {}
 
     def emit_body(self, outputs: Sequence[Node], args: dict[int, str], names: dict[int, str],
-                  escaping: Iterable[Node]) -> Body:
+                  escaping: Iterable[Node], keep: Iterable[Node] = ()) -> Body:
         """Statements computing `outputs` from the argument variables `args` (node id -> name).
 
         `names` suggests variable names; `escaping` nodes keep their values after the
-        function returns (they get fresh arrays; everything else may use pooled buffers).
+        function returns (they get fresh arrays); `keep` nodes are read by statements the
+        caller appends (they stay live); everything else may use pooled buffers.
         """
         order, operands, image = simplify_for_emission(outputs)
         by_id = {n.id: n for n in order}
@@ -118,23 +120,37 @@ class FunctionEmitter:
             target = self.module.namer.fresh(names.get(node.id) or node.name, node.op)
             first_step[len(self.steps)] = node.id
             self._emit_node(node, operands[node.id], target)
+        for out in outputs:  # a constant output is copied, so callers cannot change it
+            node = image[out.id]
+            if node.op == "const" and node.id not in self.var:
+                target = self.module.namer.fresh(names.get(out.id) or node.name, "const")
+                source = self.module.constant(node.attrs["value"])
+                self.steps.append(Step("expr", f"{source}.copy()", [], shape=node.shape,
+                                       dtype=node.dtype, target=target))
+                self._bind(node, target)
         escaping_vars = {self.var[image[n.id].id] for n in escaping}
-        buffers = plan(self.steps, leaves, escaping_vars, self.shapes, self.dtypes)
+        kept = [self.var[image[n.id].id] for n in keep]
+        buffers, storages = plan(self.steps, leaves, escaping_vars, set(kept), self.shapes,
+                                 self.dtypes)
+        scratch = set()
+        for name in kept:
+            mine = storages.get(name, [])
+            shared = any(s in storages.get(other, ()) for s in mine
+                         for other in set(kept) | escaping_vars if other != name)
+            if len(mine) == 1 and mine[0].writable and not shared and kept.count(name) == 1:
+                scratch.add(name)
         lines = []
         for i, step in enumerate(self.steps):
             text = f"{step.target} = {render(step)}"
             if i in first_step:
                 src = by_id[first_step[i]]
                 label = REGISTRY[src.op].display(src)
-                label = src.op if label == src.op else f"{src.op} {label}"
+                label = label if label.startswith(src.op) else f"{src.op} {label}"
                 text += f"  # {comment(label, 40)}  ({comment(_site(src), 60)})"
             lines.append(text)
-        writable = {s.target for s in self.steps
-                    if s.out is not None or (s.kind in ("ufunc", "reduce", "select")
-                                             and s.shape not in (None, ()))}
         var = {n.id: self.var[image[n.id].id] for n in
                topological_order(list(outputs)) if image[n.id].id in self.var}
-        return Body(lines, var, writable, buffers)
+        return Body(lines, var, scratch, buffers)
 
     def _bind(self, node: Node, name: str) -> None:
         self.var[node.id] = name
@@ -157,15 +173,15 @@ class FunctionEmitter:
         return ("var", self.var[x.id])
 
     def _new_temp(self) -> str:
-        return self.module.namer.fresh("_t", "t")
+        return self.module.namer.internal("t")
 
     def _emit_node(self, node: Node, ins: list[Node], target: str) -> None:
         opdef = REGISTRY[node.op]
         args = [self._operand(x, node, ins) for x in ins]
         if node.op == "dropout_mask" and self.rng_var:
             helper = self.module.helper("dropout_mask")
-            step = Step("call", helper, [("var", self.rng_var)] + args,
-                        {"rate": repr(float(node.attrs["rate"]))})
+            rate = self.dropout_rate(node) if self.dropout_rate else literal(node.attrs["rate"])
+            step = Step("call", helper, [("var", self.rng_var)] + args, {"rate": rate})
             steps = [step]
         elif opdef.emit is None:
             if opdef.kernel is None:
@@ -205,8 +221,8 @@ def function_source(name: str, params: list[str], body: Body, returns: str,
         lines.append(f'    """{comment(doc, 90)}"""')
     lines += [f"    {line}" for line in prologue]
     if body.buffers:
-        pool = module.namer.fresh(f"_pool_{name}", "pool")
-        alloc = module.namer.fresh(f"_alloc_{name}", "alloc")
+        pool = module.namer.internal(f"pool_{name}")
+        alloc = module.namer.internal(f"alloc_{name}")
         shapes = [_shape_source(b.shape) for b in body.buffers]
         allocs = ", ".join(f"np.empty({s}, dtype=np.{b.dtype})"
                            for s, b in zip(shapes, body.buffers))

@@ -3,6 +3,7 @@ text is what gets compiled, so what a user reads is what runs."""
 
 from __future__ import annotations
 
+import ast
 import base64
 import dis
 import inspect
@@ -31,6 +32,7 @@ class Module:
         self.doc = doc
         self.namer = Namer(_KERNEL_NAMES | set(HELPERS) | {"_SAME_SIZE_INT"})
         self.imports: list[str] = ["import numpy as np"]
+        self.preamble: list[str] = []  # top-level blocks copied verbatim (the training loop)
         self.definitions: dict[str, str] = {}  # kernels and helpers, by name, in first-use order
         self.constants: list[str] = []
         self.blocks: list[str] = []
@@ -62,7 +64,7 @@ class Module:
 
     def constant(self, array: np.ndarray, hint: str = "c") -> str:
         """A module-level constant holding `array` exactly; its name."""
-        name = self.namer.fresh(f"_{hint}", "c")
+        name = self.namer.internal(hint)
         array = np.asarray(array)
         dtype = f"np.{array.dtype.name}"
         if array.ndim == 0 and np.isfinite(array).all() and array.dtype.kind in "fiub":
@@ -78,6 +80,18 @@ class Module:
         self.constants.append(f"{name} = {value}")
         return name
 
+    def copy_module(self, module: types.ModuleType) -> None:
+        """Copy a module's functions into the preamble and its imports into the header."""
+        source = inspect.getsource(module)
+        for statement in ast.parse(source).body:
+            if isinstance(statement, (ast.Import, ast.ImportFrom)):
+                line = ast.unparse(statement)
+                if line not in self.imports:
+                    self.imports.insert(len(self.imports) - 1, line)  # numpy stays last
+            elif isinstance(statement, ast.FunctionDef):
+                self.preamble.append(ast.get_source_segment(source, statement) + "\n")
+                self.namer.taken.add(statement.name)
+
     def add(self, block: str) -> None:
         """Append a top-level block (a function definition or statements)."""
         self.blocks.append(block.rstrip() + "\n")
@@ -85,7 +99,7 @@ class Module:
     def source(self) -> str:
         """The whole module's source."""
         parts = [f'"""{self.doc}"""\n', "\n".join(self.imports) + "\n"]
-        parts += list(self.definitions.values())
+        parts += self.preamble + list(self.definitions.values())
         if self.constants:
             parts.append("\n".join(self.constants) + "\n")
         parts += self.blocks

@@ -12,8 +12,9 @@ import keyword
 import re
 
 # Names the generated code itself uses; a user's name never shadows them.
-RESERVED = frozenset({"np", "math", "sys", "json", "time", "argparse", "base64", "self",
-                      "params", "state", "batch", "grads", "model", "rng", "out"})
+RESERVED = frozenset({"np", "math", "sys", "json", "time", "argparse", "base64", "zlib",
+                      "self", "params", "state", "stats", "slots", "batch", "grads", "model",
+                      "rng", "out", "lr", "lr_t", "step", "n"})
 _UNSAFE = re.compile(r"[^0-9A-Za-z_]+")
 _COMMENT_UNSAFE = re.compile(r"[^\x20-\x7e]")
 
@@ -47,6 +48,15 @@ class Namer:
         candidate, k = base, 1
         while candidate in self.taken:
             k += 1
-            candidate = f"{base}_{k}"
+            candidate = f"{base}{k}" if base.endswith("_") else f"{base}_{k}"
+        self.taken.add(candidate)
+        return candidate
+
+    def internal(self, name: str) -> str:
+        """A unique name with a leading underscore, which no user name can take."""
+        candidate, k = f"_{name}", 1
+        while candidate in self.taken:
+            k += 1
+            candidate = f"_{name}{k}"
         self.taken.add(candidate)
         return candidate

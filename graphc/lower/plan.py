@@ -32,12 +32,13 @@ class Buffer:
     dtype: str
 
 
-def plan(steps: list[Step], leaves: list[str], escaping: set[str], shapes: dict,
-         dtypes: dict) -> list[Buffer]:
-    """Fill in `step.out` for each step; return the pooled buffers the steps use.
+def plan(steps: list[Step], leaves: list[str], escaping: set[str], keep: set[str],
+         shapes: dict, dtypes: dict) -> tuple[list[Buffer], dict[str, list[Storage]]]:
+    """Fill in `step.out` for each step; return the pooled buffers and each variable's storages.
 
     `escaping` are the variables whose values the caller keeps after the function returns
-    (they and whatever they may view get fresh arrays, never pooled buffers).
+    (they and whatever they may view get fresh arrays, never pooled buffers); `keep` are
+    read after the last step inside the function (they stay live, in pooled buffers).
     """
     last_use: dict[str, int] = {}
     for i, step in enumerate(steps):
@@ -46,7 +47,7 @@ def plan(steps: list[Step], leaves: list[str], escaping: set[str], shapes: dict,
                 last_use[name] = i
         for name in _expr_vars(step):
             last_use[name] = i
-    for name in escaping:
+    for name in escaping | keep:
         last_use[name] = FOREVER
     escaping = _close_over_views(steps, escaping)
 
@@ -81,7 +82,7 @@ def plan(steps: list[Step], leaves: list[str], escaping: set[str], shapes: dict,
                     storage.released = True
                     buffer = by_name[storage.buffer]
                     free.setdefault((buffer.shape, buffer.dtype), []).append(buffer.name)
-    return buffers
+    return buffers, storages_of
 
 
 def _in_place(step: Step, i: int, storages_of, shapes, dtypes, dead_after) -> Storage | None:
@@ -108,8 +109,9 @@ def _pooled(step: Step, free: dict, buffers: list[Buffer]) -> Storage:
     if free.get(key):
         name = free[key].pop()
     else:
-        name = f"_b{len(buffers)}"
+        name = f"_buf{len(buffers)}"
         buffers.append(Buffer(name, step.shape, step.dtype))
+    step.out = name
     return Storage(writable=True, buffer=name)
 
 

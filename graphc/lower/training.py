@@ -1,0 +1,203 @@
+"""The training loop every exported module carries (its source is copied into the file).
+
+NumPy and the standard library only. The functions take the exported module's namespace
+(`model`, a dict) so the same code serves every generated network: they call its
+`train_step`, `evaluate_batch` and `init_*` functions and read `INPUTS` and `HYPER`.
+"""
+
+import argparse
+import json
+import math
+import sys
+import time
+import zlib
+
+import numpy as np
+
+
+def initial_value(name, init, shape, dtype, seed):
+    """A param's initial array, exactly as gc.init_params makes it (seeded per name)."""
+    if isinstance(init, np.ndarray):
+        return init.astype(dtype, copy=True)
+    if isinstance(init, float):
+        return np.full(shape, init, dtype=dtype)
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+    fan_in, fan_out = (shape[0], shape[-1]) if shape else (1, 1)
+    draws = {
+        "zeros": lambda: np.zeros(shape),
+        "ones": lambda: np.ones(shape),
+        "normal": lambda: rng.normal(0.0, 0.01, shape),
+        "uniform": lambda: rng.uniform(-0.05, 0.05, shape),
+        "he_normal": lambda: rng.normal(0.0, math.sqrt(2 / fan_in), shape),
+        "he_uniform": lambda: rng.uniform(-1, 1, shape) * math.sqrt(6 / fan_in),
+        "xavier_normal": lambda: rng.normal(0.0, math.sqrt(2 / (fan_in + fan_out)), shape),
+        "xavier_uniform": lambda: rng.uniform(-1, 1, shape) * math.sqrt(6 / (fan_in + fan_out)),
+    }
+    return np.asarray(draws[init](), dtype=dtype)
+
+
+def count_hits(predictions, target):
+    """Correct predictions in a batch: argmax against class ids or one-hot rows, or the sign
+    of a single logit against 0/1 targets; None when the task is not classification."""
+    predictions, target = np.asarray(predictions), np.asarray(target)
+    if predictions.ndim == 2 and predictions.shape[1] > 1:
+        guess = np.argmax(predictions, axis=1)
+        if target.ndim == 1 and target.dtype.kind in "iub":
+            return int(np.sum(guess == target))
+        if target.shape == predictions.shape:
+            return int(np.sum(guess == np.argmax(target, axis=1)))
+        return None
+    if predictions.size == target.size and np.all((target == 0) | (target == 1)):
+        return int(np.sum((predictions.reshape(-1) > 0) == (target.reshape(-1) > 0.5)))
+    return None
+
+
+def minibatches(data, batch_size, rng=None):
+    """Yield dicts of aligned slices of `data` (shuffled when a generator is given)."""
+    n = len(next(iter(data.values())))
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    for start in range(0, n, batch_size):
+        index = order[start:start + batch_size]
+        yield {name: array[index] for name, array in data.items()}
+
+
+def as_batch(model, data):
+    """`data` with every model input present and cast to its dtype (arrays share memory)."""
+    batch = {}
+    for name, (_, dtype) in model["INPUTS"].items():
+        if name not in data:
+            raise KeyError(f"the data has no array {name!r}; the model's inputs are "
+                           f"{', '.join(model['INPUTS'])}")
+        batch[name] = np.ascontiguousarray(data[name], dtype=dtype)
+    lengths = {len(a) for a in batch.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"the arrays of one data set differ in length: {sorted(lengths)}")
+    return batch
+
+
+def evaluate_data(model, params, state, data, batch_size=1024):
+    """Mean loss and accuracy (None without labels) of the model on `data`, inference mode."""
+    total, correct, count = 0.0, 0, 0
+    for batch in minibatches(as_batch(model, data), batch_size):
+        loss, hits = model["evaluate_batch"](params, state, batch)
+        size = len(next(iter(batch.values())))
+        total += loss * size
+        correct = None if hits is None else correct + hits
+        count += size
+    return total / count, None if correct is None else correct / count
+
+
+def fit_model(model, params, state, data, epochs, batch_size, lr=None, validation=None,
+              seed=0, verbose=True, dropout=None):
+    """Train in place with shuffled minibatches; the per-epoch history of loss and accuracy."""
+    train = as_batch(model, data)
+    rates = dict(model["DROPOUT_RATES"])
+    if dropout is not None:
+        model["DROPOUT_RATES"].update({name: float(dropout) for name in rates})
+    rng = np.random.default_rng(seed)
+    history = {"epoch": [], "loss": []}
+    try:
+        for epoch in range(1, epochs + 1):
+            started, total, count = time.perf_counter(), 0.0, 0
+            for batch in minibatches(train, batch_size, rng):
+                size = len(next(iter(batch.values())))
+                total += model["train_step"](params, state, batch, lr) * size
+                count += size
+            history["epoch"].append(epoch)
+            history["loss"].append(total / count)
+            _, accuracy = evaluate_data(model, params, state, train)
+            if accuracy is not None:
+                history.setdefault("accuracy", []).append(accuracy)
+            if validation is not None:
+                val_loss, val_accuracy = evaluate_data(model, params, state, validation)
+                history.setdefault("val_loss", []).append(val_loss)
+                if val_accuracy is not None:
+                    history.setdefault("val_accuracy", []).append(val_accuracy)
+            if verbose:
+                print(progress_line(history, epochs, time.perf_counter() - started), flush=True)
+            if not np.isfinite(history["loss"][-1]):
+                print("stopping: the loss is not finite (try a smaller learning rate)",
+                      file=sys.stderr)
+                break
+    finally:
+        model["DROPOUT_RATES"].update(rates)
+    return history
+
+
+def progress_line(history, epochs, seconds):
+    """One line for the latest epoch: loss, accuracy and validation figures, time."""
+    parts = [f"epoch {history['epoch'][-1]:>3}/{epochs}", f"loss {history['loss'][-1]:.4f}"]
+    if "accuracy" in history:
+        parts.append(f"acc {history['accuracy'][-1]:.2%}")
+    if "val_loss" in history:
+        parts.append(f"val_loss {history['val_loss'][-1]:.4f}")
+    if "val_accuracy" in history:
+        parts.append(f"val_acc {history['val_accuracy'][-1]:.2%}")
+    return "  ".join(parts) + f"  ({seconds:.2f} s)"
+
+
+def split_off(data, fraction, seed):
+    """(train, validation): a seeded random `fraction` of the rows held out."""
+    n = len(next(iter(data.values())))
+    order = np.random.default_rng(seed).permutation(n)
+    cut = int(round(n * (1.0 - fraction)))
+    pick = {name: np.asarray(a) for name, a in data.items()}
+    return ({k: a[order[:cut]] for k, a in pick.items()},
+            {k: a[order[cut:]] for k, a in pick.items()})
+
+
+def load_splits(model, path, val_split, seed):
+    """Train/validation/test dicts from an .npz file: arrays named like the inputs, with
+    optional `<name>_val` and `<name>_test` arrays (else `val_split` of train is held out)."""
+    with np.load(path) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    names = list(model["INPUTS"])
+    missing = [n for n in names if n not in arrays]
+    if missing:
+        raise SystemExit(f"{path}: no array named {', '.join(map(repr, missing))}; the model "
+                         f"needs {', '.join(names)} (found {', '.join(arrays) or 'none'})")
+    train = {n: arrays[n] for n in names}
+    validation = test = None
+    if all(f"{n}_val" in arrays for n in names):
+        validation = {n: arrays[f"{n}_val"] for n in names}
+    elif val_split > 0:
+        train, validation = split_off(train, val_split, seed)
+    if all(f"{n}_test" in arrays for n in names):
+        test = {n: arrays[f"{n}_test"] for n in names}
+    return train, validation, test
+
+
+def main(model, argv=None):
+    """Command line: train on an .npz file, print a line per epoch, save params/history."""
+    hyper = model["HYPER"]
+    parser = argparse.ArgumentParser(
+        description=f"Train {model['MODEL_NAME']} ({hyper['optimizer']}) with NumPy; "
+                    "code generated by graphc.export.")
+    parser.add_argument("data", help="an .npz file with arrays named like the model inputs "
+                        f"({', '.join(model['INPUTS'])}); optional <name>_val and "
+                        "<name>_test arrays")
+    parser.add_argument("--epochs", type=int, default=hyper["epochs"])
+    parser.add_argument("--batch-size", type=int, default=hyper["batch_size"])
+    parser.add_argument("--lr", type=float, default=hyper["lr"], help="learning rate")
+    parser.add_argument("--seed", type=int, default=0, help="init and shuffling seed")
+    parser.add_argument("--val-split", type=float, default=0.1,
+                        help="fraction held out for validation when the file has none")
+    parser.add_argument("--save", help="write the trained params (and state) to this .npz")
+    parser.add_argument("--history", help="write the per-epoch history to this .json")
+    parser.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    args = parser.parse_args(argv)
+    train, validation, test = load_splits(model, args.data, args.val_split, args.seed)
+    params, state = model["init_params"](args.seed), model["init_state"](args.seed)
+    history = fit_model(model, params, state, train, args.epochs, args.batch_size, args.lr,
+                        validation, args.seed, verbose=not args.quiet)
+    if test is not None:
+        test_loss, test_accuracy = evaluate_data(model, params, state, test)
+        accuracy = "" if test_accuracy is None else f"  test_acc {test_accuracy:.2%}"
+        print(f"test_loss {test_loss:.4f}{accuracy}")
+        history["test_loss"], history["test_accuracy"] = test_loss, test_accuracy
+    if args.save:
+        np.savez(args.save, **params, **state["stats"])
+    if args.history:
+        with open(args.history, "w") as f:
+            json.dump(history, f, indent=1)
+    return history
