@@ -13,6 +13,8 @@ from .check import check_grad  # engineer B: numeric, checks, comparison
 from .compare import compare
 from .numeric import numeric_grad
 from .studies import eps_sweep, forward_cost, swell_study
+from .saturation import saturation
+from .teaching import local_rule
 from .symbolic import symbolic_gradient_graph, symbolic_swell, to_sympy
 
 
@@ -42,4 +44,4 @@ def grad(y: Node, wrt: Node | Sequence[Node], mode: str = "reverse", **options):
 __all__ = ["grad", "vjp", "jvp", "forward_gradient", "forward_jvp_count",
            "symbolic_swell", "to_sympy", "hvp", "hessian"]
 __all__ += ["numeric_grad", "check_grad", "compare", "eps_sweep", "forward_cost",
-            "swell_study"]
+            "swell_study", "local_rule", "saturation"]
