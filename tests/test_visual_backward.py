@@ -1,12 +1,14 @@
 """The backward graph, the combined forward/backward view, provenance, and before/after."""
 
+import types
+
 import pytest
 
 import graphc as gc
 import visual
 from graphc.demo import lecture_network
 from graphc.diff.reverse import origin
-from test_visual_render import svg_edge_titles, svg_groups, svg_of, texts
+from test_visual_render import SVG, svg_edge_titles, svg_groups, svg_of, texts
 
 
 @pytest.fixture
@@ -110,3 +112,28 @@ def test_the_same_network_built_twice_shows_no_change():
     third, _ = lecture_network(n_in=3, n_classes=2, l2=0.5)  # another constant
     marks = visual.diff.changes(gc.topological_order(first), gc.topological_order(third))
     assert sorted(marks["after"].values()) == ["added"] * 3  # const, its mul, the final add
+
+
+def test_a_step_or_result_of_the_optimizer_draws_as_its_two_sides():
+    x = gc.input("x", (None, 3))
+    before = gc.sum(gc.exp(x) + gc.exp(x))
+    e = gc.exp(x)
+    step = types.SimpleNamespace(name="cse", before=[before], after=[gc.sum(e + e)])
+    source = visual.render_diff(step).source
+    assert "pass cse" in source and "before: 5 nodes, after: 4 nodes" in source
+    result = types.SimpleNamespace(original=[before], outputs=[gc.sum(e + e)])
+    assert "gc.optimize" in visual.render_diff(result).source
+    with pytest.raises(gc.GraphError, match="needs two graphs"):
+        visual.render_diff(before)
+
+
+def test_the_real_optimizer_on_the_lecture_gradients_is_drawn_with_its_counts():
+    optimize = pytest.importorskip("graphc.passes.pipeline").optimize
+    loss, _ = lecture_network(n_in=4, n_classes=3)
+    grads = gc.grad(loss, gc.params(loss))
+    result = optimize(grads)
+    root = svg_of(visual.render_diff(result))
+    n_before, n_after = (len(gc.topological_order(g)) for g in (grads, result.outputs))
+    assert len(svg_groups(root, "node")) == n_before + n_after
+    caption = " ".join(texts(root.find(f"{SVG}g")))
+    assert f"before: {n_before} nodes, after: {n_after} nodes" in caption

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 import graphc as gc
-from graphc import Node
+from graphc import GraphError, Node
 from graphc.ir import as_list
 
 from .draw import draw
@@ -49,12 +50,27 @@ def changes(before: list[Node], after: list[Node]) -> dict[str, dict[int, str]]:
     return {"before": marks_before, "after": marks_after}
 
 
-def render_diff(before: Node | Iterable[Node], after: Node | Iterable[Node], *,
-                labels: tuple[str, str] = ("before", "after"), edge_labels: bool = True,
+def _sides(before: Any, after: Any, title: str | None) -> tuple[list, list, str | None]:
+    """The two graphs: given directly, or as one step of `gc.optimize` (`.before`/`.after`
+    and `.name`) or its whole result (`.original`/`.outputs`)."""
+    if after is None and hasattr(before, "before") and hasattr(before, "after"):
+        return as_list(before.before), as_list(before.after), title or \
+            f"pass {getattr(before, 'name', '?')}"
+    if after is None and hasattr(before, "original") and hasattr(before, "outputs"):
+        return as_list(before.original), as_list(before.outputs), title or "gc.optimize"
+    if after is None:
+        raise GraphError("render_diff needs two graphs (before, after), or one step or result "
+                         "of gc.optimize")
+    return as_list(before), as_list(after), title
+
+
+def render_diff(before: Node | Iterable[Node] | Any, after: Node | Iterable[Node] | None = None,
+                *, labels: tuple[str, str] = ("before", "after"), edge_labels: bool = True,
                 title: str | None = None):
     """Draw two graphs side by side: removed nodes red (left), added green (right), merged
-    duplicates orange; the caption counts them."""
-    outs = as_list(before), as_list(after)
+    duplicates orange; the caption counts them. `before` may also be a step of
+    `gc.optimize(...).steps` or the whole result, with `after` left out."""
+    *outs, title = _sides(before, after, title)
     orders = gc.topological_order(outs[0]), gc.topological_order(outs[1])
     marks = changes(*orders)
     counts = Counter(marks["before"].values()), Counter(marks["after"].values())

@@ -70,8 +70,9 @@ def add_numbers(drawing: Drawing, values: dict, grads: dict, edge_grads: dict,
 
 def gradient_legend(graph) -> None:
     """A key for the edge colours: mean |gradient| from vanishing to large."""
-    cells = "".join(f'<TD BGCOLOR="{gradient_color(10.0 ** k)}">1e{k}</TD>'
-                    for k in (-7, -5, -3, -1, 1))
+    cells = "".join(f'<TD BGCOLOR="{gradient_color(10.0 ** k)}"><FONT COLOR="{ink}">1e{k}'
+                    '</FONT></TD>' for k, ink in ((-7, "black"), (-5, "black"), (-3, "white"),
+                                                  (-1, "white"), (1, "white")))
     graph.node("legend", shape="plain", label=(
         '<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">'
         '<TR><TD COLSPAN="5"><B>mean |∂loss/∂edge|</B> (dashed: vanishing)</TD></TR>'
