@@ -7,11 +7,14 @@ Every failure the user can cause ends in one line on stderr and a non-zero exit 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections import Counter
 
+from .diff.compare import METHODS
 from .errors import GraphError
+from .modelfile import example_values
 
 EXIT_ERROR = 1
 EXIT_INTERNAL = 3  # a bug in graphc, not in the user's input
@@ -74,6 +77,67 @@ def _size(shape: tuple) -> int:
     return size
 
 
+# ---- render ----------------------------------------------------------------------------
+
+def _render(args: argparse.Namespace) -> int:
+    import visual
+
+    from .evaluate import params
+
+    model = _load(args, with_data=args.values)
+    kind = "backward" if args.backward else "combined" if args.combined else "forward"
+    out = args.output or f"{model.name}-{kind}.svg"
+    _ensure_folder(out)
+    values = None
+    if args.values:
+        values, where = example_values(model, args.batch)
+        print(f"values and gradients from {where}")
+    if kind == "forward":
+        picture = visual.render(model.loss, values, grads=bool(values),
+                                collapse=args.collapse, title=args.title)
+    else:
+        draw = visual.render_backward if kind == "backward" else visual.render_combined
+        picture = draw(model.loss, params(model.loss), values=values, title=args.title)
+    visual.save(picture, out)
+    print(f"wrote {out} ({kind} graph of {model.source})")
+    return 0
+
+
+# ---- compare ---------------------------------------------------------------------------
+
+def _compare(args: argparse.Namespace) -> int:
+    from .diff import compare
+    from .evaluate import params
+
+    model = _load(args, with_data=True)
+    every = params(model.loss)
+    wrt = every if not args.wrt else [_param(every, name, model.source) for name in args.wrt]
+    values, where = example_values(model, args.batch)
+    report = compare(model.loss, wrt, values, methods=args.methods, max_ops=args.max_ops)
+    print(report)
+    print(f"(on {where})")
+    if args.output:
+        _ensure_folder(args.output)
+        with open(args.output, "w", encoding="utf-8") as f:
+            if args.output.endswith(".json"):
+                json.dump(report.to_dict(), f, indent=1)
+            elif args.output.endswith(".html"):
+                f.write(report._repr_html_())
+            else:
+                f.write(f"{report}\n")
+        print(f"wrote {args.output}")
+    failed = [r.method for r in report.results if not r.ok]
+    return 0 if len(failed) < len(report.results) else EXIT_ERROR
+
+
+def _param(every: list, name: str, source: str):
+    for node in every:
+        if node.name == name:
+            return node
+    raise CommandError(f"{source}: no param named {name!r}; the params are "
+                       f"{', '.join(n.name for n in every)}")
+
+
 # ---- demo ------------------------------------------------------------------------------
 
 def _demo(args: argparse.Namespace) -> int:
@@ -101,6 +165,39 @@ def build_parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="list a model's inputs, params, ops and data")
     show.add_argument("model", help=MODEL_HELP)
     show.set_defaults(run=_show)
+
+    render = commands.add_parser("render", help="draw the forward or backward graph (SVG, PNG, "
+                                                "PDF or DOT by the output's suffix)")
+    render.add_argument("model", help=MODEL_HELP)
+    render.add_argument("-o", "--output", help="the picture to write (default: "
+                                               "MODEL-forward.svg in this folder)")
+    side = render.add_mutually_exclusive_group()
+    side.add_argument("--backward", action="store_true",
+                      help="draw the reverse-mode gradient graph instead")
+    side.add_argument("--combined", action="store_true",
+                      help="draw forward and backward side by side")
+    render.add_argument("--collapse", action="store_true",
+                        help="draw each gc.scope as one box")
+    render.add_argument("--values", action="store_true",
+                        help="show values (and gradients) on a small batch of the data")
+    render.add_argument("--batch", type=int, default=4, help="rows for --values (default 4)")
+    render.add_argument("--title", help="a caption above the picture")
+    render.set_defaults(run=_render)
+
+    compare = commands.add_parser("compare", help="differentiate four ways and compare error, "
+                                                  "evaluations and time")
+    compare.add_argument("model", help=MODEL_HELP)
+    compare.add_argument("--methods", nargs="+", default=list(METHODS), metavar="METHOD",
+                         help="any of symbolic numeric forward reverse, or numeric:SCHEME "
+                              "(forward, central, five_point, complex); default: all four")
+    compare.add_argument("--wrt", nargs="+", metavar="PARAM",
+                         help="the params to differentiate by (default: all)")
+    compare.add_argument("--batch", type=int, default=4,
+                         help="rows of data to evaluate on (default 4; symbolic grows fast)")
+    compare.add_argument("--max-ops", type=int, default=None,
+                         help="the size cap of the symbolic derivative")
+    compare.add_argument("-o", "--output", help="also write the table (.txt, .json or .html)")
+    compare.set_defaults(run=_compare)
 
     demo = commands.add_parser("demo", help="the lecture's PReLU + L2 network end to end")
     demo.add_argument("--out", default="graphc-demo", help="folder for what the demo writes")

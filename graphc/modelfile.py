@@ -182,3 +182,26 @@ def load_model(path: str | os.PathLike, with_data: bool = True) -> Model:
     if with_data and callable(getattr(module, "data", None)):
         data = check_data(_call(module, "data", path), outputs[0], path)
     return Model(outputs[0], path, data, outputs)
+
+
+def example_values(model: Model, batch: int = 4, seed: int = 0) -> tuple[dict, str]:
+    """Initial params plus `batch` rows for every input, and where the rows came from: the
+    model's training data when it has some, else seeded random numbers (0/1 for integers)."""
+    from .evaluate import init_params
+
+    if not isinstance(batch, int) or batch < 1:
+        raise ModelFileError(f"the batch size must be a positive int, got {batch!r}")
+    values: dict[str, Any] = init_params(model.outputs, seed=seed)
+    if model.data:
+        values.update({k: v[:batch] for k, v in model.data["train"].items()})
+        return values, f"the first {batch} training rows"
+    rng = np.random.default_rng(seed)
+    for node in leaves(model.outputs, "input"):
+        shape = tuple(batch if d is None else d for d in node.shape)
+        if node.dtype.startswith("float"):
+            values[node.name] = rng.normal(size=shape).astype(node.dtype)
+        elif node.dtype == "bool":
+            values[node.name] = rng.random(shape) > 0.5
+        else:  # class ids: 0 and 1 are valid for any number of classes
+            values[node.name] = rng.integers(0, 2, shape).astype(node.dtype)
+    return values, f"{batch} random rows (the model has no data())"

@@ -1,5 +1,6 @@
 """The `graphc` command line: every subcommand, and one clear line for each bad input."""
 
+import json
 import os
 import subprocess
 import sys
@@ -67,7 +68,7 @@ def test_help_lists_every_subcommand(capsys):
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("show", "demo"):
+    for command in ("show", "render", "compare", "demo"):
         assert command in out
 
 
@@ -80,9 +81,85 @@ def test_show_lists_leaves_ops_and_data(capsys, request, model):
     assert ("data train: 64 rows" in out) == (model == "small")
 
 
+def svg_root(path):
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(path).getroot()
+    assert root.tag.endswith("svg")
+    return root
+
+
+@pytest.mark.parametrize("flags, words", [
+    ([], ["W", "alpha", "prelu"]),
+    (["--backward"], ["∂loss/∂W", "∂loss/∂alpha"]),
+    (["--combined", "--values"], ["backward (reverse mode)", "="]),
+    (["--collapse", "--values", "--title", "my net"], ["my net", "∂"]),
+])
+def test_render_writes_an_svg_of_the_graph(capsys, tmp_path, flags, words):
+    out = tmp_path / "graph.svg"
+    status, stdout, _ = run(capsys, "render", EXAMPLE, "-o", out, *flags)
+    assert status == 0 and f"wrote {out}" in stdout
+    text = "".join(svg_root(out).itertext())
+    for word in words:
+        assert word in text, word
+
+
+def test_render_picks_the_format_from_the_suffix_and_has_a_default_name(capsys, tmp_path,
+                                                                        monkeypatch, saved):
+    status, _, _ = run(capsys, "render", saved, "-o", tmp_path / "g.png")
+    assert status == 0 and (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    status, _, _ = run(capsys, "render", saved, "-o", tmp_path / "g.dot")
+    assert status == 0 and (tmp_path / "g.dot").read_text().startswith("digraph")
+    monkeypatch.chdir(tmp_path)
+    assert run(capsys, "render", saved, "--backward")[0] == 0
+    svg_root(tmp_path / "small-backward.svg")
+
+
+def test_render_without_the_dot_program_says_so(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no `dot` anywhere
+    line = one_line_error(capsys, "render", EXAMPLE, "-o", tmp_path / "g.svg")
+    assert "Graphviz" in line and "dot" in line
+    assert run(capsys, "render", EXAMPLE, "-o", tmp_path / "g.dot")[0] == 0  # DOT needs no dot
+
+
+def test_render_into_a_missing_folder_or_with_a_bad_suffix(capsys, tmp_path):
+    assert "does not exist" in one_line_error(capsys, "render", EXAMPLE, "-o",
+                                              tmp_path / "nope" / "g.svg")
+    assert ".svg" in one_line_error(capsys, "render", EXAMPLE, "-o", tmp_path / "g.bmp")
+
+
+def test_compare_prints_the_four_methods_and_writes_the_table(capsys, tmp_path, small):
+    status, out, _ = run(capsys, "compare", small, "-o", tmp_path / "table.txt")
+    assert status == 0
+    for method in ("symbolic", "numeric", "forward", "reverse"):
+        assert method in out
+    assert "errors against symbolic" in out and "first 4 training rows" in out
+    assert (tmp_path / "table.txt").read_text().splitlines()[1].split()[0] == "method"
+    status, out, _ = run(capsys, "compare", small, "--methods", "reverse", "numeric:five_point",
+                         "--wrt", "alpha", "--batch", "2", "-o", tmp_path / "t.json")
+    report = json.loads((tmp_path / "t.json").read_text())
+    assert status == 0 and report["wrt"] == ["alpha"] and report["elements"] == 2
+    assert [m["method"] for m in report["methods"]] == ["reverse", "numeric:five_point"]
+    assert report["methods"][1]["max_abs_error"] < 1e-8
+
+
+def test_compare_on_a_saved_graph_uses_random_rows(capsys, saved):
+    status, out, _ = run(capsys, "compare", saved, "--methods", "forward", "reverse")
+    assert status == 0 and "random rows" in out
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--wrt", "nope"], "no param named 'nope'"),
+    (["--methods", "guess"], "unknown method 'guess'"),
+    (["--batch", "0"], "positive"),
+])
+def test_compare_bad_options(capsys, small, argv, words):
+    assert words in one_line_error(capsys, "compare", small, *argv)
+
+
 # ---- bad input: one line, non-zero exit, for every subcommand -------------------------
 
-COMMANDS = [["show"]]
+COMMANDS = [["show"], ["render", "-o", "{tmp}/g.svg"], ["compare"]]
 
 
 def commands(tmp_path, path):
