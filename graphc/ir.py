@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import itertools
 import os
 import sys
@@ -29,13 +30,17 @@ _counter = itertools.count()
 _scope: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("scope", default=())
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_internal(path: str) -> bool:
+    return path.startswith(_PACKAGE_DIRS) or "importlib" in path
+
+
 def user_site() -> str:
     """Return 'file:line' of the innermost caller outside graphc (where the user built a node)."""
     frame = sys._getframe(1)
     while frame is not None:
-        path = frame.f_code.co_filename
-        if not path.startswith(_PACKAGE_DIRS) and "importlib" not in path:
-            return f"{path}:{frame.f_lineno}"
+        if not _is_internal(frame.f_code.co_filename):
+            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
         frame = frame.f_back
     return "<graphc>"
 

@@ -136,7 +136,9 @@ def apply(name: str, *inputs: Any, _name: str | None = None, _scope: str | None 
     site = _site or user_site()
     if len(inputs) != opdef.arity:
         raise GraphError(f"{site}: {name} takes {opdef.arity} inputs, got {len(inputs)}")
-    like = next((i for i in inputs if isinstance(i, Node)), None)
+    # a number takes the float dtype of a float operand: where(x32 > 0, 0.0, g32) stays float32
+    like = next((i for i in inputs if isinstance(i, Node) and i.dtype in FLOAT_DTYPES),
+                next((i for i in inputs if isinstance(i, Node)), None))
     nodes = tuple(lift(i, like) for i in inputs)
     try:
         if opdef.normalize is not None:
@@ -162,6 +164,8 @@ F = _Builders()
 
 def broadcast_shapes(*shapes: tuple) -> tuple:
     """NumPy broadcasting of static shapes, where None (the batch dimension) meets None or 1."""
+    if all(s == shapes[0] for s in shapes):
+        return shapes[0]
     ndim = max(len(s) for s in shapes)
     result = []
     for axis in range(-ndim, 0):
@@ -176,7 +180,12 @@ def broadcast_shapes(*shapes: tuple) -> tuple:
 
 def result_dtype(*nodes: Node) -> str:
     """The dtype of an arithmetic result: NumPy promotion, with integers promoted to float."""
-    dtype = np.result_type(*[np.dtype(n.dtype) for n in nodes]).name
+    return _promote(tuple(n.dtype for n in nodes))
+
+
+@functools.lru_cache(maxsize=256)
+def _promote(dtypes: tuple[str, ...]) -> str:
+    dtype = np.result_type(*[np.dtype(d) for d in dtypes]).name
     return dtype if dtype in FLOAT_DTYPES else "float64"
 
 
