@@ -192,3 +192,12 @@ def test_central_differences_agree_with_reverse_on_random_layers(batch, width, s
     values = {"x": rng.normal(size=(batch, width)), "W": rng.normal(size=(width, 2))}
     np.testing.assert_allclose(gc.numeric_grad(y, W, values)[0],
                                gc.evaluate(gc.grad(y, W), values), rtol=1e-7, atol=1e-9)
+
+
+def test_float32_sweep_bottoms_out_at_a_larger_step(rng):
+    y, params, values = analytic_network(rng, "float32")
+    sweep = gc.eps_sweep(y, params, values, schemes=("central",))
+    eps, error = np.array(sweep["eps"]), np.array(sweep["error"]["central"])
+    assert sweep["dtype"] == "float32" and eps[-1] >= 1e-7  # no steps below float32's reach
+    best = eps[int(np.argmin(error))]
+    assert 1e-4 <= best <= 1e-1 and error.min() < 1e-2 < error[-1]
