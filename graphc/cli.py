@@ -14,7 +14,10 @@ from collections import Counter
 
 from .diff.compare import METHODS
 from .errors import GraphError
+from .evaluate import inputs
 from .modelfile import example_values
+from .progress import format_metric
+from .trainer import SHOWN
 
 EXIT_ERROR = 1
 EXIT_INTERNAL = 3  # a bug in graphc, not in the user's input
@@ -138,6 +141,102 @@ def _param(every: list, name: str, source: str):
                        f"{', '.join(n.name for n in every)}")
 
 
+# ---- export and train ----------------------------------------------------------------
+
+def _hyper(args: argparse.Namespace) -> dict:
+    """The optimizer's hyper-parameters given on the command line."""
+    names = ("lr", "momentum", "beta1", "beta2")
+    hyper = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+    if "lr" in hyper and not hyper["lr"] > 0:
+        raise CommandError(f"the learning rate must be positive, got {hyper['lr']}")
+    return hyper
+
+
+def _predictions(model):
+    return model.outputs[1] if len(model.outputs) > 1 else None
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .lower import export
+    from .modelfile import save_npz
+
+    model = _load(args, with_data=bool(args.data))
+    out = args.output or f"{model.name}_train.py"
+    _ensure_folder(out)
+    export(model.loss, out, args.optimizer, predictions=_predictions(model),
+           batch_size=args.batch_size, epochs=args.epochs, **_hyper(args))
+    print(f"wrote {out} (NumPy-only training code, {args.optimizer})")
+    if args.data:
+        if not model.data:
+            raise CommandError(f"{model.source}: --data needs a model file with data()")
+        _ensure_folder(args.data)
+        save_npz(model.data, args.data)
+        print(f"wrote {args.data} ({', '.join(model.data)} splits)")
+        print(f"train it: python {out} {args.data}")
+    else:
+        print(f"train it: python {out} DATA.npz  (arrays named "
+              f"{', '.join(n.name for n in inputs(model.loss))}; python {out} --help)")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .modelfile import load_npz
+    from .progress import ProgressBar
+    from .trainer import compile_trainer, train
+
+    model = _load(args, with_data=not args.data)
+    data = load_npz(args.data, model.loss) if args.data else model.data
+    if not data:
+        raise CommandError(f"{model.source}: nothing to train on; define data() in the model "
+                           "file or give --data FILE.npz")
+    for path in (args.history, args.plot, args.save):
+        if path:
+            _ensure_folder(path)
+    trainer = compile_trainer(model.loss, args.optimizer, predictions=_predictions(model),
+                              name=model.name, **_hyper(args))
+    rows = len(next(iter(data["train"].values())))
+    print(f"training {model.name} on {rows} rows, {args.optimizer}, {args.epochs} epochs")
+    bar = None if args.quiet else ProgressBar(args.epochs)
+    result = train(trainer, data, args.epochs, args.batch_size, seed=args.seed, progress=bar)
+    summary = "  ".join(format_metric(k, result.final(k)) for k in SHOWN
+                        if result.final(k) is not None)
+    print(f"final: {summary}")
+    if result.test:
+        print("test: " + "  ".join(format_metric(k, v) for k, v in result.test.items()))
+    _write_training_outputs(args, model, result)
+    return 0
+
+
+def _write_training_outputs(args, model, result) -> None:
+    import numpy as np
+
+    if args.history:
+        with open(args.history, "w", encoding="utf-8") as f:
+            json.dump(result.history | ({"test": result.test} if result.test else {}), f,
+                      indent=1)
+        print(f"wrote {args.history}")
+    if args.plot:
+        import visual
+
+        visual.save(visual.plot_history(result.history, title=model.name), args.plot)
+        print(f"wrote {args.plot}")
+    if args.save:
+        with open(args.save, "wb") as f:
+            np.savez(f, **result.params, **result.state["stats"])
+        print(f"wrote {args.save}")
+
+
+def _add_optimizer_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--optimizer", default="sgd", choices=["sgd", "momentum", "adam"],
+                        help="default sgd")
+    parser.add_argument("--lr", type=float, help="learning rate (sgd 0.1, momentum 0.05, "
+                                                 "adam 0.001 unless given)")
+    parser.add_argument("--momentum", type=float, help="momentum's coefficient (0.9)")
+    parser.add_argument("--beta1", type=float, help="Adam's beta1 (0.9)")
+    parser.add_argument("--beta2", type=float, help="Adam's beta2 (0.999)")
+    parser.add_argument("--batch-size", type=int, default=32, help="default 32")
+
+
 # ---- demo ------------------------------------------------------------------------------
 
 def _demo(args: argparse.Namespace) -> int:
@@ -198,6 +297,30 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the size cap of the symbolic derivative")
     compare.add_argument("-o", "--output", help="also write the table (.txt, .json or .html)")
     compare.set_defaults(run=_compare)
+
+    export = commands.add_parser("export", help="write NumPy-only training code for the model")
+    export.add_argument("model", help=MODEL_HELP)
+    export.add_argument("-o", "--output", help="the .py file to write (default: "
+                                               "MODEL_train.py in this folder)")
+    _add_optimizer_options(export)
+    export.add_argument("--epochs", type=int, default=10, help="the script's default (10)")
+    export.add_argument("--data", metavar="FILE.npz",
+                        help="also write the model's data() as an .npz the script reads")
+    export.set_defaults(run=_export)
+
+    train = commands.add_parser("train", help="train the model on its data() with a progress "
+                                              "bar (through the exported NumPy code)")
+    train.add_argument("model", help=MODEL_HELP)
+    train.add_argument("--epochs", type=int, default=20, help="default 20")
+    _add_optimizer_options(train)
+    train.add_argument("--seed", type=int, default=0, help="init and shuffling seed")
+    train.add_argument("--data", metavar="FILE.npz", help="train on these arrays instead of "
+                       "data() (named like the inputs; NAME_val / NAME_test for other splits)")
+    train.add_argument("--history", metavar="FILE.json", help="write the per-epoch history")
+    train.add_argument("--plot", metavar="FILE.png", help="plot the loss and accuracy curves")
+    train.add_argument("--save", metavar="FILE.npz", help="write the trained params")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(run=_train)
 
     demo = commands.add_parser("demo", help="the lecture's PReLU + L2 network end to end")
     demo.add_argument("--out", default="graphc-demo", help="folder for what the demo writes")

@@ -205,3 +205,37 @@ def example_values(model: Model, batch: int = 4, seed: int = 0) -> tuple[dict, s
         else:  # class ids: 0 and 1 are valid for any number of classes
             values[node.name] = rng.integers(0, 2, shape).astype(node.dtype)
     return values, f"{batch} random rows (the model has no data())"
+
+
+NPZ_SUFFIX = {"train": "", "validation": "_val", "test": "_test"}
+
+
+def save_npz(data: dict[str, dict[str, np.ndarray]], path: str | os.PathLike) -> str:
+    """Write data splits as one .npz the exported script reads (x, y, x_val, y_test, ...)."""
+    arrays = {name + NPZ_SUFFIX[split]: array for split, part in data.items()
+              for name, array in part.items()}
+    with open(path, "wb") as f:  # np.savez would append .npz to a path without it
+        np.savez(f, **arrays)
+    return os.fspath(path)
+
+
+def load_npz(path: str | os.PathLike, loss: Node) -> dict[str, dict[str, np.ndarray]]:
+    """Data splits from an .npz with arrays named like the model's inputs (optionally also
+    `<name>_val` and `<name>_test`), checked against the inputs."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ModelFileError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, EOFError):
+        raise ModelFileError(f"{path}: not an .npz file of arrays (np.savez writes one)") \
+            from None
+    names = [node.name for node in leaves(loss, "input")]
+    splits = {split: {n: arrays[n + suffix] for n in names if n + suffix in arrays}
+              for split, suffix in NPZ_SUFFIX.items()}
+    splits = {k: v for k, v in splits.items() if v or k == "train"}
+    if not splits["train"]:
+        raise ModelFileError(f"{path}: no array named like the model's inputs "
+                             f"({', '.join(names)}); found {', '.join(arrays) or 'none'}")
+    return check_data(splits, loss, path)

@@ -14,7 +14,7 @@ def format_metric(name: str, value: float) -> str:
     """'accuracy 94.2%' for accuracies, 'loss 0.3127' for everything else."""
     if "accuracy" in name:
         return f"{name} {value:.1%}"
-    return f"{name} {value:.4g}"
+    return f"{name} {value:.4f}"
 
 
 class ProgressBar:

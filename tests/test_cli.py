@@ -68,7 +68,7 @@ def test_help_lists_every_subcommand(capsys):
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("show", "render", "compare", "demo"):
+    for command in ("show", "render", "compare", "export", "train", "demo"):
         assert command in out
 
 
@@ -148,18 +148,75 @@ def test_compare_on_a_saved_graph_uses_random_rows(capsys, saved):
     assert status == 0 and "random rows" in out
 
 
+
+
+def test_export_writes_a_script_that_trains_on_the_data_it_wrote(capsys, tmp_path, small):
+    script, data = tmp_path / "train_small.py", tmp_path / "small.npz"
+    status, out, _ = run(capsys, "export", small, "-o", script, "--data", data,
+                         "--optimizer", "adam", "--lr", "0.05", "--epochs", "3")
+    assert status == 0 and f"python {script} {data}" in out
+    source = script.read_text()
+    assert "import numpy as np" in source and "adam" in source and "0.05" in source
+    done = subprocess.run([sys.executable, str(script), str(data), "--history",
+                           str(tmp_path / "h.json")], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    history = json.loads((tmp_path / "h.json").read_text())
+    assert history["epoch"] == [1, 2, 3] and history["loss"][-1] < history["loss"][0]
+
+
+def test_export_default_name_and_options_checked(capsys, tmp_path, monkeypatch, saved):
+    monkeypatch.chdir(tmp_path)
+    status, out, _ = run(capsys, "export", saved)
+    assert status == 0 and (tmp_path / "small_train.py").exists() and "DATA.npz" in out
+    assert "--data needs" in one_line_error(capsys, "export", saved, "--data", "d.npz")
+    assert "momentum" in one_line_error(capsys, "export", saved, "--momentum", "0.5")
+    assert "batch_size" in one_line_error(capsys, "export", saved, "--batch-size", "0")
+
+
+def test_train_shows_progress_and_writes_history_plot_and_params(capsys, tmp_path, small):
+    import numpy as np
+
+    files = {"history": tmp_path / "h.json", "plot": tmp_path / "c.png",
+             "save": tmp_path / "p.npz"}
+    status, out, _ = run(capsys, "train", small, "--epochs", "5", "--optimizer", "adam",
+                         "--lr", "0.1", "--batch-size", "8", *[a for k, v in files.items() for a in (f"--{k}", v)])
+    assert status == 0
+    assert "epoch 5/5 [####################]" in out and "final: loss" in out
+    history = json.loads(files["history"].read_text())
+    assert history["epoch"] == [1, 2, 3, 4, 5] and len(history["accuracy"]) == 5
+    assert history["loss"][-1] < history["loss"][0] and history["accuracy"][-1] > 0.9
+    assert files["plot"].read_bytes()[:4] == b"\x89PNG"
+    with np.load(files["save"]) as params:
+        assert set(params.files) == {"W", "alpha"}
+
+
+def test_train_a_saved_graph_on_an_npz(capsys, tmp_path, small, saved):
+    data = tmp_path / "d.npz"
+    run(capsys, "export", small, "-o", tmp_path / "t.py", "--data", data)
+    assert "nothing to train on" in one_line_error(capsys, "train", saved)
+    status, out, _ = run(capsys, "train", saved, "--data", data, "--epochs", "2", "--quiet")
+    assert status == 0 and "[#" not in out and "final: loss" in out
+    assert "not an .npz" in one_line_error(capsys, "train", saved, "--data", small)
+    assert "no such file" in one_line_error(capsys, "train", saved, "--data", tmp_path / "x")
+
+
 @pytest.mark.parametrize("argv, words", [
-    (["--wrt", "nope"], "no param named 'nope'"),
-    (["--methods", "guess"], "unknown method 'guess'"),
-    (["--batch", "0"], "positive"),
+    (["compare", "--wrt", "nope"], "no param named 'nope'"),
+    (["compare", "--methods", "guess"], "unknown method 'guess'"),
+    (["compare", "--batch", "0"], "positive"),
+    (["train", "--epochs", "0"], "epochs must be a positive int"),
+    (["train", "--lr", "-1"], "learning rate must be positive"),
+    (["train", "--plot", "/no/such/folder/c.png"], "does not exist"),
 ])
-def test_compare_bad_options(capsys, small, argv, words):
-    assert words in one_line_error(capsys, "compare", small, *argv)
+def test_bad_option_values(capsys, small, argv, words):
+    assert words in one_line_error(capsys, argv[0], small, *argv[1:])
 
 
 # ---- bad input: one line, non-zero exit, for every subcommand -------------------------
 
-COMMANDS = [["show"], ["render", "-o", "{tmp}/g.svg"], ["compare"]]
+COMMANDS = [["show"], ["render", "-o", "{tmp}/g.svg"], ["compare"],
+            ["export", "-o", "{tmp}/train.py"], ["train", "--epochs", "1"]]
 
 
 def commands(tmp_path, path):
