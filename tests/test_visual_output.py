@@ -1,6 +1,7 @@
 """Saving by suffix, valid images, and what happens without the Graphviz `dot` program."""
 
 import os
+import pathlib
 import struct
 import subprocess
 import sys
@@ -36,11 +37,13 @@ def test_png_is_a_valid_image_of_plausible_size(picture, tmp_path):
 
 
 def test_svg_pdf_and_dot_are_chosen_by_suffix(picture, tmp_path):
-    assert open(visual.save(picture, tmp_path / "g.svg"), "rb").read().lstrip().startswith(
-        b"<?xml")
-    assert open(visual.save(picture, tmp_path / "g.pdf"), "rb").read(5) == b"%PDF-"
+    def written(name):
+        return pathlib.Path(visual.save(picture, tmp_path / name)).read_bytes()
+
+    assert written("g.svg").lstrip().startswith(b"<?xml")
+    assert written("g.pdf")[:5] == b"%PDF-"
     for suffix in ("dot", "gv"):
-        assert open(visual.save(picture, tmp_path / f"g.{suffix}")).read() == picture.source
+        assert written(f"g.{suffix}").decode() == picture.source
     with pytest.raises(gc.GraphError, match="use one of the suffixes .svg, .png"):
         visual.save(picture, tmp_path / "g.jpeg")
     with pytest.raises(gc.GraphError, match="takes a rendering"):
@@ -65,7 +68,7 @@ def test_without_dot_saving_fails_with_how_to_install_graphviz(picture, tmp_path
     assert "graph.source" in str(error.value)
     # the DOT source is still there, and still saves
     assert visual.save(picture, tmp_path / "g.dot")
-    assert "digraph" in open(tmp_path / "g.dot").read()
+    assert "digraph" in (tmp_path / "g.dot").read_text()
 
 
 def test_without_dot_rendering_works_and_jupyter_shows_the_source(no_dot):
@@ -78,7 +81,8 @@ def test_without_dot_rendering_works_and_jupyter_shows_the_source(no_dot):
 
 def test_importing_visual_needs_no_dot(tmp_path):
     env = dict(os.environ, PATH=str(tmp_path))
-    code = "import visual, graphc as gc; x = gc.param('x', (2,)); print(len(visual.render(x).source))"
+    code = ("import visual, graphc as gc; x = gc.param('x', (2,)); "
+            "print(len(visual.render(x).source))")
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                             check=False)
     assert result.returncode == 0, result.stderr

@@ -87,7 +87,7 @@ def plot_eps_sweep(sweep: Mapping, title: str | None = None) -> Figure:
         raise GraphError("plot_eps_sweep needs 'error': {method: [errors per eps]}")
     fig = Figure(figsize=(6.5, 4.5), layout="constrained")
     ax = fig.subplots()
-    for method, values in errors.items():
+    for method in errors:
         err = series(errors, method, f"plot_eps_sweep error[{method!r}]", len(eps))
         (line,) = ax.loglog(eps, err, marker="o", markersize=3, label=method)
         positive = np.where(err > 0, err, np.inf)

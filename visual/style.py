@@ -63,19 +63,23 @@ GRADIENT_STOPS = ((-7.0, (0xd1, 0xd5, 0xdb)), (-5.0, (0x93, 0xc5, 0xfd)),
                   (1.0, (0xea, 0x58, 0x0c)), (2.0, (0x7f, 0x1d, 0x1d)))
 
 
+def _hex(rgb) -> str:
+    return "#" + "".join(f"{round(c):02x}" for c in rgb)
+
+
 def gradient_color(magnitude: float) -> str:
     """The edge colour for a gradient of this mean absolute value (log scale)."""
     if not math.isfinite(magnitude):
         return "#7f1d1d"
-    level = math.log10(magnitude) if magnitude > 0 else GRADIENT_STOPS[0][0]
     stops = GRADIENT_STOPS
+    level = math.log10(magnitude) if magnitude > 0 else stops[0][0]
     if level <= stops[0][0]:
-        return "#%02x%02x%02x" % stops[0][1]
+        return _hex(stops[0][1])
     for (lo, c0), (hi, c1) in zip(stops, stops[1:]):
         if level <= hi:
             t = (level - lo) / (hi - lo)
-            return "#%02x%02x%02x" % tuple(round(a + t * (b - a)) for a, b in zip(c0, c1))
-    return "#%02x%02x%02x" % stops[-1][1]
+            return _hex(a + t * (b - a) for a, b in zip(c0, c1))
+    return _hex(stops[-1][1])
 
 
 def gradient_width(magnitude: float) -> str:
