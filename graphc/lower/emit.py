@@ -68,6 +68,24 @@ def simplify_for_emission(outputs: Sequence[Node]) -> tuple[list[Node], dict, di
     return order, {n.id: operands[n.id] for n in order}, image
 
 
+def _sums_of_squares(order: list[Node], operands: dict, outputs: list[Node]) -> dict[int, int]:
+    """sum(mul(a, a)) over all axes, where nothing else reads the product: sum id -> mul id."""
+    uses: dict[int, int] = {o.id: 1 for o in outputs}
+    for node in order:
+        for x in operands[node.id]:
+            uses[x.id] = uses.get(x.id, 0) + 1
+    found = {}
+    for node in order:
+        if node.op != "sum" or node.attrs["keepdims"] or node.shape != ():
+            continue
+        (m,) = operands[node.id]
+        if m.op == "mul" and uses.get(m.id) == 1 and m.dtype in FLOAT_DTYPES:
+            a, b = operands[m.id]
+            if a is b and a.op != "const" and a.dtype == m.dtype:
+                found[node.id] = m.id
+    return found
+
+
 def _look_through(x: Node, user: Node, ins: list[Node]) -> Node:
     if x.op != "broadcast_like" or x.shape != user.shape:
         return x
@@ -94,6 +112,7 @@ class FunctionEmitter:
         self.shapes: dict[str, tuple | None] = {}
         self.dtypes: dict[str, str | None] = {}
         self.var: dict[int, str] = {}
+        self.seen: dict[tuple, str] = {}  # computed steps, for reusing template temporaries
 
     def emit_body(self, outputs: Sequence[Node], args: dict[int, str], names: dict[int, str],
                   escaping: Iterable[Node], keep: Iterable[Node] = ()) -> Body:
@@ -113,12 +132,19 @@ class FunctionEmitter:
                                      f"{node.site}), which is not among the function's inputs")
                 self._bind(node, args[node.id])
                 leaves.append(args[node.id])
+        squares = _sums_of_squares(order, operands, [image[o.id] for o in outputs])
         first_step: dict[int, int] = {}
         for node in order:
-            if node.is_leaf:
+            if node.is_leaf or node.id in squares.values():
                 continue
             target = self.module.namer.fresh(names.get(node.id) or node.name, node.op)
             first_step[len(self.steps)] = node.id
+            if node.id in squares:  # sum(a * a) over everything: one pass, no temporary
+                a = self.var[operands[squares[node.id]][0].id]
+                self.steps.append(Step("expr", f"np.vdot({a}, {a})", [], shape=(),
+                                       dtype=node.dtype, target=target, refs=[a]))
+                self._bind(node, target)
+                continue
             self._emit_node(node, operands[node.id], target)
         for out in outputs:  # a constant output is copied, so callers cannot change it
             node = image[out.id]
@@ -172,6 +198,23 @@ class FunctionEmitter:
             self._bind(x, self.module.constant(value))
         return ("var", self.var[x.id])
 
+    def _reuse_temporaries(self, steps: list[Step]) -> list[Step]:
+        """Drop a template's inner step that an earlier statement already computed (PReLU's
+        `x > 0` in the forward and the backward). Variables never change while live, so
+        the earlier one still holds the value."""
+        kept, renamed = [], {}
+        for k, step in enumerate(steps):
+            step.args = [("var", renamed.get(t, t)) if kind == "var" else (kind, t)
+                         for kind, t in step.args]
+            key = (step.kind, step.func, tuple(step.args), tuple(step.kwargs.items()))
+            if k < len(steps) - 1 and step.kind in ("ufunc", "reduce") and key in self.seen:
+                renamed[step.target] = self.seen[key]
+                continue
+            if step.kind in ("ufunc", "reduce"):
+                self.seen.setdefault(key, step.target)
+            kept.append(step)
+        return kept
+
     def _new_temp(self) -> str:
         return self.module.namer.internal("t")
 
@@ -202,6 +245,7 @@ class FunctionEmitter:
                 step.args = [("lit", t) if t in literals else (k, t) for k, t in step.args]
                 step.refs = [r for r in step.refs if r not in literals]
         steps[-1].target, steps[-1].shape, steps[-1].dtype = target, node.shape, node.dtype
+        steps = self._reuse_temporaries(steps)
         for step in steps:
             if step.kind == "select":
                 self.module.helper("select")

@@ -30,14 +30,14 @@ class Module:
 
     def __init__(self, doc: str):
         self.doc = doc
-        self.namer = Namer(_KERNEL_NAMES | set(HELPERS) | {"_SAME_SIZE_INT"})
+        self.namer = Namer(_KERNEL_NAMES | set(HELPERS) | set(_RUNTIME_GLOBALS))
         self.imports: list[str] = ["import numpy as np"]
         self.preamble: list[str] = []  # top-level blocks copied verbatim (the training loop)
         self.definitions: dict[str, str] = {}  # kernels and helpers, by name, in first-use order
         self.constants: list[str] = []
         self.blocks: list[str] = []
 
-    def kernel(self, fn) -> str:
+    def kernel(self, fn, rewrite: bool = True) -> str:
         """Copy a module-level function (and the functions of its module it calls); its name."""
         name = fn.__name__
         if name in self.definitions:
@@ -49,18 +49,23 @@ class Module:
             if isinstance(value, types.FunctionType) and value.__module__ == fn.__module__:
                 self.kernel(value)
             elif ref in fn.__globals__ and ref != "np" and not isinstance(value, types.ModuleType):
-                if ref == "_SAME_SIZE_INT":
-                    self.definitions.setdefault(ref, _same_size_source())
+                if ref in ("_SAME_SIZE_INT", "_MASKS"):
+                    self.definitions.setdefault(ref, _RUNTIME_GLOBALS[ref])
                     continue
                 raise GraphError(f"kernel {name} uses the global {ref!r}, which generated code "
                                  "cannot carry")
-        self.definitions[name] = textwrap.dedent(inspect.getsource(fn)).rstrip() + "\n"
+        source, uses_select = textwrap.dedent(inspect.getsource(fn)), False
+        if rewrite:
+            source, uses_select = faster_calls(source)
+        if uses_select:
+            self.helper("select")
+        self.definitions[name] = source.rstrip() + "\n"
         self.namer.taken.add(name)
         return name
 
     def helper(self, name: str) -> str:
         """Copy one of the runtime helpers (select, dropout_mask); its name."""
-        return self.kernel(getattr(runtime, name))
+        return self.kernel(getattr(runtime, name), rewrite=False)
 
     def constant(self, array: np.ndarray, hint: str = "c") -> str:
         """A module-level constant holding `array` exactly; its name."""
@@ -114,6 +119,33 @@ class Module:
         return namespace
 
 
+# NumPy's np.sum/np.max wrappers cost microseconds per call before reaching the ufunc
+# reduction they call; on small arrays that dominates a training step. Same results.
+_REDUCTIONS = {"sum": "np.add.reduce", "max": "np.maximum.reduce", "min": "np.minimum.reduce",
+               "prod": "np.multiply.reduce"}
+
+
+def faster_calls(source: str) -> tuple[str, bool]:
+    """`source` with np.sum/max/min/prod(x, ...) as ufunc reductions and 3-argument np.where
+    as the branch-free `select` (comments kept); whether `select` is now used."""
+    edits = []
+    for call in ast.walk(ast.parse(source)):
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                and isinstance(call.func.value, ast.Name) and call.func.value.id == "np"):
+            continue
+        attr = call.func.attr
+        if attr in _REDUCTIONS and len(call.args) <= 2 and all(
+                k.arg in ("axis", "keepdims", "out") for k in call.keywords):
+            edits.append((call.func, _REDUCTIONS[attr]))
+        elif attr == "where" and len(call.args) == 3 and not call.keywords:
+            edits.append((call.func, "select"))
+    lines = source.splitlines(True)
+    for func, text in sorted(edits, key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
+        line = lines[func.lineno - 1]
+        lines[func.lineno - 1] = line[:func.col_offset] + text + line[func.end_col_offset:]
+    return "".join(lines), any(text == "select" for _, text in edits)
+
+
 def _global_names(code) -> list[str]:
     """Names a function loads as globals (attribute names such as np.sum's `sum` excluded)."""
     names = [i.argval for i in dis.get_instructions(code)
@@ -124,6 +156,8 @@ def _global_names(code) -> list[str]:
     return names
 
 
-def _same_size_source() -> str:
-    return ("_SAME_SIZE_INT = {np.dtype(np.float32): np.int32, "
-            "np.dtype(np.float64): np.int64}\n")
+_RUNTIME_GLOBALS = {  # the module-level values runtime.py's helpers read
+    "_SAME_SIZE_INT": "_SAME_SIZE_INT = {np.dtype(np.float32): np.int32, "
+                      "np.dtype(np.float64): np.int64}\n",
+    "_MASKS": "_MASKS = {}  # select's scratch masks, one per shape\n",
+}

@@ -9,21 +9,24 @@ included, with no branches.
 import numpy as np
 
 _SAME_SIZE_INT = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
+_MASKS = {}
 
 
 def select(cond, a, b, out=None):
     """np.where(cond, a, b) written into `out`, bit-exact, without per-element branches."""
+    if np.size(cond) < 2048:  # small: the call overhead matters more than branches
+        return np.where(cond, a, b)  # callers use the result, which need not be `out`
     dtype = out.dtype if out is not None else np.result_type(a, b)
     itype = _SAME_SIZE_INT.get(dtype)
-    if itype is None or np.size(cond) < 2048:
-        result = np.where(cond, a, b)
-        if out is None:
-            return result
-        out[...] = result
-        return out
+    if itype is None:
+        return np.where(cond, a, b)
     if out is None:
         out = np.empty(np.broadcast_shapes(np.shape(cond), np.shape(a), np.shape(b)), dtype)
-    mask = np.subtract(0, cond, dtype=itype)  # all ones where cond holds, else zeros
+    key = (np.shape(cond), itype)
+    mask = _MASKS.get(key)
+    if mask is None:  # one scratch mask per shape, so no step allocates a fresh one
+        mask = _MASKS[key] = np.empty(key[0], itype)
+    np.subtract(0, cond, dtype=itype, out=mask)  # all ones where cond holds, else zeros
     a_bits = np.asarray(a, dtype).view(itype)
     b_bits = np.asarray(b, dtype).view(itype)
     bits = out.view(itype)

@@ -25,6 +25,8 @@ _INFIX = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": 
           "less_equal": "<=", "equal": "=="}
 _COMPARE = {ast.Gt: "greater", ast.GtE: "greater_equal", ast.Lt: "less", ast.LtE: "less_equal",
             ast.Eq: "equal", ast.NotEq: "not_equal"}
+_REDUCE_UFUNC = {"sum": "np.add.reduce", "max": "np.maximum.reduce",
+                 "min": "np.minimum.reduce", "prod": "np.multiply.reduce"}
 _BOOL_RESULT = set(_COMPARE.values()) | {"logical_not", "logical_and", "logical_or"}
 
 
@@ -185,8 +187,10 @@ def render(step: Step) -> str:
         return f"{args[0]} {_INFIX[step.func]} {args[1]}"
     if step.out is not None:
         kwargs.append(f"out={step.out}")
-    prefix = "" if step.kind in ("select", "call") else "np."
-    return f"{prefix}{step.func}({', '.join(args + kwargs)})"
+    func = step.func if step.kind in ("select", "call") else f"np.{step.func}"
+    if step.kind == "reduce" and step.func in _REDUCE_UFUNC:
+        func = _REDUCE_UFUNC[step.func]  # same result, without np.sum's Python-level wrapper
+    return f"{func}({', '.join(args + kwargs)})"
 
 
 def template_source(template: str, operands: int, attrs: dict) -> str:
