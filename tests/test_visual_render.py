@@ -116,6 +116,26 @@ def test_gradient_nodes_from_any_mode_and_arrays_by_name_are_accepted(lecture):
     assert line in texts(by_node[f"n{W.id}"]) and line in texts(by_name[f"n{W.id}"])
 
 
+def test_forward_mode_gradients_show_like_reverse_mode_ones(lecture):
+    loss, _, values = lecture
+    b = next(p for p in gc.params(loss) if p.name == "b")
+    reverse = visual.render(loss, values, {b: gc.grad(loss, b)}).source
+    forward = visual.render(loss, values, {b: gc.grad(loss, b, mode="forward")}).source
+    g = gc.evaluate(gc.grad(loss, b), values)
+    line = f"∂ μ {g.mean():.4g} [{g.min():.4g}, {g.max():.4g}]"
+    assert line in reverse and line in forward
+
+
+def test_values_show_given_arrays_or_evaluate_everything_but_not_half(lecture):
+    loss, logits, values = lecture
+    logit_values, loss_value = gc.evaluate([logits, loss], values)
+    shown = visual.render(loss, {"logits": logit_values, loss: loss_value}).source
+    assert f"= {loss_value:.4g}" in shown and f"= μ {logit_values.mean():.4g}" in shown
+    assert shown.count("= ") == 2
+    with pytest.raises(gc.MissingValueError, match="but not W, b, alpha: give them all"):
+        visual.render(loss, {"x": values["x"], "y": values["y"]})
+
+
 def test_a_vanishing_gradient_is_drawn_dashed():
     x = gc.param("x", (3,), init=40.0)
     s = gc.sigmoid(x)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 import graphc as gc
-from graphc import REGISTRY, GraphError, Node
+from graphc import REGISTRY, GraphError, MissingValueError, Node
 from graphc.diff.reverse import fit_to
 from graphc.ops.registry import MULTILINEAR
 
@@ -32,7 +32,8 @@ def _split(given: Mapping, what: str) -> tuple[dict[int, Any], dict[str, Any]]:
 
 
 def leaf_values(order: list[Node], values: Mapping | None) -> dict[str, Any] | None:
-    """The input/param/state values by name if `values` covers every input and param, else None."""
+    """The input/param/state values by name if `values` covers every input and param; None
+    if it gives none of them (only arrays to show); an error if it gives some."""
     if not values:
         return None
     by_node, by_name = _split(values, "values")
@@ -41,7 +42,12 @@ def leaf_values(order: list[Node], values: Mapping | None) -> dict[str, Any] | N
         if node.op in ("input", "param", "state") and node.id in by_node:
             found[node.name] = by_node[node.id]
     needed = [n.name for n in order if n.op in ("input", "param")]
-    return found if all(name in found for name in needed) else None
+    missing = [name for name in needed if name not in found]
+    if missing and len(missing) < len(needed):
+        raise MissingValueError(
+            f"values gives some inputs and params but not {', '.join(missing)}: give them all "
+            "to evaluate the graph, or give only the arrays to show (by node or node name)")
+    return None if missing else found
 
 
 def node_values(order: list[Node], values: Mapping | None, training: bool = False
