@@ -87,3 +87,10 @@ def test_importing_visual_needs_no_dot(tmp_path):
                             check=False)
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) > 100
+
+
+def test_a_layout_failure_of_dot_is_a_graph_error_with_its_message(tmp_path):
+    broken = visual.Picture()
+    broken.body.append("\ta [label=<<B>unclosed>]\n")
+    with pytest.raises(gc.GraphError, match="Graphviz failed to lay out the graph as svg"):
+        visual.save(broken, tmp_path / "broken.svg")

@@ -6,6 +6,8 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import graphc as gc
 import visual
@@ -212,3 +214,19 @@ def test_bad_requests_fail_with_a_graph_error(lecture):
         visual.render(loss, collapse=-1)
     with pytest.raises(gc.GraphError, match="expected a graph node"):
         visual.render("loss")
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["add", "mul", "tanh", "exp"]),
+                          st.integers(0, 10 ** 6), st.integers(0, 10 ** 6)),
+                min_size=1, max_size=25))
+def test_any_random_dag_is_drawn_with_one_node_per_node_and_one_edge_per_input(steps):
+    pool = [gc.input("x", (None, 3)), gc.param("w", (3,))]
+    for op, i, j in steps:
+        a, b = pool[i % len(pool)], pool[j % len(pool)]
+        pool.append(getattr(gc, op)(a) if op in ("tanh", "exp") else getattr(a, f"__{op}__")(b))
+    out = gc.sum(pool[-1])
+    order = gc.topological_order(out)
+    root = svg_of(visual.render(out))
+    assert len(svg_groups(root, "node")) == len(order)
+    assert len(svg_edge_titles(root)) == sum(len(n.inputs) for n in order)
