@@ -81,10 +81,12 @@ def render_backward(y: Node, wrt: Node | Iterable[Node] | None = None, grads: An
 def render_combined(y: Node, wrt: Node | Iterable[Node] | None = None, grads: Any = None,
                     values: Mapping | None = None, *, ties: bool = True,
                     reuse_edges: bool = False, edge_labels: bool | None = None,
-                    title: str | None = None, training: bool = False):
-    """Forward and backward side by side: each backward node sits on the row of the forward
-    node it came from (dotted tie), so backprop reads bottom-up beside the forward pass.
-    `reuse_edges` draws (dashed) where the backward pass reads a forward value."""
+                    title: str | None = None, training: bool = False, rankdir: str = "LR"):
+    """Forward and backward together: the forward pass flows from the inputs to the loss, the
+    backward pass beside it flows back from the loss to the params, and a dotted tie joins
+    each forward node to the backward nodes its cotangent made. rankdir "LR" (default) puts
+    backward under forward, "TB" beside it. `reuse_edges` draws (dashed) where the backward
+    pass reads a forward value."""
     wrt, grads = gradient_nodes(y, wrt, grads)
     fwd_order = gc.topological_order(y)
     fwd = forward_drawing(fwd_order, [y], prefix="f")
@@ -97,7 +99,7 @@ def render_combined(y: Node, wrt: Node | Iterable[Node] | None = None, grads: An
     for node in bwd.order:
         for child in node.inputs:
             bwd.edges[(child.id, node.id)] = {"_reverse": "1"}
-    picture = new_picture(title, "TB")
+    picture = new_picture(title, rankdir)
     if edge_labels is None:
         edge_labels = len(fwd_order) + len(bwd.order) <= AUTO_EDGE_LABELS
     for drawing, label in ((fwd, "forward"), (bwd, "backward (reverse mode)")):
