@@ -82,8 +82,9 @@ def test_eps_sweep_is_log_log_with_each_methods_best_eps_marked():
     lines = line_data(ax)
     assert lines["forward"] == (sweep["eps"], sweep["error"]["forward"])
     assert lines["central"] == (sweep["eps"], sweep["error"]["central"])
-    notes = [t.get_text() for t in ax.texts]
-    assert "best eps 1e-08" in notes and "best eps 1e-05" in notes or "best eps 1e-06" in notes
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["forward: best eps 1e-08 (error 2e-08)",
+                      "central: best eps 1e-06 (error 1e-10)"]
     assert "float64" in ax.get_title()
 
 

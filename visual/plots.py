@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from graphc import GraphError
 
@@ -87,27 +88,25 @@ def plot_eps_sweep(sweep: Mapping, title: str | None = None) -> Figure:
         raise GraphError("plot_eps_sweep needs 'error': {method: [errors per eps]}")
     fig = Figure(figsize=(6.5, 4.5), layout="constrained")
     ax = fig.subplots()
+    handles, labels = [], []
     for method in errors:
         err = series(errors, method, f"plot_eps_sweep error[{method!r}]", len(eps))
         (line,) = ax.loglog(eps, err, marker="o", markersize=3, label=method)
+        handles.append(line)
+        labels.append(method)
         positive = np.where(err > 0, err, np.inf)
         best = int(np.argmin(positive))
         if np.isfinite(positive[best]):
-            ax.plot(eps[best], err[best], marker="*", markersize=12, color=line.get_color(),
-                    linestyle="none")
-            ax.annotate(f"best eps {eps[best]:.0e}", (eps[best], err[best]), fontsize=8,
-                        xytext=(0, 9), textcoords="offset points", ha="center",
-                        color=line.get_color())
-    # the error curve is a V: its lower corners are free for naming the two error sources
-    ax.text(0.02, 0.03, "← rounding error ∝ 1/eps", transform=ax.transAxes, fontsize=8,
-            color="#4b5563")
-    ax.text(0.98, 0.03, "truncation error ∝ eps^k →", transform=ax.transAxes, fontsize=8,
-            ha="right", color="#4b5563")
+            ax.plot(eps[best], err[best], marker="*", markersize=13, color=line.get_color(),
+                    markeredgecolor="white", linestyle="none")
+            labels[-1] = f"{method}: best eps {eps[best]:.0e} (error {err[best]:.0e})"
     dtype = sweep.get("dtype", "float64")
-    ax.set(xlabel="step eps", ylabel="max |numeric − reverse-mode gradient|",
+    # the two error sources go under the axis: the V-shaped curves fill every corner
+    sources = "← rounding error ∝ 1/eps" + " " * 24 + "truncation error ∝ eps^order →"
+    ax.set(xlabel=f"step eps\n{sources}", ylabel="max |numeric − reverse-mode gradient|",
            title=title or f"numeric gradient error against eps ({dtype})")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="upper center")
+    ax.legend(handles, labels, fontsize=8, loc="upper center")
     return fig
 
 
@@ -127,6 +126,7 @@ def plot_swell(swell: Mapping, title: str | None = None) -> Figure:
             factor = np.exp(np.polyfit(depth, np.log(ops), 1)[0])
             ax.annotate(f"×{factor:.2f} per level", (depth[-1], ops[-1]), fontsize=8,
                         xytext=(-6, 6), textcoords="offset points", ha="right", color=color)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(xlabel="depth (nested layers)", ylabel="ops in the derivative",
            title=title or "expression swell of symbolic differentiation")
     ax.grid(alpha=0.3, which="both")
