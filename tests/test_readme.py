@@ -1,0 +1,84 @@
+"""The README stays true: its two commands come first, its Python runs, its command lines
+work, and the pictures it shows exist."""
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+from graphc.cli import main
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+README = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+
+
+def blocks(language):
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def test_the_two_setup_commands_come_first():
+    first = blocks("sh")[0].splitlines()
+    assert [line.split()[:2] for line in first] == [["make", "demo"], ["make", "test"]]
+    assert README.index("make demo") < README.index("```python")
+
+
+def test_the_example_is_at_most_15_lines_and_runs(tmp_path):
+    example = blocks("python")[0]
+    assert len(example.strip().splitlines()) <= 16  # 15 lines of code plus the blank line
+    done = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "one backward pass" in done.stdout
+    assert (tmp_path / "loss.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+    assert "def train_step" in (tmp_path / "train.py").read_text()
+
+
+def test_the_add_an_op_recipe_works(tmp_path):
+    recipe = blocks("python")[1] + """
+import graphc as gc
+x = gc.input("x", (None, 3))
+w = gc.param("w", (3,), init=0.5)
+loss = gc.mean(softsign(x * w))
+values = gc.init_params(loss) | {"x": np.linspace(-2, 2, 12).reshape(4, 3)}
+report = gc.compare(loss, w, values)
+assert all(r.max_abs_error < 1e-8 for r in report.results), report
+gc.export(loss, "t.py")
+"""
+    done = subprocess.run([sys.executable, "-c", recipe], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def cli_lines():
+    lines = []
+    for line in blocks("sh")[1].splitlines():
+        command = line.split("#")[0].strip()
+        if command and not command.startswith("graphc demo"):
+            lines.append(command)
+    return lines
+
+
+def test_the_command_lines_work(tmp_path, monkeypatch, capsys):
+    """Each `graphc ...` line of the README, run from a folder holding examples/."""
+    os.symlink(os.path.join(ROOT, "examples"), tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    assert len(cli_lines()) >= 8
+    for command in cli_lines():
+        argv = shlex.split(command)
+        if argv[0] == "python":
+            done = subprocess.run([sys.executable, *argv[1:]], capture_output=True, text=True,
+                                  timeout=120)
+            assert done.returncode == 0, (command, done.stderr)
+        else:
+            assert argv[0] == "graphc"
+            assert main(argv[1:]) == 0, (command, capsys.readouterr().err)
+    assert (tmp_path / "curves.png").exists() and (tmp_path / "graph.svg").exists()
+
+
+@pytest.mark.parametrize("picture", re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README))
+def test_the_pictures_exist(picture):
+    path = os.path.join(ROOT, picture)
+    assert os.path.getsize(path) > 1000
