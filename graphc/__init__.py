@@ -24,6 +24,7 @@ from .ops.reductions import log_softmax, logsumexp, mean, softmax, sum
 from .ops.registry import REGISTRY, OpDef
 from .ops.shape import expand_dims, matmul, one_hot, reshape, transpose
 from .serialize import load, save
+from .passes import CostTable, OptimizeResult, cost_table, optimize  # engineer D
 from .lower import Lowered, export, lower  # engineer E
 
 

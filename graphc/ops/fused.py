@@ -1,0 +1,210 @@
+"""Fused ops made by the fusion pass: one op, one pass over the arrays, for the backward
+patterns that dominate training. Each is a complete op (its own derivatives too), so a
+fused graph can still be differentiated, drawn, saved and lowered.
+
+softmax_xent_grad(logits, target, scale)  scale * (softmax(logits) * sum(t) - t), where t
+    is one_hot(target) for integer class ids or the target itself for probability rows.
+    With one-hot rows sum(t) is 1 and this is softmax cross-entropy's backward,
+    (softmax - one_hot) / batch when scale is 1 / batch.
+prelu_vjp_x(x, alpha, g)                  where(x > 0, g, alpha * g): PReLU's x cotangent
+prelu_vjp_alpha(x, g, shape=...)          sum_to(where(x > 0, 0, g * x), shape): its alpha
+    cotangent, reduced to alpha's shape in the same op (stored as the axes summed, `axis`,
+    and the leading axes dropped, `lead`)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from ..errors import DtypeError, ShapeError
+from ..ir import Node
+from .registry import (F, OpDef, broadcast_shapes, normalize_axis, register, result_dtype,
+                       scalar_sympy)
+
+# ---- softmax cross-entropy backward -------------------------------------------------------
+
+
+def softmax_xent_grad_kernel(logits, target, scale, axis):
+    """scale * (softmax(logits) * sum(t, axis) - t); t = one_hot(target) for class ids."""
+    p = np.exp(logits - np.max(logits, axis=axis, keepdims=True))
+    p /= np.sum(p, axis=axis, keepdims=True)
+    if np.ndim(target) == np.ndim(logits) - 1:  # class ids along the last axis
+        depth = np.shape(logits)[-1]
+        valid = (target >= 0) & (target < depth)  # an out-of-range id has an all-zero one_hot
+        p *= valid[..., None]
+        rows = np.nonzero(valid)
+        p[rows + (np.asarray(target)[valid],)] -= 1
+    else:
+        p = p * np.sum(target, axis=axis, keepdims=True) - target
+    return p * scale
+
+
+def _xent_attrs(attrs, logits: Node, target: Node, scale: Node) -> dict:
+    (axis,) = normalize_axis(attrs.get("axis", -1), logits.ndim)
+    return {"axis": axis}
+
+
+def _xent_infer(attrs, logits: Node, target: Node, scale: Node):
+    if target.dtype.startswith("int"):
+        if logits.ndim < 2 or target.ndim != logits.ndim - 1 or attrs["axis"] != logits.ndim - 1:
+            raise ShapeError(f"class ids {target.shape} need logits {logits.shape} with the "
+                             "classes on the last axis")
+    elif target.dtype == "bool":
+        raise DtypeError("the target must be class ids (int) or probabilities (float)")
+    elif target.ndim != logits.ndim or broadcast_shapes(logits.shape, target.shape) != \
+            logits.shape:  # the same ndim: fewer axes would mean class ids
+        raise ShapeError(f"target {target.shape} does not fit logits {logits.shape}")
+    if broadcast_shapes(logits.shape, scale.shape) != logits.shape:
+        raise ShapeError(f"scale {scale.shape} does not broadcast to logits {logits.shape}")
+    return logits.shape, result_dtype(logits, scale)
+
+
+def _dense_target(n: Node) -> Node:
+    logits, target, _ = n.inputs
+    if target.dtype.startswith("int"):
+        return F.one_hot(target, depth=logits.shape[-1], dtype=n.dtype)
+    return target
+
+
+def _row_sum(n: Node, v: Node) -> Node:
+    return F.sum(v, axis=n.attrs["axis"], keepdims=True)
+
+
+def _softmax_vjp(n: Node, h: Node) -> Node:
+    p = F.softmax(n.inputs[0], axis=n.attrs["axis"])
+    return p * (h - _row_sum(n, h * p))
+
+
+def _xent_vjp_logits(g: Node, n: Node) -> Node:
+    return _softmax_vjp(n, g * n.inputs[2] * _row_sum(n, _dense_target(n)))
+
+
+def _xent_vjp_target(g: Node, n: Node) -> Node:
+    p = F.softmax(n.inputs[0], axis=n.attrs["axis"])
+    return n.inputs[2] * (_row_sum(n, g * p) - g)
+
+
+def _xent_unscaled(n: Node) -> Node:
+    p = F.softmax(n.inputs[0], axis=n.attrs["axis"])
+    t = _dense_target(n)
+    return p * _row_sum(n, t) - t
+
+
+def _xent_sympy(logits, target, scale, axis):
+    e = np.vectorize(sp.exp, otypes=[object])(logits)
+    p = e / np.sum(e, axis=axis, keepdims=True)
+    if np.ndim(target) == np.ndim(logits) - 1:
+        depth = np.shape(logits)[-1]
+        same = np.vectorize(lambda label, k: sp.Integer(int(int(label) == int(k))),
+                            otypes=[object])
+        target = same(np.asarray(target)[..., None], np.arange(depth))
+    return scale * (p * np.sum(target, axis=axis, keepdims=True) - target)
+
+
+def _xent_samples(rng):
+    logits = rng.normal(size=(5, 4))
+    return [((logits, rng.integers(0, 4, size=5), rng.uniform(0.5, 2.0, size=())), {"axis": 1}),
+            ((logits, np.array([0, 3, 4, -1, 2]), np.array(0.2)), {"axis": 1}),
+            ((logits, rng.dirichlet(np.ones(4), size=5), rng.uniform(0.5, 2.0, size=(5, 1))),
+             {"axis": 1})]
+
+
+register(OpDef(
+    "softmax_xent_grad", 3, _xent_infer, kernel=softmax_xent_grad_kernel, normalize=_xent_attrs,
+    vjp=(_xent_vjp_logits, _xent_vjp_target, lambda g, n: g * _xent_unscaled(n)),
+    jvp=(lambda t, n: n.inputs[2] * _row_sum(n, _dense_target(n))
+         * (lambda p: p * (t - _row_sum(n, p * t)))(F.softmax(n.inputs[0], axis=n.attrs["axis"])),
+         lambda t, n: n.inputs[2] * (F.softmax(n.inputs[0], axis=n.attrs["axis"])
+                                     * _row_sum(n, t) - t),
+         lambda t, n: t * _xent_unscaled(n)),
+    sympy=_xent_sympy, label="softmax - onehot", samples=_xent_samples, complex_step=False,
+    doc="softmax cross-entropy's backward in one op: scale * (softmax(z) * sum(t) - t)"))
+
+
+# ---- PReLU backward -----------------------------------------------------------------------
+
+
+def prelu_vjp_x_kernel(x, alpha, g):
+    """PReLU's x cotangent: g where x > 0, alpha * g elsewhere."""
+    return np.where(x > 0, g, alpha * g)
+
+
+def prelu_vjp_alpha_kernel(x, g, axis, lead):
+    """PReLU's alpha cotangent g * x (where x <= 0), summed over `axis` (kept as size 1),
+    then the first `lead` axes dropped: sum_to alpha's shape."""
+    total = np.sum(np.where(x > 0, 0, g * x), axis=axis, keepdims=True)
+    return total.reshape(total.shape[lead:])
+
+
+def _where_sympy(c, a, b):
+    return sp.Piecewise((a, c), (b, True))
+
+
+def _prelu_x_infer(attrs, x: Node, alpha: Node, g: Node):
+    return broadcast_shapes(x.shape, alpha.shape, g.shape), result_dtype(x, alpha, g)
+
+
+def _prelu_alpha_attrs(attrs, x: Node, g: Node) -> dict:
+    """From the target `shape` (sum_to's spelling) to the axes summed and the axes dropped."""
+    if "shape" not in attrs:
+        return {"axis": tuple(attrs["axis"]), "lead": int(attrs["lead"])}
+    full, shape = broadcast_shapes(x.shape, g.shape), tuple(attrs["shape"])
+    if len(shape) > len(full) or broadcast_shapes(full, shape) != full:
+        raise ShapeError(f"cannot sum {full} down to {shape}")
+    lead = len(full) - len(shape)
+    axis = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape)
+                                      if d == 1 and full[lead + i] != 1)
+    return {"axis": axis, "lead": lead}
+
+
+def _prelu_alpha_infer(attrs, x: Node, g: Node):
+    full = broadcast_shapes(x.shape, g.shape)
+    kept = tuple(1 if i in attrs["axis"] else d for i, d in enumerate(full))
+    return kept[attrs["lead"]:], result_dtype(x, g)
+
+
+def _negative(n: Node) -> Node:
+    return F.less_equal(n.inputs[0], 0.0)
+
+
+def _positive(n: Node) -> Node:
+    return F.greater(n.inputs[0], 0.0)
+
+
+register(OpDef(
+    "prelu_vjp_x", 3, _prelu_x_infer, kernel=prelu_vjp_x_kernel,
+    emit="np.where({0} > 0, {2}, {1} * {2})",
+    vjp=(None, lambda c, n: F.where(_positive(n), 0.0, c * n.inputs[2]),
+         lambda c, n: F.where(_positive(n), c, c * n.inputs[1])),
+    jvp=(None, lambda t, n: F.where(_positive(n), 0.0, t * n.inputs[2]),
+         lambda t, n: F.where(_positive(n), t, t * n.inputs[1])),
+    sympy=scalar_sympy(lambda x, a, g: _where_sympy(x > 0, g, a * g)), kink=lambda x, a, g: x,
+    label="prelu'(x)", complex_step=False,
+    samples=lambda rng: [((rng.normal(size=(3, 4)), rng.normal(size=4),
+                           rng.normal(size=(3, 4))), {})],
+    doc="PReLU's x cotangent in one where; its derivative in x is zero away from 0"))
+
+
+def _alpha_samples(rng):
+    x, g = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    return [((x, g), {"axis": (0,), "lead": 1}), ((x, g), {"axis": (), "lead": 0}),
+            ((x, g), {"axis": (0,), "lead": 0})]
+
+
+def _alpha_sympy(x, g, axis, lead):
+    total = np.sum(scalar_sympy(lambda a, b: _where_sympy(a > 0, 0, b * a))(x, g), axis=axis,
+                   keepdims=True)
+    return total.reshape(total.shape[lead:])
+
+
+register(OpDef(
+    "prelu_vjp_alpha", 2, _prelu_alpha_infer, kernel=prelu_vjp_alpha_kernel,
+    normalize=_prelu_alpha_attrs,
+    vjp=(lambda c, n: F.where(_negative(n), n.inputs[1] * c, 0.0),
+         lambda c, n: F.where(_negative(n), n.inputs[0] * c, 0.0)),
+    jvp=(lambda t, n: F.sum_to(F.where(_negative(n), n.inputs[1] * t, 0.0), shape=n.shape),
+         lambda t, n: F.sum_to(F.where(_negative(n), n.inputs[0] * t, 0.0), shape=n.shape)),
+    sympy=_alpha_sympy, kink=lambda x, g: x, label=lambda n: f"prelu'(alpha){list(n.shape)}",
+    complex_step=False, samples=_alpha_samples,
+    doc="PReLU's alpha cotangent in one where, summed to alpha's shape"))

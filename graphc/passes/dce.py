@@ -1,0 +1,88 @@
+"""Dead-node elimination: drop every node whose value no output needs.
+
+A graph is defined by its outputs, so unreachable nodes are gone already. What remains dead
+are nodes kept alive only for their *shape*: `broadcast_like` reads only the shape of its
+reference and `axis_size` only the sizes of some axes. Reverse mode makes many such uses
+(the gradient of a mean refers back to the forward loss for the batch size). This pass points
+each shape-only use at a node that is computed anyway (or at an input leaf) with the same
+symbolic run-time shape (see `shapes.py`), so the forward nodes it referred to can go.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from ..ir import Node, as_list, topological_order
+from ..ops.registry import apply
+from .pattern import rebuild
+from .shapes import runtime_shape
+
+# op -> positions of the inputs whose value the op never reads (only their shape)
+SHAPE_ONLY = {"broadcast_like": (1,), "axis_size": (0,)}
+
+
+def _value_live(outputs: list[Node], order: list[Node]) -> set[int]:
+    live = {o.id for o in outputs}
+    for node in reversed(order):
+        if node.id in live:
+            skip = SHAPE_ONLY.get(node.op, ())
+            live.update(x.id for k, x in enumerate(node.inputs) if k not in skip)
+    return live
+
+
+class _Providers:
+    """Nodes already computed (live ones and input leaves), by symbolic shape and by dimension.
+
+    Filled in topological order, so a provider never depends on the node that uses it."""
+
+    def __init__(self):
+        self.whole: dict[tuple, Node] = {}
+        self.dims: dict[object, tuple[Node, int]] = {}
+
+    def add(self, old: Node, new: Node) -> None:
+        terms = runtime_shape(old)
+        self.whole.setdefault((old.shape, terms), new)
+        for axis, term in enumerate(terms):
+            if not isinstance(term, int):
+                self.dims.setdefault(term, (new, axis))
+
+    def repoint(self, old: Node, new: Node, live: set[int]) -> Node | None:
+        """`new` with its shape-only input replaced by a provider, or None if it stays."""
+        ref = old.inputs[SHAPE_ONLY[old.op][0]]
+        if ref.id in live or ref.is_leaf:
+            return None
+        other = self.whole.get((ref.shape, runtime_shape(ref)))
+        if other is not None:
+            return new.with_inputs([other] if old.op == "axis_size" else [new.inputs[0], other])
+        if old.op == "broadcast_like":
+            return None
+        terms = [runtime_shape(ref)[a] for a in old.attrs["axis"]]
+        if len(terms) != 1 or isinstance(terms[0], int) or terms[0] not in self.dims:
+            return None  # several axes, or a static size that constant folding handles
+        other, axis = self.dims[terms[0]]
+        return apply("axis_size", other, axis=(axis,), dtype=old.attrs["dtype"], _name=old.name,
+                     _scope=old.scope, _site=old.site)
+
+
+def eliminate_dead_nodes(outputs: Node | Iterable[Node]) -> tuple[list[Node], Counter]:
+    """Drop nodes needed only for their shape; return the new outputs and {"repointed": n}."""
+    outputs = as_list(outputs)
+    order = topological_order(outputs)
+    live = _value_live(outputs, order)
+    for node in order:  # every symbol unified before any is used as a key
+        runtime_shape(node)
+    providers = _Providers()
+    repointed = 0
+
+    def visit(old: Node, new: Node) -> Node:
+        nonlocal repointed
+        if old.op in SHAPE_ONLY and old.id in live:
+            moved = providers.repoint(old, new, live)
+            if moved is not None:
+                new, repointed = moved, repointed + 1
+        if old.id in live or old.op == "input":
+            providers.add(old, new)
+        return new
+
+    return rebuild(outputs, visit), Counter(repointed=repointed)

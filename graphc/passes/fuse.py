@@ -1,0 +1,81 @@
+"""Fusion: the backward patterns that dominate training become one op each (see
+`graphc/ops/fused.py`).
+
+- Softmax cross-entropy: reverse mode turns `-mean(sum(t * log_softmax(z)))` into log_softmax's
+  vjp `G - softmax(z) * sum(G)` with `G = c * t`, c the broadcast -1/batch. That is
+  `softmax_xent_grad(z, labels, -c)`: (softmax - one_hot) / batch in one op over the batch.
+- PReLU: its vjp rules build `where(x > 0, g, g * alpha)` and `sum_to(where(x > 0, 0, g * x))`;
+  each becomes one op with the mask computed once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from ..ir import Node
+from ..ops import fused  # noqa: F401 - registers the fused ops
+from .pattern import P, Rule, build, graph_rewrite, number, var
+
+X, G, A = var("x"), var("g"), var("a")
+ZERO = number(0.0)
+POSITIVE = P("greater", X, ZERO)
+
+
+def _row_constant(c: Node, axis: int, ndim: int) -> Node | None:
+    """A node whose broadcast is `c` and which has size 1 along `axis` (of an `ndim` result)."""
+    while True:
+        k = axis - (ndim - c.ndim)
+        if k < 0 or c.shape[k] == 1:
+            return c
+        if c.op != "broadcast_like":
+            return None
+        c = c.inputs[0]
+
+
+def _scalar_root(s: Node) -> Node:
+    """The scalar that `s` broadcasts, when it is one (broadcasts of a scalar are uniform)."""
+    root = s
+    while root.shape != () and root.op in ("broadcast_like", "expand_dims"):
+        root = root.inputs[0]
+    return root if root.shape == () else s
+
+
+def _softmax_xent(node: Node, x: Node, soft: Node, rowsum: Node, g: Node, **_) -> Node | None:
+    axis = soft.attrs["axis"]
+    if rowsum.attrs["axis"] != (axis,) or not rowsum.attrs["keepdims"]:
+        return None
+    for c, t in (g.inputs, g.inputs[::-1]):  # noqa: B007 - t is the target after the loop
+        s = _row_constant(c, axis, node.ndim)
+        if s is not None:
+            break
+    else:
+        return None
+    if t.op == "one_hot" and axis == node.ndim - 1 and node.ndim >= 2:
+        t = t.inputs[0]  # class ids: the fused kernel never builds the one-hot rows
+    return build("softmax_xent_grad", x, t, build("neg", _scalar_root(s)), axis=axis)
+
+
+RULES = [
+    # G - softmax(x) * sum(G, keepdims) with G = c * t, c constant per row -> softmax_xent_grad
+    Rule("softmax_xent_grad", P("sub", P("mul", bind="g"), P("mul", P("softmax", X, bind="soft"),
+                                                              P("sum", G, bind="rowsum"))),
+         _softmax_xent),
+    # where(x > 0, g, g * a) -> prelu_vjp_x(x, a, g)
+    Rule("prelu_vjp_x", P("where", POSITIVE, G, P("mul", G, A)),
+         lambda x, a, g, **_: build("prelu_vjp_x", x, a, g)),
+    # where(x > 0, 0, g * x) -> prelu_vjp_alpha(x, g) (nothing summed yet)
+    Rule("prelu_vjp_alpha", P("where", POSITIVE, ZERO, P("mul", G, X)),
+         lambda node, x, g, **_: build("prelu_vjp_alpha", x, g, shape=node.shape)),
+    # sum_to(prelu_vjp_alpha(x, g, full shape), s) -> prelu_vjp_alpha(x, g, s)
+    Rule("sum_to(prelu_vjp_alpha)", P("sum_to", P("prelu_vjp_alpha", X, G, bind="inner")),
+         lambda node, x, g, inner, **_: build("prelu_vjp_alpha", x, g, shape=node.attrs["shape"])
+         if not inner.attrs["axis"] and not inner.attrs["lead"] else None),
+]
+
+
+def fuse(outputs: Node | Iterable[Node]) -> tuple[list[Node], Counter]:
+    """Replace the training patterns by fused ops; return the new outputs and
+    {"fused": n, "<rule>": times}."""
+    outputs, fired = graph_rewrite(outputs, RULES)
+    return outputs, Counter(fused=sum(fired.values())) + fired

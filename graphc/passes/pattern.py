@@ -1,0 +1,171 @@
+"""Rewrite rules as data, and the one driver that applies them.
+
+A rule is `Rule(name, pattern, build)`: when `pattern` matches a node, `build(node=...,
+**bindings)` returns the replacement (or None to decline). The driver `graph_rewrite`
+guarantees what every rule must: a replacement has the static shape, dtype and symbolic
+run-time shape of the node it replaces, or it is not used. So a rule may be written for
+the values alone.
+
+    Rule("mul_one", P("mul", X, ONE), lambda x, **_: x)   # x*1 -> x
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..ir import Node, as_list, topological_order
+from ..ops.registry import apply
+from .shapes import same_runtime_shape
+
+COMMUTATIVE = frozenset({"add", "mul", "equal"})
+_SCAN_LIMIT = 1 << 16  # consts bigger than this are never inspected element by element
+
+
+def const_value(node: Node) -> np.ndarray | None:
+    """The array of a small const, looking through broadcast_like; None otherwise."""
+    while node.op == "broadcast_like":
+        node = node.inputs[0]
+    if node.op != "const" or node.attrs["value"].size > _SCAN_LIMIT:
+        return None
+    return node.attrs["value"]
+
+
+def is_all(node: Node, number: float) -> bool:
+    """True when every element of `node` is the constant `number` (a const or its broadcast)."""
+    value = const_value(node)
+    return value is not None and value.size > 0 and bool(np.all(value == number))
+
+
+class P:
+    """A node pattern: an op name (or a tuple of names, or None for any node), input patterns,
+    an optional name to bind the node to, an attrs subset and a predicate on the node."""
+
+    __slots__ = ("ops", "inputs", "bind", "attrs", "test")
+
+    def __init__(self, op: str | tuple | None = None, *inputs: P, bind: str | None = None,
+                 attrs: dict | None = None, test: Callable[[Node], bool] | None = None):
+        self.ops = (op,) if isinstance(op, str) else op
+        self.inputs, self.bind, self.attrs, self.test = inputs, bind, attrs or {}, test
+
+    def match(self, node: Node, env: dict[str, Node]) -> bool:
+        """Match `node`, adding bindings to `env`; a name bound twice must be the same node."""
+        if self.ops is not None and node.op not in self.ops:
+            return False
+        if any(node.attrs.get(k) != v for k, v in self.attrs.items()):
+            return False
+        if self.test is not None and not self.test(node):
+            return False
+        if self.bind is not None:
+            if self.bind in env and env[self.bind] is not node:
+                return False
+            env[self.bind] = node
+        if not self.inputs:
+            return True
+        if len(self.inputs) != len(node.inputs):
+            return False
+        orders = [node.inputs]
+        if node.op in COMMUTATIVE and len(node.inputs) == 2:
+            orders.append(node.inputs[::-1])
+        for order in orders:
+            trial = dict(env)
+            if all(p.match(x, trial) for p, x in zip(self.inputs, order)):
+                env.update(trial)
+                return True
+        return False
+
+
+def var(name: str, test: Callable[[Node], bool] | None = None) -> P:
+    """A pattern matching any node, bound to `name`."""
+    return P(None, bind=name, test=test)
+
+
+def number(value: float, name: str | None = None) -> P:
+    """A pattern matching a const (or its broadcast) whose every element is `value`."""
+    return P(None, bind=name, test=lambda n: is_all(n, value))
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rewrite: a name shown in pass summaries, a pattern and a replacement builder."""
+
+    name: str
+    pattern: P
+    build: Callable[..., Node | None]
+
+    def apply(self, node: Node) -> Node | None:
+        """The replacement of `node`, or None when the pattern does not match or declines."""
+        env: dict[str, Node] = {}
+        if not self.pattern.match(node, env):
+            return None
+        return self.build(node=node, **env)
+
+
+def keeps_shape(old: Node, new: Node) -> bool:
+    """A replacement must keep the dtype, the static and the run-time shape."""
+    return new.dtype == old.dtype and same_runtime_shape(old, new)
+
+
+def _keep_name(old: Node, new: Node) -> Node:
+    """The user's name for `old` stays on its replacement (renderings and generated code)."""
+    if old.name is None or new.name is not None or new.is_leaf:
+        return new
+    return apply(new.op, *new.inputs, _name=old.name, _scope=new.scope, _site=new.site,
+                 **dict(new.attrs))
+
+
+def first_rewrite(node: Node, rules: Iterable[Rule]) -> tuple[Rule, Node] | None:
+    """The first rule that rewrites `node` (with a shape-keeping result), and that result."""
+    for rule in rules:
+        new = rule.apply(node)
+        if new is not None and new is not node and keeps_shape(node, new):
+            return rule, new
+    return None
+
+
+def rebuild(outputs: list[Node], visit: Callable[[Node, Node], Node]) -> list[Node]:
+    """Walk the graph in topological order; `visit(old, new)` gets each node and its copy with
+    already-rebuilt inputs and returns the node to use in its place."""
+    rebuilt: dict[int, Node] = {}
+    for node in topological_order(outputs):
+        inputs = [rebuilt.get(i.id, i) for i in node.inputs]
+        new = node
+        if any(a is not b for a, b in zip(inputs, node.inputs)):
+            new = node.with_inputs(inputs)
+        new = visit(node, new)
+        if new is not node:
+            rebuilt[node.id] = new
+    return [rebuilt.get(o.id, o) for o in outputs]
+
+
+def graph_rewrite(outputs: Node | Iterable[Node], rules: list[Rule],
+                  max_sweeps: int = 50) -> tuple[list[Node], Counter]:
+    """Apply `rules` bottom-up until none applies; return the new outputs and how many times
+    each rule fired (by rule name)."""
+    outputs = as_list(outputs)
+    fired: Counter = Counter()
+    for _ in range(max_sweeps):
+        before = sum(fired.values())
+
+        def visit(old: Node, new: Node) -> Node:
+            for _ in range(16):  # a node rarely needs more than a few rules in a row
+                hit = first_rewrite(new, rules)
+                if hit is None:
+                    break
+                fired[hit[0].name] += 1
+                new = _keep_name(new, hit[1])
+            return new
+
+        outputs = rebuild(outputs, visit)
+        if sum(fired.values()) == before:
+            break
+    return outputs, fired
+
+
+def build(op: str, *inputs: Any, **attrs: Any) -> Node:
+    """Build a replacement node (the raw op builder, for rule bodies)."""
+    return apply(op, *inputs, **attrs)

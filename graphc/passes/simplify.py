@@ -1,0 +1,141 @@
+"""Algebraic simplification: identities, and the zeros and broadcasts reverse mode leaves.
+
+Every rule keeps values, with these documented choices:
+- A constant zero is a *strong* zero (as JAX's symbolic zeros are): `x*0`, `0/x`, and any
+  linear op of zeros become zeros even where x is inf or nan, where IEEE would give nan. Reverse
+  mode multiplies zero cotangents into values that may overflow; a nan there is noise, not a
+  gradient. Zeros are only built with the static and run-time shape of the node they replace.
+- `x + 0 -> x` differs from IEEE only in the sign of a zero (-0.0 + 0.0 is +0.0); they compare
+  equal.
+- `exp(log(x)) -> x` assumes x is in log's domain (x >= 0); for x < 0 the original is nan.
+- Dropping a `broadcast_like` assumes graphc's batch convention (see `shapes.py`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+import numpy as np
+
+from ..ir import Node
+from ..ops.leaves import const
+from .pattern import P, Rule, build, const_value, graph_rewrite, is_all, number, var
+from .shapes import same_runtime_shape
+
+X, Y, C = var("x"), var("y"), var("c")
+ZERO, ONE = number(0.0), number(1.0)
+SMALL_ZEROS = 4096  # elements: a const of zeros this small may be made from nothing
+
+
+def zeros_for(node: Node) -> Node | None:
+    """Zeros with `node`'s shape and dtype, made without reading any value."""
+    for x in node.inputs:
+        if same_runtime_shape(x, node) and x.dtype == node.dtype:
+            return x if is_all(x, 0.0) else build("broadcast_like", const(
+                np.zeros((), dtype=node.dtype)), x)
+    if None not in node.shape and int(np.prod(node.shape)) <= SMALL_ZEROS:
+        return const(np.zeros(node.shape, dtype=node.dtype))
+    return None
+
+
+def _only_zeros_flow(node: Node) -> bool:
+    """True when `node` is linear in inputs that are all zeros (so it is zeros)."""
+    xs = node.inputs
+    if node.op in ("neg", "sum", "sum_to", "expand_dims", "transpose", "reshape", "index_last"):
+        return is_all(xs[0], 0.0)
+    if node.op in ("where", "select_mode"):
+        return all(is_all(x, 0.0) for x in xs[-2:])
+    if node.op == "matmul":
+        return any(is_all(x, 0.0) for x in xs)
+    return False
+
+
+def _compose(x: Node, outer: Node, **_) -> Node:
+    axes = tuple(x.attrs["axes"][a] for a in outer.attrs["axes"])
+    inner = x.inputs[0]
+    return inner if axes == tuple(range(len(axes))) else build("transpose", inner, axes=axes)
+
+
+def _negated_const(c: Node) -> Node | None:
+    value = const_value(c)
+    return None if value is None or c.op != "const" else const(-value)
+
+
+def _scaled(op: str):
+    def rewrite(c: Node, x: Node, **_) -> Node | None:
+        negated = _negated_const(c)
+        return None if negated is None else build(op, negated, x)
+    return rewrite
+
+
+def _drop_broadcast(node: Node, **_) -> Node | None:
+    inputs = [x.inputs[0] if x.op == "broadcast_like" else x for x in node.inputs]
+    return build(node.op, *inputs, **dict(node.attrs))
+
+
+def _has_broadcast_input(node: Node) -> bool:
+    return any(x.op == "broadcast_like" for x in node.inputs)
+
+
+_WITH_BROADCAST = ("add", "sub", "mul", "div", "pow", "maximum", "prelu", "where",
+                   "greater", "greater_equal", "less", "less_equal", "equal")
+_SAME_COND = P("where", var("cond"), X, ZERO), P("where", var("cond"), ZERO, Y)
+
+RULES = [
+    # x*1 -> x
+    Rule("x*1", P("mul", X, ONE), lambda x, **_: x),
+    # x/1 -> x
+    Rule("x/1", P("div", X, ONE), lambda x, **_: x),
+    # x+0 -> x
+    Rule("x+0", P("add", X, ZERO), lambda x, **_: x),
+    # x-0 -> x
+    Rule("x-0", P("sub", X, ZERO), lambda x, **_: x),
+    # 0-x -> -x
+    Rule("0-x", P("sub", ZERO, X), lambda x, **_: build("neg", x)),
+    # x*0 -> 0 (strong zero)
+    Rule("x*0", P("mul", X, ZERO), lambda node, **_: zeros_for(node)),
+    # 0/x -> 0 (strong zero)
+    Rule("0/x", P("div", ZERO, X), lambda node, **_: zeros_for(node)),
+    # f(0, ..., 0) -> 0 for f linear in its zero inputs: neg, sum, sum_to, matmul, where(c,0,0)
+    Rule("linear(0)", P(None, test=_only_zeros_flow), lambda node, **_: zeros_for(node)),
+    # where(c, x, 0) + where(c, 0, y) -> where(c, x, y)
+    Rule("where+where", P("add", *_SAME_COND),
+         lambda cond, x, y, **_: build("where", cond, x, y)),
+    # where(c, x, x) -> x ; select_mode(x, x) -> x
+    Rule("where(c,x,x)", P("where", var("cond"), X, X), lambda x, **_: x),
+    Rule("select(x,x)", P("select_mode", X, X), lambda x, **_: x),
+    # -(-x) -> x
+    Rule("--x", P("neg", P("neg", X)), lambda x, **_: x),
+    # -(c*x) -> (-c)*x for a const c (negation is exact)
+    Rule("-(c*x)", P("neg", P("mul", P("const", bind="c"), X)), _scaled("mul")),
+    # -(c/x) -> (-c)/x for a const c
+    Rule("-(c/x)", P("neg", P("div", P("const", bind="c"), X)), _scaled("div")),
+    # x + -y -> x - y
+    Rule("x+-y", P("add", X, P("neg", Y)), lambda x, y, **_: build("sub", x, y)),
+    # x - -y -> x + y
+    Rule("x--y", P("sub", X, P("neg", Y)), lambda x, y, **_: build("add", x, y)),
+    # exp(log(x)) -> x (x in log's domain)
+    Rule("exp(log x)", P("exp", P("log", X)), lambda x, **_: x),
+    # transpose(transpose(x, p), q) -> transpose(x, p[q]), or x when that is the identity
+    Rule("T(T(x))", P("transpose", P("transpose", bind="x"), bind="outer"), _compose),
+    # transpose(x, identity) -> x
+    Rule("T(x)=x", P("transpose", X, test=lambda n: n.attrs["axes"] == tuple(range(n.ndim))),
+         lambda x, **_: x),
+    # sum_to(x, shape of x) -> x
+    Rule("sum_to(x)=x", P("sum_to", X), lambda x, **_: x),
+    # broadcast_like(x, ref) -> x when x already has ref's shape
+    Rule("broadcast(x)=x", P("broadcast_like", X, var("ref")), lambda x, **_: x),
+    # broadcast_like(broadcast_like(x, r1), r2) -> broadcast_like(x, r2)
+    Rule("broadcast(broadcast)", P("broadcast_like", P("broadcast_like", X, var("r1")),
+                                   var("r2")), lambda x, r2, **_: build("broadcast_like", x, r2)),
+    # f(broadcast_like(a, r), b) -> f(a, b): NumPy broadcasts anyway (same result shape)
+    Rule("f(broadcast)", P(_WITH_BROADCAST, test=_has_broadcast_input), _drop_broadcast),
+]
+
+
+def simplify(outputs: Node | Iterable[Node]) -> tuple[list[Node], Counter]:
+    """Apply the algebraic rules until none applies; return the new outputs and
+    {"simplified": n, "<rule>": times}."""
+    outputs, fired = graph_rewrite(outputs, RULES)
+    return outputs, Counter(simplified=sum(fired.values())) + fired

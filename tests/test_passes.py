@@ -1,0 +1,156 @@
+"""Every pass keeps values (random graphs and their gradients, both modes), and each does its
+own job: merging, folding, simplifying, fusing, dropping shape-only uses."""
+
+import numpy as np
+import pytest
+from graphs import random_graphs
+from hypothesis import HealthCheck, assume, given, settings
+
+import graphc as gc
+from graphc.demo import lecture_network
+from graphc.ops.registry import F
+from graphc.passes import (eliminate_common_subexpressions, eliminate_dead_nodes,
+                           fold_constants, fuse, optimize)
+
+SETTINGS = settings(max_examples=25, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+ALL = ["dce", "cse", "fold", "simplify", "fuse", None]  # None: the default pipeline
+
+
+def run(outputs, passes):
+    return optimize(outputs, passes=None if passes is None else [passes]).outputs
+
+
+def assert_same_values(before, after, values, training=False):
+    try:
+        want = gc.evaluate(before, values, training=training)
+    except gc.EvaluationError:  # static shapes allow a batch of 1 where 4 does not fit
+        assume(False)
+    for a, b in zip(want, gc.evaluate(after, values, training=training)):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+
+
+def gradient_case(rng, n_in=5, n_classes=3, batch=7):
+    loss, logits = lecture_network(n_in, n_classes, l2=0.1)
+    values = gc.init_params(loss) | {"x": rng.normal(size=(batch, n_in)),
+                                     "y": rng.integers(0, n_classes, batch),
+                                     "alpha": rng.normal(size=n_classes)}
+    return loss, [loss, logits, *gc.grad(loss, gc.params(loss))], values
+
+
+@pytest.mark.parametrize("passes", ALL)
+@SETTINGS
+@given(case=random_graphs())
+def test_each_pass_keeps_the_values_of_random_graphs(passes, case):
+    outputs, values = case
+    assert_same_values(outputs, run(outputs, passes), values)
+
+
+@pytest.mark.parametrize("passes", ALL)
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=random_graphs(max_ops=6))
+def test_each_pass_keeps_the_values_of_random_gradient_graphs(passes, case):
+    outputs, values = case
+    y = sum((gc.sum(o) for o in outputs[1:]), gc.sum(outputs[0]))
+    wrt = gc.params(y) + gc.inputs(y)
+    try:
+        graph = [y, *gc.grad(y, wrt)]
+    except gc.ShapeError:  # reverse mode cannot sum a batch dim down to a static one
+        assume(False)
+    assert_same_values(graph, run(graph, passes), values)
+
+
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("passes", ALL)
+def test_batch_norm_and_dropout_graphs_keep_values_in_both_modes(passes, training, rng):
+    x, y = gc.input("x", (None, 4)), gc.input("y", (None,), "int64")
+    W = gc.param("W", (4, 5), init="he_normal")
+    h = gc.dropout(gc.relu(gc.batch_norm(x @ W, gc.param("g", (5,), init=1.0),
+                                         gc.param("be", (5,)), name="bn")), 0.3, seed=1)
+    loss = gc.softmax_cross_entropy(h @ gc.param("V", (5, 3)), y) + 0.01 * gc.l2(W)
+    graph = [loss, *gc.grad(loss, gc.params(loss))]
+    values = gc.init_params(loss) | {"x": rng.normal(size=(6, 4)), "y": rng.integers(0, 3, 6)}
+    after = run(graph, passes)
+    assert_same_values(graph, after, values, training)
+    updates_before, updates_after = {}, {}
+    gc.evaluate(graph, values, training=True, updates=updates_before)
+    gc.evaluate(after, values, training=True, updates=updates_after)
+    assert updates_before.keys() == updates_after.keys() == {"bn.running_mean", "bn.running_var"}
+
+
+def test_the_lecture_gradient_graph_shrinks_and_keeps_its_values(rng):
+    loss, graph, values = gradient_case(rng)
+    result = optimize(graph[2:])
+    assert result.nodes_before == 47 and result.nodes_after <= 21
+    assert_same_values(graph[2:], result.outputs, values)
+    ops = [n.op for n in gc.topological_order(result.outputs)]
+    assert {"softmax_xent_grad", "prelu_vjp_x", "prelu_vjp_alpha"} <= set(ops)
+    assert "log_softmax" not in ops  # the forward loss was needed only for the batch size
+
+
+def test_fusion_handles_float32_probability_targets_and_label_shapes(rng):
+    z = gc.input("z", (None, 4), "float32")
+    t = gc.input("t", (None, 4), "float32")
+    loss = gc.softmax_cross_entropy(z, t)
+    (g,) = gc.grad(loss, [z])
+    (fused,), counts = fuse([g])
+    assert counts["softmax_xent_grad"] == 1
+    assert [n.op for n in gc.topological_order(fused)].count("softmax_xent_grad") == 1
+    p = rng.dirichlet(np.ones(4), size=5).astype("float32")
+    values = {"z": rng.normal(size=(5, 4)).astype("float32"), "t": p}
+    np.testing.assert_allclose(gc.evaluate(fused, values), gc.evaluate(g, values),
+                               rtol=1e-5, atol=1e-7)
+    assert gc.evaluate(fused, values).dtype == np.float32
+
+
+def test_fused_cross_entropy_gradient_of_an_out_of_range_label_is_zero_as_one_hot_says(rng):
+    loss, graph, values = gradient_case(rng)
+    values["y"] = np.array([0, 1, 2, 3, -1, 2, 0])  # 3 and -1: one_hot rows of zeros
+    after = optimize(graph).outputs
+    assert_same_values(graph, after, values)
+
+
+def test_cse_merges_repeats_commutes_and_merges_equal_consts_but_never_leaves():
+    x, z = gc.input("x", (3,)), gc.input("z", (3,))
+    a = gc.exp(x) * 2.0 + 2.0 * gc.exp(x)
+    b = (x + z) - (z + x)
+    out, counts = eliminate_common_subexpressions([a, b, gc.input("x2", (3,))])
+    ops = [n.op for n in gc.topological_order(out)]
+    assert ops.count("exp") == 1 and ops.count("mul") == 1 and ops.count("add") == 2
+    assert ops.count("const") == 1 and ops.count("input") == 3 and counts["merged"] == 4
+
+
+def test_fold_evaluates_const_subgraphs_with_the_kernels_but_not_mode_ops_or_big_arrays():
+    c = gc.const(np.arange(3.0))
+    x = gc.input("x", (3,))
+    y = x * gc.exp(c) + gc.sum(c * c)
+    masked = gc.dropout(c, 0.5, seed=3)
+    zeros = F.broadcast_like(0.0, gc.param("W", (300, 300)))  # static shape, but 720 kB
+    out, counts = fold_constants([y, masked, zeros])
+    assert counts["folded"] == 3  # exp(c), c*c, sum(c*c)
+    ops = [n.op for n in gc.topological_order(out)]
+    assert "exp" not in ops and "dropout_mask" in ops and "broadcast_like" in ops
+    values = {"x": np.ones(3), "W": np.zeros((300, 300))}
+    for training in (False, True):
+        assert_same_values([y, masked, zeros], out, values, training)
+
+
+def test_fold_turns_static_sizes_into_numbers_and_leaves_batch_sizes_alone():
+    out, counts = fold_constants([gc.mean(gc.input("v", (None, 3)))])
+    assert counts["folded"] == 0  # the batch size is known only at run time
+    out, counts = fold_constants([F.axis_size(gc.input("x", (5, 3)), axis=(0,))])
+    assert counts["folded"] == 1 and out[0].op == "const" and out[0].attrs["value"] == 5
+
+
+def test_dce_points_shape_only_uses_at_nodes_computed_anyway(rng):
+    x, s = gc.input("x", (None, 3)), gc.param("s", ())
+    g = gc.grad(gc.mean(gc.tanh(x) + s), s)  # reads tanh(x) + s only for its shape
+    (out,), counts = eliminate_dead_nodes([g])
+    assert counts["repointed"] >= 1
+    assert "tanh" in [n.op for n in gc.topological_order(g)]
+    assert "tanh" not in [n.op for n in gc.topological_order(out)]
+    values = {"x": rng.normal(size=(4, 3)), "s": np.array(0.5)}
+    assert_same_values([g], [out], values)
+    assert gc.evaluate(out, values) == pytest.approx(1.0)
