@@ -20,10 +20,13 @@ from ..ops.binary import leaky_relu, minimum
 from ..ops.elementwise import sigmoid
 from ..ops.leaves import const, input
 from ..ops.reductions import softmax
-from ..ops.registry import REGISTRY, apply
+from ..ops.registry import REGISTRY, apply, broadcast_shapes
 from ..ops.shape import sum_to_kernel
 from .reverse import vjp
 from .symbolic import to_sympy
+
+
+SIMPLIFY_OPS = 120  # larger expressions are shown as SymPy differentiates them
 
 
 @dataclass(frozen=True)
@@ -169,16 +172,19 @@ def _symbols(names: Sequence[str], known: Mapping[str, sp.Symbol]) -> list[sp.Sy
     return [known.get(n, sp.Symbol(n, real=True)) for n in names]
 
 
-def _scalar_version(name: str, names: list[str], arrays: list[np.ndarray], attrs: dict):
-    """The op applied to scalar inputs, or None when it is not elementwise."""
+def _scalar_version(node: Node, names: list[str], arrays: list[np.ndarray], attrs: dict):
+    """The op of `node` applied to scalar inputs, or None when it is not elementwise (its
+    output is not the broadcast of its inputs, or it refuses scalars)."""
     if any(a.dtype.kind != "f" for a in arrays):
         return None  # a boolean condition is baked in per element: see the whole array
     try:
-        node = apply(name, *[input(n, (), a.dtype.name) for n, a in zip(names, arrays)],
-                     **attrs)
+        if node.shape != broadcast_shapes(*(i.shape for i in node.inputs)):
+            return None
+        scalar = apply(node.op, *[input(n, (), a.dtype.name) for n, a in zip(names, arrays)],
+                       **attrs)
     except GraphError:
         return None
-    return node if node.shape == () else None
+    return scalar if scalar.shape == () else None
 
 
 def _elementwise_rule(rule: LocalRule, scalar: Node, names, wrt, values, cotangent):
@@ -213,7 +219,10 @@ def _tensor_rule(rule: LocalRule, node: Node, names, wrt, values, cotangent):
     for n in wrt:
         xs = _symbols(_element_names(n, np.shape(values[n])), known)
         vj = [sum(gk * sp.diff(ok, x) for gk, ok in zip(g, out.flat)) for x in xs]
-        rule.rules[n] = _pretty(sp.simplify(vj[0]))  # element 0 is enough to read the rule
+        first = vj[0]  # element 0 is enough to read the rule
+        # simplify is superexponential in the worst case: only small expressions get it
+        rule.rules[n] = _pretty(sp.simplify(first) if sp.count_ops(first) <= SIMPLIFY_OPS
+                                else first)
         fn = sp.lambdify(inputs + g, vj, "numpy")
         rule.symbolic[n] = np.asarray(fn(*feed), dtype=float).reshape(np.shape(values[n]))
 
@@ -228,7 +237,7 @@ def _op_rule(name: str, rng: np.random.Generator) -> LocalRule:
     leaves = [input(n, a.shape, a.dtype.name) for n, a in zip(names, arrays)]
     node = apply(name, *leaves, **attrs)
     cotangent = rng.normal(size=node.shape)
-    scalar = _scalar_version(name, names, arrays, attrs)
+    scalar = _scalar_version(node, names, arrays, attrs)
     rule = LocalRule(name, "tensor" if scalar is None else "elementwise", None)
     rule.numeric = _registered_vjp(node, leaves, wrt, values, cotangent)
     if scalar is None:
@@ -307,7 +316,7 @@ def local_rule(op: str, seed: int = 0) -> LocalRule:
     if opdef is None:
         raise GraphError(f"unknown op {op!r}; known ops: {', '.join(sorted(REGISTRY))}; "
                          f"composites: {', '.join(COMPOSITES)}")
-    if opdef.leaf or opdef.sympy is None or opdef.samples is None:
+    if opdef.leaf or opdef.sympy is None or opdef.samples is None or isinstance(opdef.vjp, str):
         raise GraphError(f"op {op!r} has no local rule to show (a leaf, or an op that "
                          f"gc.specialize removes before anything runs)")
     if opdef.nondiff:
