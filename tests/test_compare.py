@@ -97,6 +97,8 @@ def test_bad_method_names_are_refused(rng):
         gc.compare(gc.sum(x * x), x, {"x": np.ones(2)}, methods=("reverse", "telepathy"))
     with pytest.raises(gc.GraphError, match="methods"):
         gc.compare(gc.sum(x * x), x, {"x": np.ones(2)}, methods="reverse")
+    with pytest.raises(gc.GraphError, match="numeric:backward"):
+        gc.compare(gc.sum(x * x), x, {"x": np.ones(2)}, methods=("numeric:backward",))
 
 
 def test_forward_cost_grows_with_the_parameter_count():
