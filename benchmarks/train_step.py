@@ -203,9 +203,11 @@ def workload(kind, dtype, rounds):
 
 def machine() -> dict:
     """What the figures were measured on."""
-    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                  if line.startswith("model name")), platform.processor()) \
-        if os.path.exists("/proc/cpuinfo") else platform.processor()
+    model = platform.processor()
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f
+                          if line.startswith("model name")), model)
     return {"cpus": os.cpu_count(), "cpu": model, "numpy": np.__version__,
             "python": platform.python_version(), "blas threads": 1}
 

@@ -25,7 +25,7 @@ from .ops.registry import REGISTRY, OpDef
 from .ops.shape import expand_dims, matmul, one_hot, reshape, transpose
 from .serialize import load, save
 from .passes import CostTable, OptimizeResult, cost_table, optimize  # engineer D
-from .lower import Lowered, export, lower  # engineer E
+from .lower import GridResult, Lowered, export, grid_search, lower  # engineer E
 
 
 def named(node: Node, name: str) -> Node:

@@ -2,5 +2,6 @@
 
 from .emit import Lowered, lower
 from .export import build_module, export
+from .hyper import GridResult, grid_search
 
-__all__ = ["Lowered", "build_module", "export", "lower"]
+__all__ = ["GridResult", "Lowered", "build_module", "export", "grid_search", "lower"]
