@@ -21,6 +21,7 @@ def test_lecture_network_passes_with_a_readable_report(rng):
     result = gc.check_grad(loss, gc.params(loss), values)
     assert result and result.checked == 4 * 3 + 3 + 3 and not result.kinks
     assert str(result).startswith("gradient check passed: 18 elements agree")
+    assert repr(result) == str(result) and result._repr_html_().startswith("<pre>")
     assert result.evaluations == 2 * 18 + 1  # the stencil plus one base evaluation
     json.dumps(result.to_dict())
 

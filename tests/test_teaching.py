@@ -22,6 +22,8 @@ def test_softmax_cross_entropy_gradient_is_p_minus_y():
     assert rule.kind == "composite" and rule.rules["z"] == want
     assert "p_0 = exp(z_0)/(exp(z_0) + exp(z_1) + exp(z_2))" in str(rule)
     assert rule.max_error < 1e-12  # p - y, evaluated, is what reverse mode computes
+    latex = rule._repr_latex_()
+    assert latex.startswith("$\\begin{aligned}") and "p_{0} - y_{0}" in latex
 
 
 def test_binary_cross_entropy_gradient_is_s_minus_t():

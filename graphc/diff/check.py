@@ -10,6 +10,7 @@ every evaluation; an element whose stencil crosses one is retried with smaller s
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -103,6 +104,11 @@ class GradCheck:
                          f"{f', {skipped} skipped' if skipped else ''}:")
             lines += [f"  {k.describe()}" for k in self.kinks[:20]]
         return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(str(self))}</pre>"
 
     def to_dict(self) -> dict:
         """The result as plain JSON-able data."""

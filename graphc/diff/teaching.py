@@ -150,6 +150,19 @@ class LocalRule:
 
     __repr__ = __str__
 
+    def _repr_latex_(self) -> str | None:
+        """The rules as typeset math in Jupyter."""
+        if self.kind == "nondiff":
+            return None
+        lines = [rf"&{sp.latex(sp.Symbol(k))} = {sp.latex(v)}" for k, v in self.named.items()]
+        for name, rule in self.rules.items():
+            lines.append(rf"&\frac{{\partial}}{{\partial {name}}}: \quad {sp.latex(rule)}")
+            if name in self.in_terms_of_output:
+                lines.append(rf"&\quad = {sp.latex(self.in_terms_of_output[name])}"
+                             r"\quad (y = \text{output})")
+        body = r" \\ ".join(lines)
+        return rf"$\begin{{aligned}}{body}\end{{aligned}}$"
+
     def to_dict(self) -> dict:
         """JSON-able: expressions as strings, arrays as lists."""
         return {"op": self.op, "kind": self.kind, "output": str(self.output),
