@@ -167,3 +167,22 @@ def test_random_graphs_with_kinks_always_check(steps, entries):
     values = {"a": np.array(entries[:3]), "b": np.array(entries[3:])}
     result = gc.check_grad(loss, [a, b], values)
     assert result, str(result)
+
+
+def test_large_layers_can_be_spot_checked(rng, monkeypatch):
+    x, W = gc.input("x", (None, 20)), gc.param("W", (20, 30))
+    y = gc.sum(gc.tanh(x @ W))
+    values = {"x": rng.normal(size=(4, 20)), "W": 0.1 * rng.normal(size=(20, 30))}
+    spot = gc.check_grad(y, W, values, max_elements=25)
+    assert spot and spot.checked == 25 and spot.evaluations == 2 * 25 + 1
+    tanh = REGISTRY["tanh"]
+    monkeypatch.setitem(REGISTRY, "tanh", dataclasses.replace(
+        tanh, vjp=(lambda g, n: g * (1.0 - n),)))
+    bad = gc.check_grad(y, W, values, max_elements=25)
+    again = gc.check_grad(y, W, values, max_elements=25)
+    assert not bad and 0 < len(bad.mismatches) <= 25
+    assert {m.element for m in bad.mismatches} == {m.element for m in again.mismatches}
+    other = gc.check_grad(y, W, values, max_elements=25, seed=1)
+    assert {m.element for m in other.mismatches} != {m.element for m in bad.mismatches}
+    with pytest.raises(gc.GraphError, match="max_elements"):
+        gc.check_grad(y, W, values, max_elements=0)

@@ -132,10 +132,20 @@ def gradient_nodes(y: Node, wrt: list[Node], values: Mapping[str, Any], mode: st
     return grad(y, wrt, mode=mode, **options)
 
 
+def _elements(shape: tuple, limit: int | None, seed: int) -> list[tuple]:
+    """Every index of `shape`, or `limit` of them drawn without replacement, in order."""
+    indices = list(np.ndindex(*shape))
+    if limit is None or len(indices) <= limit:
+        return indices
+    chosen = np.random.default_rng(seed).choice(len(indices), size=limit, replace=False)
+    return [indices[i] for i in sorted(chosen)]
+
+
 def check_grad(y: Node, wrt: Node | Sequence[Node], values: Mapping[str, Any],
                eps: float | None = None, scheme: str = "central", training: bool = False,
                rtol: float | None = None, atol: float | None = None, mode: str = "reverse",
-               kinks: str = "move", **grad_options) -> GradCheck:
+               kinks: str = "move", max_elements: int | None = None, seed: int = 0,
+               **grad_options) -> GradCheck:
     """Check `gc.grad(y, wrt, mode=mode)` against finite differences, element by element.
 
     An element passes when |analytic - numeric| <= atol + rtol * max(|analytic|, |numeric|).
@@ -144,8 +154,12 @@ def check_grad(y: Node, wrt: Node | Sequence[Node], values: Mapping[str, Any],
     "move" (shrink the step until the stencil stays on one side, skip elements on a kink),
     "flag" (skip every element whose stencil crosses one) or "ignore".
     `training=True` checks the training-mode graph (batch statistics, seeded dropout).
+    `max_elements` checks at most that many elements of each `wrt` node, drawn at random
+    (seeded): finite differences cost evaluations per element, and large layers have many.
     """
     check_scheme(scheme, eps)
+    if max_elements is not None and not (isinstance(max_elements, int) and max_elements > 0):
+        raise GraphError(f"max_elements must be a positive int, got {max_elements!r}")
     if kinks not in KINK_POLICIES:
         raise GraphError(f"kinks must be one of {', '.join(KINK_POLICIES)}, got {kinks!r}")
     targets = as_list(wrt)
@@ -161,7 +175,7 @@ def check_grad(y: Node, wrt: Node | Sequence[Node], values: Mapping[str, Any],
     mismatches, crossings, checked = [], [], 0
     for k, (node, grads) in enumerate(zip(targets, analytic)):
         steps = steps_for(program, k, scheme, eps)
-        for index in np.ndindex(program.base[k].shape):
+        for index in _elements(program.base[k].shape, max_elements, seed + k):
             h = float(steps[index])
             numeric, crossed = program.partial(k, index, h, scheme, watch)
             if crossed:
