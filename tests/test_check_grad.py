@@ -175,6 +175,7 @@ def test_large_layers_can_be_spot_checked(rng, monkeypatch):
     values = {"x": rng.normal(size=(4, 20)), "W": 0.1 * rng.normal(size=(20, 30))}
     spot = gc.check_grad(y, W, values, max_elements=25)
     assert spot and spot.checked == 25 and spot.evaluations == 2 * 25 + 1
+    assert spot.total == 600 and "a random sample of 600 elements" in str(spot)
     tanh = REGISTRY["tanh"]
     monkeypatch.setitem(REGISTRY, "tanh", dataclasses.replace(
         tanh, vjp=(lambda g, n: g * (1.0 - n),)))

@@ -80,6 +80,7 @@ class GradCheck:
     evaluations: int
     mismatches: list[Mismatch]
     kinks: list[KinkCrossing]
+    total: int = 0  # elements in all of wrt; more than `checked` when sampled or skipped
 
     def __bool__(self) -> bool:
         return self.ok
@@ -88,6 +89,8 @@ class GradCheck:
         how = (f"{self.mode} mode vs {self.scheme} differences, rtol {self.rtol:.1e}, "
                f"atol {self.atol:.1e}, {self.evaluations} evaluations")
         skipped = sum(k.step is None for k in self.kinks)
+        if self.total > self.checked + skipped:
+            how = f"a random sample of {self.total} elements; {how}"
         if self.ok:
             lines = [f"gradient check passed: {self.checked} elements agree ({how})"]
         else:
@@ -200,4 +203,4 @@ def check_grad(y: Node, wrt: Node | Sequence[Node], values: Mapping[str, Any],
                                            diff, diff / scale))
     mismatches.sort(key=lambda m: -m.abs_error)
     return GradCheck(not mismatches, mode, scheme, rtol, atol, checked, program.evaluations,
-                     mismatches, crossings)
+                     mismatches, crossings, int(sum(b.size for b in program.base)))
