@@ -128,6 +128,10 @@ def _emit_train_step(module, sig, loss, opt, hyper, dropout) -> None:
     grads = grad(loss_t, sig.params)
     graph = prepare([loss_t, *grads, *[new for _, new in updates]], training=True)
     loss_n, grad_n, new_n = graph[0], graph[1:1 + len(grads)], graph[1 + len(grads):]
+    decay = [0.0] * len(grad_n)
+    if opt.name == "sgd":  # keep only the data term; the L2 term becomes one scaling of W
+        decay, grad_n = zip(*[optimizers.split_decay(g, p) for g, p in zip(grad_n, sig.params)])
+        graph, grad_n = [loss_n, *grad_n, *new_n], list(grad_n)
     slot_vars = {p.id: [module.namer.fresh(f"{p.name}_{s}", "slot") for s in opt.slots]
                  for p in sig.params}
     emitter = FunctionEmitter(module, "rng", _dropout_rate(dropout))
@@ -141,10 +145,10 @@ def _emit_train_step(module, sig, loss, opt, hyper, dropout) -> None:
                 for (target, _), new in zip(updates, new_n)]
     epilogue += optimizers.prologue(opt, hyper, "lr", "step")
     scratch = set(body.scratch)
-    for p, g in zip(sig.params, grad_n):
+    for p, g, k in zip(sig.params, grad_n, decay):
         gvar = body.var[g.id]
         epilogue += optimizers.update(opt, hyper, sig.var[p.id], gvar, slot_vars[p.id], "lr",
-                                      grad_is_scratch=gvar in scratch)
+                                      grad_is_scratch=gvar in scratch, decay=k)
         scratch.discard(gvar)
     args = [sig.var[n.id] for n in sig.inputs + sig.params + sig.stats]
     args += [v for p in sig.params for v in slot_vars[p.id]] + ["rng", "lr", "step"]

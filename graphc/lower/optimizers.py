@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import GraphError
+from ..ir import Node
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,32 @@ def get(name: str, **hyper) -> tuple[Optimizer, dict]:
     return opt, values
 
 
+def split_decay(grad: Node, param: Node) -> tuple[float, Node]:
+    """(k, rest) with grad = k * param + rest exactly as graphs (an L2 penalty's gradient
+    plus the data term); (0.0, grad) when the gradient has no such term."""
+    if grad.op == "add":
+        for term, rest in ((grad.inputs[0], grad.inputs[1]), (grad.inputs[1], grad.inputs[0])):
+            k = _multiple_of(term, param)
+            if k is not None and rest.shape == param.shape and rest.dtype == param.dtype:
+                return k, rest
+    return 0.0, grad
+
+
+def _multiple_of(node: Node, param: Node) -> float | None:
+    """k when `node` is k * param built from muls by scalar consts and sums; else None."""
+    if node is param:
+        return 1.0
+    if node.op == "mul":
+        for c, other in (node.inputs, node.inputs[::-1]):
+            if c.op == "const" and c.attrs["value"].size == 1:
+                k = _multiple_of(other, param)
+                return None if k is None else float(c.attrs["value"].item()) * k
+    if node.op == "add":
+        ks = [_multiple_of(x, param) for x in node.inputs]
+        return None if None in ks else ks[0] + ks[1]
+    return None
+
+
 def prologue(opt: Optimizer, hyper: dict, lr: str, step: str) -> list[str]:
     """Statements run once per step before the per-param updates (Adam's bias correction)."""
     if opt.name != "adam":
@@ -56,13 +83,21 @@ def prologue(opt: Optimizer, hyper: dict, lr: str, step: str) -> list[str]:
 
 
 def update(opt: Optimizer, hyper: dict, param: str, grad: str, slots: list[str], lr: str,
-           grad_is_scratch: bool) -> list[str]:
-    """Statements updating `param` in place from `grad` (and the slots, in order)."""
+           grad_is_scratch: bool, decay: float = 0.0) -> list[str]:
+    """Statements updating `param` in place from `grad` (and the slots, in order).
+
+    `decay` (SGD only) is a k such that the gradient is k * param + `grad`: the L2 term
+    is then applied as one scaling of the param instead of two passes over its gradient.
+    """
     if opt.name == "sgd":
+        lines = [f"np.multiply({param}, 1.0 - {lr} * {decay!r}, out={param})"
+                 "  # the gradient's L2 term, folded in"] if decay else []
         if grad_is_scratch:
-            return [f"np.multiply({grad}, {lr}, out={grad})",
-                    f"np.subtract({param}, {grad}, out={param})"]
-        return [f"{param} -= {lr} * {grad}"]
+            return lines + [f"np.multiply({grad}, {lr}, out={grad})",
+                            f"np.subtract({param}, {grad}, out={param})"]
+        return lines + [f"{param} -= {lr} * {grad}"]
+    if decay:
+        raise GraphError(f"{opt.name}: only SGD folds the L2 term into the update")
     if opt.name == "momentum":
         (velocity,) = slots
         lines = [f"np.multiply({velocity}, {hyper['momentum']!r}, out={velocity})",
