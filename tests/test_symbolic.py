@@ -94,12 +94,17 @@ def test_converter_handles_every_head_it_names(rng):
     exprs = [sp.Max(a, b, 0.5), sp.Min(a, b), sp.Heaviside(a - b), sp.Abs(a) * sp.sign(b),
              sp.Piecewise((a, sp.And(a > 0, b < 1)), (b, sp.Or(a < -1, sp.Ne(b, 2))), (1, True)),
              a ** 3 / (b ** 2 + 1) - sp.sqrt(b ** 2 + 1) + sp.Rational(1, 3) * sp.exp(-a),
-             sp.log(b ** 2 + 1) * sp.tanh(a) - 2 * sp.DiracDelta(a), (a ** 2 + 1) ** 1.5]
+             sp.log(b ** 2 + 1) * sp.tanh(a) - 2 * sp.DiracDelta(a), (a ** 2 + 1) ** 1.5,
+             sp.Piecewise((a, sp.ITE(a > 0, b > 0, a < -1)), (b, True))]
     A, B = gc.param("a", ()), gc.param("b", ())
+    flag = sp.Symbol("flag")  # a boolean temporary, as sympy.cse makes them
     convert = SympyToGraph({a: A, b: B})
+    convert.symbols[flag] = convert(sp.And(a > 0, b < 0))
+    exprs.append(sp.Piecewise((a, sp.ITE(flag, flag, b > a)), (-b, True)))
     for va, vb in rng.normal(size=(6, 2)) * 2:
         for e in exprs:
-            want = float(e.subs({a: va, b: vb}).subs(sp.DiracDelta(va), 0))
+            point = {a: va, b: vb, flag: va > 0 and vb < 0}
+            want = float(e.subs(point).subs(sp.DiracDelta(va), 0))
             assert gc.evaluate(convert(e), {"a": va, "b": vb}) == pytest.approx(want, rel=1e-12)
     with pytest.raises(gc.GraphError, match="unknown symbol c"):
         convert(sp.Symbol("c") + a)

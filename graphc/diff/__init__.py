@@ -28,8 +28,9 @@ def grad(y: Node, wrt: Node | Sequence[Node], mode: str = "reverse", **options):
     """
     targets = as_list(wrt)
     if mode == "reverse":
-        if options:
-            raise GraphError(f"reverse mode takes no options, got {sorted(options)}")
+        extra = set(options) - {"values", "shapes"}  # reverse mode needs no concrete shapes
+        if extra:
+            raise GraphError(f"reverse mode takes no options {sorted(extra)}")
         result = gradient_graph(y, targets)
     elif mode == "forward":
         result = forward_gradient_graph(y, targets, **options)

@@ -92,6 +92,9 @@ class SympyToGraph:
             return self.select(first, a, self.select(sp.Or(*rest), a, b))
         if isinstance(cond, sp.Not):
             return self.select(cond.args[0], b, a)
+        if isinstance(cond, sp.ITE):  # a condition chosen by a condition (sympy.cse makes them)
+            test, then, other = cond.args
+            return self.select(test, self.select(then, a, b), self.select(other, a, b))
         if isinstance(cond, sp.Ne):
             return F.where(F.equal(self.node(cond.lhs), self.node(cond.rhs)), b, a)
         return F.where(self.node(cond), a, b)
@@ -99,9 +102,9 @@ class SympyToGraph:
 
 def _relations(cond) -> list:
     """The arithmetic operands under a condition (what must be converted before it)."""
-    if isinstance(cond, sp.logic.boolalg.BooleanAtom):
-        return []
-    if isinstance(cond, (sp.And, sp.Or, sp.Not)):
+    if isinstance(cond, (sp.logic.boolalg.BooleanAtom, sp.Symbol)):
+        return [cond] if isinstance(cond, sp.Symbol) else []
+    if isinstance(cond, sp.logic.boolalg.BooleanFunction):
         return [r for c in cond.args for r in _relations(c)]
     return list(cond.args)
 
@@ -167,6 +170,11 @@ def _piecewise(conv: SympyToGraph, e: sp.Piecewise) -> Node:
     return out
 
 
+def _boolean(conv: SympyToGraph, e) -> Node:
+    # a logical combination used as a value (sympy.cse names them): a comparison of 0/1
+    return F.greater(conv.select(e, conv.number(1), conv.number(0)), 0.5)
+
+
 def _chain(fn: Callable[[Node, Node], Node]) -> Callable:
     def rule(conv: SympyToGraph, e) -> Node:
         out = conv.node(e.args[0])
@@ -205,4 +213,6 @@ RULES: list[tuple[type, Callable[[SympyToGraph, sp.Basic], Node]]] = [
     (sp.StrictLessThan, _relation("less")),
     (sp.LessThan, _relation("less_equal")),
     (sp.Equality, _relation("equal")),
+    (sp.Unequality, lambda conv, e: _boolean(conv, e)),
+    (sp.logic.boolalg.BooleanFunction, _boolean),
 ]

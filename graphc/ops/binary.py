@@ -82,7 +82,7 @@ for _name, _kernel, _symbol, _relation in (
         ("equal", np.equal, "==", sp.Eq)):
     register(OpDef(_name, 2, _compare_infer, kernel=_kernel, emit="{0} " + _symbol + " {1}",
                    sympy=scalar_sympy(_relation), nondiff=True, samples=_PAIR, label=_symbol,
-                   complex_step=False))
+                   complex_step=False, kink=lambda a, b: a - b))  # the output jumps at a == b
 
 
 def _where_infer(attrs, cond: Node, a: Node, b: Node):

@@ -46,6 +46,7 @@ _unary("sqrt", "np.sqrt({0})", lambda g, n: g / (2.0 * n), scalar_sympy(sp.sqrt)
 _unary("abs", "np.abs({0})", lambda g, n: g * F.sign(n.inputs[0]), scalar_sympy(sp.Abs),
        kink=lambda x: x, kernel=np.abs, complex_step=False)
 _unary("sign", "np.sign({0})", None, scalar_sympy(sp.sign), kernel=np.sign, complex_step=False,
+       kink=lambda x: x,
        doc="-1, 0 or 1; its derivative is zero wherever it exists")
 _unary("tanh", "np.tanh({0})", lambda g, n: g * (1.0 - n * n), scalar_sympy(sp.tanh),
        kernel=np.tanh)

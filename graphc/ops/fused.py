@@ -82,7 +82,8 @@ def _xent_vjp_logits(g: Node, n: Node) -> Node:
 
 def _xent_vjp_target(g: Node, n: Node) -> Node:
     p = F.softmax(n.inputs[0], axis=n.attrs["axis"])
-    return n.inputs[2] * (_row_sum(n, g * p) - g)
+    h = g * n.inputs[2]  # the scale may vary along the row, so it goes inside the row sum
+    return _row_sum(n, h * p) - h
 
 
 def _xent_unscaled(n: Node) -> Node:
@@ -107,7 +108,9 @@ def _xent_samples(rng):
     return [((logits, rng.integers(0, 4, size=5), rng.uniform(0.5, 2.0, size=())), {"axis": 1}),
             ((logits, np.array([0, 3, 4, -1, 2]), np.array(0.2)), {"axis": 1}),
             ((logits, rng.dirichlet(np.ones(4), size=5), rng.uniform(0.5, 2.0, size=(5, 1))),
-             {"axis": 1})]
+             {"axis": 1}),
+            ((logits, rng.dirichlet(np.ones(4), size=5), rng.uniform(0.5, 2.0, size=(4,))),
+             {"axis": 1})]  # a scale that varies along the row
 
 
 register(OpDef(
