@@ -191,3 +191,17 @@ def test_digits_reach_97_percent_test_accuracy(tmp_path, digits, bn, rate, optim
     assert history["loss"][-1] < 0.25 * history["loss"][0]
     assert history["val_accuracy"][-1] == module.evaluate(params, state, test)[1]
     assert module.evaluate(params, state, test)[1] >= 0.97
+
+
+def test_float32_model_trains_in_float32_and_matches_gc_grad(tmp_path, rng):
+    loss = lecture_net(n_in=5, hidden=4, classes=3, dtype="float32")
+    module = load(gc.export(loss, tmp_path / "m.py", "sgd", lr=0.05))
+    params, state = module.init_params(0), module.init_state(0)
+    batch = {"x": rng.normal(size=(16, 5)).astype("float32"), "y": rng.integers(0, 3, 16)}
+    _, grads = module.loss_and_grads(params, batch)
+    exact = gc.evaluate(gc.grad(loss, gc.params(loss)), gc.init_params(loss) | batch)
+    for node, want in zip(gc.params(loss), exact):
+        assert grads[node.name].dtype == np.float32
+        np.testing.assert_allclose(grads[node.name], want, rtol=1e-4, atol=1e-6)
+    losses = [module.train_step(params, state, batch) for _ in range(30)]
+    assert losses[-1] < losses[0] and all(p.dtype == np.float32 for p in params.values())

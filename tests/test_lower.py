@@ -87,6 +87,7 @@ def test_inputs_must_cover_the_graph():
     with pytest.raises(gc.GraphError, match="no input, param or state named 'v'"):
         lower(x * w, ["v"])
     assert lower(x * w, ["w", "x"]).args == ["w", "x"]
+    assert lower(x * w, ["w", "x"]).run({"x": [1.0, 2, 3], "w": [2.0, 2, 2]}).tolist() == [2, 4, 6]
 
 
 def test_hostile_names_become_safe_identifiers_and_nothing_runs(tmp_path, monkeypatch):
@@ -106,3 +107,26 @@ def test_hostile_names_become_safe_identifiers_and_nothing_runs(tmp_path, monkey
     np.testing.assert_array_equal(lowered(np.ones(2), np.full(2, 3.0)), [3.0, 3.0])
     assert all(a.isidentifier() for a in lowered.args)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_training_mode_lowering_matches_evaluate_with_batch_norm_and_dropout(rng):
+    x = gc.input("x", (None, 6))
+    gamma, beta = gc.param("g", (6,), init=1.5), gc.param("b", (6,), init=0.1)
+    h = gc.dropout(gc.relu(gc.batch_norm(x, gamma, beta, name="bn")), 0.3, seed=4)
+    out = gc.sum(h * h)
+    feed = gc.init_params(out) | {"x": rng.normal(size=(10, 6))}
+    for training in (True, False):
+        lowered = lower(out, training=training)
+        got = lowered.run(feed)
+        assert got == pytest.approx(gc.evaluate(out, feed, training=training), rel=1e-12)
+
+
+def test_float32_graphs_stay_float32(rng):
+    x = gc.input("x", (None, 3), "float32")
+    w = gc.param("w", (3, 2), dtype="float32")
+    y = gc.softmax(gc.tanh(x @ w) * 0.5 + 1.0)
+    lowered = lower(y)
+    feed = {"x": rng.normal(size=(4, 3)).astype("float32"), "w": np.ones((3, 2), "float32")}
+    got = lowered(*[feed[a] for a in lowered.args])
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, gc.evaluate(y, feed))

@@ -317,12 +317,20 @@ class Lowered:
 
     fn: object
     source: str
-    args: list[str]
+    args: list[str]  # the argument names in the source (safe identifiers)
     name: str
+    leaves: list = field(default_factory=list, repr=False)  # the leaf of each argument
 
     def __call__(self, *args):
         """Run the compiled function (positional arguments in `args` order)."""
         return self.fn(*args)
+
+    def run(self, values: dict):
+        """Run with arrays by leaf name, as gc.evaluate takes them (state leaves default to
+        their initial values)."""
+        from ..evaluate import leaf_value
+
+        return self.fn(*[leaf_value(leaf, values) for leaf in self.leaves])
 
     def __repr__(self) -> str:
         lines = len(self.source.splitlines())
@@ -357,7 +365,8 @@ def lower(outputs, inputs=None, *, training: bool = False, name: str = "f",
     module.add(function_source(fn_name, [arg_vars[a.id] for a in args], body, returns, batch,
                                module, prologue=coerce))
     namespace = module.compile(f"<graphc.lower {fn_name}>")
-    return Lowered(namespace[fn_name], module.source(), [arg_vars[a.id] for a in args], fn_name)
+    return Lowered(namespace[fn_name], module.source(), [arg_vars[a.id] for a in args], fn_name,
+                   list(args))
 
 
 def _specialize(outputs, training):

@@ -14,7 +14,7 @@ _MASKS = {}
 
 def select(cond, a, b, out=None):
     """np.where(cond, a, b) written into `out`, bit-exact, without per-element branches."""
-    if np.size(cond) < 2048:  # small: the call overhead matters more than branches
+    if getattr(cond, "size", 1) < 2048:  # small: call overhead matters more than branches
         return np.where(cond, a, b)  # callers use the result, which need not be `out`
     dtype = out.dtype if out is not None else np.result_type(a, b)
     itype = _SAME_SIZE_INT.get(dtype)
