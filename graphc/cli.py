@@ -352,13 +352,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("graphc: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `graphc ... | head`: the reader left; stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except Exception as error:
         if _missing_dot(error):
             print(f"graphc: error: {NO_DOT}", file=sys.stderr)
             return EXIT_ERROR
         if isinstance(error, OSError):  # an output path we cannot write
-            print(f"graphc: error: {error.filename or ''}: {error.strerror or error}",
-                  file=sys.stderr)
+            where = f"{error.filename}: " if error.filename else ""
+            print(f"graphc: error: {where}{error.strerror or error}", file=sys.stderr)
             return EXIT_ERROR
         if args.traceback:
             raise

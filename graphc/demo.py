@@ -50,17 +50,31 @@ def _heading(text: str) -> None:
     print(f"\n== {text} ==")
 
 
+def _picture(picture, written: Written, stem: str, what: str) -> None:
+    """Save a rendering as SVG, or as DOT source when Graphviz's `dot` program is missing."""
+    import visual
+
+    try:
+        path = visual.save(picture, os.path.join(written.out, f"{stem}.svg"))
+    except visual.GraphvizNotFoundError:
+        path = visual.save(picture, os.path.join(written.out, f"{stem}.dot"))
+        what += " as DOT source (Graphviz's dot program is missing)"
+    written.files.append((path, what))
+
+
 def _render(loss, values, written: Written) -> None:
     import visual
 
     wrt = gc.params(loss)
-    visual.save(visual.render(loss, values, grads=True, title="forward: values and gradients "
-                              "on 4 digits"), written.path("forward.svg", "the forward graph"))
-    visual.save(visual.render_backward(loss, wrt, title="backward: reverse mode's gradient "
-                                       "graph"), written.path("backward.svg",
-                                                              "the backward graph"))
+    _picture(visual.render(loss, values, grads=True, title="forward: values and gradients on "
+                           "4 digits"), written, "forward", "the forward graph")
+    _picture(visual.render_backward(loss, wrt, title="backward: reverse mode's gradient graph"),
+             written, "backward", "the backward graph")
     print(f"drew {len(gc.topological_order(loss))} forward nodes and the gradient graph of "
           f"{', '.join(p.name for p in wrt)}")
+    if written.files[-1][0].endswith(".dot"):
+        print("Graphviz's `dot` program is missing, so the graphs were saved as DOT source; "
+              f"to get the pictures, {visual.output.INSTALL_HINT}")
 
 
 def _compare(full_loss, full_values, written: Written) -> dict:
@@ -96,7 +110,9 @@ def _export_and_train(loss, logits, data, written: Written, epochs: int) -> dict
               lr=OPTIMIZER["lr"])
     save_npz(data, written.path("digits.npz", "the digits splits, for the script: python "
                                               "train_prelu_l2.py digits.npz"))
-    print(f"exported {script} ({sum(1 for _ in open(script))} lines, imports NumPy only)")
+    with open(script) as f:
+        lines = len(f.readlines())
+    print(f"exported {script} ({lines} lines, imports NumPy only)")
     trainer = import_trainer(script)
     _heading(f"training the exported code on {len(data['train']['y'])} digits "
              f"({OPTIMIZER['optimizer']}, lr {OPTIMIZER['lr']}, {epochs} epochs)")

@@ -43,7 +43,8 @@ PRELU_GRAPH = [
 One dense layer, a PReLU activation whose negative slope `alpha` is learned per unit, softmax
 cross-entropy, and an L2 penalty on the weights:
 
-$$L = \\mathrm{CE}(\\mathrm{softmax}(\\mathrm{prelu}(xW + b, \\alpha)), y) + \\lambda \\lVert W \\rVert^2$$
+$$L = \\mathrm{CE}(\\mathrm{softmax}(\\mathrm{prelu}(xW + b, \\alpha)), y)
+    + \\lambda \\lVert W \\rVert^2$$
 
 In graphc the model *is* a graph: every line below adds nodes, nothing is computed yet.
 """),

@@ -179,8 +179,9 @@ def test_train_shows_progress_and_writes_history_plot_and_params(capsys, tmp_pat
 
     files = {"history": tmp_path / "h.json", "plot": tmp_path / "c.png",
              "save": tmp_path / "p.npz"}
+    outputs = [a for k, v in files.items() for a in (f"--{k}", v)]
     status, out, _ = run(capsys, "train", small, "--epochs", "5", "--optimizer", "adam",
-                         "--lr", "0.1", "--batch-size", "8", *[a for k, v in files.items() for a in (f"--{k}", v)])
+                         "--lr", "0.1", "--batch-size", "8", *outputs)
     assert status == 0
     assert "epoch 5/5 [####################]" in out and "final: loss" in out
     history = json.loads(files["history"].read_text())

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,11 +64,12 @@ def test_the_pngs_are_images(demo):
 
 def test_the_comparison_has_four_methods_that_agree(demo):
     _, text, files = demo
-    report = json.loads(open(files["comparison.json"]).read())
+    report = json.loads(Path(files["comparison.json"]).read_text())
     methods = {m["method"]: m for m in report["blackboard"]["methods"]}
     assert set(methods) == {"symbolic", "numeric", "forward", "reverse"}
-    assert methods["reverse"]["max_abs_error"] < 1e-12 and methods["numeric"]["max_abs_error"] < 1e-6
-    table = open(files["comparison.txt"]).read()
+    assert methods["reverse"]["max_abs_error"] < 1e-12
+    assert methods["numeric"]["max_abs_error"] < 1e-6
+    table = Path(files["comparison.txt"]).read_text()
     assert table.count("one JVP per element") == 2 and "sympy.diff" in table
     assert "one backward pass" in text and "sympy.diff" in text  # and on the terminal
 
@@ -77,7 +79,7 @@ def test_the_accuracy_is_printed_and_high(demo):
     found = re.search(r"validation accuracy after 20 epochs: ([\d.]+)%", text)
     assert found and float(found.group(1)) >= 93.0
     assert "epoch 20/20 [####################]" in text
-    history = json.loads(open(files["history.json"]).read())
+    history = json.loads(Path(files["history.json"]).read_text())
     assert history["epoch"] == list(range(1, 21))
     assert history["loss"][-1] < history["loss"][0] / 5
 
@@ -107,3 +109,17 @@ def test_a_folder_it_cannot_create_is_one_line(capsys, tmp_path):
     assert main(["demo", "--out", str(tmp_path / "file" / "out")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("graphc: error: ") and err.count("\n") == 1
+
+
+def test_without_graphviz_it_saves_dot_sources_and_carries_on(tmp_path, monkeypatch, capsys):
+    from graphc.demo import run_demo
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no `dot` anywhere
+    summary = run_demo(str(tmp_path / "out"), epochs=1)
+    out = capsys.readouterr().out
+    names = sorted(os.path.basename(p) for p in summary["files"])
+    assert "forward.dot" in names and "backward.dot" in names and "forward.svg" not in names
+    assert sorted(os.listdir(tmp_path / "out")) == names
+    assert (tmp_path / "out" / "forward.dot").read_text().startswith("digraph")
+    assert "dot` program is missing" in out and "install Graphviz" in out
+    assert summary["validation_accuracy"] > 0.5

@@ -12,7 +12,8 @@ import pytest
 from graphc.cli import main
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-README = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as _f:
+    README = _f.read()
 
 
 def blocks(language):
