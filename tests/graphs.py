@@ -7,11 +7,12 @@
         outputs, values = case  # a list of nodes, and a value for every leaf by name
 
 The leaves are an input `x` of shape (None, 4), params `W` (4, 4), `b` (4,) and `s` ();
-x is fed with a batch of 4, since static shapes let the batch dimension meet W's 4 rows; each step applies a registry op (with the attrs of one of its
-samples) to earlier nodes, skipping combinations whose shapes do not fit. The outputs are
-the sinks of the DAG, so every op built is reachable from them. Ops whose
-samples are positive (log, sqrt, div, pow) get positive inputs through softplus(.) + 0.5.
-Values are continuous random draws, so kinks are hit only with probability zero.
+x is fed with a batch of 4, since static shapes let the batch dimension meet W's 4 rows.
+Each step applies a registry op (with the attrs of one of its samples) to earlier nodes,
+skipping combinations whose shapes do not fit. The outputs are the sinks of the DAG, so
+every op built is reachable from them. Ops whose samples are positive (log, sqrt, div,
+pow) get positive inputs through softplus(.) + 0.5. Values are continuous random draws,
+so kinks are hit only with probability zero. Fused ops registered by passes join in.
 """
 
 from __future__ import annotations

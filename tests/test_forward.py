@@ -100,3 +100,5 @@ def test_bad_tangents_and_wrt_are_refused():
         gc.jvp([gc.one_hot(labels, 3)], [labels], [np.ones(3)])
     with pytest.raises(gc.GraphError, match="scalar"):
         gc.grad(gc.exp(x), x, mode="forward")
+    with pytest.raises(gc.GraphError, match=r"forward mode takes the options .* not \['max_ops'\]"):
+        gc.grad(gc.sum(x), x, mode="forward", max_ops=10)

@@ -169,8 +169,9 @@ def translate(outputs, values: Mapping | None = None, shapes: Mapping | None = N
             array = symbols[node.id] = _element_symbols(node, array.shape)
         size = counter.total(array.flat)
         if size > max_ops:
-            raise GraphError(f"{node.site}: symbolic: the expressions of {node.op} "
-                             f"{node.name or ''} have {size:,} operations, above the cap "
+            what = node.op + (f" {node.name!r}" if node.name else "")
+            raise GraphError(f"{node.site}: symbolic: the expressions of {what} "
+                             f"have {size:,} operations, above the cap "
                              f"max_ops={max_ops:,}; the graph is too large to differentiate "
                              "symbolically")
         env[node.id] = array
