@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..errors import GraphError
 from ..ir import Node
 
@@ -64,9 +66,12 @@ def _multiple_of(node: Node, param: Node) -> float | None:
         return 1.0
     if node.op == "mul":
         for c, other in (node.inputs, node.inputs[::-1]):
-            if c.op == "const" and c.attrs["value"].size == 1:
+            value = c.attrs["value"] if c.op == "const" else None
+            # a const of one repeated value (constant folding may have broadcast a scalar)
+            if value is not None and value.size and np.all(value == value.flat[0]) \
+                    and node.shape == param.shape:
                 k = _multiple_of(other, param)
-                return None if k is None else float(c.attrs["value"].item()) * k
+                return None if k is None else float(value.flat[0]) * k
     if node.op == "add":
         ks = [_multiple_of(x, param) for x in node.inputs]
         return None if None in ks else ks[0] + ks[1]
