@@ -30,7 +30,7 @@ from ..evaluate import evaluate
 from ..ir import Node, as_list, substitute, topological_order
 from ..ops.leaves import const
 from ..ops.leaves import input as input_leaf
-from ..ops.registry import FLOAT_DTYPES, MULTILINEAR, F, get, lift
+from ..ops.registry import FLOAT_DTYPES, MULTILINEAR, get, lift
 from .reverse import depends_on, fit_to, zeros_like
 
 
@@ -130,7 +130,7 @@ def concrete_shape(node: Node, values: Mapping | None = None,
 
 def _basis(shapes: Sequence[tuple], dtypes: Sequence[str]):
     """Yield (position, element index, basis tangents): one unit tangent per element."""
-    for k, (shape, dtype) in enumerate(zip(shapes, dtypes)):
+    for k, shape in enumerate(shapes):
         for index in np.ndindex(*shape):
             tangents = [np.zeros(s, dtype=d) for s, d in zip(shapes, dtypes)]
             tangents[k][index] = 1.0
