@@ -251,7 +251,7 @@ def test_an_internal_error_is_one_line_unless_traceback_is_asked(capsys, monkeyp
     def boom(args):
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr(cli, "_show", boom)
+    monkeypatch.setattr(cli.commands, "show", boom)
     status, _, err = run(capsys, "show", small)
     assert status == cli.EXIT_INTERNAL and err.count("\n") == 1 and "kaput" in err
     with pytest.raises(RuntimeError):

@@ -1,0 +1,230 @@
+"""The `graphc` subcommands, one function each: `args` (the parsed command line) in, exit
+status out. Problems the user can fix raise `GraphError`; `cli.main` prints them in one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections import Counter
+
+from .errors import GraphError
+from .evaluate import inputs
+from .modelfile import example_values
+from .progress import format_metric
+from .trainer import SHOWN
+
+EXIT_ERROR = 1
+
+
+class CommandError(GraphError):
+    """A problem with the command line itself (bad option value, unwritable output)."""
+
+
+def _load(args: argparse.Namespace, with_data: bool = False):
+    from .modelfile import load_model
+
+    return load_model(args.model, with_data=with_data)
+
+
+def _ensure_folder(path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CommandError(f"{path}: the folder {os.path.dirname(path) or '.'} does not exist")
+
+
+# ---- show ------------------------------------------------------------------------------
+
+def show(args: argparse.Namespace) -> int:
+    from .evaluate import inputs, params
+    from .ir import leaves, topological_order
+
+    model = _load(args, with_data=True)
+    order = topological_order(model.outputs)
+    ops = Counter(n.op for n in order if not n.is_leaf)
+    named = f"{model.loss.name!r} " if model.loss.name else ""
+    print(f"{model.source}: loss {named}({model.loss.op}), {len(order)} nodes")
+    leaf_nodes = inputs(model.outputs) + params(model.outputs) + leaves(model.outputs, "state")
+    width = max(len(n.name) for n in leaf_nodes)
+    total = 0
+    for node in leaf_nodes:
+        if node.op == "input":
+            detail = node.dtype
+        else:
+            size = _size(node.shape)
+            total += size if node.op == "param" else 0
+            detail = f"{size} values"
+        print(f"  {node.op:<6} {node.name:<{width}}  {_shape(node.shape):<10} {detail}")
+    print(f"  {total} trainable values")
+    print("  ops: " + ", ".join(f"{op} x{n}" for op, n in sorted(ops.items())))
+    for split, arrays in model.data.items():
+        rows = len(next(iter(arrays.values())))
+        print(f"  data {split}: {rows} rows")
+    return 0
+
+
+def _shape(shape: tuple) -> str:
+    return "(" + ", ".join("N" if d is None else str(d) for d in shape) + ")"
+
+
+def _size(shape: tuple) -> int:
+    size = 1
+    for d in shape:
+        size *= d
+    return size
+
+
+# ---- render ----------------------------------------------------------------------------
+
+def render(args: argparse.Namespace) -> int:
+    import visual
+
+    from .evaluate import params
+
+    model = _load(args, with_data=args.values)
+    kind = "backward" if args.backward else "combined" if args.combined else "forward"
+    out = args.output or f"{model.name}-{kind}.svg"
+    _ensure_folder(out)
+    values = None
+    if args.values:
+        values, where = example_values(model, args.batch)
+        print(f"values and gradients from {where}")
+    if kind == "forward":
+        picture = visual.render(model.loss, values, grads=bool(values),
+                                collapse=args.collapse, title=args.title)
+    else:
+        draw = visual.render_backward if kind == "backward" else visual.render_combined
+        picture = draw(model.loss, params(model.loss), values=values, title=args.title)
+    visual.save(picture, out)
+    print(f"wrote {out} ({kind} graph of {model.source})")
+    return 0
+
+
+# ---- compare ---------------------------------------------------------------------------
+
+def compare(args: argparse.Namespace) -> int:
+    from .diff import compare
+    from .evaluate import params
+
+    model = _load(args, with_data=True)
+    every = params(model.loss)
+    wrt = every if not args.wrt else [_param(every, name, model.source) for name in args.wrt]
+    values, where = example_values(model, args.batch)
+    report = compare(model.loss, wrt, values, methods=args.methods, max_ops=args.max_ops)
+    print(report)
+    print(f"(on {where})")
+    if args.output:
+        _ensure_folder(args.output)
+        with open(args.output, "w", encoding="utf-8") as f:
+            if args.output.endswith(".json"):
+                json.dump(report.to_dict(), f, indent=1)
+            elif args.output.endswith(".html"):
+                f.write(report._repr_html_())
+            else:
+                f.write(f"{report}\n")
+        print(f"wrote {args.output}")
+    failed = [r.method for r in report.results if not r.ok]
+    return 0 if len(failed) < len(report.results) else EXIT_ERROR
+
+
+def _param(every: list, name: str, source: str):
+    for node in every:
+        if node.name == name:
+            return node
+    raise CommandError(f"{source}: no param named {name!r}; the params are "
+                       f"{', '.join(n.name for n in every)}")
+
+
+# ---- export and train ----------------------------------------------------------------
+
+def _hyper(args: argparse.Namespace) -> dict:
+    """The optimizer's hyper-parameters given on the command line."""
+    names = ("lr", "momentum", "beta1", "beta2")
+    hyper = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+    if "lr" in hyper and not hyper["lr"] > 0:
+        raise CommandError(f"the learning rate must be positive, got {hyper['lr']}")
+    return hyper
+
+
+def _predictions(model):
+    return model.outputs[1] if len(model.outputs) > 1 else None
+
+
+def export(args: argparse.Namespace) -> int:
+    from .lower import export
+    from .modelfile import save_npz
+
+    model = _load(args, with_data=bool(args.data))
+    out = args.output or f"{model.name}_train.py"
+    _ensure_folder(out)
+    export(model.loss, out, args.optimizer, predictions=_predictions(model),
+           batch_size=args.batch_size, epochs=args.epochs, **_hyper(args))
+    print(f"wrote {out} (NumPy-only training code, {args.optimizer})")
+    if args.data:
+        if not model.data:
+            raise CommandError(f"{model.source}: --data needs a model file with data()")
+        _ensure_folder(args.data)
+        save_npz(model.data, args.data)
+        print(f"wrote {args.data} ({', '.join(model.data)} splits)")
+        print(f"train it: python {out} {args.data}")
+    else:
+        print(f"train it: python {out} DATA.npz  (arrays named "
+              f"{', '.join(n.name for n in inputs(model.loss))}; python {out} --help)")
+    return 0
+
+
+def train(args: argparse.Namespace) -> int:
+    from .modelfile import load_npz
+    from .progress import ProgressBar
+    from .trainer import compile_trainer, train
+
+    model = _load(args, with_data=not args.data)
+    data = load_npz(args.data, model.loss) if args.data else model.data
+    if not data:
+        raise CommandError(f"{model.source}: nothing to train on; define data() in the model "
+                           "file or give --data FILE.npz")
+    for path in (args.history, args.plot, args.save):
+        if path:
+            _ensure_folder(path)
+    trainer = compile_trainer(model.loss, args.optimizer, predictions=_predictions(model),
+                              name=model.name, **_hyper(args))
+    rows = len(next(iter(data["train"].values())))
+    print(f"training {model.name} on {rows} rows, {args.optimizer}, {args.epochs} epochs")
+    bar = None if args.quiet else ProgressBar(args.epochs)
+    result = train(trainer, data, args.epochs, args.batch_size, seed=args.seed, progress=bar)
+    summary = "  ".join(format_metric(k, result.final(k)) for k in SHOWN
+                        if result.final(k) is not None)
+    print(f"final: {summary}")
+    if result.test:
+        print("test: " + "  ".join(format_metric(k, v) for k, v in result.test.items()))
+    _write_training_outputs(args, model, result)
+    return 0
+
+
+def _write_training_outputs(args, model, result) -> None:
+    import numpy as np
+
+    if args.history:
+        with open(args.history, "w", encoding="utf-8") as f:
+            json.dump(result.history | ({"test": result.test} if result.test else {}), f,
+                      indent=1)
+        print(f"wrote {args.history}")
+    if args.plot:
+        import visual
+
+        visual.save(visual.plot_history(result.history, title=model.name), args.plot)
+        print(f"wrote {args.plot}")
+    if args.save:
+        with open(args.save, "wb") as f:
+            np.savez(f, **result.params, **result.state["stats"])
+        print(f"wrote {args.save}")
+
+
+# ---- demo ------------------------------------------------------------------------------
+
+def demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(args.out)
+    return 0
