@@ -13,6 +13,7 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/train_step.py
+	$(PY) benchmarks/render_large.py
 
 setup: graphviz $(STAMP)
 

@@ -222,11 +222,9 @@ def elementwise(attrs, *nodes: Node) -> tuple[tuple, str]:
 
 
 def attr_label(node: Node) -> str:
-    """Default label: the op name with its attributes."""
-    if not node.attrs:
-        return node.op
-    args = ", ".join(f"{k}={v}" for k, v in node.attrs.items())
-    return f"{node.op}({args})"
+    """Default label: the op name with its attributes (the dtype shows elsewhere)."""
+    args = ", ".join(f"{k}={v}" for k, v in node.attrs.items() if k != "dtype")
+    return f"{node.op}({args})" if args else node.op
 
 
 def scalar_sympy(fn: Callable[..., Any]) -> Callable[..., Any]:
