@@ -105,6 +105,25 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(run=commands.train)
 
+    optimize = sub.add_parser("optimize", help="run the graph passes (CSE, folding, "
+                                                "simplification, fusion, DCE) and report each")
+    optimize.add_argument("model", help=MODEL_HELP)
+    optimize.add_argument("--forward", action="store_true",
+                          help="only the forward graph (default: the loss and its gradients)")
+    optimize.add_argument("--passes", nargs="+", metavar="PASS",
+                          help="passes in order (default: cse fold simplify fuse simplify dce "
+                               "cse); any of dce cse fold simplify fuse")
+    optimize.add_argument("--render", metavar="FILE.svg",
+                          help="draw the graph before and after, changes marked")
+    optimize.add_argument("-o", "--output", metavar="FILE.json",
+                          help="save the optimized graph")
+    optimize.set_defaults(run=commands.optimize)
+
+    cost = sub.add_parser("cost", help="FLOPs and bytes per node, forward and gradient")
+    cost.add_argument("model", help=MODEL_HELP)
+    cost.add_argument("--batch", type=int, default=32, help="the batch size (default 32)")
+    cost.set_defaults(run=commands.cost)
+
     demo = sub.add_parser("demo", help="the lecture's PReLU + L2 network end to end")
     demo.add_argument("--out", default="graphc-demo", help="folder for what the demo writes")
     demo.set_defaults(run=commands.demo)

@@ -228,3 +228,44 @@ def demo(args: argparse.Namespace) -> int:
 
     run_demo(args.out)
     return 0
+
+
+def optimize(args: argparse.Namespace) -> int:
+    """Run graphc's passes over the training step (loss and gradients) or the forward graph;
+    print what each pass did, optionally draw the change and save the result."""
+    from .diff import grad
+    from .evaluate import params
+    from .passes import optimize as run_passes
+    from .serialize import save
+
+    model = _load(args)
+    for path in (args.render, args.output):
+        if path:
+            _ensure_folder(path)
+    graph = [model.loss] if args.forward else [model.loss, *grad(model.loss,
+                                                                  params(model.loss))]
+    what = "forward graph" if args.forward else "loss and its gradients"
+    result = run_passes(graph, args.passes)
+    print(f"{model.source}: {what}")
+    print(result)
+    if args.render:
+        import visual
+
+        visual.save(visual.render_diff(result, title=f"{model.name}: {what}"), args.render)
+        print(f"wrote {args.render}")
+    if args.output:
+        save(result.outputs, args.output)
+        print(f"wrote {args.output} (the optimized graph; outputs: {what})")
+    return 0
+
+
+def cost(args: argparse.Namespace) -> int:
+    """Print the FLOPs and bytes of every node of the forward and gradient graphs."""
+    from .passes import cost_table
+
+    model = _load(args)
+    if args.batch < 1:
+        raise CommandError(f"the batch size must be a positive int, got {args.batch}")
+    print(f"{model.source} at batch size {args.batch}")
+    print(cost_table(model.loss, batch=args.batch))
+    return 0

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -68,7 +69,8 @@ def test_help_lists_every_subcommand(capsys):
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("show", "render", "compare", "export", "train", "demo"):
+    for command in ("show", "render", "compare", "export", "train", "optimize", "cost",
+                    "demo"):
         assert command in out
 
 
@@ -202,7 +204,31 @@ def test_train_a_saved_graph_on_an_npz(capsys, tmp_path, small, saved):
     assert "no such file" in one_line_error(capsys, "train", saved, "--data", tmp_path / "x")
 
 
+def test_optimize_reports_each_pass_draws_and_saves_the_result(capsys, tmp_path, small):
+    status, out, _ = run(capsys, "optimize", small, "--render", tmp_path / "diff.svg",
+                         "-o", tmp_path / "opt.json")
+    assert status == 0 and "loss and its gradients" in out
+    before, after = map(int, re.search(r"optimize: (\d+) -> (\d+) nodes", out).groups())
+    assert after < before
+    for name in ("cse", "fold", "simplify", "fuse", "dce"):
+        assert f"  {name} " in out
+    assert "removed (red)" in "".join(svg_root(tmp_path / "diff.svg").itertext())
+    optimized = gc.load(tmp_path / "opt.json")
+    assert len(gc.topological_order(optimized)) == after and len(optimized) == 3  # loss, dW, da
+    status, out, _ = run(capsys, "optimize", small, "--forward", "--passes", "cse", "dce")
+    assert status == 0 and "forward graph" in out and "fuse" not in out
+
+
+def test_cost_prints_flops_for_forward_and_gradient(capsys, small):
+    status, out, _ = run(capsys, "cost", small, "--batch", "16")
+    assert status == 0 and "batch size 16" in out
+    assert re.search(r"cheap-gradient ratio \(gradient / forward FLOPs\): \d", out)
+    assert "forward " in out and "backward " in out
+
+
 @pytest.mark.parametrize("argv, words", [
+    (["optimize", "--passes", "nope"], "unknown pass 'nope'"),
+    (["cost", "--batch", "0"], "batch size must be a positive int"),
     (["compare", "--wrt", "nope"], "no param named 'nope'"),
     (["compare", "--methods", "guess"], "unknown method 'guess'"),
     (["compare", "--batch", "0"], "positive"),
@@ -217,7 +243,8 @@ def test_bad_option_values(capsys, small, argv, words):
 # ---- bad input: one line, non-zero exit, for every subcommand -------------------------
 
 COMMANDS = [["show"], ["render", "-o", "{tmp}/g.svg"], ["compare"],
-            ["export", "-o", "{tmp}/train.py"], ["train", "--epochs", "1"]]
+            ["export", "-o", "{tmp}/train.py"], ["train", "--epochs", "1"], ["optimize"],
+            ["cost"]]
 
 
 def commands(tmp_path, path):
