@@ -144,8 +144,8 @@ def torch_step(graph_kind, values, dtype):
     return step
 
 
-def time_rounds(candidates, rounds, min_seconds=0.02):
-    """Median seconds per call of each candidate, measured in interleaved rounds."""
+def time_rounds(candidates, rounds, min_seconds=0.01):
+    """Seconds per call of each candidate in each of `rounds` interleaved rounds."""
     reps = {}
     for name, fn in candidates.items():  # warm up, then pick repetitions per round
         fn()
@@ -161,7 +161,13 @@ def time_rounds(candidates, rounds, min_seconds=0.02):
             for _ in range(reps[name]):
                 fn()
             samples[name].append((time.perf_counter() - start) / reps[name])
-    return {name: statistics.median(s) for name, s in samples.items()}
+    return samples
+
+
+def paired_ratio(samples, a, b):
+    """Median over rounds of a/b within each round: neighbours in time share the machine's
+    load, so the ratio is steadier than a ratio of medians on a busy machine."""
+    return statistics.median(x / y for x, y in zip(samples[a], samples[b]))
 
 
 def workload(kind, dtype, rounds):
@@ -178,8 +184,8 @@ def workload(kind, dtype, rounds):
     params, state = ns["init_params"](0), ns["init_state"](0)
     hand_params = {k: v.copy() for k, v in params.items()}
     grads = gc.grad(loss, gc.params(loss))
-    forward = gc.lower(loss, training=True)
-    gradient = gc.lower([loss] + grads, training=True)
+    forward = gc.lower(loss, training=True, reuse_outputs=True)
+    gradient = gc.lower([loss] + grads, training=True, reuse_outputs=True)
     args = [(batch | params)[a] for a in forward.args]
     grad_args = [(batch | params)[a] for a in gradient.args]
     candidates = {
@@ -192,13 +198,15 @@ def workload(kind, dtype, rounds):
     torch = torch_step(kind, batch | {k: v.copy() for k, v in params.items()}, dtype)
     if torch is not None:
         candidates["pytorch eager"] = torch
-    medians = time_rounds(candidates, rounds)
-    gen = medians["generated"]
-    return {"workload": kind, "dtype": dtype, "seconds": medians,
-            "generated / gemm floor": gen / medians["gemm floor"],
-            "generated / hand-written": gen / medians["hand-written"],
-            "gradient / forward": medians["gradient (loss+grads)"] / medians["forward (loss)"],
-            **({"generated / pytorch": gen / medians["pytorch eager"]} if torch else {})}
+    samples = time_rounds(candidates, rounds)
+    ratios = {"generated / gemm floor": ("generated", "gemm floor"),
+              "generated / hand-written": ("generated", "hand-written"),
+              "gradient / forward": ("gradient (loss+grads)", "forward (loss)")}
+    if torch is not None:
+        ratios["generated / pytorch"] = ("generated", "pytorch eager")
+    return {"workload": kind, "dtype": dtype, "rounds": rounds,
+            "seconds": {name: statistics.median(s) for name, s in samples.items()},
+            **{key: paired_ratio(samples, a, b) for key, (a, b) in ratios.items()}}
 
 
 def machine() -> dict:
@@ -223,12 +231,28 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
+def markdown(info: dict, results: list[dict]) -> str:
+    """A RESULTS.md table: microseconds per step and the ratios, one row per workload."""
+    rows = ["| workload | dtype | generated | hand-written | GEMM floor | gen / floor "
+            "| gen / hand | grad / fwd |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        us = {k: f"{v * 1e6:,.0f} us" if v >= 1e-4 else f"{v * 1e6:.1f} us"
+              for k, v in r["seconds"].items()}
+        rows.append(f"| {r['workload']} | {r['dtype']} | {us['generated']} | "
+                    f"{us['hand-written']} | {us['gemm floor']} | "
+                    f"{r['generated / gemm floor']:.2f}x | {r['generated / hand-written']:.2f}x"
+                    f" | {r['gradient / forward']:.2f} |")
+    machine_line = ", ".join(f"{k}: {v}" for k, v in info.items())
+    return f"Machine: {machine_line}\n\n" + "\n".join(rows) + "\n"
+
+
 def main(argv=None):
     """Run the chosen workloads and print medians and ratios."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=25)
     parser.add_argument("--workload", choices=["mlp", "tiny", "all"], default="all")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--markdown", help="also write a markdown table to this file")
     args = parser.parse_args(argv)
     info = machine()
     print(", ".join(f"{k}: {v}" for k, v in info.items()))
@@ -238,6 +262,9 @@ def main(argv=None):
         for dtype in ("float32", "float64"):
             results.append(workload(kind, dtype, args.rounds))
             print(report(results[-1]), flush=True)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(markdown(info, results))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": info, "results": results}, f, indent=1)

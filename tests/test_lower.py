@@ -71,6 +71,15 @@ def test_outputs_are_fresh_arrays_not_reused_buffers(rng):
     np.testing.assert_array_equal(first, kept)
 
 
+def test_reused_outputs_are_the_same_buffers_call_after_call(rng):
+    x = gc.input("x", (None, 3))
+    lowered = lower(gc.exp(x * 2.0) + 1.0, reuse_outputs=True)
+    first = lowered(np.ones((2, 3)))
+    np.testing.assert_allclose(first, np.exp(2.0) + 1.0)
+    second = lowered(np.zeros((2, 3)))
+    assert second is first and np.all(first == 2.0)
+
+
 def test_temporaries_are_written_in_place():
     x = gc.input("x", (None, 100))
     w = gc.param("w", (100,))

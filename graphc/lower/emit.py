@@ -338,13 +338,14 @@ class Lowered:
 
 
 def lower(outputs, inputs=None, *, training: bool = False, name: str = "f",
-          optimize: bool = True) -> Lowered:
+          optimize: bool = True, reuse_outputs: bool = False) -> Lowered:
     """Compile `outputs` into a NumPy function of `inputs`; return it with its source.
 
     `inputs` are leaf nodes (or their names) in argument order; by default every input,
     param and state leaf of the graph. The function returns one array per output (one
     array for a single node). It keeps its work buffers between calls, so call it from
-    one thread at a time.
+    one thread at a time; with `reuse_outputs` the returned arrays are such buffers too
+    (no allocation per call, but the next call overwrites them).
     """
     single = isinstance(outputs, Node)
     outs = as_list(outputs)
@@ -356,7 +357,8 @@ def lower(outputs, inputs=None, *, training: bool = False, name: str = "f",
     # specialize/optimize keep leaves, so the argument nodes are found in the new graph
     emitter = FunctionEmitter(module)
     body = emitter.emit_body(graph, arg_vars, {o.id: o.name for o in graph if o.name},
-                             escaping=graph)
+                             escaping=[] if reuse_outputs else graph,
+                             keep=graph if reuse_outputs else [])
     coerce = [f"{arg_vars[leaf.id]} = np.asarray({arg_vars[leaf.id]}, dtype=np.{leaf.dtype})"
               for leaf in args]
     results = [body.var[o.id] for o in graph]
