@@ -285,9 +285,9 @@ def test_an_internal_error_is_one_line_unless_traceback_is_asked(capsys, monkeyp
         main(["--traceback", "show", str(small)])
 
 
-def test_the_console_script_runs_as_a_subprocess(tmp_path):
+def test_the_console_script_runs_as_a_subprocess(tmp_path, saved):
     script = os.path.join(os.path.dirname(sys.executable), "graphc")
-    done = subprocess.run([script, "show", EXAMPLE], capture_output=True, text=True,
+    done = subprocess.run([script, "show", str(saved)], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert "alpha" in done.stdout
