@@ -16,8 +16,9 @@ with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as _f:
     README = _f.read()
 
 
-def blocks(language):
-    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+def blocks(language, containing=""):
+    found = re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+    return [block for block in found if containing in block]
 
 
 def test_the_two_setup_commands_come_first():
@@ -27,7 +28,7 @@ def test_the_two_setup_commands_come_first():
 
 
 def test_the_example_is_at_most_15_lines_and_runs(tmp_path):
-    example = blocks("python")[0]
+    example = blocks("python", "gc.export(loss")[0]
     assert len(example.strip().splitlines()) <= 16  # 15 lines of code plus the blank line
     done = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120)
@@ -38,7 +39,7 @@ def test_the_example_is_at_most_15_lines_and_runs(tmp_path):
 
 
 def test_the_add_an_op_recipe_works(tmp_path):
-    recipe = blocks("python")[1] + """
+    recipe = blocks("python", "register(OpDef")[0] + """
 import graphc as gc
 x = gc.input("x", (None, 3))
 w = gc.param("w", (3,), init=0.5)
@@ -51,6 +52,17 @@ gc.export(loss, "t.py")
     done = subprocess.run([sys.executable, "-c", recipe], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_model_file_trains(tmp_path, monkeypatch, capsys):
+    block = blocks("python", "def model()")[0]
+    (tmp_path / "my_model.py").write_text(block)
+    monkeypatch.chdir(tmp_path)
+    argv = shlex.split(block.splitlines()[0].split(":", 1)[1])
+    assert argv[:2] == ["graphc", "train"]
+    assert main([*argv[1:], "--epochs", "30", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert float(re.search(r"val_accuracy ([\d.]+)%", out).group(1)) > 85
 
 
 def cli_lines():
