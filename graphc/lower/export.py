@@ -15,7 +15,8 @@ from ..errors import GraphError
 from ..ir import Node, leaves, topological_order
 from ..ops.layers import specialize
 from . import optimizers, training
-from .emit import FunctionEmitter, batch_source, function_source, prepare
+from .body import FunctionEmitter
+from .emit import batch_source, function_source, prepare
 from .module import Module
 from .names import comment
 from .steps import literal
