@@ -40,7 +40,7 @@ def test_forward_gradient_equals_reverse_and_counts_one_jvp_per_element(lecture)
 
 
 def test_forward_gradient_for_an_input_with_a_batch_dimension(lecture):
-    loss, _, values = lecture
+    loss, logits, values = lecture
     (x,) = [leaf for leaf in gc.inputs(loss) if leaf.name == "x"]
     with pytest.raises(gc.GraphError, match=r"batch shape \(None, 4\).*values= or shapes="):
         gc.grad(loss, x, mode="forward")
@@ -48,6 +48,11 @@ def test_forward_gradient_for_an_input_with_a_batch_dimension(lecture):
     np.testing.assert_allclose(gc.evaluate(got, values), gc.evaluate(gc.grad(loss, x), values),
                                rtol=1e-12, atol=1e-15)
     assert gc.forward_jvp_count(loss, x, values=values) == 32
+    z = logits.inputs[0]  # an inner node with a batch dimension: x @ W + b
+    assert z.op == "add" and z.shape == (None, 3)
+    got = gc.grad(loss, z, mode="forward", values=values)
+    np.testing.assert_allclose(gc.evaluate(got, values), gc.evaluate(gc.grad(loss, z), values),
+                               rtol=1e-12, atol=1e-15)
 
 
 def test_tangents_broadcast_and_sum_where_paths_meet():

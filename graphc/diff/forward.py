@@ -111,7 +111,8 @@ def jvp(outputs: Node | Sequence[Node], wrt: Node | Sequence[Node],
 
 def concrete_shape(node: Node, values: Mapping | None = None,
                    shapes: Mapping | None = None) -> tuple[int, ...]:
-    """`node`'s static shape with batch dimensions (None) filled from `values` or `shapes`."""
+    """`node`'s static shape with batch dimensions (None) filled from `values` or `shapes`
+    (by leaf name; an inner node's shape is read off its value, computed from `values`)."""
     if None not in node.shape:
         return node.shape
     known = None
@@ -119,6 +120,8 @@ def concrete_shape(node: Node, values: Mapping | None = None,
         known = tuple(shapes[node.name])
     elif values is not None and node.name in values:
         known = np.shape(values[node.name])
+    elif values is not None and not node.is_leaf:
+        known = np.shape(evaluate(node, values))
     if known is None or len(known) != node.ndim or any(
             s is not None and s != k for s, k in zip(node.shape, known)):
         got = "" if known is None else f" (got {known})"
