@@ -19,6 +19,7 @@ EXIT_INTERNAL = 3  # a bug in graphc, not in the user's input
 
 
 def _add_optimizer_options(parser: argparse.ArgumentParser) -> None:
+    """The optimizer options `export` and `train` share."""
     parser.add_argument("--optimizer", default="sgd", choices=["sgd", "momentum", "adam"],
                         help="default sgd")
     parser.add_argument("--lr", type=float, help="learning rate (sgd 0.1, momentum 0.05, "
@@ -64,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show values (and gradients) on a small batch of the data")
     render.add_argument("--batch", type=int, default=4, help="rows for --values (default 4)")
     render.add_argument("--title", help="a caption above the picture")
+    render.add_argument("--highlight", nargs="+", metavar="NAME",
+                        help="draw every path from these nodes to the loss in red")
     render.set_defaults(run=commands.render)
 
     compare = sub.add_parser("compare", help="differentiate four ways and compare error, "

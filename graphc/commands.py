@@ -37,6 +37,7 @@ def _ensure_folder(path: str) -> None:
 # ---- show ------------------------------------------------------------------------------
 
 def show(args: argparse.Namespace) -> int:
+    """List a model's inputs, params, state, ops and data sizes."""
     from .evaluate import inputs, params
     from .ir import leaves, topological_order
 
@@ -78,6 +79,7 @@ def _size(shape: tuple) -> int:
 # ---- render ----------------------------------------------------------------------------
 
 def render(args: argparse.Namespace) -> int:
+    """Draw the forward, backward or combined graph into a picture file."""
     import visual
 
     from .evaluate import params
@@ -92,7 +94,8 @@ def render(args: argparse.Namespace) -> int:
         print(f"values and gradients from {where}")
     if kind == "forward":
         picture = visual.render(model.loss, values, grads=bool(values),
-                                collapse=args.collapse, title=args.title)
+                                collapse=args.collapse, title=args.title,
+                                highlight=args.highlight or ())
     else:
         draw = visual.render_backward if kind == "backward" else visual.render_combined
         picture = draw(model.loss, params(model.loss), values=values, title=args.title)
@@ -104,6 +107,7 @@ def render(args: argparse.Namespace) -> int:
 # ---- compare ---------------------------------------------------------------------------
 
 def compare(args: argparse.Namespace) -> int:
+    """Differentiate four ways on a small batch; print (and save) the comparison."""
     from .diff import compare
     from .evaluate import params
 
@@ -152,6 +156,7 @@ def _predictions(model):
 
 
 def export(args: argparse.Namespace) -> int:
+    """Write the NumPy-only training script (and, with --data, its data as .npz)."""
     from .lower import export
     from .modelfile import save_npz
 
@@ -175,6 +180,7 @@ def export(args: argparse.Namespace) -> int:
 
 
 def train(args: argparse.Namespace) -> int:
+    """Train through the exported code with a progress bar; write history, plot, params."""
     from .modelfile import load_npz
     from .progress import ProgressBar
     from .trainer import compile_trainer, train
@@ -224,6 +230,7 @@ def _write_training_outputs(args, model, result) -> None:
 # ---- demo ------------------------------------------------------------------------------
 
 def demo(args: argparse.Namespace) -> int:
+    """Run the lecture's network end to end into --out."""
     from .demo import run_demo
 
     run_demo(args.out)

@@ -96,6 +96,7 @@ def svg_root(path):
     (["--backward"], ["∂loss/∂W", "∂loss/∂alpha"]),
     (["--combined", "--values"], ["backward (reverse mode)", "="]),
     (["--collapse", "--values", "--title", "my net"], ["my net", "∂"]),
+    (["--highlight", "alpha"], ["alpha"]),
 ])
 def test_render_writes_an_svg_of_the_graph(capsys, tmp_path, flags, words):
     out = tmp_path / "graph.svg"
