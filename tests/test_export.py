@@ -175,8 +175,11 @@ def test_hostile_names_are_made_safe_and_nothing_runs(tmp_path, rng):
     assert not (tmp_path / "pwned").exists() and not (tmp_path.parent / "pwned").exists()
     with pytest.raises(gc.GraphError, match="optimizer"):
         gc.export(loss, tmp_path / "bad.py", "rmsprop")
-    with pytest.raises(gc.GraphError, match="lr must be a number"):
+    with pytest.raises(gc.GraphError, match="lr must be a finite number"):
         gc.export(loss, tmp_path / "bad.py", lr="0.1; import os")
+    sneaky = 'm"""\nimport os; os.system("touch pwned")\n"""'
+    module = load(gc.export(loss, tmp_path / "named.py", name=sneaky))
+    assert module.MODEL_NAME == sneaky and not (tmp_path / "pwned").exists()
 
 
 @pytest.mark.parametrize("bn, rate, optimizer, lr", [(False, 0.0, "adam", 0.005),

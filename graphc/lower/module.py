@@ -103,7 +103,8 @@ class Module:
 
     def source(self) -> str:
         """The whole module's source."""
-        parts = [f'"""{self.doc}"""\n', "\n".join(self.imports) + "\n"]
+        doc = self.doc.replace("\\", "/").replace('"', "'")  # no way out of the docstring
+        parts = [f'"""{doc}"""\n', "\n".join(self.imports) + "\n"]
         parts += self.preamble + list(self.definitions.values())
         if self.constants:
             parts.append("\n".join(self.constants) + "\n")

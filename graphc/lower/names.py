@@ -31,8 +31,9 @@ def identifier(name: str | None, fallback: str = "v") -> str:
 
 
 def comment(text: str, limit: int = 100) -> str:
-    """`text` made safe for a `#` comment: one line of printable ASCII, at most `limit` chars."""
-    text = _COMMENT_UNSAFE.sub("?", str(text))
+    """`text` made safe for a `#` comment or a docstring: one line of printable ASCII without
+    quotes or backslashes, at most `limit` characters."""
+    text = _COMMENT_UNSAFE.sub("?", str(text)).replace('"', "'").replace("\\", "/")
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -43,8 +43,9 @@ def get(name: str, **hyper) -> tuple[Optimizer, dict]:
                          f"{', '.join(sorted(unknown))}; it takes {', '.join(opt.defaults)}")
     values = dict(opt.defaults)
     for key, value in hyper.items():
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
-            raise GraphError(f"optimizer {name!r}: {key} must be a number, got {value!r}")
+        if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                or not np.isfinite(value):
+            raise GraphError(f"optimizer {name!r}: {key} must be a finite number, got {value!r}")
         values[key] = float(value)
     return opt, values
 
