@@ -179,7 +179,8 @@ def test_hostile_names_are_made_safe_and_nothing_runs(tmp_path, rng):
         gc.export(loss, tmp_path / "bad.py", lr="0.1; import os")
     sneaky = 'm"""\nimport os; os.system("touch pwned")\n"""'
     module = load(gc.export(loss, tmp_path / "named.py", name=sneaky))
-    assert module.MODEL_NAME == sneaky and not (tmp_path / "pwned").exists()
+    assert sneaky == module.MODEL_NAME
+    assert not (tmp_path / "pwned").exists()
 
 
 @pytest.mark.parametrize("bn, rate, optimizer, lr", [(False, 0.0, "adam", 0.005),
