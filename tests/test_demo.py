@@ -123,3 +123,18 @@ def test_without_graphviz_it_saves_dot_sources_and_carries_on(tmp_path, monkeypa
     assert (tmp_path / "out" / "forward.dot").read_text().startswith("digraph")
     assert "dot` program is missing" in out and "install Graphviz" in out
     assert summary["validation_accuracy"] > 0.5
+
+
+def test_the_readme_shows_the_table_the_demo_prints(demo):
+    """Method and evaluation count of each row agree (times and last bits vary by machine)."""
+    _, text, _ = demo
+    with open(os.path.join(os.path.dirname(__file__), "..", "README.md")) as f:
+        readme = f.read()
+
+    def rows(block):
+        return [(r.split()[0], r.split()[3]) for r in block.splitlines()
+                if r.split() and r.split()[0] in ("symbolic", "numeric", "forward", "reverse")]
+
+    printed = text.split("== four ways to differentiate ==")[1].split("== exporting")[0]
+    shown = readme.split("## Four ways to differentiate")[1].split("```")[1]
+    assert rows(shown) == rows(printed) and len(rows(printed)) == 7
