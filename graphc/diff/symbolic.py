@@ -141,9 +141,10 @@ def _batch_size(graph: list[Node], values, shapes) -> int:
 
 
 def translate(outputs, values: Mapping | None = None, shapes: Mapping | None = None,
-              training: bool = False, cut: Sequence[Node] = (), constants: Sequence[str] = (),
+              cut: Sequence[Node] = (), constants: Sequence[str] = (),
               max_ops: int = DEFAULT_MAX_OPS) -> Translation:
-    """Translate the (specialized) graph of `outputs` into SymPy, `cut` nodes as symbols."""
+    """Translate the graph of `outputs` (specialized: no select_mode) into SymPy, the
+    float leaves and the `cut` nodes as symbols."""
     values = values or {}
     outs = as_list(outputs)
     order = topological_order(outs)
@@ -187,7 +188,7 @@ def to_sympy(outputs, values: Mapping | None = None, shapes: Mapping | None = No
     One node gives one result; a list gives a list.
     """
     graph = specialize(as_list(outputs), training)
-    tr = translate(graph, values, shapes, training, (), constants, max_ops)
+    tr = translate(graph, values, shapes, (), constants, max_ops)
     results = [a.item() if a.shape == () else a for a in tr.outputs]
     return results[0] if isinstance(outputs, Node) else results
 
@@ -223,7 +224,7 @@ def differentiate(y: Node, wrt: Sequence[Node], values: Mapping | None = None,
             raise GraphError(f"{w.site}: cannot differentiate with respect to {w.op} "
                              f"{w.name or ''} of dtype {w.dtype}")
     graph = specialize([y, *wrt], training)
-    tr = translate(graph[:1], values, shapes, training, graph[1:], constants, max_ops)
+    tr = translate(graph[:1], values, shapes, graph[1:], constants, max_ops)
     expr = tr.outputs[0].item()
     n_symbols = sum(tr.symbols[w.id].size for w in graph[1:] if w.id in tr.symbols)
     estimate = tr.counter(expr) * max(n_symbols, 1)
