@@ -139,3 +139,16 @@ def test_float32_graphs_stay_float32(rng):
     got = lowered(*[feed[a] for a in lowered.args])
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, gc.evaluate(y, feed))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_branch_free_select_is_bit_exact(dtype, rng):
+    from graphc.lower.runtime import select
+
+    cond = rng.normal(size=(64, 64)) > 0
+    a = rng.normal(size=(64, 64)).astype(dtype)
+    a[0, :3] = [np.nan, -0.0, np.inf]
+    for x, y in [(a, 0), (0, a), (a, 2 * a), (a, -0.0), (-0.0, a), (a, np.float32(1.5))]:
+        want = np.where(cond, x, y).astype(dtype)
+        got = select(cond, x, y, out=np.empty((64, 64), dtype))
+        np.testing.assert_array_equal(got.view(f"u{got.itemsize}"), want.view(f"u{got.itemsize}"))

@@ -26,10 +26,17 @@ def select(cond, a, b, out=None):
     mask = _MASKS.get(key)
     if mask is None:  # one scratch mask per shape, so no step allocates a fresh one
         mask = _MASKS[key] = np.empty(key[0], itype)
+    bits = out.view(itype)
+    if np.ndim(a) == 0 and a == 0 and not np.signbit(a):  # where(c, 0, b): b's bits or 0
+        np.add(cond, -1, dtype=itype, out=mask)  # all ones where cond fails, else zeros
+        np.bitwise_and(np.asarray(b, dtype).view(itype), mask, out=bits)
+        return out
     np.subtract(0, cond, dtype=itype, out=mask)  # all ones where cond holds, else zeros
     a_bits = np.asarray(a, dtype).view(itype)
+    if np.ndim(b) == 0 and b == 0 and not np.signbit(b):  # where(c, a, 0): a's bits or 0
+        np.bitwise_and(a_bits, mask, out=bits)
+        return out
     b_bits = np.asarray(b, dtype).view(itype)
-    bits = out.view(itype)
     np.bitwise_xor(a_bits, b_bits, out=bits)
     np.bitwise_and(bits, mask, out=bits)
     np.bitwise_xor(bits, b_bits, out=bits)
