@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 from collections import Counter
 
@@ -38,7 +39,7 @@ def _ensure_folder(path: str) -> None:
 
 def show(args: argparse.Namespace) -> int:
     """List a model's inputs, params, state, ops and data sizes."""
-    from .evaluate import inputs, params
+    from .evaluate import params
     from .ir import leaves, topological_order
 
     model = _load(args, with_data=True)
@@ -47,13 +48,13 @@ def show(args: argparse.Namespace) -> int:
     named = f"{model.loss.name!r} " if model.loss.name else ""
     print(f"{model.source}: loss {named}({model.loss.op}), {len(order)} nodes")
     leaf_nodes = inputs(model.outputs) + params(model.outputs) + leaves(model.outputs, "state")
-    width = max(len(n.name) for n in leaf_nodes)
+    width = max((len(n.name) for n in leaf_nodes), default=0)
     total = 0
     for node in leaf_nodes:
         if node.op == "input":
             detail = node.dtype
         else:
-            size = _size(node.shape)
+            size = math.prod(node.shape)
             total += size if node.op == "param" else 0
             detail = f"{size} values"
         print(f"  {node.op:<6} {node.name:<{width}}  {_shape(node.shape):<10} {detail}")
@@ -67,13 +68,6 @@ def show(args: argparse.Namespace) -> int:
 
 def _shape(shape: tuple) -> str:
     return "(" + ", ".join("N" if d is None else str(d) for d in shape) + ")"
-
-
-def _size(shape: tuple) -> int:
-    size = 1
-    for d in shape:
-        size *= d
-    return size
 
 
 # ---- render ----------------------------------------------------------------------------
@@ -113,6 +107,8 @@ def compare(args: argparse.Namespace) -> int:
 
     model = _load(args, with_data=True)
     every = params(model.loss)
+    if not every:
+        raise CommandError(f"{model.source}: the loss has no params to differentiate")
     wrt = every if not args.wrt else [_param(every, name, model.source) for name in args.wrt]
     values, where = example_values(model, args.batch)
     report = compare(model.loss, wrt, values, methods=args.methods, max_ops=args.max_ops)

@@ -286,6 +286,16 @@ def test_an_internal_error_is_one_line_unless_traceback_is_asked(capsys, monkeyp
         main(["--traceback", "show", str(small)])
 
 
+def test_a_model_without_params(capsys, tmp_path):
+    path = tmp_path / "constant.py"
+    path.write_text("import graphc as gc\ndef model():\n    return gc.mean(gc.const([1.0, 2.0]))\n")
+    status, out, _ = run(capsys, "show", path)
+    assert status == 0 and "0 trainable values" in out
+    assert "no params to differentiate" in one_line_error(capsys, "compare", path)
+    assert "no params to train" in one_line_error(capsys, "export", path, "-o",
+                                                  tmp_path / "t.py")
+
+
 def test_the_console_script_runs_as_a_subprocess(tmp_path, saved):
     script = os.path.join(os.path.dirname(sys.executable), "graphc")
     done = subprocess.run([script, "show", str(saved)], capture_output=True, text=True,
