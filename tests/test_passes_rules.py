@@ -127,3 +127,20 @@ def test_node_flops_of_reductions_views_and_fused_ops():
     assert node_flops(gc.transpose(a)) == 0
     assert node_flops(gc.softmax(a)) == 5 * 32
     assert node_flops(F.prelu_vjp_alpha(a, a, shape=(4,))) == 4 * 32
+
+
+def test_a_rewritten_node_keeps_its_name_unless_that_would_duplicate_a_shared_node():
+    h = gc.tanh(x)
+    fresh = gc.named(-(2.0 * x), "y")
+    shared = gc.named(h * 1.0, "z")
+    (a, b, c2), _ = simplify([fresh, shared, h + 1.0])
+    assert a.name == "y" and a.op == "mul"
+    assert b is c2.inputs[0] and b.name is None  # still the one tanh node
+
+
+def test_passes_handle_a_5000_step_chain_without_recursion():
+    y = v
+    for _ in range(5_000):
+        y = (y + 0.0) * 1.0
+    result = gc.optimize(y)
+    assert result.output is v and result.nodes_before == 1 + 4 * 5_000

@@ -11,6 +11,7 @@ the values alone.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -110,9 +111,10 @@ def keeps_shape(old: Node, new: Node) -> bool:
     return new.dtype == old.dtype and same_runtime_shape(old, new)
 
 
-def _keep_name(old: Node, new: Node) -> Node:
-    """The user's name for `old` stays on its replacement (renderings and generated code)."""
-    if old.name is None or new.name is not None or new.is_leaf:
+def _keep_name(old: Node, new: Node, existing: set[int]) -> Node:
+    """The user's name for `old` stays on a freshly built replacement (renderings and
+    generated code); a node already in the graph keeps its own, or it would be duplicated."""
+    if old.name is None or new.name is not None or new.is_leaf or new.id in existing:
         return new
     return apply(new.op, *new.inputs, _name=old.name, _scope=new.scope, _site=new.site,
                  **dict(new.attrs))
@@ -142,6 +144,17 @@ def rebuild(outputs: list[Node], visit: Callable[[Node, Node], Node]) -> list[No
     return [rebuilt.get(o.id, o) for o in outputs]
 
 
+def _rewrite_node(old: Node, new: Node, rules: list[Rule], fired: Counter,
+                  existing: set[int]) -> Node:
+    for _ in range(16):  # a node rarely needs more than a few rules in a row
+        hit = first_rewrite(new, rules)
+        if hit is None:
+            break
+        fired[hit[0].name] += 1
+        new = _keep_name(new, hit[1], existing)
+    return new
+
+
 def graph_rewrite(outputs: Node | Iterable[Node], rules: list[Rule],
                   max_sweeps: int = 50) -> tuple[list[Node], Counter]:
     """Apply `rules` bottom-up until none applies; return the new outputs and how many times
@@ -150,16 +163,8 @@ def graph_rewrite(outputs: Node | Iterable[Node], rules: list[Rule],
     fired: Counter = Counter()
     for _ in range(max_sweeps):
         before = sum(fired.values())
-
-        def visit(old: Node, new: Node) -> Node:
-            for _ in range(16):  # a node rarely needs more than a few rules in a row
-                hit = first_rewrite(new, rules)
-                if hit is None:
-                    break
-                fired[hit[0].name] += 1
-                new = _keep_name(new, hit[1])
-            return new
-
+        existing = {node.id for node in topological_order(outputs)}
+        visit = functools.partial(_rewrite_node, rules=rules, fired=fired, existing=existing)
         outputs = rebuild(outputs, visit)
         if sum(fired.values()) == before:
             break
