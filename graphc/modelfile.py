@@ -79,6 +79,9 @@ def _call(module: ModuleType, name: str, path: str) -> Any:
 
 def import_model_file(path: str) -> ModuleType:
     """Import the Python file at `path` as a fresh module (its folder is importable)."""
+    if os.path.isdir(path):
+        raise ModelFileError(f"{path}: is a folder; give a model file (.py) or a saved graph "
+                             "(.json)")
     if not os.path.isfile(path):
         raise ModelFileError(f"{path}: no such file")
     module_name = f"graphc_model_{next(_module_ids)}"
@@ -129,6 +132,19 @@ def _as_array(value: Any, source: str, where: str) -> np.ndarray:
     return array
 
 
+def _check_shape(array: np.ndarray, node: Node, source: str, where: str) -> None:
+    """Refuse an array that does not fit its input leaf (None in the leaf's shape is free)."""
+    fits = array.ndim == len(node.shape) and all(
+        d is None or d == n for d, n in zip(node.shape, array.shape))
+    if not fits:
+        declared = "(" + ", ".join("N" if d is None else str(d) for d in node.shape) + ")"
+        raise ModelFileError(f"{source}: {where} has shape {array.shape}, but the input "
+                             f"{node.name!r} is {declared} (declared at {node.site})")
+    if node.dtype.startswith("int") and not np.issubdtype(array.dtype, np.integer):
+        raise ModelFileError(f"{source}: {where} holds {array.dtype} values, but the input "
+                             f"{node.name!r} takes integer class ids ({node.dtype})")
+
+
 def check_data(raw: Any, loss: Node, source: str) -> dict[str, dict[str, np.ndarray]]:
     """Normalize data() to {split: {input name: array}} and check it against the inputs."""
     if not isinstance(raw, dict) or not raw:
@@ -157,6 +173,8 @@ def check_data(raw: Any, loss: Node, source: str) -> dict[str, dict[str, np.ndar
         if len(set(lengths.values())) > 1:
             raise ModelFileError(f"{source}: data()[{split_name!r}]: inputs have different "
                                  f"numbers of rows: {lengths}")
+        for name, node in wanted.items():
+            _check_shape(arrays[name], node, source, f"data()[{split_name!r}][{name!r}]")
         result[split_name] = {name: arrays[name] for name in wanted}
     return result
 

@@ -85,6 +85,11 @@ GOOD = textwrap.dedent("""
     (GOOD + "def data():\n    return {'z': [1.0]}\n", ["no array for input 'x'"]),
     (GOOD + "def data():\n    return {'test': {'x': [[1.0, 2.0]]}}\n", ["no 'train' split"]),
     (GOOD + "def data():\n    return {'x': 'abc'}\n", ["not a numeric array"]),
+    (GOOD + "def data():\n    return {'x': [[1.0, 2.0, 3.0]]}\n",
+     ["has shape (1, 3)", "'x' is (N, 2)", "model.py:4"]),
+    ("import graphc as gc\ndef model():\n    y = gc.input('y', (None,), 'int64')\n"
+     "    return gc.mean(gc.one_hot(y, 3) @ gc.param('w', (3,)))\n"
+     "def data():\n    return {'y': [0.5, 1.0]}\n", ["float64 values", "integer class ids"]),
 ])
 def test_bad_model_files_give_one_line(tmp_path, text, words):
     with pytest.raises(ModelFileError) as info:
@@ -105,6 +110,8 @@ def test_missing_file_and_bad_json(tmp_path):
     with pytest.raises(ModelFileError, match="bad graph.*unknown op 'frobnicate'"):
         load_model(write(tmp_path, '{"format": "graphc-graph", "version": 1, "outputs": [0],'
                                    ' "nodes": [{"op": "frobnicate"}]}', "g.json"))
+    with pytest.raises(ModelFileError, match="is a folder"):
+        load_model(tmp_path)
     with pytest.raises(ModelFileError, match="not a Python file"):
         load_model(write(tmp_path, "hello", "model.txt"))
 
