@@ -69,6 +69,20 @@ def _scaled(op: str):
     return rewrite
 
 
+def _power_of_two(node: Node) -> bool:
+    value = const_value(node)
+    return value is not None and node.op == "const" and value.dtype.kind == "f" and bool(
+        np.all(np.frexp(np.abs(value))[0] == 0.5))
+
+
+def _fold_factors(c1: Node, c2: Node, x: Node, **_) -> Node | None:
+    # exact only when one factor is a power of two: then no rounding is moved
+    if c2.op != "const" or const_value(c2) is None or not (_power_of_two(c1)
+                                                            or _power_of_two(c2)):
+        return None
+    return build("mul", const(const_value(c1) * const_value(c2)), x)
+
+
 def _drop_broadcast(node: Node, **_) -> Node | None:
     inputs = [x.inputs[0] if x.op == "broadcast_like" else x for x in node.inputs]
     return build(node.op, *inputs, **dict(node.attrs))
@@ -105,6 +119,11 @@ RULES = [
     # where(c, x, x) -> x ; select_mode(x, x) -> x
     Rule("where(c,x,x)", P("where", var("cond"), X, X), lambda x, **_: x),
     Rule("select(x,x)", P("select_mode", X, X), lambda x, **_: x),
+    # x + x -> 2*x (exact)
+    Rule("x+x", P("add", X, X), lambda x, **_: build("mul", 2.0, x)),
+    # c1*(c2*x) -> (c1*c2)*x when c1 or c2 is a power of two (exact)
+    Rule("c*(c*x)", P("mul", P("const", bind="c1", test=lambda n: const_value(n) is not None),
+                      P("mul", P("const", bind="c2"), X)), _fold_factors),
     # -(-x) -> x
     Rule("--x", P("neg", P("neg", X)), lambda x, **_: x),
     # -(c*x) -> (-c)*x for a const c (negation is exact)
