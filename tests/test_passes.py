@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from graphs import random_graphs
 from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 import graphc as gc
 from graphc.demo import lecture_network
@@ -154,3 +155,40 @@ def test_dce_points_shape_only_uses_at_nodes_computed_anyway(rng):
     values = {"x": rng.normal(size=(4, 3)), "s": np.array(0.5)}
     assert_same_values([g], [out], values)
     assert gc.evaluate(out, values) == pytest.approx(1.0)
+
+
+@settings(max_examples=20, deadline=None)
+@given(n_in=st.integers(1, 5), hidden=st.integers(1, 5), classes=st.integers(2, 5),
+       batch=st.integers(1, 6), int_labels=st.booleans(), per_unit=st.booleans(),
+       dtype=st.sampled_from(["float64", "float32"]), mean=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_fusion_fires_on_random_prelu_softmax_networks_and_keeps_values(
+        n_in, hidden, classes, batch, int_labels, per_unit, dtype, mean, seed):
+    rng = np.random.default_rng(seed)
+    x = gc.input("x", (None, n_in), dtype)
+    W1 = gc.param("W1", (n_in, hidden), "he_normal", dtype)
+    alpha = gc.param("alpha", (hidden,) if per_unit else (), 0.25, dtype)
+    W2 = gc.param("W2", (hidden, classes), "he_normal", dtype)
+    logits = gc.prelu(x @ W1, alpha) @ W2
+    if int_labels:
+        y = gc.input("y", (None,), "int64")
+        labels = rng.integers(0, classes, batch)
+    else:
+        y = gc.input("y", (None, classes), dtype)
+        labels = rng.dirichlet(np.ones(classes), size=batch).astype(dtype)
+    if mean:
+        loss = gc.softmax_cross_entropy(logits, y)
+    else:  # a sum over the batch: the scale is a plain -1
+        target = gc.one_hot(y, classes, dtype) if int_labels else y
+        loss = -gc.sum(target * gc.log_softmax(logits))
+    grads = gc.grad(loss, gc.params(loss))
+    result = optimize([loss, *grads])
+    fused = next(s for s in result.steps if s.name == "fuse").counts
+    assert fused["softmax_xent_grad"] == 1 and fused["prelu_vjp_x"] == 1
+    assert fused["prelu_vjp_alpha"] == 1
+    values = gc.init_params(loss) | {"x": rng.normal(size=(batch, n_in)).astype(dtype),
+                                     "y": labels}
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    for a, b in zip(gc.evaluate([loss, *grads], values), gc.evaluate(result.outputs, values)):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_allclose(b, a, rtol=tol, atol=tol)
