@@ -93,6 +93,7 @@ def test_optimize_reports_each_pass_and_can_be_serialized():
 
 def test_optimize_takes_pass_names_or_functions_and_refuses_unknown_ones():
     y = gc.exp(x) * 1.0
+    assert gc.optimize(y, passes="simplify").output.op == "exp"
     result = gc.optimize(y, passes=["simplify", lambda outs: (outs, {})])
     assert result.output.op == "exp" and result.steps[1].name == "<lambda>"
     with pytest.raises(gc.GraphError, match="unknown pass 'inline'.*known passes: dce"):
@@ -122,6 +123,10 @@ def test_cost_table_needs_a_batch_size_and_shapes_that_fit():
         gc.cost_table(loss)
     with pytest.raises(gc.ShapeError, match="shape \\(8, 5\\) given for input 'x'"):
         gc.cost_table(loss, {"x": (8, 5)}, batch=8)
+    with pytest.raises(gc.GraphError, match="no input named 'X'; the graph's inputs are x, y"):
+        gc.cost_table(loss, {"X": (8, 4)}, batch=8)
+    with pytest.raises(gc.GraphError, match="batch must be a positive int, got 0"):
+        gc.cost_table(loss, batch=0)
 
 
 def test_node_flops_of_reductions_views_and_fused_ops():

@@ -165,6 +165,13 @@ def cost_table(outputs: Node | Iterable[Node], shapes: Mapping[str, Any] | None 
 
     outputs = specialize(as_list(outputs), training)
     shapes = dict(shapes or {})
+    names = {leaf.name for leaf in topological_order(outputs) if leaf.op == "input"}
+    unknown = sorted(set(shapes) - names)
+    if unknown:
+        raise GraphError(f"cost_table: no input named {', '.join(map(repr, unknown))}; the "
+                         f"graph's inputs are {', '.join(sorted(names)) or 'none'}")
+    if batch is not None and (not isinstance(batch, (int, np.integer)) or batch < 1):
+        raise GraphError(f"cost_table: batch must be a positive int, got {batch!r}")
     if batch is None:
         batch = _batch_of(outputs, shapes)
     if gradient is None:

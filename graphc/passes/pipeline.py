@@ -109,6 +109,8 @@ class OptimizeResult:
 
 def _resolve(passes: Sequence[str | PassFn] | None) -> list[tuple[str, PassFn]]:
     chosen = []
+    if isinstance(passes, str) or callable(passes):
+        passes = [passes]
     for p in DEFAULT_PASSES if passes is None else passes:
         if callable(p):
             chosen.append((getattr(p, "__name__", "pass"), p))
