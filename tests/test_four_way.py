@@ -113,6 +113,16 @@ def test_every_op_differentiates_the_same_four_ways(name, data):
             assert all(np.all(g == 0) for g in grads["reverse"])
         if node.dtype in FLOAT_DTYPES:
             check_inner_product(node, wrt, values, np.random.default_rng(k))
+        check_second_order(y, wrt, values, np.random.default_rng(k))
+
+
+def check_second_order(y, wrt, values, rng):
+    """The op's derivative rules are themselves differentiable: reverse over reverse and
+    forward over reverse give the same Hessian-vector product."""
+    v = [rng.normal(size=np.shape(values[w.name])) for w in wrt]
+    rr = gc.evaluate(gc.hvp(y, wrt, v, mode="reverse"), values)
+    fr = gc.evaluate(gc.hvp(y, wrt, v, mode="forward"), values)
+    assert_close(fr, rr, 1e-11)
 
 
 def graph_kinks(outputs, values) -> list[np.ndarray]:
@@ -147,6 +157,7 @@ def test_random_graphs_differentiate_the_same_four_ways(case):
         if grads[method] is not None:
             assert_close(grads[method], grads["reverse"], 1e-11, scale)
     assert_close(grads["numeric"], grads["reverse"], 1e-6, scale)
+    check_second_order(y, wrt, values, np.random.default_rng(0))
 
 
 @pytest.mark.parametrize("training", [False, True])

@@ -150,9 +150,14 @@ def _prelu_x_infer(attrs, x: Node, alpha: Node, g: Node):
 
 def _prelu_alpha_attrs(attrs, x: Node, g: Node) -> dict:
     """From the target `shape` (sum_to's spelling) to the axes summed and the axes dropped."""
-    if "shape" not in attrs:
-        return {"axis": tuple(attrs["axis"]), "lead": int(attrs["lead"])}
-    full, shape = broadcast_shapes(x.shape, g.shape), tuple(attrs["shape"])
+    full = broadcast_shapes(x.shape, g.shape)
+    if "shape" not in attrs:  # stored form: check it fits these inputs
+        axis, lead = normalize_axis(tuple(attrs["axis"]), len(full)), int(attrs["lead"])
+        if not 0 <= lead <= len(full) or any(full[i] != 1 and i not in axis
+                                             for i in range(lead)):
+            raise ShapeError(f"cannot drop the first {lead} axes of {full} (summed: {axis})")
+        return {"axis": axis, "lead": lead}
+    shape = tuple(attrs["shape"])
     if len(shape) > len(full) or broadcast_shapes(full, shape) != full:
         raise ShapeError(f"cannot sum {full} down to {shape}")
     lead = len(full) - len(shape)
