@@ -109,6 +109,12 @@ def test_cost_table_counts_matmul_flops_and_reads_the_cheap_gradient_ratio():
     assert [r["flops"] for r in matmuls] == [2 * 32 * 64 * 10] * 2
     assert {r["part"] for r in matmuls} == {"forward", "backward"}
     assert 1.5 < table.ratio < 3.0
+    forward_part = sum(r["flops"] for r in table.rows if r["part"] == "forward")
+    assert table.backward_flops == table.gradient_flops - forward_part
+    assert forward_part == table.forward_flops  # the step computes the loss as forward does
+    assert next(iter(table.by_op())) == "matmul"
+    assert table.by_op()["matmul"] == {"flops": 2 * 2 * 32 * 64 * 10, "bytes": 2 * 8 * (
+        32 * 64 + 64 * 10 + 32 * 10), "nodes": 2}
     info = json.loads(json.dumps(table.to_dict(), default=list))
     assert info["ratio"] == pytest.approx(table.ratio)
     assert "cheap-gradient ratio" in str(table)

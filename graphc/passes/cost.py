@@ -104,7 +104,7 @@ def concrete(outputs: Sequence[Node], shapes: Mapping[str, Any], batch: int | No
 @dataclass
 class CostTable:
     """Per-node costs and the forward / gradient totals. With a gradient, the rows are those
-    of the gradient graph, each marked "forward" (shared with the loss) or "backward"."""
+    of the gradient graph, each marked "forward" (the loss needs it) or "backward"."""
 
     rows: list[dict]
     forward_flops: int
@@ -119,11 +119,29 @@ class CostTable:
             return None
         return self.gradient_flops / self.forward_flops
 
+    @property
+    def backward_flops(self) -> int | None:
+        """FLOPs of the gradient graph's nodes that the forward graph does not have."""
+        if self.gradient_flops is None:
+            return None
+        return sum(r["flops"] for r in self.rows if r["part"] == "backward")
+
+    def by_op(self) -> dict[str, dict[str, int]]:
+        """FLOPs and bytes summed per op, biggest first."""
+        totals: dict[str, dict[str, int]] = {}
+        for r in self.rows:
+            entry = totals.setdefault(r["op"], {"flops": 0, "bytes": 0, "nodes": 0})
+            entry["flops"] += r["flops"]
+            entry["bytes"] += r["bytes"]
+            entry["nodes"] += 1
+        return dict(sorted(totals.items(), key=lambda kv: (-kv[1]["flops"], -kv[1]["bytes"])))
+
     def to_dict(self) -> dict:
-        """JSON-ready: rows and totals."""
+        """JSON-ready: rows, totals and per-op sums."""
         return {"rows": self.rows, "forward_flops": self.forward_flops,
                 "forward_bytes": self.forward_bytes, "gradient_flops": self.gradient_flops,
-                "gradient_bytes": self.gradient_bytes, "ratio": self.ratio}
+                "gradient_bytes": self.gradient_bytes, "backward_flops": self.backward_flops,
+                "ratio": self.ratio, "by_op": self.by_op()}
 
     def __str__(self) -> str:
         lines = [f"{'part':<9}{'op':<28}{'shape':<16}{'FLOPs':>14}{'bytes':>14}"]
@@ -157,8 +175,8 @@ def cost_table(outputs: Node | Iterable[Node], shapes: Mapping[str, Any] | None 
                training: bool = False) -> CostTable:
     """FLOPs and bytes per node at the given input shapes (or values), None dims set to
     `batch` (by default, the size a given shape puts there). For a scalar loss, also the
-    gradient graph with respect to `wrt` (default: every param), optimized unless
-    `optimized=False`."""
+    gradient graph with respect to `wrt` (default: every param). Both graphs are optimized
+    first (as lowering does) unless `optimized=False`."""
     from ..diff import grad
     from ..evaluate import params
     from .pipeline import optimize
@@ -176,6 +194,8 @@ def cost_table(outputs: Node | Iterable[Node], shapes: Mapping[str, Any] | None 
         batch = _batch_of(outputs, shapes)
     if gradient is None:
         gradient = len(outputs) == 1 and outputs[0].shape == ()
+    if optimized:
+        outputs = optimize(outputs).outputs
     forward = _rows(outputs, shapes, batch, None)
     totals = [sum(r[k] for r in forward) for k in ("flops", "bytes")]
     if not gradient:
@@ -187,6 +207,6 @@ def cost_table(outputs: Node | Iterable[Node], shapes: Mapping[str, Any] | None 
     if optimized:
         step = optimize(step).outputs
     step = specialize(step, training)
-    rows = _rows(step, shapes, batch, {r["id"] for r in forward})
+    rows = _rows(step, shapes, batch, {n.id for n in topological_order(step[0])})
     flops, moved = sum(r["flops"] for r in rows), sum(r["bytes"] for r in rows)
     return CostTable(rows, *totals, flops, moved)
