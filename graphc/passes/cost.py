@@ -194,9 +194,7 @@ def cost_table(outputs: Node | Iterable[Node], shapes: Mapping[str, Any] | None 
         batch = _batch_of(outputs, shapes)
     if gradient is None:
         gradient = len(outputs) == 1 and outputs[0].shape == ()
-    if optimized:
-        outputs = optimize(outputs).outputs
-    forward = _rows(outputs, shapes, batch, None)
+    forward = _rows(optimize(outputs).outputs if optimized else outputs, shapes, batch, None)
     totals = [sum(r[k] for r in forward) for k in ("flops", "bytes")]
     if not gradient:
         return CostTable(forward, *totals, None, None)
@@ -206,7 +204,6 @@ def cost_table(outputs: Node | Iterable[Node], shapes: Mapping[str, Any] | None 
     step = [outputs[0], *as_list(grad(outputs[0], targets))]
     if optimized:
         step = optimize(step).outputs
-    step = specialize(step, training)
     rows = _rows(step, shapes, batch, {n.id for n in topological_order(step[0])})
     flops, moved = sum(r["flops"] for r in rows), sum(r["bytes"] for r in rows)
     return CostTable(rows, *totals, flops, moved)
