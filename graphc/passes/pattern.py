@@ -44,20 +44,18 @@ def is_all(node: Node, number: float) -> bool:
 
 class P:
     """A node pattern: an op name (or a tuple of names, or None for any node), input patterns,
-    an optional name to bind the node to, an attrs subset and a predicate on the node."""
+    an optional name to bind the node to and a predicate on the node (for attrs, values)."""
 
-    __slots__ = ("ops", "inputs", "bind", "attrs", "test")
+    __slots__ = ("ops", "inputs", "bind", "test")
 
     def __init__(self, op: str | tuple | None = None, *inputs: P, bind: str | None = None,
-                 attrs: dict | None = None, test: Callable[[Node], bool] | None = None):
+                 test: Callable[[Node], bool] | None = None):
         self.ops = (op,) if isinstance(op, str) else op
-        self.inputs, self.bind, self.attrs, self.test = inputs, bind, attrs or {}, test
+        self.inputs, self.bind, self.test = inputs, bind, test
 
     def match(self, node: Node, env: dict[str, Node]) -> bool:
         """Match `node`, adding bindings to `env`; a name bound twice must be the same node."""
         if self.ops is not None and node.op not in self.ops:
-            return False
-        if any(node.attrs.get(k) != v for k, v in self.attrs.items()):
             return False
         if self.test is not None and not self.test(node):
             return False

@@ -23,7 +23,7 @@ from ..ops.leaves import const
 from .pattern import P, Rule, build, const_value, graph_rewrite, is_all, number, var
 from .shapes import same_runtime_shape
 
-X, Y, C = var("x"), var("y"), var("c")
+X, Y = var("x"), var("y")
 ZERO, ONE = number(0.0), number(1.0)
 SMALL_ZEROS = 4096  # elements: a const of zeros this small may be made from nothing
 
