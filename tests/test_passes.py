@@ -206,3 +206,17 @@ def test_an_optimized_graph_saves_loads_and_lowers_with_its_fused_ops(rng, tmp_p
     got = lowered(*args)
     for a, b in zip(gc.evaluate(graph, values), got):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+
+
+def test_symbolic_runtime_shapes_follow_ops_and_unify_batch_dims_that_meet():
+    from graphc.passes.shapes import runtime_shape, same_runtime_shape
+
+    x, y = gc.input("x", (None, 3)), gc.input("y", (None,), "int64")
+    z = x @ gc.param("W", (3, 4))
+    assert same_runtime_shape(gc.exp(z), z) and not same_runtime_shape(gc.one_hot(y, 4), z)
+    runtime_shape(gc.one_hot(y, 4) * z)  # the batch dims meet: graphc's None is one size
+    assert same_runtime_shape(gc.one_hot(y, 4), z)
+    assert runtime_shape(gc.sum(z, axis=1, keepdims=True))[1] == 1
+    assert runtime_shape(gc.transpose(z)) == runtime_shape(z)[::-1]
+    flat = gc.reshape(x, (-1,))  # 3 * batch elements: a size of its own
+    assert runtime_shape(flat)[0] != runtime_shape(x)[0]
