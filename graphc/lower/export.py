@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..diff import grad
+from ..diff import grad, vjp
 from ..errors import GraphError
 from ..ir import Node, leaves, topological_order
 from ..ops.layers import specialize
+from ..ops.leaves import input as input_leaf
 from . import optimizers, training
 from .body import FunctionEmitter
 from .emit import batch_source, function_source, prepare
@@ -126,20 +127,33 @@ def _emit_train_step(module, sig, loss, opt, hyper, dropout) -> None:
     (loss_t,) = specialize([loss], True)
     updates = [(n.attrs["target"], n.inputs[1]) for n in topological_order(loss_t)
                if n.op == "update_state"]
-    grads = grad(loss_t, sig.params)
+    scaled = opt.name == "sgd"
+    if scaled:  # backpropagate lr instead of 1: every gradient arrives as its SGD step
+        lr_leaf = input_leaf("graphc.lr", (), loss.dtype)
+        sig.var[lr_leaf.id] = "lr"
+        grads = vjp([loss_t], [lr_leaf], sig.params)
+    else:
+        grads = grad(loss_t, sig.params)
     graph = prepare([loss_t, *grads, *[new for _, new in updates]], training=True)
     loss_n, grad_n, new_n = graph[0], graph[1:1 + len(grads)], graph[1 + len(grads):]
-    decay = [0.0] * len(grad_n)
-    if opt.name == "sgd":  # keep only the data term; the L2 term becomes one scaling of W
-        decay, grad_n = zip(*[optimizers.split_decay(g, p) for g, p in zip(grad_n, sig.params)])
-        graph, grad_n = [loss_n, *grad_n, *new_n], list(grad_n)
+    decay = [None] * len(grad_n)
+    if scaled:  # keep only the data term; the L2 term becomes one scaling of the param
+        decay, grad_n = map(list, zip(*[optimizers.split_decay(g, p)
+                                        for g, p in zip(grad_n, sig.params)]))
+    if any(k is not None for k in decay):  # tidy the coefficients (x * 1.0 and the like)
+        tidy = iter(prepare([k for k in decay if k is not None], training=True))
+        decay = [None if k is None else next(tidy) for k in decay]
+    coefficients = [k for k in decay if k is not None]
+    graph = [loss_n, *grad_n, *new_n, *coefficients]
     slot_vars = {p.id: [module.namer.fresh(f"{p.name}_{s}", "slot") for s in opt.slots]
                  for p in sig.params}
     emitter = FunctionEmitter(module, "rng", _dropout_rate(dropout))
-    names = {g.id: f"grad_{p.name}" for g, p in zip(grad_n, sig.params)}
+    names = {g.id: f"{'step' if scaled else 'grad'}_{p.name}"
+             for g, p in zip(grad_n, sig.params)}
     names[loss_n.id] = loss.name or "loss"
-    body = emitter.emit_body(graph, _args(sig, sig.inputs + sig.params + sig.stats), names,
-                             escaping=[loss_n], keep=grad_n + new_n)
+    leaves = sig.inputs + sig.params + sig.stats + ([lr_leaf] if scaled else [])
+    body = emitter.emit_body(graph, _args(sig, leaves), names, escaping=[loss_n],
+                             keep=grad_n + new_n + coefficients)
     stat_by_name = {s.name: s for s in sig.stats}
     epilogue = [f"np.copyto({sig.var[stat_by_name[target].id]}, {body.var[new.id]})"
                 f"  # running statistic {comment(target, 50)}"
@@ -149,13 +163,15 @@ def _emit_train_step(module, sig, loss, opt, hyper, dropout) -> None:
     for p, g, k in zip(sig.params, grad_n, decay):
         gvar = body.var[g.id]
         epilogue += optimizers.update(opt, hyper, sig.var[p.id], gvar, slot_vars[p.id], "lr",
-                                      grad_is_scratch=gvar in scratch, decay=k)
+                                      grad_is_scratch=gvar in scratch,
+                                      decay=None if k is None else body.var[k.id])
         scratch.discard(gvar)
     args = [sig.var[n.id] for n in sig.inputs + sig.params + sig.stats]
     args += [v for p in sig.params for v in slot_vars[p.id]] + ["rng", "lr", "step"]
+    # lr as a NumPy scalar of the model's dtype, so float32 arithmetic stays float32
+    prologue = [f"lr = np.{loss.dtype}(lr)"] if scaled else []
     module.add(function_source("_train_step", args, body, body.var[loss_n.id], _batch(sig),
-                               module,
-                               epilogue=epilogue,
+                               module, prologue=prologue, epilogue=epilogue,
                                doc="Forward, gradient and update in one pass (training mode)."))
     module.slot_vars = slot_vars  # read by the wrappers
 

@@ -55,6 +55,10 @@ class Module:
                 raise GraphError(f"kernel {name} uses the global {ref!r}, which generated code "
                                  "cannot carry")
         source, uses_select = textwrap.dedent(inspect.getsource(fn)), False
+        tree = ast.parse(source).body
+        if not (tree and isinstance(tree[0], ast.FunctionDef) and tree[0].name == name):
+            raise GraphError(f"the source of kernel {name} in {fn.__code__.co_filename} no "
+                             "longer matches the loaded function (edited since import?)")
         if rewrite:
             source, uses_select = faster_calls(source)
         if uses_select:

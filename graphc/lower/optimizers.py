@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import GraphError
 from ..ir import Node
+from ..ops.registry import F, lift
 
 
 @dataclass(frozen=True)
@@ -50,32 +51,45 @@ def get(name: str, **hyper) -> tuple[Optimizer, dict]:
     return opt, values
 
 
-def split_decay(grad: Node, param: Node) -> tuple[float, Node]:
-    """(k, rest) with grad = k * param + rest exactly as graphs (an L2 penalty's gradient
-    plus the data term); (0.0, grad) when the gradient has no such term."""
+def split_decay(grad: Node, param: Node) -> tuple[Node | None, Node]:
+    """(k, rest) with grad = k * param + rest, k a graph node of one element (an L2
+    penalty's gradient plus the data term); (None, grad) when there is no such term."""
     if grad.op == "add":
         for term, rest in ((grad.inputs[0], grad.inputs[1]), (grad.inputs[1], grad.inputs[0])):
-            k = _multiple_of(term, param)
+            k = _coefficient(term, param)
             if k is not None and rest.shape == param.shape and rest.dtype == param.dtype:
                 return k, rest
-    return 0.0, grad
+    return None, grad
 
 
-def _multiple_of(node: Node, param: Node) -> float | None:
-    """k when `node` is k * param built from muls by scalar consts and sums; else None."""
+def _coefficient(node: Node, param: Node) -> Node | None:
+    """k (one element) when `node` is k * param built from products and sums; else None."""
     if node is param:
-        return 1.0
+        return lift(1.0, param)
+    if node.shape != param.shape:
+        return None
     if node.op == "mul":
         for c, other in (node.inputs, node.inputs[::-1]):
-            value = c.attrs["value"] if c.op == "const" else None
-            # a const of one repeated value (constant folding may have broadcast a scalar)
-            if value is not None and value.size and np.all(value == value.flat[0]) \
-                    and node.shape == param.shape:
-                k = _multiple_of(other, param)
-                return None if k is None else float(value.flat[0]) * k
+            factor = _one_value(c)
+            k = _coefficient(other, param) if factor is not None else None
+            if k is not None:
+                return F.mul(factor, k)
     if node.op == "add":
-        ks = [_multiple_of(x, param) for x in node.inputs]
-        return None if None in ks else ks[0] + ks[1]
+        ks = [_coefficient(x, param) for x in node.inputs]
+        return None if None in ks else F.add(ks[0], ks[1])
+    return None
+
+
+def _one_value(node: Node) -> Node | None:
+    """`node` as a one-element factor: itself if it has one element, a scalar const if it
+    is a const repeating one value (folding may have broadcast a scalar); else None."""
+    if node.op == "const":
+        value = node.attrs["value"]
+        if value.size and np.all(value == value.flat[0]):
+            return lift(np.asarray(value.flat[0], dtype=value.dtype))
+        return None
+    if None not in node.shape and int(np.prod(node.shape)) == 1:
+        return F.reshape(node, shape=()) if node.shape else node
     return None
 
 
@@ -89,19 +103,17 @@ def prologue(opt: Optimizer, hyper: dict, lr: str, step: str) -> list[str]:
 
 
 def update(opt: Optimizer, hyper: dict, param: str, grad: str, slots: list[str], lr: str,
-           grad_is_scratch: bool, decay: float = 0.0) -> list[str]:
+           grad_is_scratch: bool, decay: str | None = None) -> list[str]:
     """Statements updating `param` in place from `grad` (and the slots, in order).
 
-    `decay` (SGD only) is a k such that the gradient is k * param + `grad`: the L2 term
-    is then applied as one scaling of the param instead of two passes over its gradient.
+    SGD's `grad` is already the step (the backward pass carried lr instead of 1), and
+    `decay`, when given, names k with step = k * param + `grad`: the L2 term is applied
+    as one scaling of the param instead of passes over a gradient array.
     """
     if opt.name == "sgd":
-        lines = [f"np.multiply({param}, 1.0 - {lr} * {decay!r}, out={param})"
-                 "  # the gradient's L2 term, folded in"] if decay else []
-        if grad_is_scratch:
-            return lines + [f"np.multiply({grad}, {lr}, out={grad})",
-                            f"np.subtract({param}, {grad}, out={param})"]
-        return lines + [f"{param} -= {lr} * {grad}"]
+        lines = [f"np.multiply({param}, 1.0 - {decay}, out={param})"
+                 "  # the L2 term of the step"] if decay else []
+        return lines + [f"np.subtract({param}, {grad}, out={param})"]
     if decay:
         raise GraphError(f"{opt.name}: only SGD folds the L2 term into the update")
     if opt.name == "momentum":
