@@ -32,11 +32,15 @@ def softmax_xent_grad_kernel(logits, target, scale, axis):
     if np.ndim(target) == np.ndim(logits) - 1:  # class ids along the last axis
         depth = np.shape(logits)[-1]
         valid = (target >= 0) & (target < depth)  # an out-of-range id has an all-zero one_hot
-        p *= valid[..., None]
+        if not valid.all():
+            p *= valid[..., None]
         rows = np.nonzero(valid)
         p[rows + (np.asarray(target)[valid],)] -= 1
     else:
         p = p * np.sum(target, axis=axis, keepdims=True) - target
+    if np.result_type(p, scale) == p.dtype and np.broadcast_shapes(p.shape, np.shape(scale)) \
+            == p.shape:
+        return np.multiply(p, scale, out=p)  # p is our own temporary: scale it in place
     return p * scale
 
 
