@@ -89,6 +89,8 @@ def _one_value(node: Node) -> Node | None:
             return lift(np.asarray(value.flat[0], dtype=value.dtype))
         return None
     if None not in node.shape and int(np.prod(node.shape)) == 1:
+        while node.op in ("expand_dims", "reshape") and node.inputs[0].shape in ((), (1,)):
+            node = node.inputs[0]  # the scalar that was only given size-1 axes
         return F.reshape(node, shape=()) if node.shape else node
     return None
 
