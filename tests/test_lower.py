@@ -152,3 +152,13 @@ def test_branch_free_select_is_bit_exact(dtype, rng):
         want = np.where(cond, x, y).astype(dtype)
         got = select(cond, x, y, out=np.empty((64, 64), dtype))
         np.testing.assert_array_equal(got.view(f"u{got.itemsize}"), want.view(f"u{got.itemsize}"))
+
+
+def test_buffer_pools_keep_a_few_batch_sizes(rng):
+    x = gc.input("x", (None, 4))
+    lowered = lower(gc.sum(gc.tanh(x * 2.0) * 3.0, axis=1))
+    pool = next(v for k, v in lowered.fn.__globals__.items() if k.startswith("_pool"))
+    for n in range(1, 21):
+        data = rng.normal(size=(n, 4))
+        np.testing.assert_allclose(lowered(data), (np.tanh(data * 2) * 3).sum(axis=1))
+    assert 1 <= len(pool) <= 8

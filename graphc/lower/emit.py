@@ -34,7 +34,8 @@ def function_source(name: str, params: list[str], body: Body, returns: str,
         module.add(f"def {alloc}(n):\n    return ({allocs},)\n\n\n{pool} = {{}}")
         names = ", ".join(b.name for b in body.buffers)
         key = batch if batch and any(None in b.shape for b in body.buffers) else "0"
-        lines += [f"    {names}, = {pool}.get({key}) or {pool}.setdefault({key}, {alloc}({key}))"]
+        helper = module.helper("buffers")
+        lines += [f"    {names}, = {pool}.get({key}) or {helper}({pool}, {alloc}, {key})"]
     lines += [f"    {line}" for line in body.lines]
     lines += [f"    {line}" for line in epilogue]
     lines.append(f"    return {returns}")
@@ -101,7 +102,8 @@ def lower(outputs, inputs=None, *, training: bool = False, name: str = "f",
     param and state leaf of the graph. The function returns one array per output (one
     array for a single node). It keeps its work buffers between calls, so call it from
     one thread at a time; with `reuse_outputs` the returned arrays are such buffers too
-    (no allocation per call, but the next call overwrites them).
+    (no allocation per call, but the next call overwrites them). Every None in the
+    graph's shapes stands for one batch size, read from the first input that has one.
     """
     single = isinstance(outputs, Node)
     outs = as_list(outputs)

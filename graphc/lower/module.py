@@ -22,7 +22,7 @@ from .steps import literal
 # Kernel and helper names are reserved up front so no user variable can shadow them.
 _KERNEL_NAMES = {op.kernel.__name__ for op in REGISTRY.values()
                  if op.kernel is not None and op.kernel.__name__.isidentifier()}
-HELPERS = ("select", "dropout_mask")
+HELPERS = ("select", "dropout_mask", "buffers")
 
 
 class Module:

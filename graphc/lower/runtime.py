@@ -47,3 +47,11 @@ def dropout_mask(rng, x, rate):
     """A fresh inverted-dropout mask shaped like x: 0 with probability `rate`, else 1/(1-rate)."""
     keep = rng.random(x.shape, dtype=x.dtype) >= rate
     return np.multiply(keep, 1.0 / (1.0 - rate), dtype=x.dtype)
+
+
+def buffers(pool, alloc, n):
+    """Work buffers for batch size n, made on first use; at most 8 batch sizes are kept."""
+    if len(pool) >= 8:
+        pool.clear()
+    found = pool[n] = alloc(n)
+    return found
