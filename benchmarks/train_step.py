@@ -109,6 +109,7 @@ def gemm_floor(shapes, dtype):
 
 
 def mlp_floor_shapes(n, d, h, c):
+    """The operand shapes of the mlp step's five matrix products."""
     return [((n, d), (d, h)), ((n, h), (h, c)),  # forward
             ((h, n), (n, c)), ((n, c), (c, h)),  # second layer: dW2, dh
             ((d, n), (n, h))]  # first layer: dW1

@@ -19,6 +19,8 @@ FOREVER = 1 << 60
 
 @dataclass
 class Storage:
+    """Memory that variables may point into: a pooled buffer, a fresh array, or a leaf."""
+
     writable: bool
     vars: set = field(default_factory=set)
     buffer: str | None = None  # pooled buffer name
@@ -27,6 +29,8 @@ class Storage:
 
 @dataclass
 class Buffer:
+    """A pooled work buffer: its variable name in the source, static shape and dtype."""
+
     name: str
     shape: tuple
     dtype: str

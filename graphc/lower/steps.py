@@ -52,6 +52,7 @@ class Step:
 
     @property
     def can_write_out(self) -> bool:
+        """Whether this step may be given an output buffer (`out=`)."""
         return self.kind in ("ufunc", "reduce", "select") and self.shape not in (None, ())
 
     def overwritable(self) -> tuple[int, ...]:
