@@ -145,6 +145,18 @@ def torch_step(graph_kind, values, dtype):
     return step
 
 
+def same_step(ns, hand, params, batch):
+    """Check that the generated and the hand-written step compute the same update."""
+    gen = {k: v.copy() for k, v in params.items()}
+    ref = {k: v.copy() for k, v in params.items()}
+    loss = ns["train_step"](gen, ns["init_state"](0), batch)
+    want = hand(ref, batch["x"], batch["y"])
+    tol = 1e-4 if batch["x"].dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(loss, want, rtol=tol)
+    for k in gen:
+        np.testing.assert_allclose(gen[k], ref[k], rtol=tol, atol=tol * 1e-2, err_msg=k)
+
+
 def time_rounds(candidates, rounds, min_seconds=0.01):
     """Seconds per call of each candidate in each of `rounds` interleaved rounds."""
     reps = {}
@@ -184,6 +196,7 @@ def workload(kind, dtype, rounds):
     ns = build_module(loss, "sgd", lr=LR).compile(f"<benchmark {kind}>")
     params, state = ns["init_params"](0), ns["init_state"](0)
     hand_params = {k: v.copy() for k, v in params.items()}
+    same_step(ns, hand, params, batch)
     grads = gc.grad(loss, gc.params(loss))
     forward = gc.lower(loss, training=True, reuse_outputs=True)
     gradient = gc.lower([loss] + grads, training=True, reuse_outputs=True)
