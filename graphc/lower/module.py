@@ -19,9 +19,6 @@ from . import runtime
 from .names import Namer
 from .steps import literal
 
-# Kernel and helper names are reserved up front so no user variable can shadow them.
-_KERNEL_NAMES = {op.kernel.__name__ for op in REGISTRY.values()
-                 if op.kernel is not None and op.kernel.__name__.isidentifier()}
 HELPERS = ("select", "dropout_mask", "buffers")
 
 
@@ -30,7 +27,11 @@ class Module:
 
     def __init__(self, doc: str):
         self.doc = doc
-        self.namer = Namer(_KERNEL_NAMES | set(HELPERS) | set(_RUNTIME_GLOBALS))
+        # names of copyable kernels and helpers are reserved up front: no user variable
+        # may shadow a function the module defines later
+        kernels = {op.kernel.__name__ for op in REGISTRY.values() if op.emit is None
+                   and op.kernel is not None and op.kernel.__name__.isidentifier()}
+        self.namer = Namer(kernels | set(HELPERS) | set(_RUNTIME_GLOBALS))
         self.imports: list[str] = ["import numpy as np"]
         self.preamble: list[str] = []  # top-level blocks copied verbatim (the training loop)
         self.definitions: dict[str, str] = {}  # kernels and helpers, by name, in first-use order
