@@ -201,3 +201,17 @@ def test_a_long_chain_differentiates_fast_and_the_gradient_grows_linearly():
     assert ratios[1] < 4 and abs(ratios[1] - ratios[0]) < 0.05  # a small, constant ratio
     value = gc.evaluate(g, {"x": np.full(4, 0.3)})
     assert value.shape == (4,) and np.all(np.isfinite(value))
+
+
+def test_regressions_found_by_the_random_graphs(rng):
+    # a param broadcast to a batch shape: its cotangent sums (None, 4) down to (4, 4)
+    x, W = gc.input("x", (None, 4)), gc.param("W", (4, 4))
+    y = gc.sum(gc.tanh(apply("broadcast_like", W, x) * x))
+    values = {"x": rng.normal(size=(4, 4)), "W": rng.normal(size=(4, 4))}
+    grads = four_ways(y, [W, x], values)
+    for method in ("forward", "symbolic", "numeric"):
+        assert_close(grads[method], grads["reverse"], EXACT if method != "numeric" else NUMERIC)
+    # SymPy's constant E in a derivative: exp(1) of a const 1 becomes E
+    s = gc.param("s", ())
+    g = gc.grad(gc.exp(s) * gc.exp(gc.const(1.0)), s, mode="symbolic")
+    assert gc.evaluate(g, {"s": 0.5}) == pytest.approx(np.exp(1.5), rel=1e-15)

@@ -94,7 +94,7 @@ def test_converter_handles_every_head_it_names(rng):
     exprs = [sp.Max(a, b, 0.5), sp.Min(a, b), sp.Heaviside(a - b), sp.Abs(a) * sp.sign(b),
              sp.Piecewise((a, sp.And(a > 0, b < 1)), (b, sp.Or(a < -1, sp.Ne(b, 2))), (1, True)),
              a ** 3 / (b ** 2 + 1) - sp.sqrt(b ** 2 + 1) + sp.Rational(1, 3) * sp.exp(-a),
-             sp.log(b ** 2 + 1) * sp.tanh(a) - 2 * sp.DiracDelta(a), (a ** 2 + 1) ** 1.5,
+             sp.log(b ** 2 + 1) * sp.tanh(a) - 2 * sp.DiracDelta(a), (a ** 2 + 1) ** 1.5 + sp.E * b,
              sp.Piecewise((a, sp.ITE(a > 0, b > 0, a < -1)), (b, True))]
     A, B = gc.param("a", ()), gc.param("b", ())
     flag = sp.Symbol("flag")  # a boolean temporary, as sympy.cse makes them

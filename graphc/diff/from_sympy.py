@@ -64,7 +64,7 @@ class SympyToGraph:
                     from None
         if e in (sp.nan, sp.zoo, sp.oo, -sp.oo):
             raise GraphError(f"symbolic: the derivative is undefined here ({e})")
-        if isinstance(e, sp.Number):
+        if isinstance(e, (sp.Number, sp.NumberSymbol)):  # NumberSymbol: E, pi
             return self.number(e)
         if isinstance(e, sp.logic.boolalg.BooleanAtom):
             return const(np.asarray(bool(e)))

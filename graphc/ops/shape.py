@@ -144,7 +144,9 @@ def sum_to_kernel(x, shape):
 
 def _sum_to_infer(attrs, x: Node):
     shape = attrs["shape"]
-    if x.ndim < len(shape) or broadcast_shapes(x.shape, shape) != x.shape:
+    full = broadcast_shapes(x.shape, shape) if x.ndim >= len(shape) else None
+    # the target may only fix x's batch dimensions (None), never grow a known size
+    if full is None or any(d is not None and f != d for f, d in zip(full, x.shape)):
         raise ShapeError(f"cannot sum {x.shape} down to {shape}")
     return shape, x.dtype
 
