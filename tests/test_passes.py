@@ -48,6 +48,13 @@ def test_each_pass_keeps_the_values_of_random_graphs(passes, case):
     assert_same_values(outputs, run(outputs, passes), values)
 
 
+@SETTINGS
+@given(case=random_graphs())
+def test_optimizing_twice_changes_nothing_more(case):
+    once = optimize(case[0])
+    assert optimize(once.outputs).nodes_after == once.nodes_after <= once.nodes_before
+
+
 @pytest.mark.parametrize("passes", ALL)
 @settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -119,8 +119,10 @@ RULES = [
     # where(c, x, x) -> x ; select_mode(x, x) -> x
     Rule("where(c,x,x)", P("where", var("cond"), X, X), lambda x, **_: x),
     Rule("select(x,x)", P("select_mode", X, X), lambda x, **_: x),
-    # x + x -> 2*x (exact)
-    Rule("x+x", P("add", X, X), lambda x, **_: build("mul", 2.0, x)),
+    # c*y + c*y -> (2c)*y for a const c (exact: doubling moves no rounding)
+    Rule("cy+cy", P("add", P("mul", P("const", bind="c", test=lambda n: const_value(n)
+                                        is not None), Y, bind="x"), X),
+         lambda c, y, **_: build("mul", const(2 * const_value(c)), y)),
     # c1*(c2*x) -> (c1*c2)*x when c1 or c2 is a power of two (exact)
     Rule("c*(c*x)", P("mul", P("const", bind="c1", test=lambda n: const_value(n) is not None),
                       P("mul", P("const", bind="c2"), X)), _fold_factors),
