@@ -215,3 +215,8 @@ def test_regressions_found_by_the_random_graphs(rng):
     s = gc.param("s", ())
     g = gc.grad(gc.exp(s) * gc.exp(gc.const(1.0)), s, mode="symbolic")
     assert gc.evaluate(g, {"s": 0.5}) == pytest.approx(np.exp(1.5), rel=1e-15)
+    # a fused op on 0-d inputs: its SymPy hook must return an array
+    t = gc.param("t", ())
+    y = apply("prelu_vjp_alpha", s, t, axis=(), lead=0)
+    grads = four_ways(y, [s, t], {"s": -0.5, "t": 2.0})
+    assert_close(grads["symbolic"], grads["reverse"], EXACT)

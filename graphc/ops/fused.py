@@ -207,6 +207,7 @@ def _alpha_samples(rng):
 def _alpha_sympy(x, g, axis, lead):
     total = np.sum(scalar_sympy(lambda a, b: _where_sympy(a > 0, 0, b * a))(x, g), axis=axis,
                    keepdims=True)
+    total = np.asarray(total, dtype=object)  # a 0-d sum comes back as a bare expression
     return total.reshape(total.shape[lead:])
 
 
