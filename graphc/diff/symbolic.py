@@ -185,7 +185,9 @@ def to_sympy(outputs, values: Mapping | None = None, shapes: Mapping | None = No
              max_ops: int = DEFAULT_MAX_OPS):
     """The SymPy expressions of `outputs`: an expression for a scalar, else an object array.
 
-    One node gives one result; a list gives a list.
+    Float leaves become real symbols named like `W[0,1]`; integer and boolean leaves, and
+    the leaves named in `constants`, are baked in from `values`. One node gives one
+    result; a list gives a list.
     """
     graph = specialize(as_list(outputs), training)
     tr = translate(graph, values, shapes, (), constants, max_ops)
