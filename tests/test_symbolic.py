@@ -110,3 +110,14 @@ def test_converter_handles_every_head_it_names(rng):
         convert(sp.Symbol("c") + a)
     with pytest.raises(gc.GraphError, match="cannot turn the SymPy cos"):
         convert(sp.cos(a))
+
+
+def test_gradient_with_respect_to_inner_logits_is_p_minus_y_over_batch(rng):
+    loss, logits = lecture_network(n_in=4, n_classes=3, l2=0.1)
+    labels = rng.integers(0, 3, 8)
+    values = gc.init_params(loss) | {"x": rng.normal(size=(8, 4)), "y": labels}
+    got = gc.evaluate(gc.grad(loss, logits, mode="symbolic", values=values), values)
+    z = gc.evaluate(logits, values)
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(got, (p - np.eye(3)[labels]) / 8, rtol=1e-12, atol=1e-15)
