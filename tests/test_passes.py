@@ -95,6 +95,8 @@ def test_the_lecture_gradient_graph_shrinks_and_keeps_its_values(rng):
     assert_same_values(graph[2:], result.outputs, values)
     ops = [n.op for n in gc.topological_order(result.outputs)]
     assert {"softmax_xent_grad", "prelu_vjp_x", "prelu_vjp_alpha"} <= set(ops)
+    full = [n.op for n in gc.topological_order(optimize(graph).outputs)]
+    assert "target_log_prob" in full and "one_hot" not in full
     assert "log_softmax" not in ops  # the forward loss was needed only for the batch size
 
 
@@ -193,6 +195,7 @@ def test_fusion_fires_on_random_prelu_softmax_networks_and_keeps_values(
     fused = next(s for s in result.steps if s.name == "fuse").counts
     assert fused["softmax_xent_grad"] == 1 and fused["prelu_vjp_x"] == 1
     assert fused["prelu_vjp_alpha"] == 1
+    assert fused["target_log_prob"] == (1 if mean else 0)  # the sum form sums all axes at once
     values = gc.init_params(loss) | {"x": rng.normal(size=(batch, n_in)).astype(dtype),
                                      "y": labels}
     tol = 1e-12 if dtype == "float64" else 1e-5

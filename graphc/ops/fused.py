@@ -1,11 +1,14 @@
-"""Fused ops made by the fusion pass: one op, one pass over the arrays, for the backward
-patterns that dominate training. Each is a complete op (its own derivatives too), so a
+"""Fused ops made by the fusion pass: one op, one pass over the arrays, for the patterns
+that dominate training. Each is a complete op (its own derivatives too), so a
 fused graph can still be differentiated, drawn, saved and lowered.
 
 softmax_xent_grad(logits, target, scale)  scale * (softmax(logits) * sum(t) - t), where t
     is one_hot(target) for integer class ids or the target itself for probability rows.
     With one-hot rows sum(t) is 1 and this is softmax cross-entropy's backward,
     (softmax - one_hot) / batch when scale is 1 / batch.
+target_log_prob(logits, target)           sum(t * log_softmax(logits)): each row's log-
+    probability of its target, the forward of softmax cross-entropy (negated), for class ids
+    without building one-hot rows
 prelu_vjp_x(x, alpha, g)                  where(x > 0, g, alpha * g): PReLU's x cotangent
 prelu_vjp_alpha(x, g, shape=...)          sum_to(where(x > 0, 0, g * x), shape): its alpha
     cotangent, reduced to alpha's shape in the same op (stored as the axes summed, `axis`,
@@ -49,7 +52,7 @@ def _xent_attrs(attrs, logits: Node, target: Node, scale: Node) -> dict:
     return {"axis": axis}
 
 
-def _xent_infer(attrs, logits: Node, target: Node, scale: Node):
+def _check_target(attrs, logits: Node, target: Node) -> None:
     if target.dtype.startswith("int"):
         if logits.ndim < 2 or target.ndim != logits.ndim - 1 or attrs["axis"] != logits.ndim - 1:
             raise ShapeError(f"class ids {target.shape} need logits {logits.shape} with the "
@@ -59,6 +62,10 @@ def _xent_infer(attrs, logits: Node, target: Node, scale: Node):
     elif target.ndim != logits.ndim or broadcast_shapes(logits.shape, target.shape) != \
             logits.shape:  # the same ndim: fewer axes would mean class ids
         raise ShapeError(f"target {target.shape} does not fit logits {logits.shape}")
+
+
+def _xent_infer(attrs, logits: Node, target: Node, scale: Node):
+    _check_target(attrs, logits, target)
     if broadcast_shapes(logits.shape, scale.shape) != logits.shape:
         raise ShapeError(f"scale {scale.shape} does not broadcast to logits {logits.shape}")
     return logits.shape, result_dtype(logits, scale)
@@ -127,6 +134,58 @@ register(OpDef(
          lambda t, n: t * _xent_unscaled(n)),
     sympy=_xent_sympy, label="softmax - onehot", samples=_xent_samples, complex_step=False,
     doc="softmax cross-entropy's backward in one op: scale * (softmax(z) * sum(t) - t)"))
+
+
+# ---- softmax cross-entropy forward: sum(t * log_softmax(z)) per row ---------------------
+
+
+def target_log_prob_kernel(logits, target, axis):
+    """sum(t * log_softmax(logits), axis): each row's log-probability of its target."""
+    shifted = logits - np.max(logits, axis=axis, keepdims=True)
+    log_total = np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    if np.ndim(target) == np.ndim(logits) - 1:  # class ids: pick one entry per row
+        depth = np.shape(logits)[-1]
+        valid = (target >= 0) & (target < depth)  # an out-of-range id: a zero one_hot row
+        picked = np.take_along_axis(shifted, np.where(valid, target, 0)[..., None], axis=-1)
+        return np.where(valid, (picked - log_total)[..., 0], 0)
+    return np.sum(target * (shifted - log_total), axis=axis)
+
+
+def _log_prob_infer(attrs, logits: Node, target: Node):
+    _check_target(attrs, logits, target)
+    shape = logits.shape[:attrs["axis"]] + logits.shape[attrs["axis"] + 1:]
+    return shape, result_dtype(logits)
+
+
+def _log_prob_sympy(logits, target, axis):
+    e = np.vectorize(sp.exp, otypes=[object])(logits)
+    log_p = logits - np.vectorize(sp.log, otypes=[object])(np.sum(e, axis=axis, keepdims=True))
+    if np.ndim(target) == np.ndim(logits) - 1:
+        same = np.vectorize(lambda label, k: sp.Integer(int(int(label) == int(k))),
+                            otypes=[object])
+        target = same(np.asarray(target)[..., None], np.arange(np.shape(logits)[-1]))
+    return np.sum(target * log_p, axis=axis)
+
+
+def _keep_axis(n: Node, g: Node) -> Node:
+    return F.expand_dims(g, axis=(n.attrs["axis"],))
+
+
+register(OpDef(
+    "target_log_prob", 2, _log_prob_infer, kernel=target_log_prob_kernel,
+    normalize=lambda attrs, logits, target: {
+        "axis": normalize_axis(attrs.get("axis", -1), logits.ndim)[0]},
+    vjp=(lambda g, n: F.softmax_xent_grad(n.inputs[0], n.inputs[1], F.neg(_keep_axis(n, g)),
+                                          axis=n.attrs["axis"]),
+         lambda g, n: _keep_axis(n, g) * F.log_softmax(n.inputs[0], axis=n.attrs["axis"])),
+    jvp=(lambda t, n: F.sum(t * F.softmax_xent_grad(n.inputs[0], n.inputs[1], -1.0,
+                                                    axis=n.attrs["axis"]), axis=n.attrs["axis"]),
+         lambda t, n: F.sum(t * F.log_softmax(n.inputs[0], axis=n.attrs["axis"]),
+                            axis=n.attrs["axis"])),
+    sympy=_log_prob_sympy, label="Σ t·log softmax", complex_step=False,
+    samples=lambda rng: [(s[0][:2], s[1]) for s in _xent_samples(rng)[:3]],
+    doc="softmax cross-entropy's forward in one op (its negative): each row's log-probability "
+        "of its target, without building the one-hot rows"))
 
 
 # ---- PReLU backward -----------------------------------------------------------------------

@@ -4,6 +4,10 @@
 - Softmax cross-entropy: reverse mode turns `-mean(sum(t * log_softmax(z)))` into log_softmax's
   vjp `G - softmax(z) * sum(G)` with `G = c * t`, c the broadcast -1/batch. That is
   `softmax_xent_grad(z, labels, -c)`: (softmax - one_hot) / batch in one op over the batch.
+- Its forward `sum(one_hot(y) * log_softmax(z))` becomes `target_log_prob(z, y)`, which picks
+  each row's entry without building the one-hot rows. A zero times a -inf log-probability
+  (a logit 745 below its row's maximum) is nan in the unfused graph and 0 here: the strong
+  zero of `simplify.py`.
 - PReLU: its vjp rules build `where(x > 0, g, g * alpha)` and `sum_to(where(x > 0, 0, g * x))`;
   each becomes one op with the mask computed once.
 """
@@ -56,7 +60,19 @@ def _softmax_xent(node: Node, x: Node, soft: Node, rowsum: Node, g: Node, **_) -
     return build("softmax_xent_grad", x, t, build("neg", _scalar_root(s)), axis=axis)
 
 
+def _target_log_prob(node: Node, t: Node, x: Node, ls: Node, **_) -> Node | None:
+    axis = ls.attrs["axis"]
+    if node.attrs["axis"] != (axis,) or node.attrs["keepdims"] or t.shape != ls.shape:
+        return None
+    if t.op == "one_hot" and axis == ls.ndim - 1 and ls.ndim >= 2:
+        t = t.inputs[0]  # class ids: pick one entry per row
+    return build("target_log_prob", x, t, axis=axis)
+
+
 RULES = [
+    # sum(t * log_softmax(x), axis) -> target_log_prob(x, labels): the loss's forward
+    Rule("target_log_prob", P("sum", P("mul", var("t"), P("log_softmax", X, bind="ls"))),
+         _target_log_prob),
     # G - softmax(x) * sum(G, keepdims) with G = c * t, c constant per row -> softmax_xent_grad
     Rule("softmax_xent_grad", P("sub", P("mul", bind="g"), P("mul", P("softmax", X, bind="soft"),
                                                               P("sum", G, bind="rowsum"))),

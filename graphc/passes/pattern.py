@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import GraphError
 from ..ir import Node, as_list, topological_order
 from ..ops.registry import apply
 from .shapes import same_runtime_shape
@@ -101,7 +102,10 @@ class Rule:
         env: dict[str, Node] = {}
         if not self.pattern.match(node, env):
             return None
-        return self.build(node=node, **env)
+        try:
+            return self.build(node=node, **env)
+        except GraphError:  # a replacement whose shapes do not fit: keep the node
+            return None
 
 
 def keeps_shape(old: Node, new: Node) -> bool:

@@ -105,9 +105,9 @@ def _compute(node: Node) -> tuple[Term, ...]:
     first = runtime_shape(xs[0]) if xs else ()
     if op in ("broadcast_like",):
         return _known(node, list(runtime_shape(xs[1])))
-    if op in ("sum", "logsumexp"):
+    if op in ("sum", "logsumexp", "target_log_prob"):
         axes = attrs["axis"] if op == "sum" else (attrs["axis"],)
-        if attrs["keepdims"]:
+        if attrs.get("keepdims"):
             return _known(node, [1 if a in axes else t for a, t in enumerate(first)])
         return _known(node, [t for a, t in enumerate(first) if a not in axes])
     if op == "matmul":
