@@ -141,7 +141,8 @@ def test_node_flops_of_reductions_views_and_fused_ops():
     assert node_flops(gc.sum(a, axis=0)) == 32
     assert node_flops(gc.transpose(a)) == 0
     assert node_flops(gc.softmax(a)) == 5 * 32
-    assert node_flops(F.prelu_vjp_alpha(a, a, shape=(4,))) == 4 * 32
+    assert node_flops(F.prelu_vjp_alpha(a, gc.input("r", (4,)), shape=(4,))) == 4 * 32
+    assert node_flops(F.target_log_prob(a, gc.input("labels", (8,), "int64"))) == 4 * 32
 
 
 def test_a_rewritten_node_keeps_its_name_unless_that_would_duplicate_a_shared_node():

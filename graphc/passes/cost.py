@@ -35,7 +35,8 @@ PER_ELEMENT = {
 VIEWS = frozenset({"broadcast_like", "transpose", "reshape", "expand_dims", "index_last",
                    "axis_size", "update_state", "select_mode"})
 # FLOPs per *input* element, for reductions
-PER_INPUT_ELEMENT = {"sum": 1, "sum_to": 1, "logsumexp": 4, "prelu_vjp_alpha": 4}
+PER_INPUT_ELEMENT = {"sum": 1, "sum_to": 1, "logsumexp": 4, "prelu_vjp_alpha": 4,
+                     "target_log_prob": 4}
 
 
 def node_flops(node: Node) -> int:
@@ -46,9 +47,10 @@ def node_flops(node: Node) -> int:
         a, b = node.inputs
         return 2 * int(np.prod(node.shape, dtype=np.int64)) * a.shape[-1]
     if node.op in PER_INPUT_ELEMENT:
-        size = max(int(np.prod(x.shape, dtype=np.int64)) for x in node.inputs)
-        full = int(np.prod(np.broadcast_shapes(*(x.shape for x in node.inputs)), dtype=np.int64))
-        return PER_INPUT_ELEMENT[node.op] * max(size, full)
+        shapes = [x.shape for x in node.inputs]
+        if node.op == "prelu_vjp_alpha":  # x and g broadcast before the sum
+            shapes = [np.broadcast_shapes(*shapes)]
+        return PER_INPUT_ELEMENT[node.op] * max(int(np.prod(s, dtype=np.int64)) for s in shapes)
     return PER_ELEMENT.get(node.op, 1) * int(np.prod(node.shape, dtype=np.int64))
 
 
