@@ -207,8 +207,8 @@ reading = visual.diagnose(result.history)
 print(f"{reading.kind}: {reading.text}")
 """),
     md("""
-**Overfitting on purpose:** a wide hidden layer (128 units, 9,600 weights) trained on only
-100 digits. The training loss goes to almost zero; the validation loss bottoms out and
+**Overfitting on purpose:** a wide hidden layer (128 units, about 9,600 parameters) trained
+on only 100 digits. The training loss goes to almost zero; the validation loss bottoms out and
 turns up.
 """),
     code("""
@@ -281,8 +281,7 @@ print("running mean after one step:", updates["gamma.running_mean"].round(3))
 """),
     md("""
 In a network, batch norm goes between the dense layer and the activation
-(`examples/batchnorm.py`). Collapsing the scopes is not needed here; the `train | eval` node
-shows where the two modes part:
+(`examples/batchnorm.py`); the `train | eval` node shows where the two modes part:
 """),
     code("""
 from graphc.modelfile import load_model
@@ -375,12 +374,15 @@ for i, (activation, n) in enumerate(norms.items()):
     ax.bar(np.arange(len(n)) + 0.4 * i, n, width=0.4, label=activation)
 ax.set(xticks=np.arange(len(names)) + 0.2, xticklabels=names, yscale="log",
        ylabel="|d loss / d W|", title="gradient reaching each layer (input side on the left)")
-ax.legend();
+ax.legend()
+for activation, n in norms.items():
+    print(f"{activation}: the output layer gets {n[-1] / n[0]:.1f}x the first layer's gradient")
 """),
     md("""
-The sigmoid network's first layer gets about a hundred times less gradient than its last;
-the tanh network's layers get about the same. Drawn with gradients, the vanishing edges of
-the sigmoid network are dashed and pale:
+Each sigmoid layer passes back at most a quarter of the gradient it receives, so the first
+layer learns far more slowly than the output layer; through tanh the gradient arrives at
+every layer at about the same size. Drawn with gradients, the sigmoid network's fading edges
+show where the signal is lost:
 """),
     code("""
 loss, _ = sat.model("sigmoid")
