@@ -29,7 +29,7 @@ def test_the_two_setup_commands_come_first():
 
 def test_the_example_is_at_most_15_lines_and_runs(tmp_path):
     example = blocks("python", "gc.export(loss")[0]
-    assert len(example.strip().splitlines()) <= 16  # 15 lines of code plus the blank line
+    assert len(example.strip().splitlines()) == 15
     done = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
