@@ -104,7 +104,7 @@ def test_hostile_names_become_safe_identifiers_and_nothing_runs(tmp_path, monkey
     evil = "x'); import os; os.system('touch pwned') #"
     x = gc.input(evil, (2,))
     w = gc.param("class", (2,))
-    y = gc.named(x * w, "return\nimport os")
+    y = gc.named(x * w, "return\nimport os\rimport sys\u2028import io\x0c")
     lowered = lower(y)
     assert not (tmp_path / "pwned").exists()
     tree = ast.parse(lowered.source)

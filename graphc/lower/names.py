@@ -16,7 +16,6 @@ RESERVED = frozenset({"np", "math", "sys", "json", "time", "argparse", "base64",
                       "self", "params", "state", "stats", "slots", "batch", "grads", "model",
                       "rng", "out", "lr", "lr_t", "step", "n"})
 _UNSAFE = re.compile(r"[^0-9A-Za-z_]+")
-_COMMENT_UNSAFE = re.compile(r"[^\x20-\x7e]")
 
 
 def identifier(name: str | None, fallback: str = "v") -> str:
@@ -31,9 +30,10 @@ def identifier(name: str | None, fallback: str = "v") -> str:
 
 
 def comment(text: str, limit: int = 100) -> str:
-    """`text` made safe for a `#` comment or a docstring: one line of printable ASCII without
-    quotes or backslashes, at most `limit` characters."""
-    text = _COMMENT_UNSAFE.sub("?", str(text)).replace('"', "'").replace("\\", "/")
+    """`text` made safe for a `#` comment or a docstring: one line of printable characters
+    without quotes or backslashes, at most `limit` characters."""
+    text = "".join(c if c.isprintable() else "?" for c in str(text))  # no line breaks
+    text = text.replace('"', "'").replace("\\", "/")
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
