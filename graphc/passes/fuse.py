@@ -1,4 +1,4 @@
-"""Fusion: the backward patterns that dominate training become one op each (see
+"""Fusion: the patterns that dominate a training step become one op each (see
 `graphc/ops/fused.py`).
 
 - Softmax cross-entropy: reverse mode turns `-mean(sum(t * log_softmax(z)))` into log_softmax's
@@ -6,8 +6,8 @@
   `softmax_xent_grad(z, labels, -c)`: (softmax - one_hot) / batch in one op over the batch.
 - Its forward `sum(one_hot(y) * log_softmax(z))` becomes `target_log_prob(z, y)`, which picks
   each row's entry without building the one-hot rows. A zero times a -inf log-probability
-  (a logit 745 below its row's maximum) is nan in the unfused graph and 0 here: the strong
-  zero of `simplify.py`.
+  (an infinite logit) is nan in the unfused graph and 0 here: the strong zero of
+  `simplify.py`.
 - PReLU: its vjp rules build `where(x > 0, g, g * alpha)` and `sum_to(where(x > 0, 0, g * x))`;
   each becomes one op with the mask computed once.
 """
