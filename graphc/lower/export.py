@@ -79,9 +79,9 @@ def build_module(loss: Node, optimizer: str = "sgd", *, predictions: Node | None
     dropout: dict[str, float] = {}
     _emit_train_step(module, sig, loss, opt, values, dropout)
     _emit_loss_and_grads(module, sig, loss, dropout)
-    _emit_inference(module, sig, loss)
+    forward_args = _emit_inference(module, sig, loss)
     _emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout)
-    _emit_wrappers(module, sig, opt)
+    _emit_wrappers(module, sig, opt, forward_args)
     return module
 
 
@@ -173,7 +173,6 @@ def _emit_train_step(module, sig, loss, opt, hyper, dropout) -> None:
     module.add(function_source("_train_step", args, body, body.var[loss_n.id], _batch(sig),
                                module, prologue=prologue, epilogue=epilogue,
                                doc="Forward, gradient and update in one pass (training mode)."))
-    module.slot_vars = slot_vars  # read by the wrappers
 
 
 def _emit_loss_and_grads(module, sig, loss, dropout) -> None:
@@ -189,7 +188,8 @@ def _emit_loss_and_grads(module, sig, loss, dropout) -> None:
                                module, doc="Loss and gradients in training mode."))
 
 
-def _emit_inference(module, sig, loss) -> None:
+def _emit_inference(module, sig, loss) -> list[Node]:
+    """Emit _evaluate (and _forward, when there are predictions); the leaves _forward takes."""
     outputs = [loss] + ([sig.predictions] if sig.predictions is not None else [])
     graph = prepare(outputs, training=False)
     body = FunctionEmitter(module).emit_body(
@@ -199,7 +199,7 @@ def _emit_inference(module, sig, loss) -> None:
     module.add(function_source("_evaluate", args, body, f"({returns},)", _batch(sig), module,
                                doc="Loss (and predictions) in inference mode."))
     if sig.predictions is None:
-        return
+        return []
     (pred,) = prepare([sig.predictions], training=False)
     needed = [n for n in sig.inputs + sig.params + sig.stats
               if n.id in {leaf.id for leaf in leaves([sig.predictions])}]
@@ -209,7 +209,7 @@ def _emit_inference(module, sig, loss) -> None:
                                                                 needed if n.op == "input"]),
                                module,
                                doc="Predictions in inference mode."))
-    module.forward_args = needed
+    return needed
 
 
 def _dropout_rate(rates: dict[str, float]):
@@ -251,7 +251,7 @@ def _call(fn: str, args: list[str], indent: str = "        ") -> str:
     return f"{fn}(\n" + "".join(f"{indent}{a},\n" for a in args) + indent[:-4] + ")"
 
 
-def _emit_wrappers(module, sig, opt) -> None:
+def _emit_wrappers(module, sig, opt, forward_args: list[Node]) -> None:
     def batch_arg(n):
         return f"np.asarray(batch[{n.name!r}], dtype=np.{n.dtype})"
 
@@ -270,7 +270,7 @@ def _emit_wrappers(module, sig, opt) -> None:
         forward_call=_call("_forward", [batch_arg(n) if n.op == "input" else
                                         f"params[{n.name!r}]" if n.op == "param" else
                                         f"stats[{n.name!r}]"
-                                        for n in getattr(module, "forward_args", [])])
+                                        for n in forward_args])
         if sig.predictions is not None else "_evaluate_loss(params, batch, stats)",
     ))
 
