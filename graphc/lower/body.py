@@ -225,6 +225,9 @@ class FunctionEmitter:
             rate = self.dropout_rate(node) if self.dropout_rate else literal(node.attrs["rate"])
             step = Step("call", helper, [("var", self.rng_var)] + args, {"rate": rate})
             steps = [step]
+        elif node.op == "sum_to" and _leading_axes(ins[0], node) is not None:
+            # a gradient summed over the batch: one ufunc reduction, no kernel call
+            steps = [Step("reduce", "sum", args, {"axis": literal(_leading_axes(ins[0], node))})]
         elif opdef.emit is None:
             if opdef.kernel is None:
                 raise GraphError(f"{node.site}: op {node.op!r} cannot be lowered (no kernel; "
@@ -252,3 +255,15 @@ class FunctionEmitter:
             self.dtypes[step.target] = step.dtype
         self.steps.extend(steps)
         self.var[node.id] = target
+
+
+def _leading_axes(x: Node, node: Node) -> tuple[int, ...] | None:
+    """The axes sum_to(x) sums when they are only leading ones (known from the static
+    shapes): NumPy's reduction over them gives the target shape directly; else None."""
+    lead = x.ndim - node.ndim
+    if lead <= 0 or node.dtype not in FLOAT_DTYPES:
+        return None
+    for d, full in zip(node.attrs["shape"], x.shape[lead:]):
+        if d == 1 and full != 1:  # a kept axis summed too (or an unknown size)
+            return None
+    return tuple(range(lead))

@@ -30,20 +30,33 @@ from .registry import (F, OpDef, broadcast_shapes, normalize_axis, register, res
 
 def softmax_xent_grad_kernel(logits, target, scale, axis):
     """scale * (softmax(logits) * sum(t, axis) - t); t = one_hot(target) for class ids."""
-    p = np.exp(logits - np.max(logits, axis=axis, keepdims=True))
+    p = logits - np.max(logits, axis=axis, keepdims=True)
+    np.exp(p, out=p)
     p /= np.sum(p, axis=axis, keepdims=True)
-    if np.ndim(target) == np.ndim(logits) - 1:  # class ids along the last axis
-        depth = np.shape(logits)[-1]
-        valid = (target >= 0) & (target < depth)  # an out-of-range id has an all-zero one_hot
-        if not valid.all():
-            p *= valid[..., None]
-        rows = np.nonzero(valid)
-        p[rows + (np.asarray(target)[valid],)] -= 1
+    hot = _one_hot_mask(logits, target)
+    if hot is not None:  # class ids along the last axis
+        if np.count_nonzero(hot) < np.size(target):  # an out-of-range id: an all-zero row
+            p *= np.any(hot, axis=-1, keepdims=True)
+        p -= hot
     else:
         p = p * np.sum(target, axis=axis, keepdims=True) - target
-    if np.result_type(p, scale) == p.dtype and np.broadcast_shapes(p.shape, np.shape(scale)) \
-            == p.shape:
-        return np.multiply(p, scale, out=p)  # p is our own temporary: scale it in place
+    return _scaled(p, scale)
+
+
+def _one_hot_mask(logits, target):
+    """one_hot(target) as a bool mask shaped like the logits, for class ids (one axis fewer
+    than the logits); None for probability rows. An out-of-range id gets an all-False row."""
+    if np.ndim(target) != np.ndim(logits) - 1:
+        return None
+    return np.asarray(target)[..., None] == np.arange(np.shape(logits)[-1])
+
+
+def _scaled(p, scale):
+    """p * scale, written into p (the kernel's own temporary) when that keeps its dtype and
+    shape; NumPy's promotion decides the dtype, as in p * scale."""
+    if type(scale) is float or (type(scale) in (np.ndarray, np.float32, np.float64)
+                                and scale.dtype == p.dtype and scale.ndim == 0):
+        return np.multiply(p, scale, out=p)
     return p * scale
 
 
@@ -142,10 +155,16 @@ register(OpDef(
 def target_log_prob_kernel(logits, target, axis):
     """sum(t * log_softmax(logits), axis): each row's log-probability of its target."""
     shifted = logits - np.max(logits, axis=axis, keepdims=True)
+    hot = _one_hot_mask(logits, target)
+    if hot is not None and hot.shape == np.shape(shifted) \
+            and np.count_nonzero(hot) == np.size(target):  # one entry per row: pick it
+        picked = shifted[hot].reshape(np.shape(target))
+        picked -= np.log(np.sum(np.exp(shifted), axis=axis))
+        return picked
     log_total = np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
-    if np.ndim(target) == np.ndim(logits) - 1:  # class ids: pick one entry per row
+    if hot is not None:  # an out-of-range id: a zero one_hot row, so a zero
         depth = np.shape(logits)[-1]
-        valid = (target >= 0) & (target < depth)  # an out-of-range id: a zero one_hot row
+        valid = (target >= 0) & (target < depth)
         picked = np.take_along_axis(shifted, np.where(valid, target, 0)[..., None], axis=-1)
         return np.where(valid, (picked - log_total)[..., 0], 0)
     return np.sum(target * (shifted - log_total), axis=axis)
@@ -199,7 +218,10 @@ def prelu_vjp_x_kernel(x, alpha, g):
 def prelu_vjp_alpha_kernel(x, g, axis, lead):
     """PReLU's alpha cotangent g * x (where x <= 0), summed over `axis` (kept as size 1),
     then the first `lead` axes dropped: sum_to alpha's shape."""
-    total = np.sum(np.where(x > 0, 0, g * x), axis=axis, keepdims=True)
+    masked = np.where(x > 0, 0, g * x)
+    if axis == tuple(range(lead)):  # only leading axes summed (a batch): nothing to reshape
+        return np.sum(masked, axis=axis)
+    total = np.sum(masked, axis=axis, keepdims=True)
     return total.reshape(total.shape[lead:])
 
 
