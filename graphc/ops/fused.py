@@ -9,6 +9,9 @@ softmax_xent_grad(logits, target, scale)  scale * (softmax(logits) * sum(t) - t)
 target_log_prob(logits, target)           sum(t * log_softmax(logits)): each row's log-
     probability of its target, the forward of softmax cross-entropy (negated), for class ids
     without building one-hot rows
+    Both take `log_probs=True` when their input is log-probabilities already (the forward's
+    log_softmax, shared): softmax is then exp and log_softmax the identity, so the loss and
+    its backward normalize the logits once. The ops are these functions of any input.
 prelu_vjp_x(x, alpha, g)                  where(x > 0, g, alpha * g): PReLU's x cotangent
 prelu_vjp_alpha(x, g, shape=...)          sum_to(where(x > 0, 0, g * x), shape): its alpha
     cotangent, reduced to alpha's shape in the same op (stored as the axes summed, `axis`,
@@ -28,11 +31,15 @@ from .registry import (F, OpDef, broadcast_shapes, normalize_axis, register, res
 # ---- softmax cross-entropy backward -------------------------------------------------------
 
 
-def softmax_xent_grad_kernel(logits, target, scale, axis):
-    """scale * (softmax(logits) * sum(t, axis) - t); t = one_hot(target) for class ids."""
-    p = logits - np.max(logits, axis=axis, keepdims=True)
-    np.exp(p, out=p)
-    p /= np.sum(p, axis=axis, keepdims=True)
+def softmax_xent_grad_kernel(logits, target, scale, axis, log_probs=False):
+    """scale * (softmax(logits) * sum(t, axis) - t); t = one_hot(target) for class ids;
+    exp(logits) for softmax(logits) with `log_probs`."""
+    if log_probs:
+        p = np.exp(logits)
+    else:
+        p = logits - np.max(logits, axis=axis, keepdims=True)
+        np.exp(p, out=p)
+        p /= np.sum(p, axis=axis, keepdims=True)
     hot = _one_hot_mask(logits, target)
     if hot is not None:  # class ids along the last axis
         if np.count_nonzero(hot) < np.size(target):  # an out-of-range id: an all-zero row
@@ -60,9 +67,9 @@ def _scaled(p, scale):
     return p * scale
 
 
-def _xent_attrs(attrs, logits: Node, target: Node, scale: Node) -> dict:
+def _xent_attrs(attrs, logits: Node, *_: Node) -> dict:
     (axis,) = normalize_axis(attrs.get("axis", -1), logits.ndim)
-    return {"axis": axis}
+    return {"axis": axis, "log_probs": bool(attrs.get("log_probs", False))}
 
 
 def _check_target(attrs, logits: Node, target: Node) -> None:
@@ -85,7 +92,7 @@ def _xent_infer(attrs, logits: Node, target: Node, scale: Node):
 
 
 def _dense_target(n: Node) -> Node:
-    logits, target, _ = n.inputs
+    logits, target = n.inputs[:2]
     if target.dtype.startswith("int"):
         return F.one_hot(target, depth=logits.shape[-1], dtype=n.dtype)
     return target
@@ -95,9 +102,23 @@ def _row_sum(n: Node, v: Node) -> Node:
     return F.sum(v, axis=n.attrs["axis"], keepdims=True)
 
 
+def _probs(n: Node) -> Node:
+    """softmax of the first input: exp of it when it holds log-probabilities."""
+    if n.attrs["log_probs"]:
+        return F.exp(n.inputs[0])
+    return F.softmax(n.inputs[0], axis=n.attrs["axis"])
+
+
+def _log_probs(n: Node) -> Node:
+    """log_softmax of the first input: the input itself when it holds log-probabilities."""
+    return n.inputs[0] if n.attrs["log_probs"] else F.log_softmax(n.inputs[0],
+                                                                  axis=n.attrs["axis"])
+
+
 def _softmax_vjp(n: Node, h: Node) -> Node:
-    p = F.softmax(n.inputs[0], axis=n.attrs["axis"])
-    return p * (h - _row_sum(n, h * p))
+    """h through _probs' Jacobian (symmetric, so also its jvp)."""
+    p = _probs(n)
+    return p * h if n.attrs["log_probs"] else p * (h - _row_sum(n, h * p))
 
 
 def _xent_vjp_logits(g: Node, n: Node) -> Node:
@@ -105,20 +126,20 @@ def _xent_vjp_logits(g: Node, n: Node) -> Node:
 
 
 def _xent_vjp_target(g: Node, n: Node) -> Node:
-    p = F.softmax(n.inputs[0], axis=n.attrs["axis"])
+    p = _probs(n)
     h = g * n.inputs[2]  # the scale may vary along the row, so it goes inside the row sum
     return _row_sum(n, h * p) - h
 
 
 def _xent_unscaled(n: Node) -> Node:
-    p = F.softmax(n.inputs[0], axis=n.attrs["axis"])
+    p = _probs(n)
     t = _dense_target(n)
     return p * _row_sum(n, t) - t
 
 
-def _xent_sympy(logits, target, scale, axis):
+def _xent_sympy(logits, target, scale, axis, log_probs=False):
     e = np.vectorize(sp.exp, otypes=[object])(logits)
-    p = e / np.sum(e, axis=axis, keepdims=True)
+    p = e if log_probs else e / np.sum(e, axis=axis, keepdims=True)
     if np.ndim(target) == np.ndim(logits) - 1:
         depth = np.shape(logits)[-1]
         same = np.vectorize(lambda label, k: sp.Integer(int(int(label) == int(k))),
@@ -134,16 +155,18 @@ def _xent_samples(rng):
             ((logits, rng.dirichlet(np.ones(4), size=5), rng.uniform(0.5, 2.0, size=(5, 1))),
              {"axis": 1}),
             ((logits, rng.dirichlet(np.ones(4), size=5), rng.uniform(0.5, 2.0, size=(4,))),
-             {"axis": 1})]  # a scale that varies along the row
+             {"axis": 1}),  # a scale that varies along the row
+            ((logits, np.array([1, 0, 4, 3, -1]), rng.uniform(0.5, 2.0, size=())),
+             {"axis": 1, "log_probs": True}),
+            ((logits, rng.dirichlet(np.ones(4), size=5), rng.uniform(0.5, 2.0, size=(4,))),
+             {"axis": 1, "log_probs": True})]
 
 
 register(OpDef(
     "softmax_xent_grad", 3, _xent_infer, kernel=softmax_xent_grad_kernel, normalize=_xent_attrs,
     vjp=(_xent_vjp_logits, _xent_vjp_target, lambda g, n: g * _xent_unscaled(n)),
-    jvp=(lambda t, n: n.inputs[2] * _row_sum(n, _dense_target(n))
-         * (lambda p: p * (t - _row_sum(n, p * t)))(F.softmax(n.inputs[0], axis=n.attrs["axis"])),
-         lambda t, n: n.inputs[2] * (F.softmax(n.inputs[0], axis=n.attrs["axis"])
-                                     * _row_sum(n, t) - t),
+    jvp=(lambda t, n: n.inputs[2] * _row_sum(n, _dense_target(n)) * _softmax_vjp(n, t),
+         lambda t, n: n.inputs[2] * (_probs(n) * _row_sum(n, t) - t),
          lambda t, n: t * _xent_unscaled(n)),
     sympy=_xent_sympy, label="softmax - onehot", samples=_xent_samples, complex_step=False,
     doc="softmax cross-entropy's backward in one op: scale * (softmax(z) * sum(t) - t)"))
@@ -152,16 +175,18 @@ register(OpDef(
 # ---- softmax cross-entropy forward: sum(t * log_softmax(z)) per row ---------------------
 
 
-def target_log_prob_kernel(logits, target, axis):
-    """sum(t * log_softmax(logits), axis): each row's log-probability of its target."""
-    shifted = logits - np.max(logits, axis=axis, keepdims=True)
+def target_log_prob_kernel(logits, target, axis, log_probs=False):
+    """sum(t * log_softmax(logits), axis): each row's log-probability of its target; with
+    `log_probs`, sum(t * logits, axis) (the logits are log-probabilities already)."""
+    shifted = logits if log_probs else logits - np.max(logits, axis=axis, keepdims=True)
     hot = _one_hot_mask(logits, target)
     if hot is not None and hot.shape == np.shape(shifted) \
             and np.count_nonzero(hot) == np.size(target):  # one entry per row: pick it
         picked = shifted[hot].reshape(np.shape(target))
-        picked -= np.log(np.sum(np.exp(shifted), axis=axis))
+        if not log_probs:
+            picked -= np.log(np.sum(np.exp(shifted), axis=axis))
         return picked
-    log_total = np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    log_total = 0 if log_probs else np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
     if hot is not None:  # an out-of-range id: a zero one_hot row, so a zero
         depth = np.shape(logits)[-1]
         valid = (target >= 0) & (target < depth)
@@ -176,9 +201,10 @@ def _log_prob_infer(attrs, logits: Node, target: Node):
     return shape, result_dtype(logits)
 
 
-def _log_prob_sympy(logits, target, axis):
+def _log_prob_sympy(logits, target, axis, log_probs=False):
     e = np.vectorize(sp.exp, otypes=[object])(logits)
-    log_p = logits - np.vectorize(sp.log, otypes=[object])(np.sum(e, axis=axis, keepdims=True))
+    log_p = logits if log_probs else logits - np.vectorize(sp.log, otypes=[object])(
+        np.sum(e, axis=axis, keepdims=True))
     if np.ndim(target) == np.ndim(logits) - 1:
         same = np.vectorize(lambda label, k: sp.Integer(int(int(label) == int(k))),
                             otypes=[object])
@@ -190,19 +216,27 @@ def _keep_axis(n: Node, g: Node) -> Node:
     return F.expand_dims(g, axis=(n.attrs["axis"],))
 
 
+def _log_prob_vjp_logits(g: Node, n: Node) -> Node:
+    if n.attrs["log_probs"]:  # linear in the logits
+        return _keep_axis(n, g) * _dense_target(n)
+    return F.softmax_xent_grad(n.inputs[0], n.inputs[1], F.neg(_keep_axis(n, g)),
+                               axis=n.attrs["axis"])
+
+
+def _log_prob_jvp_logits(t: Node, n: Node) -> Node:
+    if n.attrs["log_probs"]:
+        return F.sum(t * _dense_target(n), axis=n.attrs["axis"])
+    return F.sum(t * F.softmax_xent_grad(n.inputs[0], n.inputs[1], -1.0, axis=n.attrs["axis"]),
+                 axis=n.attrs["axis"])
+
+
 register(OpDef(
     "target_log_prob", 2, _log_prob_infer, kernel=target_log_prob_kernel,
-    normalize=lambda attrs, logits, target: {
-        "axis": normalize_axis(attrs.get("axis", -1), logits.ndim)[0]},
-    vjp=(lambda g, n: F.softmax_xent_grad(n.inputs[0], n.inputs[1], F.neg(_keep_axis(n, g)),
-                                          axis=n.attrs["axis"]),
-         lambda g, n: _keep_axis(n, g) * F.log_softmax(n.inputs[0], axis=n.attrs["axis"])),
-    jvp=(lambda t, n: F.sum(t * F.softmax_xent_grad(n.inputs[0], n.inputs[1], -1.0,
-                                                    axis=n.attrs["axis"]), axis=n.attrs["axis"]),
-         lambda t, n: F.sum(t * F.log_softmax(n.inputs[0], axis=n.attrs["axis"]),
-                            axis=n.attrs["axis"])),
+    normalize=_xent_attrs,
+    vjp=(_log_prob_vjp_logits, lambda g, n: _keep_axis(n, g) * _log_probs(n)),
+    jvp=(_log_prob_jvp_logits, lambda t, n: F.sum(t * _log_probs(n), axis=n.attrs["axis"])),
     sympy=_log_prob_sympy, label="Σ t·log softmax", complex_step=False,
-    samples=lambda rng: [(s[0][:2], s[1]) for s in _xent_samples(rng)[:3]],
+    samples=lambda rng: [(s[0][:2], s[1]) for k, s in enumerate(_xent_samples(rng)) if k != 3],
     doc="softmax cross-entropy's forward in one op (its negative): each row's log-probability "
         "of its target, without building the one-hot rows"))
 

@@ -46,6 +46,9 @@ def node_flops(node: Node) -> int:
     if node.op == "matmul":
         a, b = node.inputs
         return 2 * int(np.prod(node.shape, dtype=np.int64)) * a.shape[-1]
+    if node.attrs.get("log_probs"):  # on a shared log_softmax: no normalization of its own
+        per = {"target_log_prob": 1, "softmax_xent_grad": 3}[node.op]  # a pick; exp, sub, mul
+        return per * int(np.prod(node.shape, dtype=np.int64))
     if node.op in PER_INPUT_ELEMENT:
         shapes = [x.shape for x in node.inputs]
         if node.op == "prelu_vjp_alpha":  # x and g broadcast before the sum

@@ -8,6 +8,9 @@
   each row's entry without building the one-hot rows. A zero times a -inf log-probability
   (an infinite logit) is nan in the unfused graph and 0 here: the strong zero of
   `simplify.py`.
+- When a graph holds both (a training step: the loss and its gradient), they share one
+  `log_softmax(z)`: each is rebuilt on it with `log_probs=True`, so the logits are
+  normalized once; the backward is then exp, the label subtraction and the scale.
 - PReLU: its vjp rules build `where(x > 0, g, g * alpha)` and `sum_to(where(x > 0, 0, g * x))`;
   each becomes one op with the mask computed once.
 """
@@ -19,7 +22,9 @@ from collections.abc import Iterable
 
 from ..ir import Node
 from ..ops import fused  # noqa: F401 - registers the fused ops
-from .pattern import P, Rule, build, graph_rewrite, number, var
+from ..ir import topological_order
+from .dce import _value_live
+from .pattern import P, Rule, _keep_name, build, graph_rewrite, number, rebuild, var
 
 X, G, A = var("x"), var("g"), var("a")
 ZERO = number(0.0)
@@ -94,4 +99,34 @@ def fuse(outputs: Node | Iterable[Node]) -> tuple[list[Node], Counter]:
     """Replace the training patterns by fused ops; return the new outputs and
     {"fused": n, "<rule>": times}."""
     outputs, fired = graph_rewrite(outputs, RULES)
-    return outputs, Counter(fused=sum(fired.values())) + fired
+    outputs, shared = share_log_softmax(outputs)
+    return outputs, Counter(fused=sum(fired.values())) + fired + shared
+
+
+_SOFTMAX_CE = ("target_log_prob", "softmax_xent_grad")
+
+
+def share_log_softmax(outputs: list[Node]) -> tuple[list[Node], Counter]:
+    """Rebuild softmax cross-entropy's forward and backward on one shared log_softmax of
+    their logits, where both are in the graph; {"shared log_softmax": logits shared}."""
+    nodes = topological_order(outputs)
+    live = _value_live(outputs, nodes)  # a loss kept only for its batch size is not computed
+    found: dict[str, set] = {op: set() for op in _SOFTMAX_CE}
+    for n in nodes:
+        if n.op in _SOFTMAX_CE and not n.attrs["log_probs"] and n.id in live:
+            found[n.op].add((n.inputs[0].id, n.attrs["axis"]))
+    both = found[_SOFTMAX_CE[0]] & found[_SOFTMAX_CE[1]]
+    if not both:
+        return outputs, Counter()
+    existing, made = {n.id for n in nodes}, {}
+
+    def visit(old: Node, new: Node) -> Node:
+        key = (old.inputs[0].id, old.attrs["axis"]) if old.op in _SOFTMAX_CE else None
+        if key not in both or old.attrs["log_probs"]:
+            return new
+        if key not in made:
+            made[key] = build("log_softmax", new.inputs[0], axis=key[1])
+        shared = build(old.op, made[key], *new.inputs[1:], axis=key[1], log_probs=True)
+        return _keep_name(old, shared, existing)
+
+    return rebuild(outputs, visit), Counter({"shared log_softmax": len(both)})
