@@ -6,7 +6,7 @@ import pytest
 import graphc as gc
 from graphc.demo import lecture_network
 from graphc.ops.fused import softmax_xent_grad_kernel, target_log_prob_kernel
-from graphc.passes import fuse, optimize
+from graphc.passes import fuse, optimize, simplify
 
 
 def _ops(outputs):
@@ -58,3 +58,17 @@ def test_kernels_on_log_probabilities_keep_the_one_hot_semantics():
     rows = [0, 1, 4]  # in range: the same as picking from the logits' own log_softmax
     np.testing.assert_allclose(picked[rows], target_log_prob_kernel(z[rows], y[rows], axis=1),
                                rtol=1e-5)
+
+
+def test_the_sgd_scale_reaches_the_backward_as_lr_over_batch():
+    a, b = gc.input("a", ()), gc.input("b", ())
+    (out,), counts = simplify([-((-a) / b)])
+    assert counts["-(-x/y)"] == 1 and out.op == "div" and out.inputs == (a, b)
+    np.testing.assert_equal(gc.evaluate(out, {"a": 3.0, "b": -0.0}), -np.inf)
+
+
+def test_the_lowered_step_has_no_kernel_call_for_batch_sums():
+    loss, _ = lecture_network(4, 3)
+    source = gc.lower([loss, *gc.grad(loss, gc.params(loss))], training=True).source
+    for kernel in ("sum_to_kernel(", "axis_size_kernel(", "prelu_vjp_alpha_kernel("):
+        assert kernel not in source

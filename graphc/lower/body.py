@@ -225,10 +225,7 @@ class FunctionEmitter:
             rate = self.dropout_rate(node) if self.dropout_rate else literal(node.attrs["rate"])
             step = Step("call", helper, [("var", self.rng_var)] + args, {"rate": rate})
             steps = [step]
-        elif node.op == "sum_to" and _leading_axes(ins[0], node) is not None:
-            # a gradient summed over the batch: one ufunc reduction, no kernel call
-            steps = [Step("reduce", "sum", args, {"axis": literal(_leading_axes(ins[0], node))})]
-        elif opdef.emit is None:
+        elif opdef.emit is None and (template := _static_template(node, ins)) is None:
             if opdef.kernel is None:
                 raise GraphError(f"{node.site}: op {node.op!r} cannot be lowered (no kernel; "
                                  "is the graph specialized for a mode?)")
@@ -241,7 +238,7 @@ class FunctionEmitter:
                 return () if operand[1] in literals else self.shapes.get(operand[1])
 
             flattener = Flattener(self._new_temp, shape_of)
-            source = template_source(opdef.emit, len(args), dict(node.attrs))
+            source = template_source(opdef.emit or template, len(args), dict(node.attrs))
             steps = flattener.flatten(source, [text for _, text in args], node.shape, node.dtype)
             for step in steps:  # the flattener sees every operand as a name
                 step.args = [("lit", t) if t in literals else (k, t) for k, t in step.args]
@@ -255,6 +252,21 @@ class FunctionEmitter:
             self.dtypes[step.target] = step.dtype
         self.steps.extend(steps)
         self.var[node.id] = target
+
+
+def _static_template(node: Node, ins: list[Node]) -> str | None:
+    """A NumPy template for a kernel op whose attrs and static shapes allow one, so that its
+    steps skip the kernel call, reuse earlier temporaries (PReLU's `x > 0`) and write into
+    buffers; None otherwise."""
+    if node.op == "axis_size":  # a NumPy scalar: the scale arithmetic stays on scalars
+        dims = " * ".join(f"{{0}}.shape[{a}]" for a in node.attrs["axis"]) or "1"
+        return f"np.{node.attrs['dtype']}({dims})"
+    if node.op == "sum_to" and (axes := _leading_axes(ins[0], node)) is not None:
+        return f"np.sum({{0}}, axis={axes})"  # a gradient summed over the batch
+    if node.op == "prelu_vjp_alpha" and node.attrs["axis"] == tuple(range(node.attrs["lead"])) \
+            and node.attrs["axis"]:
+        return "np.sum(np.where({0} > 0, 0, {1} * {0}), axis={axis})"
+    return None
 
 
 def _leading_axes(x: Node, node: Node) -> tuple[int, ...] | None:

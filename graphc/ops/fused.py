@@ -252,7 +252,7 @@ def prelu_vjp_x_kernel(x, alpha, g):
 def prelu_vjp_alpha_kernel(x, g, axis, lead):
     """PReLU's alpha cotangent g * x (where x <= 0), summed over `axis` (kept as size 1),
     then the first `lead` axes dropped: sum_to alpha's shape."""
-    masked = np.where(x > 0, 0, g * x)
+    masked = np.where(x > 0, 0, g * x)  # not a reduction's where=: it branches per element
     if axis == tuple(range(lead)):  # only leading axes summed (a batch): nothing to reshape
         return np.sum(masked, axis=axis)
     total = np.sum(masked, axis=axis, keepdims=True)

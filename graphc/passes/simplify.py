@@ -132,6 +132,8 @@ RULES = [
     Rule("-(c*x)", P("neg", P("mul", P("const", bind="c"), X)), _scaled("mul")),
     # -(c/x) -> (-c)/x for a const c
     Rule("-(c/x)", P("neg", P("div", P("const", bind="c"), X)), _scaled("div")),
+    # -((-x)/y) -> x/y (negation is exact): SGD's scale -(-lr/batch) in the fused backward
+    Rule("-(-x/y)", P("neg", P("div", P("neg", X), Y)), lambda x, y, **_: build("div", x, y)),
     # x + -y -> x - y
     Rule("x+-y", P("add", X, P("neg", Y)), lambda x, y, **_: build("sub", x, y)),
     # x - -y -> x + y
