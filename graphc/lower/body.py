@@ -261,6 +261,9 @@ def _static_template(node: Node, ins: list[Node]) -> str | None:
     if node.op == "axis_size":  # a NumPy scalar: the scale arithmetic stays on scalars
         dims = " * ".join(f"{{0}}.shape[{a}]" for a in node.attrs["axis"]) or "1"
         return f"np.{node.attrs['dtype']}({dims})"
+    if node.op == "log_softmax":  # the shifted logits appear twice: one step, reused
+        shifted = "({0} - np.max({0}, axis={axis}, keepdims=True))"
+        return f"{shifted} - np.log(np.sum(np.exp({shifted}), axis={{axis}}, keepdims=True))"
     if node.op == "sum_to" and (axes := _leading_axes(ins[0], node)) is not None:
         return f"np.sum({{0}}, axis={axes})"  # a gradient summed over the batch
     if node.op == "prelu_vjp_alpha" and node.attrs["axis"] == tuple(range(node.attrs["lead"])) \

@@ -111,6 +111,8 @@ class Flattener:
         if not top:
             shapes = [self.shape_of(a) for a in args]
             shape = None if any(s is None for s in shapes) else _broadcast(shapes)
+            if kind == "reduce":  # not the broadcast of its operands
+                shape = _reduced(shapes[0], func, args, kwargs)
             dtype = "bool" if func in _BOOL_RESULT else dtype
         step = Step(kind, func, args, kwargs, shape=shape, dtype=dtype,
                     target="" if top else self.new_temp())
@@ -164,6 +166,20 @@ class _Rename(ast.NodeTransformer):
             self.used.add(name)
             return ast.copy_location(ast.Name(name), node)
         return node
+
+
+def _reduced(shape, func: str, args: list, kwargs: dict) -> tuple | None:
+    """The shape of np.sum/max/min/prod(x, axis=..., keepdims=...) of `shape`; None when it
+    is not known (another function, or axis given by position)."""
+    if shape is None or func not in _REDUCE_UFUNC or len(args) > 1:
+        return None
+    axis = ast.literal_eval(kwargs.get("axis", "None"))
+    keep = ast.literal_eval(kwargs.get("keepdims", "False"))
+    axes = {a % len(shape) for a in (range(len(shape)) if axis is None
+                                     else (axis,) if isinstance(axis, int) else axis)}
+    if keep:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
 
 
 def _broadcast(shapes) -> tuple | None:

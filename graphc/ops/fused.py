@@ -40,9 +40,9 @@ def softmax_xent_grad_kernel(logits, target, scale, axis, log_probs=False):
         p = logits - np.max(logits, axis=axis, keepdims=True)
         np.exp(p, out=p)
         p /= np.sum(p, axis=axis, keepdims=True)
-    hot = _one_hot_mask(logits, target)
+    hot, every_row = _one_hot_rows(logits, target)
     if hot is not None:  # class ids along the last axis
-        if np.count_nonzero(hot) < np.size(target):  # an out-of-range id: an all-zero row
+        if not every_row:  # an id out of range: an all-zero one-hot row, so a zero row
             p *= np.any(hot, axis=-1, keepdims=True)
         p -= hot
     else:
@@ -50,12 +50,16 @@ def softmax_xent_grad_kernel(logits, target, scale, axis, log_probs=False):
     return _scaled(p, scale)
 
 
-def _one_hot_mask(logits, target):
-    """one_hot(target) as a bool mask shaped like the logits, for class ids (one axis fewer
-    than the logits); None for probability rows. An out-of-range id gets an all-False row."""
-    if np.ndim(target) != np.ndim(logits) - 1:
-        return None
-    return np.asarray(target)[..., None] == np.arange(np.shape(logits)[-1])
+def _one_hot_rows(logits, target):
+    """(one_hot(target) as a bool mask shaped like the logits, whether every row has its one
+    entry) for class ids (one axis fewer than the logits); (None, False) for probability
+    rows. An id out of range gets an all-False row."""
+    if type(target) is not np.ndarray or type(logits) is not np.ndarray:  # rare: lists, scalars
+        target, logits = np.asarray(target), np.asarray(logits)
+    if target.ndim != logits.ndim - 1:
+        return None, False
+    hot = target[..., None] == np.arange(logits.shape[-1])
+    return hot, np.count_nonzero(hot) == target.size
 
 
 def _scaled(p, scale):
@@ -179,10 +183,9 @@ def target_log_prob_kernel(logits, target, axis, log_probs=False):
     """sum(t * log_softmax(logits), axis): each row's log-probability of its target; with
     `log_probs`, sum(t * logits, axis) (the logits are log-probabilities already)."""
     shifted = logits if log_probs else logits - np.max(logits, axis=axis, keepdims=True)
-    hot = _one_hot_mask(logits, target)
-    if hot is not None and hot.shape == np.shape(shifted) \
-            and np.count_nonzero(hot) == np.size(target):  # one entry per row: pick it
-        picked = shifted[hot].reshape(np.shape(target))
+    hot, every_row = _one_hot_rows(logits, target)
+    if every_row and hot.shape == np.shape(shifted):  # one entry per row: pick it
+        picked = np.asarray(shifted)[hot].reshape(hot.shape[:-1])
         if not log_probs:
             picked -= np.log(np.sum(np.exp(shifted), axis=axis))
         return picked
