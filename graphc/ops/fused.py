@@ -47,7 +47,12 @@ def softmax_xent_grad_kernel(logits, target, scale, axis, log_probs=False):
         p -= hot
     else:
         p = p * np.sum(target, axis=axis, keepdims=True) - target
-    return _scaled(p, scale)
+    # p is the kernel's own temporary: scale it in place when NumPy's promotion (as in
+    # p * scale) keeps its dtype and the scale its shape
+    if type(scale) is float or (type(scale) in (np.float64, np.float32, np.ndarray)
+                                and scale.ndim == 0 and scale.dtype == p.dtype):
+        return np.multiply(p, scale, out=p)
+    return p * scale
 
 
 def _one_hot_rows(logits, target):
@@ -60,15 +65,6 @@ def _one_hot_rows(logits, target):
         return None, False
     hot = target[..., None] == np.arange(logits.shape[-1])
     return hot, np.count_nonzero(hot) == target.size
-
-
-def _scaled(p, scale):
-    """p * scale, written into p (the kernel's own temporary) when that keeps its dtype and
-    shape; NumPy's promotion decides the dtype, as in p * scale."""
-    if type(scale) is float or (type(scale) in (np.ndarray, np.float32, np.float64)
-                                and scale.dtype == p.dtype and scale.ndim == 0):
-        return np.multiply(p, scale, out=p)
-    return p * scale
 
 
 def _xent_attrs(attrs, logits: Node, *_: Node) -> dict:
