@@ -20,9 +20,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from ..ir import Node
+from ..ir import Node, topological_order
 from ..ops import fused  # noqa: F401 - registers the fused ops
-from ..ir import topological_order
 from .dce import _value_live
 from .pattern import P, Rule, _keep_name, build, graph_rewrite, number, rebuild, var
 
