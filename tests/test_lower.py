@@ -162,3 +162,13 @@ def test_buffer_pools_keep_a_few_batch_sizes(rng):
         data = rng.normal(size=(n, 4))
         np.testing.assert_allclose(lowered(data), (np.tanh(data * 2) * 3).sum(axis=1))
     assert 1 <= len(pool) <= 8
+
+
+def test_copied_kernels_keep_reductions_over_every_axis():
+    from graphc.lower.module import faster_calls
+
+    source, _ = faster_calls("a = np.max(x)\nb = np.sum(x, axis=1)\nc = np.min(x, 0)\n")
+    namespace = {"np": np, "x": np.arange(6.0).reshape(2, 3)}
+    exec(source, namespace)  # noqa: S102 - our own rewrite of our own source
+    assert namespace["a"] == 5.0 and namespace["b"].tolist() == [3.0, 12.0]
+    assert namespace["c"].tolist() == [0.0, 1.0, 2.0] and source.startswith("a = np.max(x)")

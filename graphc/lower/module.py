@@ -140,7 +140,9 @@ def faster_calls(source: str) -> tuple[str, bool]:
                 and isinstance(call.func.value, ast.Name) and call.func.value.id == "np"):
             continue
         attr = call.func.attr
-        if attr in _REDUCTIONS and len(call.args) <= 2 and all(
+        # only with an explicit axis: np.max(x) reduces every axis, np.maximum.reduce(x) one
+        has_axis = len(call.args) == 2 or any(k.arg == "axis" for k in call.keywords)
+        if attr in _REDUCTIONS and has_axis and len(call.args) <= 2 and all(
                 k.arg in ("axis", "keepdims", "out") for k in call.keywords):
             edits.append((call.func, _REDUCTIONS[attr]))
         elif attr == "where" and len(call.args) == 3 and not call.keywords:
