@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
+from graphc.lower import build_module
 
 # Runs a file as a script with graphc made unimportable (and -I: no site or cwd paths).
 NO_GRAPHC = ("import runpy, sys; sys.modules['graphc'] = None; sys.argv = sys.argv[1:]; "
@@ -209,3 +210,16 @@ def test_float32_model_trains_in_float32_and_matches_gc_grad(tmp_path, rng):
         np.testing.assert_allclose(grads[node.name], want, rtol=1e-4, atol=1e-6)
     losses = [module.train_step(params, state, batch) for _ in range(30)]
     assert losses[-1] < losses[0] and all(p.dtype == np.float32 for p in params.values())
+
+
+def test_a_gradient_that_is_another_param_is_read_before_any_update():
+    w1, w2 = gc.param("w1", (3,), init=0.5), gc.param("w2", (3,), init=2.0)
+    x = gc.input("x", (None, 3))
+    loss = gc.sum(w1 * w2) + 0.0 * gc.sum(x)  # d/dw1 is w2 itself, d/dw2 is w1
+    ns = build_module(loss, "momentum", lr=0.1).compile("<test>")
+    params, state = ns["init_params"](0), ns["init_state"](0)
+    _, grads = ns["loss_and_grads"](params, {"x": np.ones((2, 3))})
+    assert not any(np.shares_memory(g, p) for g in grads.values() for p in params.values())
+    ns["train_step"](params, state, {"x": np.ones((2, 3))})
+    np.testing.assert_allclose(params["w1"], 0.5 - 0.1 * 2.0)
+    np.testing.assert_allclose(params["w2"], 2.0 - 0.1 * 0.5)  # the old w1, not the new

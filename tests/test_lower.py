@@ -172,3 +172,13 @@ def test_copied_kernels_keep_reductions_over_every_axis():
     exec(source, namespace)  # noqa: S102 - our own rewrite of our own source
     assert namespace["a"] == 5.0 and namespace["b"].tolist() == [3.0, 12.0]
     assert namespace["c"].tolist() == [0.0, 1.0, 2.0] and source.startswith("a = np.max(x)")
+
+
+def test_an_output_that_is_an_input_or_its_view_is_a_copy(rng):
+    x = gc.input("x", (3, 2), "float64")
+    lowered = lower([x * 2.0, x.T, x])
+    a = rng.normal(size=(3, 2))
+    _, t, same = lowered(a)
+    for out in (t, same):  # the caller's array is never handed back to be changed
+        assert not np.shares_memory(out, a)
+    np.testing.assert_array_equal(same, a)

@@ -173,8 +173,17 @@ class FunctionEmitter:
                 label = label if label.startswith(src.op) else f"{src.op} {label}"
                 text += f"  # {comment(label, 40)}  ({comment(_site(src), 60)})"
             lines.append(text)
-        var = {n.id: self.var[image[n.id].id] for n in
-               topological_order(list(outputs)) if image[n.id].id in self.var}
+        # A value that leaves the body and may be a caller's array (or a view of one) is
+        # copied: the caller may change what it gets back, and a training step updates
+        # params in place after the body, so a gradient that is another param must not follow.
+        leaf_storages = {id(storages[name][0]) for name in leaves}
+        copies = {}
+        for name in sorted(escaping_vars | set(kept)):
+            if any(id(s) in leaf_storages for s in storages.get(name, ())):
+                copies[name] = self.module.namer.fresh(name, "copy")
+                lines.append(f"{copies[name]} = {name}.copy()  # not the caller's array")
+        var = {n.id: copies.get(v, v) for n in topological_order(list(outputs))
+               if image[n.id].id in self.var for v in [self.var[image[n.id].id]]}
         return Body(lines, var, scratch, buffers)
 
     def _bind(self, node: Node, name: str) -> None:
