@@ -1,6 +1,8 @@
 """Every pass keeps values (random graphs and their gradients, both modes), and each does its
 own job: merging, folding, simplifying, fusing, dropping shape-only uses."""
 
+import warnings
+
 import numpy as np
 import pytest
 from graphs import random_graphs
@@ -230,3 +232,21 @@ def test_symbolic_runtime_shapes_follow_ops_and_unify_batch_dims_that_meet():
     assert runtime_shape(gc.transpose(z)) == runtime_shape(z)[::-1]
     flat = gc.reshape(x, (-1,))  # 3 * batch elements: a size of its own
     assert runtime_shape(flat)[0] != runtime_shape(x)[0]
+
+
+def test_fold_is_as_quiet_as_evaluation_about_ieee_specials():
+    y = gc.input("x", (None, 2)) + gc.log(gc.const(np.array([0.0, 1.0])))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # evaluation ignores them; folding must too
+        (out,), counts = fold_constants([y])
+    assert counts["folded"] == 1
+    assert_same_values([y], [out], {"x": np.ones((3, 2))})
+
+
+def test_fusion_leaves_integer_per_class_weights_alone(rng):
+    z = gc.input("z", (3, 3))
+    weighted = gc.const(np.full((3, 1), 0.5)) * gc.const(np.array([1, 2, 3]))
+    g = weighted - F.softmax(z, axis=1) * F.sum(weighted, axis=1, keepdims=True)
+    (fused,), counts = fuse([g])
+    assert counts["fused"] == 0  # int weights of one row are not class ids
+    assert_same_values([g], [fused], {"z": rng.normal(size=(3, 3))})

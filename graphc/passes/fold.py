@@ -48,7 +48,8 @@ def folded_value(node: Node) -> np.ndarray | None:
     if np.dtype(node.dtype).itemsize * int(np.prod(node.shape)) > budget:
         return None
     try:
-        value = run_node(node, args)
+        with np.errstate(all="ignore"):  # as in evaluation: inf and nan fold without warnings
+            value = run_node(node, args)
     except EvaluationError:
         return None  # leave the error to evaluation, where it names the user's line
     return np.array(value, dtype=node.dtype)  # own the memory: broadcasts are views

@@ -61,6 +61,8 @@ def _softmax_xent(node: Node, x: Node, soft: Node, rowsum: Node, g: Node, **_) -
         return None
     if t.op == "one_hot" and axis == node.ndim - 1 and node.ndim >= 2:
         t = t.inputs[0]  # class ids: the fused kernel never builds the one-hot rows
+    elif not t.dtype.startswith("float"):
+        return None  # an int t is a weight per entry here, not class ids
     return build("softmax_xent_grad", x, t, build("neg", _scalar_root(s)), axis=axis)
 
 
