@@ -121,3 +121,13 @@ def test_gradient_with_respect_to_inner_logits_is_p_minus_y_over_batch(rng):
     p = np.exp(z - z.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(got, (p - np.eye(3)[labels]) / 8, rtol=1e-12, atol=1e-15)
+
+
+def test_baked_in_values_and_shapes_that_do_not_fit_are_graph_errors():
+    x, y = gc.input("x", (None, 3)), gc.input("y", (None,), "int64")
+    loss = gc.softmax_cross_entropy(x, y)
+    with pytest.raises(gc.ShapeError, match="'y' has shape"):  # a label array of rank 2
+        gc.to_sympy(loss, {"x": np.ones((2, 3)), "y": np.array([[0, 1]])})
+    with pytest.raises(gc.GraphError, match="mul"):  # two batch sizes that do not broadcast
+        a, b = gc.input("a", (None, 3)), gc.input("b", (None, 3))
+        gc.to_sympy(gc.sum(a * b), shapes={"a": (2, 3), "b": (3, 3)})

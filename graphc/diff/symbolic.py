@@ -20,10 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from ..errors import GraphError
+from ..errors import EvaluationError, GraphError
+from ..evaluate import leaf_value
 from ..ir import Node, as_list, topological_order
 from ..ops.layers import specialize
-from ..ops.leaves import const, initial_value
+from ..ops.leaves import const
 from ..ops.registry import FLOAT_DTYPES, KERNEL, F, get
 from .forward import concrete_shape
 from .from_sympy import SympyToGraph
@@ -106,10 +107,8 @@ def _leaf_array(node: Node, values: Mapping, constants: Sequence[str]) -> np.nda
         return _as_sympy(np.asarray(node.attrs["value"]))
     if node.dtype in FLOAT_DTYPES and node.name not in constants:
         return None
-    if node.name in values:
-        return _as_sympy(np.asarray(values[node.name], dtype=node.dtype))
-    if node.op == "state":
-        return _as_sympy(initial_value(node))
+    if node.name in values or node.op == "state":  # checked against the leaf's shape
+        return _as_sympy(leaf_value(node, values))
     why = "it is listed in constants=" if node.name in constants else \
         f"{node.dtype} leaves are baked into the expressions"
     raise GraphError(f"{node.site}: symbolic mode needs the value of {node.op} {node.name!r} "
@@ -120,11 +119,17 @@ def _apply_hook(node: Node, args: list[np.ndarray]) -> np.ndarray:
     opdef = get(node.op)
     if opdef.sympy is None:
         raise GraphError(f"{node.site}: op {node.op!r} has no SymPy translation")
-    if opdef.sympy == KERNEL:
-        args = [_as_number(a) if x.dtype == "bool" else a for a, x in zip(args, node.inputs)]
-        result = opdef.kernel(*args, **node.attrs)
-    else:
-        result = opdef.sympy(*args, **node.attrs)
+    try:
+        if opdef.sympy == KERNEL:
+            args = [_as_number(a) if x.dtype == "bool" else a
+                    for a, x in zip(args, node.inputs)]
+            result = opdef.kernel(*args, **node.attrs)
+        else:
+            result = opdef.sympy(*args, **node.attrs)
+    except (ValueError, TypeError, IndexError) as error:  # e.g. batch sizes that do not fit
+        shapes = ", ".join(str(np.shape(a)) for a in args)
+        raise EvaluationError(f"{node.site}: symbolic: {node.op} failed on inputs of shapes "
+                              f"{shapes}: {error}") from None
     return _as_sympy(np.asarray(result, dtype=object))
 
 
