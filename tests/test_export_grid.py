@@ -51,3 +51,18 @@ def test_bad_grids_are_refused(blobs):
         gc.grid_search(plain, blobs, lr=["fast"], epochs=1)
     with pytest.raises(gc.GraphError, match="val_fraction"):
         gc.grid_search(plain, blobs, val_fraction=1.5, epochs=1)
+
+
+def test_bad_data_and_learning_rates_are_refused_before_training(blobs):
+    plain = lecture_net(n_in=5, hidden=8, classes=3)
+    for lr in (float("nan"), -0.1, 0):
+        with pytest.raises(gc.GraphError, match="positive and finite"):
+            gc.grid_search(plain, blobs, lr=[lr], epochs=1)
+    bad = [({"x": blobs["x"]}, "no array 'y'"),
+           ({"x": blobs["x"], "y": blobs["y"][:10]}, "differ in length"),
+           ({"x": blobs["x"][:, :4], "y": blobs["y"]}, r"'x' has shape \(300, 4\)")]
+    for data, message in bad:
+        with pytest.raises(gc.GraphError, match=message):
+            gc.grid_search(plain, data, epochs=1)
+        with pytest.raises(gc.GraphError, match=message):
+            gc.grid_search(plain, blobs, data, epochs=1)

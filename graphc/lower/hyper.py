@@ -78,6 +78,8 @@ def grid_search(loss: Node, train: Mapping[str, np.ndarray],
     rates. Each run starts from the same initial params (seed) and shuffling.
     """
     lrs = [float(v) for v in _as_list("lr", lr, (int, float), "numbers")]
+    if not all(np.isfinite(v) and v > 0 for v in lrs):
+        raise GraphError(f"grid_search: learning rates must be positive and finite, got {lrs}")
     sizes = _as_list("batch_size", batch_size, int, "positive ints")
     rates = _as_list("dropout", dropout, (int, float), "rates in [0, 1) or None")
     if any(s is None or s < 1 for s in sizes) or any(
@@ -89,6 +91,9 @@ def grid_search(loss: Node, train: Mapping[str, np.ndarray],
     if any(r is not None for r in rates) and not ns["DROPOUT_RATES"]:
         raise GraphError("grid_search: the model has no dropout (build it with gc.dropout) "
                          "so there is no dropout rate to search")
+    _check_data("train", train, ns["INPUTS"])
+    if validation is not None:
+        _check_data("validation", validation, ns["INPUTS"])
     if validation is None:
         if not 0.0 < val_fraction < 1.0:
             raise GraphError(f"grid_search: val_fraction must be in (0, 1), got {val_fraction}")
@@ -109,6 +114,24 @@ def grid_search(loss: Node, train: Mapping[str, np.ndarray],
     metric = "val_accuracy" if rows[0]["val_accuracy"] is not None else "val_loss"
     order = sorted(range(len(rows)), key=lambda i: _rank(rows[i], metric))
     return GridResult([rows[i] for i in order], metric, [histories[i] for i in order])
+
+
+def _check_data(what: str, data: Mapping, inputs: dict) -> None:
+    """Refuse a data set the exported code would fail on: a missing input, an array whose
+    shape after the batch axis differs from the input's, arrays of different lengths."""
+    lengths = set()
+    for name, (shape, _) in inputs.items():
+        if name not in data:
+            raise GraphError(f"grid_search: the {what} data has no array {name!r}; the model's "
+                             f"inputs are {', '.join(inputs)}")
+        got = np.shape(data[name])
+        if len(got) != len(shape) or any(d not in (-1, g) for d, g in zip(shape, got)):
+            want = tuple(None if d == -1 else d for d in shape)
+            raise GraphError(f"grid_search: {what} array {name!r} has shape {got}, the input "
+                             f"needs {want} (None is the batch)")
+        lengths.add(got[0] if got else 1)
+    if len(lengths) > 1:
+        raise GraphError(f"grid_search: the {what} arrays differ in length: {sorted(lengths)}")
 
 
 def _rank(row: dict, metric: str) -> tuple:
