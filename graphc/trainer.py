@@ -68,10 +68,13 @@ def train(trainer: Mapping[str, Any], data: Mapping[str, Mapping[str, np.ndarray
     params, state = trainer["init_params"](seed), trainer["init_state"](seed)
     result = Trained(params, state)
     for epoch in range(1, epochs + 1):
-        # one epoch per call; a new shuffling seed each epoch, the rest lives in `state`
-        step = trainer["fit"](params, state, data["train"], epochs=1, batch_size=batch_size,
-                              lr=lr, validation=data.get("validation"), seed=seed + epoch,
-                              verbose=False)
+        # one epoch per call; a new shuffling seed each epoch, the rest lives in `state`;
+        # NumPy's overflow/invalid warnings are silenced: a non-finite loss is reported below
+        with np.errstate(all="ignore"):
+            step = trainer["fit"](params, state, data["train"], epochs=1,
+                                  batch_size=batch_size, lr=lr,
+                                  validation=data.get("validation"), seed=seed + epoch,
+                                  verbose=False)
         for key, values in step.items():
             result.history.setdefault(key, []).extend(values if key != "epoch" else [epoch])
         if progress is not None:

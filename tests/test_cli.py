@@ -205,6 +205,28 @@ def test_train_a_saved_graph_on_an_npz(capsys, tmp_path, small, saved):
     assert "no such file" in one_line_error(capsys, "train", saved, "--data", tmp_path / "x")
 
 
+def test_training_that_diverges_stops_with_one_error_and_no_numpy_warnings(capsys, tmp_path):
+    import warnings
+
+    path = tmp_path / "diverges.py"
+    path.write_text(textwrap.dedent("""
+        import graphc as gc
+        import numpy as np
+
+        def model():
+            x = gc.input("x", (None, 2))
+            return gc.sum(gc.log(x @ gc.param("W", (2, 1)) - 1e9))  # log of negatives: nan
+
+        def data():
+            return {"x": np.ones((4, 2))}
+        """))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        status, _, err = run(capsys, "train", path, "--epochs", "2", "--quiet")
+    assert status != 0 and "graphc: error: training diverged at epoch 1" in err
+    assert [str(w.message) for w in caught if w.category is RuntimeWarning] == []
+
+
 def test_optimize_reports_each_pass_draws_and_saves_the_result(capsys, tmp_path, small):
     status, out, _ = run(capsys, "optimize", small, "--render", tmp_path / "diff.svg",
                          "-o", tmp_path / "opt.json")
