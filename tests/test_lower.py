@@ -182,3 +182,19 @@ def test_an_output_that_is_an_input_or_its_view_is_a_copy(rng):
     for out in (t, same):  # the caller's array is never handed back to be changed
         assert not np.shares_memory(out, a)
     np.testing.assert_array_equal(same, a)
+
+
+def test_arguments_that_do_not_fit_give_a_graph_error_naming_them():
+    x, y = gc.input("x", (None, 3)), gc.input("y", (None, 2))
+    w = gc.param("w", (3, 2))
+    lowered = lower(gc.sum(x @ w * y), [x, w, y])
+    ok = (np.ones((4, 3)), np.ones((3, 2)), np.ones((4, 2)))
+    assert lowered(*ok) == 24.0
+    with pytest.raises(gc.GraphError, match=r"input 'x' has shape \(4, 5\)"):
+        lowered(np.ones((4, 5)), ok[1], ok[2])
+    with pytest.raises(gc.GraphError, match=r"batch sizes .* differ"):
+        lowered(ok[0], ok[1], np.ones((5, 2)))
+    with pytest.raises(gc.GraphError, match="takes 3 arguments"):
+        lowered(*ok[:2])
+    with pytest.raises(gc.GraphError, match=r"batch sizes .* differ"):
+        lowered.run({"x": ok[0], "w": ok[1], "y": np.ones((5, 2))})

@@ -80,14 +80,33 @@ class Lowered:
 
     def __call__(self, *args):
         """Run the compiled function (positional arguments in `args` order)."""
-        return self.fn(*args)
+        try:
+            return self.fn(*args)
+        except (ValueError, TypeError, IndexError):
+            self._check(args)  # checked only on failure: a call costs nothing extra
+            raise
+
+    def _check(self, args) -> None:
+        """Raise a GraphError naming the argument that does not fit its leaf, if one does not."""
+        from ..evaluate import leaf_value
+
+        if len(args) != len(self.leaves):
+            raise GraphError(f"{self.name} takes {len(self.leaves)} arguments "
+                             f"({', '.join(self.args)}), got {len(args)}")
+        batch = {}
+        for leaf, arg, value in zip(self.leaves, self.args, args):
+            array = leaf_value(leaf, {leaf.name: value})
+            if None in leaf.shape:
+                batch[arg] = array.shape[leaf.shape.index(None)]
+        if len(set(batch.values())) > 1:
+            raise GraphError(f"{self.name}: the batch sizes of its arguments differ: {batch}")
 
     def run(self, values: dict):
         """Run with arrays by leaf name, as gc.evaluate takes them (state leaves default to
         their initial values)."""
         from ..evaluate import leaf_value
 
-        return self.fn(*[leaf_value(leaf, values) for leaf in self.leaves])
+        return self(*[leaf_value(leaf, values) for leaf in self.leaves])
 
     def __repr__(self) -> str:
         lines = len(self.source.splitlines())
