@@ -50,3 +50,9 @@ def test_gradient_needs_a_scalar():
         gc.grad(gc.input("x", (2,)) * 2.0, gc.input("z", (2,)))
     with pytest.raises(gc.GraphError, match="mode"):
         gc.grad(gc.sum(gc.input("x", (2,))), gc.input("z", (2,)), mode="telepathy")
+
+
+def test_vjp_refuses_a_cotangent_count_that_differs_from_the_outputs():
+    x = gc.param("x", (3,))
+    with pytest.raises(gc.GraphError, match="2 outputs but 1 cotangent"):
+        gc.vjp([x * 2.0, x * 3.0], [np.ones(3)], [x])  # the second output was dropped

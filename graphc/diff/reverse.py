@@ -58,6 +58,8 @@ def depends_on(order: Sequence[Node], targets: Sequence[Node]) -> set[int]:
 
 def vjp(outputs: Sequence[Node], cotangents: Sequence[Node], wrt: Sequence[Node]) -> list[Node]:
     """Nodes for sum_k cotangents[k]^T d outputs[k] / d wrt[i], one per `wrt`."""
+    if len(outputs) != len(cotangents):
+        raise GraphError(f"vjp: {len(outputs)} outputs but {len(cotangents)} cotangents")
     order = topological_order(list(outputs))
     live = depends_on(order, wrt)
     known = {node.id for node in order}  # forward nodes and the caller's cotangents
