@@ -198,3 +198,13 @@ def test_arguments_that_do_not_fit_give_a_graph_error_naming_them():
         lowered(*ok[:2])
     with pytest.raises(gc.GraphError, match=r"batch sizes .* differ"):
         lowered.run({"x": ok[0], "w": ok[1], "y": np.ones((5, 2))})
+
+
+def test_select_never_writes_into_its_b_operand(rng):
+    from graphc.ops.registry import F
+
+    x = gc.input("x", (None, 64))
+    h = gc.exp(x)
+    y = F.where(x > 0.0, h, h) * 2.0  # unoptimized: select(c, exp, exp) with exp dying
+    a = rng.normal(size=(64, 64))  # large enough for the branch-free path
+    np.testing.assert_allclose(lower(y, optimize=False)(a), 2.0 * np.exp(a))

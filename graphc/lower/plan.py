@@ -100,7 +100,10 @@ def _in_place(step: Step, i: int, storages_of, shapes, dtypes, dead_after) -> St
         if len(storages) != 1 or not storages[0].writable or not dead_after(storages[0], i):
             continue
         storage = storages[0]
-        others = [n for k, n in enumerate(names) if n is not None and n != name and k != pos]
+        # an elementwise ufunc may read the same variable at another position (x * x into
+        # x); select reads `b` after writing, so b must not be the storage it writes
+        others = [n for k, n in enumerate(names) if n is not None and k != pos
+                  and (n != name or step.kind != "ufunc")]
         if any(storage in storages_of.get(n, ()) for n in others):
             continue
         step.out = name
