@@ -28,6 +28,7 @@ class ProgressBar:
         self.stream = stream if stream is not None else sys.stdout
         self.in_place = getattr(self.stream, "isatty", lambda: False)()
         self._last = ""
+        self._open = False  # a terminal line written with \r and not yet ended
 
     def line(self, step: int, metrics: dict[str, float]) -> str:
         """The text of the bar after `step` steps."""
@@ -51,3 +52,12 @@ class ProgressBar:
             self.stream.write(text + "\n")
         self.stream.flush()
         self._last = text
+        self._open = self.in_place and step < self.total
+
+    def close(self) -> None:
+        """End a bar left mid-line on a terminal (training stopped early), so what is
+        printed next starts on a line of its own."""
+        if self._open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open = False

@@ -67,21 +67,26 @@ def train(trainer: Mapping[str, Any], data: Mapping[str, Mapping[str, np.ndarray
         raise GraphError("there is no training data (data() returned no 'train' split)")
     params, state = trainer["init_params"](seed), trainer["init_state"](seed)
     result = Trained(params, state)
-    for epoch in range(1, epochs + 1):
-        # one epoch per call; a new shuffling seed each epoch, the rest lives in `state`;
-        # NumPy's overflow/invalid warnings are silenced: a non-finite loss is reported below
-        with np.errstate(all="ignore"):
-            step = trainer["fit"](params, state, data["train"], epochs=1,
-                                  batch_size=batch_size, lr=lr,
-                                  validation=data.get("validation"), seed=seed + epoch,
-                                  verbose=False)
-        for key, values in step.items():
-            result.history.setdefault(key, []).extend(values if key != "epoch" else [epoch])
+    try:
+        for epoch in range(1, epochs + 1):
+            # one epoch per call; a new shuffling seed each epoch, the rest lives in `state`;
+            # NumPy's overflow warnings are silenced: a non-finite loss is reported below
+            with np.errstate(all="ignore"):
+                step = trainer["fit"](params, state, data["train"], epochs=1,
+                                      batch_size=batch_size, lr=lr,
+                                      validation=data.get("validation"), seed=seed + epoch,
+                                      verbose=False)
+            for key, values in step.items():
+                result.history.setdefault(key, []).extend(values if key != "epoch" else [epoch])
+            if progress is not None:
+                progress.update(epoch, **{k: result.final(k) for k in SHOWN
+                                          if k in result.history})
+            if not np.isfinite(result.history["loss"][-1]):
+                raise GraphError(f"training diverged at epoch {epoch} (the loss is "
+                                 f"{result.history['loss'][-1]}); try a smaller learning rate")
+    finally:
         if progress is not None:
-            progress.update(epoch, **{k: result.final(k) for k in SHOWN if k in result.history})
-        if not np.isfinite(result.history["loss"][-1]):
-            raise GraphError(f"training diverged at epoch {epoch} (the loss is "
-                             f"{result.history['loss'][-1]}); try a smaller learning rate")
+            progress.close()
     if "test" in data:
         loss, accuracy = trainer["evaluate"](params, state, data["test"])
         result.test = {"loss": float(loss)} | ({} if accuracy is None else

@@ -227,6 +227,28 @@ def test_training_that_diverges_stops_with_one_error_and_no_numpy_warnings(capsy
     assert [str(w.message) for w in caught if w.category is RuntimeWarning] == []
 
 
+def test_a_progress_bar_on_a_terminal_ends_its_line_when_training_stops_early():
+    import io
+
+    import numpy as np
+
+    from graphc.progress import ProgressBar
+    from graphc.trainer import train
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    def fit(params, state, train, **options):  # an exported module's fit whose loss blew up
+        return {"epoch": [1], "loss": [float("nan")]}
+
+    trainer = {"init_params": lambda seed: {}, "init_state": lambda seed: {}, "fit": fit}
+    screen = Terminal()
+    with pytest.raises(gc.GraphError, match="diverged at epoch 1"):
+        train(trainer, {"train": {"x": np.ones((2, 1))}}, 5, progress=ProgressBar(5, stream=screen))
+    assert screen.getvalue().startswith("\repoch 1/5 [") and screen.getvalue().endswith("\n")
+
+
 def test_optimize_reports_each_pass_draws_and_saves_the_result(capsys, tmp_path, small):
     status, out, _ = run(capsys, "optimize", small, "--render", tmp_path / "diff.svg",
                          "-o", tmp_path / "opt.json")
