@@ -179,8 +179,9 @@ def train(args: argparse.Namespace) -> int:
     """Train through the exported code with a progress bar; write history, plot, params."""
     from .modelfile import load_npz
     from .progress import ProgressBar
-    from .trainer import compile_trainer, train
+    from .trainer import check_run, compile_trainer, train
 
+    check_run(args.epochs, args.batch_size)  # before the model loads and the banner prints
     model = _load(args, with_data=not args.data)
     data = load_npz(args.data, model.loss) if args.data else model.data
     if not data:

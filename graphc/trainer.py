@@ -53,16 +53,21 @@ def import_trainer(path: str | os.PathLike) -> dict:
     return vars(module)
 
 
-def train(trainer: Mapping[str, Any], data: Mapping[str, Mapping[str, np.ndarray]],
-          epochs: int, batch_size: int = 32, lr: float | None = None, seed: int = 0,
-          progress: ProgressBar | None = None) -> Trained:
-    """Train on data["train"] for `epochs` (validating on data["validation"] when present),
-    showing a progress bar; evaluate on data["test"] at the end if it exists."""
+def check_run(epochs: int, batch_size: int, lr: float | None = None) -> None:
+    """Refuse epochs or a batch size that is not a positive int, or a learning rate <= 0."""
     for what, value in (("epochs", epochs), ("batch size", batch_size)):
         if not isinstance(value, int) or value < 1:
             raise GraphError(f"the {what} must be a positive int, got {value!r}")
     if lr is not None and not lr > 0:
         raise GraphError(f"the learning rate must be positive, got {lr!r}")
+
+
+def train(trainer: Mapping[str, Any], data: Mapping[str, Mapping[str, np.ndarray]],
+          epochs: int, batch_size: int = 32, lr: float | None = None, seed: int = 0,
+          progress: ProgressBar | None = None) -> Trained:
+    """Train on data["train"] for `epochs` (validating on data["validation"] when present),
+    showing a progress bar; evaluate on data["test"] at the end if it exists."""
+    check_run(epochs, batch_size, lr)
     if "train" not in data:
         raise GraphError("there is no training data (data() returned no 'train' split)")
     params, state = trainer["init_params"](seed), trainer["init_state"](seed)

@@ -249,6 +249,12 @@ def test_a_progress_bar_on_a_terminal_ends_its_line_when_training_stops_early():
     assert screen.getvalue().startswith("\repoch 1/5 [") and screen.getvalue().endswith("\n")
 
 
+@pytest.mark.parametrize("option", [["--epochs", "0"], ["--batch-size", "-1"]])
+def test_train_refuses_bad_counts_before_announcing_the_run(capsys, small, option):
+    status, out, err = run(capsys, "train", small, *option)
+    assert status != 0 and "must be a positive int" in err and out == ""
+
+
 def test_optimize_reports_each_pass_draws_and_saves_the_result(capsys, tmp_path, small):
     status, out, _ = run(capsys, "optimize", small, "--render", tmp_path / "diff.svg",
                          "-o", tmp_path / "opt.json")
