@@ -223,3 +223,12 @@ def test_a_gradient_that_is_another_param_is_read_before_any_update():
     ns["train_step"](params, state, {"x": np.ones((2, 3))})
     np.testing.assert_allclose(params["w1"], 0.5 - 0.1 * 2.0)
     np.testing.assert_allclose(params["w2"], 2.0 - 0.1 * 0.5)  # the old w1, not the new
+
+
+def test_a_name_like_a_module_global_does_not_shadow_it():
+    x = gc.input("DROPOUT_RATES", (None, 3))  # the step reads the global of that name
+    h = gc.named(gc.dropout(x * gc.param("HYPER", (3,), init=1.0), 0.5, seed=1), "PARAMS")
+    ns = build_module(gc.sum(h * h)).compile("<test>")
+    params, state = ns["init_params"](0), ns["init_state"](0)
+    loss = ns["train_step"](params, state, {"DROPOUT_RATES": np.ones((2, 3))})
+    assert np.isfinite(loss) and set(params) == {"HYPER"}

@@ -75,6 +75,7 @@ def build_module(loss: Node, optimizer: str = "sgd", *, predictions: Node | None
             raise GraphError(f"gc.export: {what} must be a positive int, got {value!r}")
     module = Module(_doc(name, optimizer))
     module.copy_module(training)
+    module.namer.taken.update(_GLOBALS)  # a user's name never shadows them in a function
     sig = _signature(loss, predictions, module)
     dropout: dict[str, float] = {}
     _emit_train_step(module, sig, loss, opt, values, dropout)
@@ -104,6 +105,13 @@ def export(loss: Node, path: str | os.PathLike, optimizer: str = "sgd", *,
     with open(path, "w", encoding="utf-8") as f:
         f.write(source)
     return path
+
+
+# The module-level names the generated file defines besides functions copied from
+# training.py (the step reads DROPOUT_RATES; the wrappers read the others).
+_GLOBALS = ("MODEL_NAME", "INPUTS", "PARAMS", "STATS", "TARGET", "HYPER", "DROPOUT_RATES",
+            "init_params", "init_state", "train_step", "loss_and_grads", "evaluate_batch",
+            "forward", "evaluate", "fit")
 
 
 def _doc(name: str, optimizer: str) -> str:
