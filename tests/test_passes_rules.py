@@ -101,6 +101,8 @@ def test_optimize_takes_pass_names_or_functions_and_refuses_unknown_ones():
         gc.optimize(y, passes=["inline"])
     with pytest.raises(gc.GraphError, match="2 outputs"):
         _ = gc.optimize([y, y]).output
+    with pytest.raises(gc.GraphError, match="passes must be pass names or functions, got 5"):
+        gc.optimize(y, passes=5)  # was a raw TypeError
 
 
 def test_cost_table_counts_matmul_flops_and_reads_the_cheap_gradient_ratio():
@@ -136,6 +138,10 @@ def test_cost_table_needs_a_batch_size_and_shapes_that_fit():
         gc.cost_table(loss, {"X": (8, 4)}, batch=8)
     with pytest.raises(gc.GraphError, match="batch must be a positive int, got 0"):
         gc.cost_table(loss, batch=0)
+    with pytest.raises(gc.GraphError, match="batch must be a positive int, got True"):
+        gc.cost_table(loss, batch=True)
+    with pytest.raises(gc.ShapeError, match=r"shape \(None, 4\) given for input 'x' must hold"):
+        gc.cost_table(loss, {"x": (None, 4)})  # was a raw TypeError from int(None)
 
 
 def test_node_flops_of_reductions_views_and_fused_ops():

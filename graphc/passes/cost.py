@@ -66,10 +66,20 @@ def node_bytes(node: Node) -> int:
                for a in arrays)
 
 
+def _given_shape(leaf: Node, given: Any) -> tuple:
+    """The concrete shape given for `leaf` (a shape, or a value to read one off)."""
+    shape = tuple(given) if isinstance(given, (tuple, list)) else tuple(np.shape(given))
+    if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
+               for d in shape):
+        raise ShapeError(f"cost_table: shape {shape} given for {leaf.op} {leaf.name!r} must "
+                         f"hold positive ints ({leaf.site})")
+    return shape
+
+
 def _concrete_shape(leaf: Node, shapes: Mapping[str, Any], batch: int | None) -> tuple:
     given = shapes.get(leaf.name)
     if given is not None:
-        shape = tuple(np.shape(given)) if not isinstance(given, (tuple, list)) else tuple(given)
+        shape = _given_shape(leaf, given)
         if len(shape) != leaf.ndim or any(s is not None and s != d
                                            for s, d in zip(leaf.shape, shape)):
             raise ShapeError(f"cost_table: shape {shape} given for {leaf.op} {leaf.name!r} does "
@@ -85,8 +95,7 @@ def _batch_of(outputs: Sequence[Node], shapes: Mapping[str, Any]) -> int | None:
     """The batch size that a given shape (or value) fixes for a None dimension, if any."""
     for leaf in topological_order(outputs):
         if leaf.op == "input" and leaf.name in shapes and None in leaf.shape:
-            given = shapes[leaf.name]
-            shape = tuple(given) if isinstance(given, (tuple, list)) else np.shape(given)
+            shape = _given_shape(leaf, shapes[leaf.name])
             if len(shape) == leaf.ndim:
                 return int(shape[leaf.shape.index(None)])
     return None
@@ -193,7 +202,8 @@ def cost_table(outputs: Node | Iterable[Node], shapes: Mapping[str, Any] | None 
     if unknown:
         raise GraphError(f"cost_table: no input named {', '.join(map(repr, unknown))}; the "
                          f"graph's inputs are {', '.join(sorted(names)) or 'none'}")
-    if batch is not None and (not isinstance(batch, (int, np.integer)) or batch < 1):
+    if batch is not None and (not isinstance(batch, (int, np.integer)) or isinstance(batch, bool)
+                              or batch < 1):
         raise GraphError(f"cost_table: batch must be a positive int, got {batch!r}")
     if batch is None:
         batch = _batch_of(outputs, shapes)

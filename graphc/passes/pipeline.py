@@ -111,6 +111,8 @@ def _resolve(passes: Sequence[str | PassFn] | None) -> list[tuple[str, PassFn]]:
     chosen = []
     if isinstance(passes, str) or callable(passes):
         passes = [passes]
+    elif passes is not None and not isinstance(passes, Iterable):
+        raise GraphError(f"passes must be pass names or functions, got {passes!r}")
     for p in DEFAULT_PASSES if passes is None else passes:
         if callable(p):
             chosen.append((getattr(p, "__name__", "pass"), p))
