@@ -208,3 +208,11 @@ def test_select_never_writes_into_its_b_operand(rng):
     y = F.where(x > 0.0, h, h) * 2.0  # unoptimized: select(c, exp, exp) with exp dying
     a = rng.normal(size=(64, 64))  # large enough for the branch-free path
     np.testing.assert_allclose(lower(y, optimize=False)(a), 2.0 * np.exp(a))
+
+
+def test_every_none_axis_is_the_one_batch_size():
+    x = gc.input("x", (None, None))  # a square batch, such as a Gram matrix
+    lowered = lower(gc.exp(x) * 2.0 + 1.0)
+    np.testing.assert_allclose(lowered(np.zeros((4, 4))), np.full((4, 4), 3.0))
+    with pytest.raises(gc.GraphError, match=r"x.shape\[0\]': 4, 'x.shape\[1\]': 7"):
+        lowered(np.zeros((4, 7)))

@@ -96,10 +96,11 @@ class Lowered:
         batch = {}
         for leaf, arg, value in zip(self.leaves, self.args, args):
             array = leaf_value(leaf, {leaf.name: value})
-            if None in leaf.shape:
-                batch[arg] = array.shape[leaf.shape.index(None)]
+            batch.update({f"{arg}.shape[{k}]": array.shape[k]
+                          for k, d in enumerate(leaf.shape) if d is None})
         if len(set(batch.values())) > 1:
-            raise GraphError(f"{self.name}: the batch sizes of its arguments differ: {batch}")
+            raise GraphError(f"{self.name}: the batch sizes of its arguments differ: {batch} "
+                             "(every None in the graph's shapes is the one batch size)")
 
     def run(self, values: dict):
         """Run with arrays by leaf name, as gc.evaluate takes them (state leaves default to
