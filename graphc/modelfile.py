@@ -211,8 +211,10 @@ def example_values(model: Model, batch: int = 4, seed: int = 0) -> tuple[dict, s
         raise ModelFileError(f"the batch size must be a positive int, got {batch!r}")
     values: dict[str, Any] = init_params(model.outputs, seed=seed)
     if model.data:
-        values.update({k: v[:batch] for k, v in model.data["train"].items()})
-        return values, f"the first {batch} training rows"
+        rows = {k: v[:batch] for k, v in model.data["train"].items()}
+        values.update(rows)
+        count = min((len(v) for v in rows.values()), default=batch)
+        return values, f"the first {count} training rows"
     rng = np.random.default_rng(seed)
     for node in leaves(model.outputs, "input"):
         shape = tuple(batch if d is None else d for d in node.shape)

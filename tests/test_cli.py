@@ -255,6 +255,11 @@ def test_train_refuses_bad_counts_before_announcing_the_run(capsys, small, optio
     assert status != 0 and "must be a positive int" in err and out == ""
 
 
+def test_compare_with_a_batch_larger_than_the_data_says_how_many_rows_it_used(capsys, small):
+    status, out, _ = run(capsys, "compare", small, "--methods", "reverse", "--batch", "500")
+    assert status == 0 and "(on the first 64 training rows)" in out  # SMALL has 64 rows
+
+
 def test_optimize_reports_each_pass_draws_and_saves_the_result(capsys, tmp_path, small):
     status, out, _ = run(capsys, "optimize", small, "--render", tmp_path / "diff.svg",
                          "-o", tmp_path / "opt.json")
