@@ -187,3 +187,10 @@ def test_large_layers_can_be_spot_checked(rng, monkeypatch):
     assert {m.element for m in other.mismatches} != {m.element for m in bad.mismatches}
     with pytest.raises(gc.GraphError, match="max_elements"):
         gc.check_grad(y, W, values, max_elements=0)
+
+
+@pytest.mark.parametrize("option", [{"eps": "a"}, {"rtol": "a"}, {"atol": -1.0}])
+def test_steps_and_tolerances_that_are_not_numbers_are_graph_errors(option):
+    w = gc.param("w", (2,))
+    with pytest.raises(gc.GraphError, match=f"{next(iter(option))} must be"):
+        gc.check_grad(gc.sum(w * w), w, {"w": np.ones(2)}, **option)  # raw errors before

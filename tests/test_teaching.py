@@ -119,3 +119,9 @@ def test_saturation_options_and_errors(rng):
     assert gc.saturation(gc.sum(gc.param("w", (2,))), {"w": np.ones(2)}).layers == []
     with pytest.raises(gc.GraphError, match="threshold"):
         gc.saturation(loss, values, threshold=0)
+
+
+def test_saturation_refuses_a_threshold_that_is_not_a_number(rng):
+    loss, values, _ = saturating_network(rng)
+    with pytest.raises(gc.GraphError, match="threshold must be a positive number, got 'a'"):
+        gc.saturation(loss, values, threshold="a")  # was a raw TypeError from "a" > 0

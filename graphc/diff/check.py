@@ -20,7 +20,8 @@ import numpy as np
 from ..errors import GraphError
 from ..evaluate import evaluate
 from ..ir import Node, as_list
-from .numeric import Program, check_scheme, describe, expected_error, steps_for
+from .numeric import (Program, check_number, check_scheme, describe, expected_error,
+                      steps_for)
 
 KINK_POLICIES = ("move", "flag", "ignore")
 RETRIES = 6  # shrink the step by 10x up to this many times to stay on one side of a kink
@@ -161,6 +162,9 @@ def check_grad(y: Node, wrt: Node | Sequence[Node], values: Mapping[str, Any],
     (seeded): finite differences cost evaluations per element, and large layers have many.
     """
     check_scheme(scheme, eps)
+    for what, tol in (("rtol", rtol), ("atol", atol)):
+        if tol is not None:
+            check_number(tol, what, zero=True)
     if max_elements is not None and not (isinstance(max_elements, int) and max_elements > 0):
         raise GraphError(f"max_elements must be a positive int, got {max_elements!r}")
     if kinks not in KINK_POLICIES:

@@ -211,13 +211,23 @@ class NumericGradient(list):
                f"evaluations={self.evaluations})"
 
 
+def check_number(value: Any, what: str, zero: bool = False) -> None:
+    """Refuse a `value` that is not a finite real number above zero (or at least zero)."""
+    ok = (isinstance(value, (int, float, np.integer, np.floating))
+          and not isinstance(value, (bool, np.bool_)) and bool(np.isfinite(value))
+          and (value >= 0 if zero else value > 0))
+    if not ok:
+        kind = "a non-negative" if zero else "a positive"
+        raise GraphError(f"{what} must be {kind} number, got {value!r}")
+
+
 def check_scheme(scheme: str, eps: float | None) -> None:
     """Refuse an unknown scheme or a step that is not a positive number."""
     if scheme not in SCHEMES:
         raise GraphError(f"unknown finite-difference scheme {scheme!r}; use one of "
                          f"{', '.join(SCHEMES)}")
-    if eps is not None and not (np.isscalar(eps) and np.isfinite(eps) and eps > 0):
-        raise GraphError(f"eps must be a positive number (the step), got {eps!r}")
+    if eps is not None:
+        check_number(eps, "eps")  # the step
 
 
 def steps_for(program: Program, k: int, scheme: str, eps: float | None) -> np.ndarray:

@@ -15,7 +15,7 @@ from ..evaluate import evaluate
 from ..ir import Node, as_list, topological_order
 from ..ops.layers import specialize
 from ..ops.registry import get
-from .numeric import describe
+from .numeric import check_number, describe
 from .reverse import zeros_like
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "prelu", "softplus")
@@ -93,8 +93,7 @@ def saturation(outputs: Node | Sequence[Node], values: Mapping[str, Any],
                ops: Sequence[str] = ACTIVATIONS) -> SaturationReport:
     """Per activation node of `ops` in the graph of `outputs`: the fraction of values and of
     units whose local derivative is below `threshold`, evaluated at `values`."""
-    if not (np.isscalar(threshold) and threshold > 0):
-        raise GraphError(f"threshold must be a positive number, got {threshold!r}")
+    check_number(threshold, "threshold")
     graph = specialize(as_list(outputs), training)
     found = [n for n in topological_order(graph) if n.op in ops]
     if not found:
