@@ -232,3 +232,16 @@ def test_a_name_like_a_module_global_does_not_shadow_it():
     params, state = ns["init_params"](0), ns["init_state"](0)
     loss = ns["train_step"](params, state, {"DROPOUT_RATES": np.ones((2, 3))})
     assert np.isfinite(loss) and set(params) == {"HYPER"}
+
+
+def test_generated_source_names_no_numpy_2_only_dtype(rng):
+    import re
+
+    x, keep = gc.input("x", (None, 3)), gc.input("keep", (None, 3), "bool")
+    w = gc.param("w", (3,), init=0.5)
+    loss = gc.sum(gc.where(keep, gc.relu(x * w), x))  # a bool input and a bool mask buffer
+    source = build_module(loss).source() + gc.lower(loss).source
+    assert not re.search(r"np\.bool\b", source)  # np.bool is NumPy 2 only; np.bool_ is not
+    ns = build_module(loss).compile("<test>")
+    batch = {"x": rng.normal(size=(2, 3)), "keep": np.array([[True, False, True]] * 2)}
+    assert np.isfinite(ns["train_step"](ns["init_params"](0), ns["init_state"](0), batch))

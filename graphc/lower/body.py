@@ -18,7 +18,7 @@ from ..errors import GraphError
 from ..ir import Node, topological_order
 from ..ops.registry import FLOAT_DTYPES, REGISTRY, result_dtype
 from .module import Module
-from .names import comment
+from .names import comment, np_dtype
 from .plan import plan
 from .steps import Flattener, Step, literal, render, template_source
 
@@ -269,7 +269,7 @@ def _static_template(node: Node, ins: list[Node]) -> str | None:
     buffers; None otherwise."""
     if node.op == "axis_size":  # a NumPy scalar: the scale arithmetic stays on scalars
         dims = " * ".join(f"{{0}}.shape[{a}]" for a in node.attrs["axis"]) or "1"
-        return f"np.{node.attrs['dtype']}({dims})"
+        return f"{np_dtype(node.attrs['dtype'])}({dims})"
     if node.op == "log_softmax":  # the shifted logits appear twice: one step, reused
         shifted = "({0} - np.max({0}, axis={axis}, keepdims=True))"
         return f"{shifted} - np.log(np.sum(np.exp({shifted}), axis={{axis}}, keepdims=True))"

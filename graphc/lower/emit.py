@@ -14,7 +14,7 @@ from ..errors import GraphError
 from ..ir import Node, as_list
 from .body import Body, FunctionEmitter
 from .module import Module
-from .names import comment
+from .names import comment, np_dtype
 
 
 def function_source(name: str, params: list[str], body: Body, returns: str,
@@ -29,7 +29,7 @@ def function_source(name: str, params: list[str], body: Body, returns: str,
         pool = module.namer.internal(f"pool_{name}")
         alloc = module.namer.internal(f"alloc_{name}")
         shapes = [_shape_source(b.shape) for b in body.buffers]
-        allocs = ", ".join(f"np.empty({s}, dtype=np.{b.dtype})"
+        allocs = ", ".join(f"np.empty({s}, dtype={np_dtype(b.dtype)})"
                            for s, b in zip(shapes, body.buffers))
         module.add(f"def {alloc}(n):\n    return ({allocs},)\n\n\n{pool} = {{}}")
         names = ", ".join(b.name for b in body.buffers)
@@ -137,8 +137,8 @@ def lower(outputs, inputs=None, *, training: bool = False, name: str = "f",
     body = emitter.emit_body(graph, arg_vars, {o.id: o.name for o in graph if o.name},
                              escaping=[] if reuse_outputs else graph,
                              keep=graph if reuse_outputs else [])
-    coerce = [f"{arg_vars[leaf.id]} = np.asarray({arg_vars[leaf.id]}, dtype=np.{leaf.dtype})"
-              for leaf in args]
+    coerce = [f"{v} = np.asarray({v}, dtype={np_dtype(leaf.dtype)})"
+              for leaf in args for v in [arg_vars[leaf.id]]]
     results = [body.var[o.id] for o in graph]
     returns = results[0] if single else f"({', '.join(results)},)"
     batch = batch_source([(leaf, arg_vars[leaf.id]) for leaf in args])

@@ -19,7 +19,7 @@ from . import optimizers, training
 from .body import FunctionEmitter
 from .emit import batch_source, function_source, prepare
 from .module import Module
-from .names import comment
+from .names import comment, np_dtype
 from .steps import literal
 
 
@@ -261,7 +261,7 @@ def _call(fn: str, args: list[str], indent: str = "        ") -> str:
 
 def _emit_wrappers(module, sig, opt, forward_args: list[Node]) -> None:
     def batch_arg(n):
-        return f"np.asarray(batch[{n.name!r}], dtype=np.{n.dtype})"
+        return f"np.asarray(batch[{n.name!r}], dtype={np_dtype(n.dtype)})"
 
     params = [f"params[{p.name!r}]" for p in sig.params]
     stats = [f"stats[{s.name!r}]" for s in sig.stats]

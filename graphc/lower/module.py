@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import GraphError
 from ..ops.registry import REGISTRY
 from . import runtime
-from .names import Namer
+from .names import Namer, np_dtype
 from .steps import literal
 
 HELPERS = ("select", "dropout_mask", "buffers")
@@ -76,7 +76,7 @@ class Module:
         """A module-level constant holding `array` exactly; its name."""
         name = self.namer.internal(hint)
         array = np.asarray(array)
-        dtype = f"np.{array.dtype.name}"
+        dtype = np_dtype(array.dtype.name)
         if array.ndim == 0 and np.isfinite(array).all() and array.dtype.kind in "fiub":
             value = f"{dtype}({literal(array.item())})"
         elif array.size <= 32 and array.dtype.kind in "fiub" and np.isfinite(array).all():

@@ -37,6 +37,12 @@ def comment(text: str, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def np_dtype(name: str) -> str:
+    """Source for the NumPy dtype called `name`; np.bool_ for bool, since np.bool exists only
+    from NumPy 2 and generated files run on NumPy 1.26 too."""
+    return "np.bool_" if name == "bool" else f"np.{name}"
+
+
 class Namer:
     """Hands out unique identifiers within one generated module."""
 
