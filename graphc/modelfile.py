@@ -63,6 +63,9 @@ def _user_line(error: BaseException, path: str) -> str:
 def _describe(error: BaseException, path: str) -> str:
     if isinstance(error, SyntaxError):
         return f"{path}:{error.lineno}: syntax error: {error.msg}"
+    if isinstance(error, SystemExit):  # a script's main() run on import, argparse, exit()
+        return (f"{_user_line(error, path)}: the file exits (SystemExit {error.code!r}); keep "
+                "script code under `if __name__ == \"__main__\":`")
     message = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"{_user_line(error, path)}: {type(error).__name__}: {message}".rstrip(": ")
 
@@ -73,7 +76,7 @@ def _call(module: ModuleType, name: str, path: str) -> Any:
         return getattr(module, name)()
     except GraphError as error:
         raise ModelFileError(f"{path}: {name}(): {error}") from None
-    except Exception as error:  # the user's code may raise anything; report it in one line
+    except (Exception, SystemExit) as error:  # the user's code may raise anything
         raise ModelFileError(f"{name}() failed: {_describe(error, path)}") from None
 
 
@@ -96,7 +99,7 @@ def import_model_file(path: str) -> ModuleType:
         spec.loader.exec_module(module)
     except GraphError as error:
         raise ModelFileError(f"{path}: {error}") from None
-    except Exception as error:
+    except (Exception, SystemExit) as error:
         raise ModelFileError(f"cannot import the model file: {_describe(error, path)}") \
             from None
     finally:

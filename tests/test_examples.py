@@ -81,6 +81,8 @@ GOOD = textwrap.dedent("""
     ("import graphc as gc\ndef model():\n    return gc.input('x', (3, 2)) @ gc.param('w', (4,))\n",
      ["model()", "model.py:3", "matmul"]),
     ("def model():\n    return 1 / 0\n", ["model.py:2", "ZeroDivisionError"]),
+    ("import sys\nsys.exit(0)\n", ["model.py:2", "exit", "__main__"]),
+    ("import sys\ndef model():\n    sys.exit(2)\n", ["model.py:3", "exit"]),
     (GOOD + "def data():\n    return [1, 2]\n", ["data() must return a dict"]),
     (GOOD + "def data():\n    return {'z': [1.0]}\n", ["no array for input 'x'"]),
     (GOOD + "def data():\n    return {'test': {'x': [[1.0, 2.0]]}}\n", ["no 'train' split"]),
