@@ -176,12 +176,19 @@ class FunctionEmitter:
         # A value that leaves the body and may be a caller's array (or a view of one) is
         # copied: the caller may change what it gets back, and a training step updates
         # params in place after the body, so a gradient that is another param must not follow.
-        leaf_storages = {id(storages[name][0]) for name in leaves}
+        # A kernel's result only may view its operands (most are fresh): checked at run time.
+        leaf_of = {id(storages[name][0]): name for name in leaves}
         copies = {}
         for name in sorted(escaping_vars | set(kept)):
-            if any(id(s) in leaf_storages for s in storages.get(name, ())):
-                copies[name] = self.module.namer.fresh(name, "copy")
+            sharing = [leaf_of[id(s)] for s in storages.get(name, ()) if id(s) in leaf_of]
+            if not sharing:
+                continue
+            copies[name] = self.module.namer.fresh(name, "copy")
+            if name in leaves:
                 lines.append(f"{copies[name]} = {name}.copy()  # not the caller's array")
+            else:
+                views = " or ".join(f"np.may_share_memory({name}, {a})" for a in sharing)
+                lines.append(f"{copies[name]} = {name}.copy() if {views} else {name}")
         var = {n.id: copies.get(v, v) for n in topological_order(list(outputs))
                if image[n.id].id in self.var for v in [self.var[image[n.id].id]]}
         return Body(lines, var, scratch, buffers)
