@@ -202,3 +202,10 @@ def test_float32_sweep_bottoms_out_at_a_larger_step(rng):
     assert sweep["dtype"] == "float32" and eps[-1] >= 1e-7  # no steps below float32's reach
     best = eps[int(np.argmin(error))]
     assert 1e-4 <= best <= 1e-1 and error.min() < 1e-2 < error[-1]
+
+
+@pytest.mark.parametrize("eps", [["a"], 1e-3, [1e-3, np.nan]])
+def test_eps_sweep_refuses_steps_that_are_not_a_list_of_positive_numbers(eps):
+    w = gc.param("w", (2,))
+    with pytest.raises(gc.GraphError, match="eps"):  # raw ValueError/TypeError before
+        gc.eps_sweep(gc.sum(w * w), w, {"w": np.ones(2)}, eps=eps)

@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import GraphError
 from ..evaluate import evaluate, init_params
 from ..ir import Node, as_list
-from .numeric import Program, check_scheme, gradient_of
+from .numeric import Program, check_number, check_scheme, gradient_of
 
 
 def _grad(y: Node, wrt: list[Node], mode: str, **options) -> list[Node]:
@@ -41,9 +41,11 @@ def eps_sweep(y: Node, wrt: Node | Sequence[Node], values: Mapping[str, Any],
     if eps is None:
         lowest = int(np.floor(np.log10(program.eps))) + 1
         eps = np.logspace(-1, lowest, 2 * (-1 - lowest) + 1)
-    eps = [float(e) for e in eps]
+    if np.ndim(eps) != 1:
+        raise GraphError(f"eps must be a list of steps, got {eps!r}")
     for e in eps:
-        check_scheme("central", e)  # a positive, finite step
+        check_number(e, "eps")  # a positive, finite step
+    eps = [float(e) for e in eps]
     reference = evaluate(_grad(y, targets, "reverse"), values, training=training)
     errors: dict[str, list[float]] = {}
     for scheme in schemes:
