@@ -107,3 +107,12 @@ def test_bad_tangents_and_wrt_are_refused():
         gc.grad(gc.exp(x), x, mode="forward")
     with pytest.raises(gc.GraphError, match=r"forward mode takes the options .* not \['max_ops'\]"):
         gc.grad(gc.sum(x), x, mode="forward", max_ops=10)
+
+
+def test_array_tangents_take_the_dtype_of_their_wrt_so_float32_stays_float32():
+    w = gc.param("w", (2,), dtype="float32")
+    y = gc.sum(gc.tanh(w) * w)
+    (t,) = gc.jvp([y], [w], [np.ones(2)])  # a float64 array: the direction, not the precision
+    assert t.dtype == "float32"
+    assert gc.hvp(y, w, np.ones(2)).dtype == "float32"
+    assert gc.hvp(y, w, np.ones(2), mode="forward").dtype == "float32"

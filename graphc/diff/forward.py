@@ -42,6 +42,18 @@ def tangent_holders(wrt: Sequence[Node]) -> list[Node]:
     return [input_leaf(f"tangent:{next(_holder_ids)}", w.shape, w.dtype) for w in wrt]
 
 
+def as_tangent(value, w: Node) -> Node:
+    """`value` as a tangent node for `w`: numbers and arrays take w's dtype (they give a
+    direction, not a precision, so a float32 graph's tangents stay float32)."""
+    if isinstance(value, (np.ndarray, list, tuple)) and w.dtype in FLOAT_DTYPES:
+        try:
+            value = np.asarray(value, dtype=w.dtype)
+        except (TypeError, ValueError) as error:
+            raise GraphError(f"{w.site}: the tangent for {w.name or w.op} is not a "
+                             f"{w.dtype} array: {error}") from None
+    return lift(value, w)
+
+
 def _check_wrt(wrt: Sequence[Node]) -> None:
     for w in wrt:
         if w.dtype not in FLOAT_DTYPES:
@@ -85,7 +97,7 @@ def jvp(outputs: Node | Sequence[Node], wrt: Node | Sequence[Node],
     _check_wrt(targets)
     seed_of: dict[int, Node] = {}
     for w, t in zip(targets, seeds):
-        t = lift(t, w)
+        t = as_tangent(t, w)
         try:
             t = fit_to(t, w)
         except GraphError as error:

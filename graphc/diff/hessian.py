@@ -20,8 +20,7 @@ from ..errors import GraphError
 from ..evaluate import evaluate
 from ..ir import Node, as_list
 from ..ops.reductions import sum as reduce_sum
-from ..ops.registry import lift
-from .forward import concrete_shape, jvp, tangent_holders
+from .forward import as_tangent, concrete_shape, jvp, tangent_holders
 from .reverse import fit_to, gradient_graph
 
 HVP_MODES = ("reverse", "forward")
@@ -38,7 +37,7 @@ def hvp(y: Node, wrt: Node | Sequence[Node], vectors, mode: str = "reverse"):
     vs = [vectors] if isinstance(wrt, Node) else list(vectors)
     if len(vs) != len(targets):
         raise GraphError(f"hvp: {len(targets)} wrt nodes but {len(vs)} vectors")
-    vs = [fit_to(lift(v, w), w) for v, w in zip(vs, targets)]
+    vs = [fit_to(as_tangent(v, w), w) for v, w in zip(vs, targets)]
     grads = gradient_graph(y, targets)
     if mode == "reverse":
         inner = None
