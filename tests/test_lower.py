@@ -96,6 +96,8 @@ def test_inputs_must_cover_the_graph():
     with pytest.raises(gc.GraphError, match="no input, param or state named 'v'"):
         lower(x * w, ["v"])
     assert lower(x * w, ["w", "x"]).args == ["w", "x"]
+    with pytest.raises(gc.GraphError, match="input 'x' is given twice"):
+        lower(x * w, [x, "x", w])
     assert lower(x * w, ["w", "x"]).run({"x": [1.0, 2, 3], "w": [2.0, 2, 2]}).tolist() == [2, 4, 6]
 
 

@@ -173,5 +173,7 @@ def _resolve_inputs(outputs: list[Node], inputs) -> list[Node]:
         if not isinstance(item, Node) or not item.is_leaf or item.op == "const":
             raise GraphError(f"gc.lower: inputs must be input/param/state leaves or their "
                              f"names, got {item!r}")
+        if any(item is other for other in result):
+            raise GraphError(f"gc.lower: {item.op} {item.name!r} is given twice in inputs")
         result.append(item)
     return result
