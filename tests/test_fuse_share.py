@@ -6,6 +6,7 @@ import pytest
 import graphc as gc
 from graphc.demo import lecture_network
 from graphc.ops.fused import softmax_xent_grad_kernel, target_log_prob_kernel
+from graphc.ops.registry import F
 from graphc.passes import fuse, optimize, simplify
 
 
@@ -72,3 +73,10 @@ def test_the_lowered_step_has_no_kernel_call_for_batch_sums():
     source = gc.lower([loss, *gc.grad(loss, gc.params(loss))], training=True).source
     for kernel in ("sum_to_kernel(", "axis_size_kernel(", "prelu_vjp_alpha_kernel("):
         assert kernel not in source
+
+
+@pytest.mark.parametrize("attrs", [{}, {"axis": (0,), "lead": "a"}, {"axis": (0,)}])
+def test_prelu_alpha_cotangent_without_a_target_shape_is_a_shape_error(attrs):
+    x = gc.input("x", (None, 3))
+    with pytest.raises(gc.ShapeError, match="prelu_vjp_alpha: .*shape="):  # raw KeyError before
+        F.prelu_vjp_alpha(x, x, **attrs)

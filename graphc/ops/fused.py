@@ -270,6 +270,8 @@ def _prelu_alpha_attrs(attrs, x: Node, g: Node) -> dict:
     """From the target `shape` (sum_to's spelling) to the axes summed and the axes dropped."""
     full = broadcast_shapes(x.shape, g.shape)
     if "shape" not in attrs:  # stored form: check it fits these inputs
+        if "axis" not in attrs or not isinstance(attrs.get("lead"), (int, np.integer)):
+            raise ShapeError("give shape= (alpha's shape), or the stored axis= and an int lead=")
         axis, lead = normalize_axis(tuple(attrs["axis"]), len(full)), int(attrs["lead"])
         if not 0 <= lead <= len(full) or any(full[i] != 1 and i not in axis
                                              for i in range(lead)):
