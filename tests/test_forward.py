@@ -116,3 +116,9 @@ def test_array_tangents_take_the_dtype_of_their_wrt_so_float32_stays_float32():
     assert t.dtype == "float32"
     assert gc.hvp(y, w, np.ones(2)).dtype == "float32"
     assert gc.hvp(y, w, np.ones(2), mode="forward").dtype == "float32"
+
+
+def test_a_numpy_scalar_tangent_is_one_tangent():
+    w = gc.param("w", (), dtype="float32")
+    (t,) = gc.jvp(w * w, w, np.float32(1.0))  # was a raw TypeError: not iterable
+    assert t.dtype == "float32" and gc.evaluate(t, {"w": np.float32(3.0)}) == 6.0

@@ -91,7 +91,8 @@ def jvp(outputs: Node | Sequence[Node], wrt: Node | Sequence[Node],
     An output that does not depend on `wrt` gets zeros of its shape.
     """
     outs, targets = as_list(outputs), as_list(wrt)
-    seeds = [tangents] if isinstance(tangents, (Node, np.ndarray, float, int)) else list(tangents)
+    seeds = [tangents] if isinstance(tangents, (Node, np.ndarray, float, int, np.number)) \
+        else list(tangents)
     if len(seeds) != len(targets):
         raise GraphError(f"jvp: {len(targets)} wrt nodes but {len(seeds)} tangents")
     _check_wrt(targets)
