@@ -194,3 +194,9 @@ def test_steps_and_tolerances_that_are_not_numbers_are_graph_errors(option):
     w = gc.param("w", (2,))
     with pytest.raises(gc.GraphError, match=f"{next(iter(option))} must be"):
         gc.check_grad(gc.sum(w * w), w, {"w": np.ones(2)}, **option)  # raw errors before
+
+
+def test_max_elements_true_is_refused_not_a_raw_error():
+    w = gc.param("w", (2,))
+    with pytest.raises(gc.GraphError, match="max_elements must be a positive int, got True"):
+        gc.check_grad(gc.sum(w * w), w, {"w": np.ones(2)}, max_elements=True)

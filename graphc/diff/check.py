@@ -165,7 +165,8 @@ def check_grad(y: Node, wrt: Node | Sequence[Node], values: Mapping[str, Any],
     for what, tol in (("rtol", rtol), ("atol", atol)):
         if tol is not None:
             check_number(tol, what, zero=True)
-    if max_elements is not None and not (isinstance(max_elements, int) and max_elements > 0):
+    if max_elements is not None and (not isinstance(max_elements, int)
+                                     or isinstance(max_elements, bool) or max_elements < 1):
         raise GraphError(f"max_elements must be a positive int, got {max_elements!r}")
     if kinks not in KINK_POLICIES:
         raise GraphError(f"kinks must be one of {', '.join(KINK_POLICIES)}, got {kinks!r}")
