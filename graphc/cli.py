@@ -133,18 +133,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-NO_DOT = ("the Graphviz `dot` program is not installed or not on PATH (install it: "
-          "`apt-get install graphviz` or `brew install graphviz`)")
-
-
-def _missing_dot(error: BaseException) -> bool:
-    try:
-        import graphviz
-    except ImportError:
-        return False
-    return isinstance(error, graphviz.ExecutableNotFound)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `graphc` console command; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -161,10 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
-    except Exception as error:
-        if _missing_dot(error):
-            print(f"graphc: error: {NO_DOT}", file=sys.stderr)
-            return EXIT_ERROR
+    except Exception as error:  # a missing `dot` is already a GraphError from visual.save
         if isinstance(error, OSError):  # an output path we cannot write
             where = f"{error.filename}: " if error.filename else ""
             print(f"graphc: error: {where}{error.strerror or error}", file=sys.stderr)

@@ -117,3 +117,11 @@ def test_symbolic_size_swells_with_depth_and_cse_tames_it():
     assert np.all(np.diff(ops) > 0) and np.all(shared < ops)
     # without sharing each layer multiplies the size; with cse it grows far more slowly
     assert ops[-1] / ops[0] > 5 * shared[-1] / shared[0]
+
+
+def test_a_nan_gradient_shows_as_a_nan_error_not_as_agreement():
+    from graphc.diff.compare import _errors
+
+    abs_err, rel_err = _errors([np.array([1.0, np.nan])], [np.array([1.0, 2.0])])
+    assert np.isnan(abs_err) and np.isnan(rel_err)
+    assert _errors([np.array([1.0, 2.5])], [np.array([1.0, 2.0])]) == (0.5, 0.25)

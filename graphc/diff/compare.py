@@ -170,8 +170,10 @@ def _errors(grads: list[np.ndarray], reference: list[np.ndarray]) -> tuple[float
     abs_err, rel_err = 0.0, 0.0
     for g, r in zip(grads, reference):
         diff = float(np.max(np.abs(np.asarray(g, np.float64) - r), initial=0.0))
-        abs_err = max(abs_err, diff)
-        rel_err = max(rel_err, diff / max(float(np.max(np.abs(r), initial=0.0)), 1e-300))
+        # np.maximum, not max: a NaN gradient must show as a NaN error, not vanish
+        abs_err = float(np.maximum(abs_err, diff))
+        rel_err = float(np.maximum(rel_err, diff / max(float(np.max(np.abs(r), initial=0.0)),
+                                                       1e-300)))
     return abs_err, rel_err
 
 

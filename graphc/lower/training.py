@@ -116,8 +116,9 @@ def fit_model(model, params, state, data, epochs, batch_size, lr=None, validatio
             if verbose:
                 print(progress_line(history, epochs, time.perf_counter() - started), flush=True)
             if not np.isfinite(history["loss"][-1]):
-                print("stopping: the loss is not finite (try a smaller learning rate)",
-                      file=sys.stderr)
+                if verbose:
+                    print("stopping: the loss is not finite (try a smaller learning rate)",
+                          file=sys.stderr)
                 break
     finally:
         model["DROPOUT_RATES"].update(rates)
