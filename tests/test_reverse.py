@@ -56,3 +56,14 @@ def test_vjp_refuses_a_cotangent_count_that_differs_from_the_outputs():
     x = gc.param("x", (3,))
     with pytest.raises(gc.GraphError, match="2 outputs but 1 cotangent"):
         gc.vjp([x * 2.0, x * 3.0], [np.ones(3)], [x])  # the second output was dropped
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward", "symbolic"])
+def test_every_mode_refuses_integer_wrt_and_boolean_outputs(mode):
+    labels, x = gc.input("labels", (3,), "int64"), gc.input("x", (3,))
+    with pytest.raises(gc.GraphError, match="int64"):
+        gc.grad(gc.sum(x * labels), labels, mode=mode)
+    with pytest.raises(gc.GraphError, match="scalar float output"):
+        gc.grad(gc.sum(x) > 0.0, x, mode=mode)
+    with pytest.raises(gc.GraphError, match="scalar float output"):
+        gc.numeric_grad(gc.sum(x) > 0.0, [x], {"x": np.ones(3)})

@@ -31,7 +31,7 @@ from ..ir import Node, as_list, substitute, topological_order
 from ..ops.leaves import const
 from ..ops.leaves import input as input_leaf
 from ..ops.registry import FLOAT_DTYPES, MULTILINEAR, get, lift
-from .reverse import depends_on, fit_to, zeros_like
+from .reverse import check_gradient_args, depends_on, fit_to, zeros_like
 
 
 _holder_ids = itertools.count()
@@ -52,13 +52,6 @@ def as_tangent(value, w: Node) -> Node:
             raise GraphError(f"{w.site}: the tangent for {w.name or w.op} is not a "
                              f"{w.dtype} array: {error}") from None
     return lift(value, w)
-
-
-def _check_wrt(wrt: Sequence[Node]) -> None:
-    for w in wrt:
-        if w.dtype not in FLOAT_DTYPES:
-            raise GraphError(f"{w.site}: cannot differentiate with respect to {w.op} "
-                             f"{w.name or ''} of dtype {w.dtype}; only float nodes have tangents")
 
 
 def _tangent_terms(node: Node, tangents: dict[int, Node]) -> list[Node]:
@@ -95,7 +88,7 @@ def jvp(outputs: Node | Sequence[Node], wrt: Node | Sequence[Node],
         else list(tangents)
     if len(seeds) != len(targets):
         raise GraphError(f"jvp: {len(targets)} wrt nodes but {len(seeds)} tangents")
-    _check_wrt(targets)
+    check_gradient_args(None, targets)
     seed_of: dict[int, Node] = {}
     for w, t in zip(targets, seeds):
         t = as_tangent(t, w)
@@ -153,11 +146,6 @@ def _basis(shapes: Sequence[tuple], dtypes: Sequence[str]):
             yield k, index, tangents
 
 
-def _scalar_output(y: Node) -> None:
-    if y.shape != ():
-        raise GraphError(f"{y.site}: the gradient needs a scalar output, got shape {y.shape}")
-
-
 def forward_jvp_count(y: Node, wrt: Node | Sequence[Node], values: Mapping | None = None,
                       shapes: Mapping | None = None) -> int:
     """How many JVPs a forward-mode gradient of `y` needs: one per element of `wrt`."""
@@ -171,8 +159,7 @@ def forward_gradient_graph(y: Node, wrt: Sequence[Node], values: Mapping | None 
     The tangent graph is built once with placeholder tangents, then copied with each basis
     tangent substituted, so the primal graph is shared and only the tangent part repeats.
     """
-    _scalar_output(y)
-    _check_wrt(wrt)
+    check_gradient_args(y, wrt)
     sizes = [concrete_shape(w, values, shapes) for w in wrt]
     holders = tangent_holders(wrt)
     (template,) = jvp([y], wrt, holders)
@@ -199,9 +186,8 @@ class ForwardGradient:
 def forward_gradient(y: Node, wrt: Node | Sequence[Node], values: Mapping,
                      training: bool = False) -> ForwardGradient:
     """Evaluate the gradient of scalar `y` by one JVP evaluation per element of `wrt`."""
-    _scalar_output(y)
     targets = as_list(wrt)
-    _check_wrt(targets)
+    check_gradient_args(y, targets)
     start = time.perf_counter()
     shapes = [concrete_shape(w, values) for w in targets]
     holders = tangent_holders(targets)

@@ -19,7 +19,7 @@ from ..evaluate import leaf_value, run_node
 from ..ir import Node, as_list, leaves, topological_order
 from ..ops.layers import specialize
 from ..ops.registry import FLOAT_DTYPES, get
-from .reverse import depends_on
+from .reverse import check_gradient_args, depends_on
 
 
 @dataclass(frozen=True)
@@ -82,13 +82,8 @@ class Program:
 
     def __init__(self, y: Node, wrt: Sequence[Node], values: Mapping[str, Any],
                  training: bool = False):
-        if not isinstance(y, Node) or y.shape != () or y.dtype not in FLOAT_DTYPES:
-            raise GraphError(f"numeric differentiation needs a scalar float output, got {y!r}")
         wrt = as_list(wrt)
-        for w in wrt:
-            if w.dtype not in FLOAT_DTYPES:
-                raise GraphError(f"cannot differentiate with respect to {describe(w)}: its "
-                                 f"dtype is {w.dtype}, not a float")
+        check_gradient_args(as_list(y)[0], wrt)
         graph = specialize([y, *wrt], training)
         self.y, self.wrt, self.values = graph[0], graph[1:], values
         leaves(graph)  # refuse duplicate names before running anything

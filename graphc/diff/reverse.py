@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from ..errors import GraphError
 from ..ir import Node, topological_order
-from ..ops.registry import MULTILINEAR, F, broadcast_shapes, get, lift
+from ..ops.registry import FLOAT_DTYPES, MULTILINEAR, F, broadcast_shapes, get, lift
 
 
 def fit_to(value: Node, like: Node) -> Node:
@@ -88,10 +88,22 @@ def vjp(outputs: Sequence[Node], cotangents: Sequence[Node], wrt: Sequence[Node]
     return [total[w.id] if w.id in total else _mark(zeros_like(w), w, known) for w in wrt]
 
 
+def check_gradient_args(y: Node | None, wrt: Sequence[Node]) -> None:
+    """Refuse what no differentiation mode can do: a non-scalar or non-float output (y=None
+    skips that check, for JVPs of any output), or a wrt node that is not float."""
+    if y is not None and (y.shape != () or y.dtype not in FLOAT_DTYPES):
+        raise GraphError(f"{y.site}: the gradient needs a scalar float output, got shape "
+                         f"{y.shape} and dtype {y.dtype}")
+    for w in wrt:
+        if w.dtype not in FLOAT_DTYPES:
+            raise GraphError(f"{w.site}: cannot differentiate with respect to {w.op} "
+                             f"{w.name or ''} of dtype {w.dtype}; only float nodes have "
+                             "derivatives")
+
+
 def gradient_graph(y: Node, wrt: Sequence[Node]) -> list[Node]:
     """The gradient of scalar `y` with respect to each node in `wrt`, as graph nodes."""
-    if y.shape != ():
-        raise GraphError(f"{y.site}: the gradient needs a scalar output, got shape {y.shape}")
+    check_gradient_args(y, wrt)
     seed = lift(1.0, y)
     _ORIGIN[seed] = y
     return vjp([y], [seed], wrt)

@@ -28,6 +28,7 @@ from ..ops.leaves import const
 from ..ops.registry import FLOAT_DTYPES, KERNEL, F, get
 from .forward import concrete_shape
 from .from_sympy import SympyToGraph
+from .reverse import check_gradient_args
 
 DEFAULT_MAX_OPS = 200_000
 _LOGIC = (sp.logic.boolalg.Boolean, sp.core.relational.Relational)
@@ -224,12 +225,7 @@ def differentiate(y: Node, wrt: Sequence[Node], values: Mapping | None = None,
                   constants: Sequence[str] = (),
                   max_ops: int = DEFAULT_MAX_OPS) -> SymbolicDerivative:
     """Differentiate scalar `y` with sympy.diff with respect to each element of `wrt`."""
-    if y.shape != ():
-        raise GraphError(f"{y.site}: the gradient needs a scalar output, got shape {y.shape}")
-    for w in wrt:
-        if w.dtype not in FLOAT_DTYPES:
-            raise GraphError(f"{w.site}: cannot differentiate with respect to {w.op} "
-                             f"{w.name or ''} of dtype {w.dtype}")
+    check_gradient_args(y, wrt)
     graph = specialize([y, *wrt], training)
     tr = translate(graph[:1], values, shapes, graph[1:], constants, max_ops)
     expr = tr.outputs[0].item()
