@@ -33,8 +33,10 @@ def timed(label: str, make) -> None:
     built = time.perf_counter()
     svg = pipe(picture, "svg")
     done = time.perf_counter()
-    print(f"{label:<34} build {built - start:6.2f} s   dot {done - built:6.2f} s   "
-          f"svg {len(svg) / 1e6:5.1f} MB")
+    print(
+        f"{label:<34} build {built - start:6.2f} s   dot {done - built:6.2f} s   "
+        f"svg {len(svg) / 1e6:5.1f} MB"
+    )
 
 
 def main(blocks: int = 182) -> None:

@@ -58,8 +58,9 @@ def hand_mlp(p, x, y):
     s = s - s.max(axis=1, keepdims=True)
     e = np.exp(s)
     prob = e / e.sum(axis=1, keepdims=True)
-    loss = -np.log(prob[np.arange(n), y]).mean() + L2 * ((p["W1"] ** 2).sum()
-                                                         + (p["W2"] ** 2).sum())
+    loss = -np.log(prob[np.arange(n), y]).mean() + L2 * (
+        (p["W1"] ** 2).sum() + (p["W2"] ** 2).sum()
+    )
     g = prob.copy()
     g[np.arange(n), y] -= 1
     g /= n
@@ -87,8 +88,11 @@ def hand_tiny(p, x, y):
     g[np.arange(n), y] -= 1
     g /= n
     dz = np.where(z > 0, g, p["alpha"] * g)
-    grads = {"W": x.T @ dz + 2 * L2 * p["W"], "b": dz.sum(axis=0),
-             "alpha": np.where(z > 0, 0, g * z).sum(axis=0)}
+    grads = {
+        "W": x.T @ dz + 2 * L2 * p["W"],
+        "b": dz.sum(axis=0),
+        "alpha": np.where(z > 0, 0, g * z).sum(axis=0),
+    }
     for k, g_k in grads.items():
         p[k] -= LR * g_k
     return loss
@@ -98,8 +102,14 @@ def gemm_floor(shapes, dtype):
     """Only the matrix products of one step (forward, and two backward per layer but the
     first layer's input gradient), into preallocated outputs."""
     rng = np.random.default_rng(1)
-    pairs = [(rng.normal(size=a).astype(dtype), rng.normal(size=b).astype(dtype),
-              np.empty((a[0], b[1]), dtype)) for a, b in shapes]
+    pairs = [
+        (
+            rng.normal(size=a).astype(dtype),
+            rng.normal(size=b).astype(dtype),
+            np.empty((a[0], b[1]), dtype),
+        )
+        for a, b in shapes
+    ]
 
     def step():
         for a, b, out in pairs:
@@ -110,9 +120,13 @@ def gemm_floor(shapes, dtype):
 
 def mlp_floor_shapes(n, d, h, c):
     """The operand shapes of the mlp step's five matrix products."""
-    return [((n, d), (d, h)), ((n, h), (h, c)),  # forward
-            ((h, n), (n, c)), ((n, c), (c, h)),  # second layer: dW2, dh
-            ((d, n), (n, h))]  # first layer: dW1
+    return [
+        ((n, d), (d, h)),
+        ((n, h), (h, c)),  # forward
+        ((h, n), (n, c)),
+        ((n, c), (c, h)),  # second layer: dW2, dh
+        ((d, n), (n, h)),
+    ]  # first layer: dW1
 
 
 def torch_step(graph_kind, values, dtype):
@@ -213,14 +227,20 @@ def workload(kind, dtype, rounds):
     if torch is not None:
         candidates["pytorch eager"] = torch
     samples = time_rounds(candidates, rounds)
-    ratios = {"generated / gemm floor": ("generated", "gemm floor"),
-              "generated / hand-written": ("generated", "hand-written"),
-              "gradient / forward": ("gradient (loss+grads)", "forward (loss)")}
+    ratios = {
+        "generated / gemm floor": ("generated", "gemm floor"),
+        "generated / hand-written": ("generated", "hand-written"),
+        "gradient / forward": ("gradient (loss+grads)", "forward (loss)"),
+    }
     if torch is not None:
         ratios["generated / pytorch"] = ("generated", "pytorch eager")
-    return {"workload": kind, "dtype": dtype, "rounds": rounds,
-            "seconds": {name: statistics.median(s) for name, s in samples.items()},
-            **{key: paired_ratio(samples, a, b) for key, (a, b) in ratios.items()}}
+    return {
+        "workload": kind,
+        "dtype": dtype,
+        "rounds": rounds,
+        "seconds": {name: statistics.median(s) for name, s in samples.items()},
+        **{key: paired_ratio(samples, a, b) for key, (a, b) in ratios.items()},
+    }
 
 
 def machine() -> dict:
@@ -228,10 +248,17 @@ def machine() -> dict:
     model = platform.processor()
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f
-                          if line.startswith("model name")), model)
-    return {"cpus": os.cpu_count(), "cpu": model, "numpy": np.__version__,
-            "python": platform.python_version(), "blas threads": 1}
+            model = next(
+                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
+                model,
+            )
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": model,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "blas threads": 1,
+    }
 
 
 def report(result: dict) -> str:
@@ -247,15 +274,22 @@ def report(result: dict) -> str:
 
 def markdown(info: dict, results: list[dict]) -> str:
     """A RESULTS.md table: microseconds per step and the ratios, one row per workload."""
-    rows = ["| workload | dtype | generated | hand-written | GEMM floor | gen / floor "
-            "| gen / hand | grad / fwd |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| workload | dtype | generated | hand-written | GEMM floor | gen / floor "
+        "| gen / hand | grad / fwd |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in results:
-        us = {k: f"{v * 1e6:,.0f} us" if v >= 1e-4 else f"{v * 1e6:.1f} us"
-              for k, v in r["seconds"].items()}
-        rows.append(f"| {r['workload']} | {r['dtype']} | {us['generated']} | "
-                    f"{us['hand-written']} | {us['gemm floor']} | "
-                    f"{r['generated / gemm floor']:.2f}x | {r['generated / hand-written']:.2f}x"
-                    f" | {r['gradient / forward']:.2f} |")
+        us = {
+            k: f"{v * 1e6:,.0f} us" if v >= 1e-4 else f"{v * 1e6:.1f} us"
+            for k, v in r["seconds"].items()
+        }
+        rows.append(
+            f"| {r['workload']} | {r['dtype']} | {us['generated']} | "
+            f"{us['hand-written']} | {us['gemm floor']} | "
+            f"{r['generated / gemm floor']:.2f}x | {r['generated / hand-written']:.2f}x"
+            f" | {r['gradient / forward']:.2f} |"
+        )
     machine_line = ", ".join(f"{k}: {v}" for k, v in info.items())
     return f"Machine: {machine_line}\n\n" + "\n".join(rows) + "\n"
 

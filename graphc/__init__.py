@@ -6,13 +6,36 @@ lower it to NumPy training code.
     loss = gc.softmax_cross_entropy(x @ W + b, gc.input("y", (None,), "int64"))
 """
 
-from .errors import (DtypeError, DuplicateNameError, EvaluationError, GraphError, LoadError,
-                     MissingValueError, ShapeError, UnknownOpError)
+from .errors import (
+    DtypeError,
+    DuplicateNameError,
+    EvaluationError,
+    GraphError,
+    LoadError,
+    MissingValueError,
+    ShapeError,
+    UnknownOpError,
+)
 from .diff import grad, vjp
-from .diff import (forward_gradient, forward_jvp_count, hessian, hvp, jvp,  # engineer A
-                   symbolic_swell, to_sympy)
-from .diff import (check_grad, compare, eps_sweep, forward_cost,  # engineer B
-                   local_rule, numeric_grad, saturation, swell_study)
+from .diff import (
+    forward_gradient,
+    forward_jvp_count,
+    hessian,
+    hvp,
+    jvp,  # engineer A
+    symbolic_swell,
+    to_sympy,
+)
+from .diff import (
+    check_grad,
+    compare,
+    eps_sweep,
+    forward_cost,  # engineer B
+    local_rule,
+    numeric_grad,
+    saturation,
+    swell_study,
+)
 from .evaluate import evaluate, init_params, init_state, inputs, params
 from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
 from .ops.binary import equal, greater, leaky_relu, maximum, minimum, prelu, where

@@ -20,10 +20,12 @@ EXIT_INTERNAL = 3  # a bug in graphc, not in the user's input
 
 def _add_optimizer_options(parser: argparse.ArgumentParser) -> None:
     """The optimizer options `export` and `train` share."""
-    parser.add_argument("--optimizer", default="sgd", choices=["sgd", "momentum", "adam"],
-                        help="default sgd")
-    parser.add_argument("--lr", type=float, help="learning rate (sgd 0.1, momentum 0.05, "
-                                                 "adam 0.001 unless given)")
+    parser.add_argument(
+        "--optimizer", default="sgd", choices=["sgd", "momentum", "adam"], help="default sgd"
+    )
+    parser.add_argument(
+        "--lr", type=float, help="learning rate (sgd 0.1, momentum 0.05, adam 0.001 unless given)"
+    )
     parser.add_argument("--momentum", type=float, help="momentum's coefficient (0.9)")
     parser.add_argument("--beta1", type=float, help="Adam's beta1 (0.9)")
     parser.add_argument("--beta2", type=float, help="Adam's beta2 (0.999)")
@@ -38,88 +40,135 @@ MODEL_HELP = "a model file (.py defining model()) or a saved graph (.json)"
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subcommand per job."""
     parser = argparse.ArgumentParser(
-        prog="graphc", description="Declare a network as a graph, differentiate it four ways, "
-                                   "draw it and lower it to NumPy training code.",
-        epilog="Start with `graphc demo`; examples/ holds model files to try the rest on.")
-    parser.add_argument("--traceback", action="store_true",
-                        help="show the full Python traceback of an internal error")
+        prog="graphc",
+        description="Declare a network as a graph, differentiate it four ways, "
+        "draw it and lower it to NumPy training code.",
+        epilog="Start with `graphc demo`; examples/ holds model files to try the rest on.",
+    )
+    parser.add_argument(
+        "--traceback",
+        action="store_true",
+        help="show the full Python traceback of an internal error",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     show = sub.add_parser("show", help="list a model's inputs, params, ops and data")
     show.add_argument("model", help=MODEL_HELP)
     show.set_defaults(run=commands.show)
 
-    render = sub.add_parser("render", help="draw the forward or backward graph (SVG, PNG, "
-                                                "PDF or DOT by the output's suffix)")
+    render = sub.add_parser(
+        "render",
+        help="draw the forward or backward graph (SVG, PNG, PDF or DOT by the output's suffix)",
+    )
     render.add_argument("model", help=MODEL_HELP)
-    render.add_argument("-o", "--output", help="the picture to write (default: "
-                                               "MODEL-forward.svg in this folder)")
+    render.add_argument(
+        "-o", "--output", help="the picture to write (default: MODEL-forward.svg in this folder)"
+    )
     side = render.add_mutually_exclusive_group()
-    side.add_argument("--backward", action="store_true",
-                      help="draw the reverse-mode gradient graph instead")
-    side.add_argument("--combined", action="store_true",
-                      help="draw forward and backward side by side")
-    render.add_argument("--collapse", action="store_true",
-                        help="draw each gc.scope as one box")
-    render.add_argument("--values", action="store_true",
-                        help="show values (and gradients) on a small batch of the data")
+    side.add_argument(
+        "--backward", action="store_true", help="draw the reverse-mode gradient graph instead"
+    )
+    side.add_argument(
+        "--combined", action="store_true", help="draw forward and backward side by side"
+    )
+    render.add_argument("--collapse", action="store_true", help="draw each gc.scope as one box")
+    render.add_argument(
+        "--values",
+        action="store_true",
+        help="show values (and gradients) on a small batch of the data",
+    )
     render.add_argument("--batch", type=int, default=4, help="rows for --values (default 4)")
     render.add_argument("--title", help="a caption above the picture")
-    render.add_argument("--highlight", nargs="+", metavar="NAME",
-                        help="draw every path from these nodes to the loss in red")
+    render.add_argument(
+        "--highlight",
+        nargs="+",
+        metavar="NAME",
+        help="draw every path from these nodes to the loss in red",
+    )
     render.set_defaults(run=commands.render)
 
-    compare = sub.add_parser("compare", help="differentiate four ways and compare error, "
-                                                  "evaluations and time")
+    compare = sub.add_parser(
+        "compare", help="differentiate four ways and compare error, evaluations and time"
+    )
     compare.add_argument("model", help=MODEL_HELP)
-    compare.add_argument("--methods", nargs="+", default=list(METHODS), metavar="METHOD",
-                         help="any of symbolic numeric forward reverse, or numeric:SCHEME "
-                              "(forward, central, five_point, complex); default: all four")
-    compare.add_argument("--wrt", nargs="+", metavar="PARAM",
-                         help="the params to differentiate by (default: all)")
-    compare.add_argument("--batch", type=int, default=4,
-                         help="rows of data to evaluate on (default 4; symbolic grows fast)")
-    compare.add_argument("--max-ops", type=int, default=None,
-                         help="the size cap of the symbolic derivative")
+    compare.add_argument(
+        "--methods",
+        nargs="+",
+        default=list(METHODS),
+        metavar="METHOD",
+        help="any of symbolic numeric forward reverse, or numeric:SCHEME "
+        "(forward, central, five_point, complex); default: all four",
+    )
+    compare.add_argument(
+        "--wrt", nargs="+", metavar="PARAM", help="the params to differentiate by (default: all)"
+    )
+    compare.add_argument(
+        "--batch",
+        type=int,
+        default=4,
+        help="rows of data to evaluate on (default 4; symbolic grows fast)",
+    )
+    compare.add_argument(
+        "--max-ops", type=int, default=None, help="the size cap of the symbolic derivative"
+    )
     compare.add_argument("-o", "--output", help="also write the table (.txt, .json or .html)")
     compare.set_defaults(run=commands.compare)
 
     export = sub.add_parser("export", help="write NumPy-only training code for the model")
     export.add_argument("model", help=MODEL_HELP)
-    export.add_argument("-o", "--output", help="the .py file to write (default: "
-                                               "MODEL_train.py in this folder)")
+    export.add_argument(
+        "-o", "--output", help="the .py file to write (default: MODEL_train.py in this folder)"
+    )
     _add_optimizer_options(export)
     export.add_argument("--epochs", type=int, default=10, help="the script's default (10)")
-    export.add_argument("--data", metavar="FILE.npz",
-                        help="also write the model's data() as an .npz the script reads")
+    export.add_argument(
+        "--data",
+        metavar="FILE.npz",
+        help="also write the model's data() as an .npz the script reads",
+    )
     export.set_defaults(run=commands.export)
 
-    train = sub.add_parser("train", help="train the model on its data() with a progress "
-                                              "bar (through the exported NumPy code)")
+    train = sub.add_parser(
+        "train",
+        help="train the model on its data() with a progress bar (through the exported NumPy code)",
+    )
     train.add_argument("model", help=MODEL_HELP)
     train.add_argument("--epochs", type=int, default=20, help="default 20")
     _add_optimizer_options(train)
     train.add_argument("--seed", type=int, default=0, help="init and shuffling seed")
-    train.add_argument("--data", metavar="FILE.npz", help="train on these arrays instead of "
-                       "data() (named like the inputs; NAME_val / NAME_test for other splits)")
+    train.add_argument(
+        "--data",
+        metavar="FILE.npz",
+        help="train on these arrays instead of "
+        "data() (named like the inputs; NAME_val / NAME_test for other splits)",
+    )
     train.add_argument("--history", metavar="FILE.json", help="write the per-epoch history")
     train.add_argument("--plot", metavar="FILE.png", help="plot the loss and accuracy curves")
     train.add_argument("--save", metavar="FILE.npz", help="write the trained params")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(run=commands.train)
 
-    optimize = sub.add_parser("optimize", help="run the graph passes (CSE, folding, "
-                                                "simplification, fusion, DCE) and report each")
+    optimize = sub.add_parser(
+        "optimize",
+        help="run the graph passes (CSE, folding, simplification, fusion, DCE) and report each",
+    )
     optimize.add_argument("model", help=MODEL_HELP)
-    optimize.add_argument("--forward", action="store_true",
-                          help="only the forward graph (default: the loss and its gradients)")
-    optimize.add_argument("--passes", nargs="+", metavar="PASS",
-                          help="passes in order (default: cse fold simplify fuse simplify dce "
-                               "cse); any of dce cse fold simplify fuse")
-    optimize.add_argument("--render", metavar="FILE.svg",
-                          help="draw the graph before and after, changes marked")
-    optimize.add_argument("-o", "--output", metavar="FILE.json",
-                          help="save the optimized graph")
+    optimize.add_argument(
+        "--forward",
+        action="store_true",
+        help="only the forward graph (default: the loss and its gradients)",
+    )
+    optimize.add_argument(
+        "--passes",
+        nargs="+",
+        metavar="PASS",
+        help="passes in order (default: cse fold simplify fuse simplify dce "
+        "cse); any of dce cse fold simplify fuse",
+    )
+    optimize.add_argument(
+        "--render", metavar="FILE.svg", help="draw the graph before and after, changes marked"
+    )
+    optimize.add_argument("-o", "--output", metavar="FILE.json", help="save the optimized graph")
     optimize.set_defaults(run=commands.optimize)
 
     cost = sub.add_parser("cost", help="FLOPs and bytes per node, forward and gradient")
@@ -156,8 +205,11 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_ERROR
         if args.traceback:
             raise
-        print(f"graphc: internal error: {type(error).__name__}: {error} (a bug in graphc; "
-              "rerun with --traceback and report it)", file=sys.stderr)
+        print(
+            f"graphc: internal error: {type(error).__name__}: {error} (a bug in graphc; "
+            "rerun with --traceback and report it)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 

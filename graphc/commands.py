@@ -37,6 +37,7 @@ def _ensure_folder(path: str) -> None:
 
 # ---- show ------------------------------------------------------------------------------
 
+
 def show(args: argparse.Namespace) -> int:
     """List a model's inputs, params, state, ops and data sizes."""
     from .evaluate import params
@@ -72,6 +73,7 @@ def _shape(shape: tuple) -> str:
 
 # ---- render ----------------------------------------------------------------------------
 
+
 def render(args: argparse.Namespace) -> int:
     """Draw the forward, backward or combined graph into a picture file."""
     import visual
@@ -87,9 +89,14 @@ def render(args: argparse.Namespace) -> int:
         values, where = example_values(model, args.batch)
         print(f"values and gradients from {where}")
     if kind == "forward":
-        picture = visual.render(model.loss, values, grads=bool(values),
-                                collapse=args.collapse, title=args.title,
-                                highlight=args.highlight or ())
+        picture = visual.render(
+            model.loss,
+            values,
+            grads=bool(values),
+            collapse=args.collapse,
+            title=args.title,
+            highlight=args.highlight or (),
+        )
     else:
         draw = visual.render_backward if kind == "backward" else visual.render_combined
         picture = draw(model.loss, params(model.loss), values=values, title=args.title)
@@ -99,6 +106,7 @@ def render(args: argparse.Namespace) -> int:
 
 
 # ---- compare ---------------------------------------------------------------------------
+
 
 def compare(args: argparse.Namespace) -> int:
     """Differentiate four ways on a small batch; print (and save) the comparison."""
@@ -132,11 +140,13 @@ def _param(every: list, name: str, source: str):
     for node in every:
         if node.name == name:
             return node
-    raise CommandError(f"{source}: no param named {name!r}; the params are "
-                       f"{', '.join(n.name for n in every)}")
+    raise CommandError(
+        f"{source}: no param named {name!r}; the params are {', '.join(n.name for n in every)}"
+    )
 
 
 # ---- export and train ----------------------------------------------------------------
+
 
 def _hyper(args: argparse.Namespace) -> dict:
     """The optimizer's hyper-parameters given on the command line."""
@@ -159,8 +169,15 @@ def export(args: argparse.Namespace) -> int:
     model = _load(args, with_data=bool(args.data))
     out = args.output or f"{model.name}_train.py"
     _ensure_folder(out)
-    export(model.loss, out, args.optimizer, predictions=_predictions(model),
-           batch_size=args.batch_size, epochs=args.epochs, **_hyper(args))
+    export(
+        model.loss,
+        out,
+        args.optimizer,
+        predictions=_predictions(model),
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        **_hyper(args),
+    )
     print(f"wrote {out} (NumPy-only training code, {args.optimizer})")
     if args.data:
         if not model.data:
@@ -170,8 +187,10 @@ def export(args: argparse.Namespace) -> int:
         print(f"wrote {args.data} ({', '.join(model.data)} splits)")
         print(f"train it: python {out} {args.data}")
     else:
-        print(f"train it: python {out} DATA.npz  (arrays named "
-              f"{', '.join(n.name for n in inputs(model.loss))}; python {out} --help)")
+        print(
+            f"train it: python {out} DATA.npz  (arrays named "
+            f"{', '.join(n.name for n in inputs(model.loss))}; python {out} --help)"
+        )
     return 0
 
 
@@ -185,19 +204,23 @@ def train(args: argparse.Namespace) -> int:
     model = _load(args, with_data=not args.data)
     data = load_npz(args.data, model.loss) if args.data else model.data
     if not data:
-        raise CommandError(f"{model.source}: nothing to train on; define data() in the model "
-                           "file or give --data FILE.npz")
+        raise CommandError(
+            f"{model.source}: nothing to train on; define data() in the model "
+            "file or give --data FILE.npz"
+        )
     for path in (args.history, args.plot, args.save):
         if path:
             _ensure_folder(path)
-    trainer = compile_trainer(model.loss, args.optimizer, predictions=_predictions(model),
-                              name=model.name, **_hyper(args))
+    trainer = compile_trainer(
+        model.loss, args.optimizer, predictions=_predictions(model), name=model.name, **_hyper(args)
+    )
     rows = len(next(iter(data["train"].values())))
     print(f"training {model.name} on {rows} rows, {args.optimizer}, {args.epochs} epochs")
     bar = None if args.quiet else ProgressBar(args.epochs)
     result = train(trainer, data, args.epochs, args.batch_size, seed=args.seed, progress=bar)
-    summary = "  ".join(format_metric(k, result.final(k)) for k in SHOWN
-                        if result.final(k) is not None)
+    summary = "  ".join(
+        format_metric(k, result.final(k)) for k in SHOWN if result.final(k) is not None
+    )
     print(f"final: {summary}")
     if result.test:
         print("test: " + "  ".join(format_metric(k, v) for k, v in result.test.items()))
@@ -210,8 +233,7 @@ def _write_training_outputs(args, model, result) -> None:
 
     if args.history:
         with open(args.history, "w", encoding="utf-8") as f:
-            json.dump(result.history | ({"test": result.test} if result.test else {}), f,
-                      indent=1)
+            json.dump(result.history | ({"test": result.test} if result.test else {}), f, indent=1)
         print(f"wrote {args.history}")
     if args.plot:
         import visual
@@ -225,6 +247,7 @@ def _write_training_outputs(args, model, result) -> None:
 
 
 # ---- demo ------------------------------------------------------------------------------
+
 
 def demo(args: argparse.Namespace) -> int:
     """Run the lecture's network end to end into --out."""
@@ -246,8 +269,7 @@ def optimize(args: argparse.Namespace) -> int:
     for path in (args.render, args.output):
         if path:
             _ensure_folder(path)
-    graph = [model.loss] if args.forward else [model.loss, *grad(model.loss,
-                                                                  params(model.loss))]
+    graph = [model.loss] if args.forward else [model.loss, *grad(model.loss, params(model.loss))]
     what = "forward graph" if args.forward else "loss and its gradients"
     result = run_passes(graph, args.passes)
     print(f"{model.source}: {what}")

@@ -12,14 +12,21 @@ import numpy as np
 Splits = dict[str, dict[str, np.ndarray]]
 
 
-def split(x: np.ndarray, y: np.ndarray, validation: float = 0.25, seed: int = 0,
-          names: tuple[str, str] = ("x", "y"), standardize: bool = True) -> Splits:
+def split(
+    x: np.ndarray,
+    y: np.ndarray,
+    validation: float = 0.25,
+    seed: int = 0,
+    names: tuple[str, str] = ("x", "y"),
+    standardize: bool = True,
+) -> Splits:
     """A seeded, stratified-if-integer train/validation split of (x, y) as model-file data."""
     from sklearn.model_selection import train_test_split
 
     stratify = y if np.issubdtype(np.asarray(y).dtype, np.integer) else None
     x_train, x_val, y_train, y_val = train_test_split(
-        x, y, test_size=validation, random_state=seed, stratify=stratify)
+        x, y, test_size=validation, random_state=seed, stratify=stratify
+    )
     if standardize:
         mean, std = x_train.mean(axis=0), x_train.std(axis=0)
         std[std == 0] = 1.0  # constant pixels in digits would divide by zero
@@ -34,8 +41,9 @@ def digits(validation: float = 0.25, seed: int = 0) -> Splits:
 
     data = load_digits()
     # pixel / 16 keeps the lecture's picture of inputs in [0, 1] (no per-pixel standardizing)
-    return split(data.data / 16.0, data.target.astype(np.int64), validation, seed,
-                 standardize=False)
+    return split(
+        data.data / 16.0, data.target.astype(np.int64), validation, seed, standardize=False
+    )
 
 
 def iris(validation: float = 0.25, seed: int = 0) -> Splits:

@@ -66,35 +66,55 @@ def _render(loss, values, written: Written) -> None:
     import visual
 
     wrt = gc.params(loss)
-    _picture(visual.render(loss, values, grads=True, title="forward: values and gradients on "
-                           "4 digits"), written, "forward", "the forward graph")
-    _picture(visual.render_backward(loss, wrt, title="backward: reverse mode's gradient graph"),
-             written, "backward", "the backward graph")
-    print(f"drew {len(gc.topological_order(loss))} forward nodes and the gradient graph of "
-          f"{', '.join(p.name for p in wrt)}")
+    _picture(
+        visual.render(loss, values, grads=True, title="forward: values and gradients on 4 digits"),
+        written,
+        "forward",
+        "the forward graph",
+    )
+    _picture(
+        visual.render_backward(loss, wrt, title="backward: reverse mode's gradient graph"),
+        written,
+        "backward",
+        "the backward graph",
+    )
+    print(
+        f"drew {len(gc.topological_order(loss))} forward nodes and the gradient graph of "
+        f"{', '.join(p.name for p in wrt)}"
+    )
     if written.files[-1][0].endswith(".dot"):
-        print("Graphviz's `dot` program is missing, so the graphs were saved as DOT source; "
-              f"to get the pictures, {visual.output.INSTALL_HINT}")
+        print(
+            "Graphviz's `dot` program is missing, so the graphs were saved as DOT source; "
+            f"to get the pictures, {visual.output.INSTALL_HINT}"
+        )
 
 
 def _compare(full_loss, full_values, written: Written) -> dict:
     rng = np.random.default_rng(0)
     n_in, k, rows = BLACKBOARD["n_in"], BLACKBOARD["n_classes"], BLACKBOARD["rows"]
     loss, _ = lecture_network(n_in, k, l2=1e-2)
-    values = gc.init_params(loss) | {"x": rng.normal(size=(rows, n_in)),
-                                     "y": rng.integers(0, k, rows)}
+    values = gc.init_params(loss) | {
+        "x": rng.normal(size=(rows, n_in)),
+        "y": rng.integers(0, k, rows),
+    }
     small = gc.compare(loss, gc.params(loss), values)
     print(f"the same network at blackboard size ({n_in} inputs, {k} classes, {rows} rows):")
     print(small)
-    full = gc.compare(full_loss, gc.params(full_loss), full_values,
-                      methods=("numeric", "forward", "reverse"))
-    print("\nat full size (64 inputs, 10 classes, 4 digits), where SymPy's expression would "
-          "swell past its cap:")
+    full = gc.compare(
+        full_loss, gc.params(full_loss), full_values, methods=("numeric", "forward", "reverse")
+    )
+    print(
+        "\nat full size (64 inputs, 10 classes, 4 digits), where SymPy's expression would "
+        "swell past its cap:"
+    )
     print(full)
-    with open(written.path("comparison.txt", "the four differentiation methods compared"),
-              "w") as f:
-        f.write(f"blackboard size ({n_in} inputs, {k} classes, {rows} rows)\n{small}\n\n"
-                f"full size (64 inputs, 10 classes, 4 digits)\n{full}\n")
+    with open(
+        written.path("comparison.txt", "the four differentiation methods compared"), "w"
+    ) as f:
+        f.write(
+            f"blackboard size ({n_in} inputs, {k} classes, {rows} rows)\n{small}\n\n"
+            f"full size (64 inputs, 10 classes, 4 digits)\n{full}\n"
+        )
     with open(written.path("comparison.json", "the same comparison as data"), "w") as f:
         json.dump({"blackboard": small.to_dict(), "full": full.to_dict()}, f)
     return {"blackboard": small, "full": full}
@@ -106,16 +126,23 @@ def _export_and_train(loss, logits, data, written: Written, epochs: int) -> dict
     from .trainer import import_trainer, train
 
     script = written.path("train_prelu_l2.py", "NumPy-only training code (python it --help)")
-    gc.export(loss, script, OPTIMIZER["optimizer"], predictions=logits, epochs=epochs,
-              lr=OPTIMIZER["lr"])
-    save_npz(data, written.path("digits.npz", "the digits splits, for the script: python "
-                                              "train_prelu_l2.py digits.npz"))
+    gc.export(
+        loss, script, OPTIMIZER["optimizer"], predictions=logits, epochs=epochs, lr=OPTIMIZER["lr"]
+    )
+    save_npz(
+        data,
+        written.path(
+            "digits.npz", "the digits splits, for the script: python train_prelu_l2.py digits.npz"
+        ),
+    )
     with open(script) as f:
         lines = len(f.readlines())
     print(f"exported {script} ({lines} lines, imports NumPy only)")
     trainer = import_trainer(script)
-    _heading(f"training the exported code on {len(data['train']['y'])} digits "
-             f"({OPTIMIZER['optimizer']}, lr {OPTIMIZER['lr']}, {epochs} epochs)")
+    _heading(
+        f"training the exported code on {len(data['train']['y'])} digits "
+        f"({OPTIMIZER['optimizer']}, lr {OPTIMIZER['lr']}, {epochs} epochs)"
+    )
     result = train(trainer, data, epochs, progress=ProgressBar(epochs))
     return result
 
@@ -141,8 +168,12 @@ def run_demo(out: str, epochs: int = EPOCHS) -> dict:
     written = Written(out)
     data = digits()
     loss, logits = lecture_network(64, 10)
-    gc.save([loss, logits], written.path("lecture_network.json", "the graph, saved "
-                                         "(graphc render/compare/train take it too)"))
+    gc.save(
+        [loss, logits],
+        written.path(
+            "lecture_network.json", "the graph, saved (graphc render/compare/train take it too)"
+        ),
+    )
     values = gc.init_params(loss, seed=0) | {k: v[:4] for k, v in data["train"].items()}
 
     _heading("the lecture's network: dense 64->10, PReLU, softmax cross-entropy + 1e-4 * L2")
@@ -153,15 +184,21 @@ def run_demo(out: str, epochs: int = EPOCHS) -> dict:
     result = _export_and_train(loss, logits, data, written, epochs)
     _plot(result.history, written)
     accuracy = result.final("val_accuracy")
-    print(f"validation accuracy after {epochs} epochs: {accuracy:.1%} "
-          f"(training {result.final('accuracy'):.1%})")
+    print(
+        f"validation accuracy after {epochs} epochs: {accuracy:.1%} "
+        f"(training {result.final('accuracy'):.1%})"
+    )
 
     _heading("written")
     width = max(len(p) for p, _ in written.files)
     for path, what in written.files:
         print(f"  {path:<{width}}  {what}")
-    summary = {"validation_accuracy": accuracy, "accuracy": result.final("accuracy"),
-               "loss": result.final("loss"), "epochs": epochs,
-               "files": [p for p, _ in written.files],
-               "comparison": {k: r.to_dict() for k, r in reports.items()}}
+    summary = {
+        "validation_accuracy": accuracy,
+        "accuracy": result.final("accuracy"),
+        "loss": result.final("loss"),
+        "epochs": epochs,
+        "files": [p for p, _ in written.files],
+        "comparison": {k: r.to_dict() for k, r in reports.items()},
+    }
     return summary

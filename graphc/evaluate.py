@@ -47,17 +47,22 @@ def leaf_value(node: Node, values: Mapping[str, Any]) -> np.ndarray:
         if node.op == "state":
             return initial_value(node)
         hint = " (gc.init_params(outputs) makes them)" if node.op == "param" else ""
-        raise MissingValueError(f"no value given for {node.op} {node.name!r} of shape "
-                                f"{node.shape}, created at {node.site}{hint}")
+        raise MissingValueError(
+            f"no value given for {node.op} {node.name!r} of shape "
+            f"{node.shape}, created at {node.site}{hint}"
+        )
     try:
         array = np.asarray(values[node.name], dtype=node.dtype)
     except (TypeError, ValueError) as error:
-        raise ShapeError(f"the value for {node.op} {node.name!r} is not a {node.dtype} array: "
-                         f"{error}") from None
+        raise ShapeError(
+            f"the value for {node.op} {node.name!r} is not a {node.dtype} array: {error}"
+        ) from None
     if not _shapes_match(node.shape, array.shape):
-        raise ShapeError(f"the value for {node.op} {node.name!r} has shape {array.shape}, "
-                         f"expected {node.shape} (None is the batch dimension), "
-                         f"declared at {node.site}")
+        raise ShapeError(
+            f"the value for {node.op} {node.name!r} has shape {array.shape}, "
+            f"expected {node.shape} (None is the batch dimension), "
+            f"declared at {node.site}"
+        )
     return array
 
 
@@ -67,8 +72,9 @@ def run_node(node: Node, args: list[np.ndarray]) -> np.ndarray:
         result = get(node.op).kernel(*args, **node.attrs)
     except (ValueError, TypeError, IndexError) as error:
         shapes = ", ".join(str(np.shape(a)) for a in args)
-        raise EvaluationError(f"{node.site}: {node.op} failed on inputs of shapes {shapes}: "
-                              f"{error}") from None
+        raise EvaluationError(
+            f"{node.site}: {node.op} failed on inputs of shapes {shapes}: {error}"
+        ) from None
     return np.asarray(result, dtype=node.dtype)
 
 
@@ -80,8 +86,12 @@ def evaluation_plan(outputs: tuple[Node, ...], training: bool) -> tuple[list[Nod
     return graph, topological_order(graph)
 
 
-def evaluate(outputs: Node | Iterable[Node], values: Mapping[str, Any], training: bool = False,
-             updates: dict | None = None):
+def evaluate(
+    outputs: Node | Iterable[Node],
+    values: Mapping[str, Any],
+    training: bool = False,
+    updates: dict | None = None,
+):
     """Run the graph with NumPy; return one array per output (or one array for one node).
 
     `values` maps input, param and (optionally) state names to arrays. `training=True`

@@ -89,23 +89,54 @@ def _attr_key(value: Any) -> Any:
 class Node:
     """One operation in a graph. Immutable; build nodes with the `graphc` functions."""
 
-    __slots__ = ("op", "inputs", "attrs", "shape", "dtype", "name", "scope", "site", "id",
-                 "structural_key", "__weakref__")
+    __slots__ = (
+        "op",
+        "inputs",
+        "attrs",
+        "shape",
+        "dtype",
+        "name",
+        "scope",
+        "site",
+        "id",
+        "structural_key",
+        "__weakref__",
+    )
     __array_ufunc__ = None  # make NumPy defer to our operators: array * node -> node
 
-    def __init__(self, op: str, inputs: Iterable[Node], attrs: Mapping[str, Any], shape: Shape,
-                 dtype: str, name: str | None = None, scope: str | None = None,
-                 site: str | None = None):
+    def __init__(
+        self,
+        op: str,
+        inputs: Iterable[Node],
+        attrs: Mapping[str, Any],
+        shape: Shape,
+        dtype: str,
+        name: str | None = None,
+        scope: str | None = None,
+        site: str | None = None,
+    ):
         inputs = tuple(inputs)
         attrs = MappingProxyType({k: _freeze(v) for k, v in sorted(attrs.items())})
-        key = (op, tuple(i.id for i in inputs),
-               tuple((k, _attr_key(v)) for k, v in attrs.items()), dtype)
+        key = (
+            op,
+            tuple(i.id for i in inputs),
+            tuple((k, _attr_key(v)) for k, v in attrs.items()),
+            dtype,
+        )
         if op in LEAF_OPS:  # two leaves are the same leaf only if they are the same object
             key = key + (name, next(_counter))
-        for slot, value in (("op", op), ("inputs", inputs), ("attrs", attrs),
-                            ("shape", tuple(shape)), ("dtype", dtype), ("name", name),
-                            ("scope", scope), ("site", site or user_site()),
-                            ("id", next(_counter)), ("structural_key", key)):
+        for slot, value in (
+            ("op", op),
+            ("inputs", inputs),
+            ("attrs", attrs),
+            ("shape", tuple(shape)),
+            ("dtype", dtype),
+            ("name", name),
+            ("scope", scope),
+            ("site", site or user_site()),
+            ("id", next(_counter)),
+            ("structural_key", key),
+        ):
             object.__setattr__(self, slot, value)
 
     def __setattr__(self, key, value):
@@ -129,23 +160,57 @@ class Node:
 
         return apply(name, *others, **attrs)
 
-    def __add__(self, other): return self._op("add", self, other)
-    def __radd__(self, other): return self._op("add", other, self)
-    def __sub__(self, other): return self._op("sub", self, other)
-    def __rsub__(self, other): return self._op("sub", other, self)
-    def __mul__(self, other): return self._op("mul", self, other)
-    def __rmul__(self, other): return self._op("mul", other, self)
-    def __truediv__(self, other): return self._op("div", self, other)
-    def __rtruediv__(self, other): return self._op("div", other, self)
-    def __pow__(self, other): return self._op("pow", self, other)
-    def __rpow__(self, other): return self._op("pow", other, self)
-    def __matmul__(self, other): return self._op("matmul", self, other)
-    def __rmatmul__(self, other): return self._op("matmul", other, self)
-    def __neg__(self): return self._op("neg", self)
-    def __gt__(self, other): return self._op("greater", self, other)
-    def __ge__(self, other): return self._op("greater_equal", self, other)
-    def __lt__(self, other): return self._op("less", self, other)
-    def __le__(self, other): return self._op("less_equal", self, other)
+    def __add__(self, other):
+        return self._op("add", self, other)
+
+    def __radd__(self, other):
+        return self._op("add", other, self)
+
+    def __sub__(self, other):
+        return self._op("sub", self, other)
+
+    def __rsub__(self, other):
+        return self._op("sub", other, self)
+
+    def __mul__(self, other):
+        return self._op("mul", self, other)
+
+    def __rmul__(self, other):
+        return self._op("mul", other, self)
+
+    def __truediv__(self, other):
+        return self._op("div", self, other)
+
+    def __rtruediv__(self, other):
+        return self._op("div", other, self)
+
+    def __pow__(self, other):
+        return self._op("pow", self, other)
+
+    def __rpow__(self, other):
+        return self._op("pow", other, self)
+
+    def __matmul__(self, other):
+        return self._op("matmul", self, other)
+
+    def __rmatmul__(self, other):
+        return self._op("matmul", other, self)
+
+    def __neg__(self):
+        return self._op("neg", self)
+
+    def __gt__(self, other):
+        return self._op("greater", self, other)
+
+    def __ge__(self, other):
+        return self._op("greater_equal", self, other)
+
+    def __lt__(self, other):
+        return self._op("less", self, other)
+
+    def __le__(self, other):
+        return self._op("less_equal", self, other)
+
     __hash__ = object.__hash__  # == stays identity (nodes are dict keys); use gc.equal
 
     @property
@@ -157,12 +222,17 @@ class Node:
         """x[..., k] or x[:, k]: one entry of the last axis (the only indexing supported)."""
         from .errors import GraphError
 
-        if isinstance(index, tuple) and len(index) == 2 and (
-                index[0] is Ellipsis or (index[0] == slice(None) and self.ndim == 2)):
+        if (
+            isinstance(index, tuple)
+            and len(index) == 2
+            and (index[0] is Ellipsis or (index[0] == slice(None) and self.ndim == 2))
+        ):
             index = index[1]
         elif isinstance(index, tuple) or self.ndim != 1:
-            raise GraphError(f"{user_site()}: only x[..., k] indexing of the last axis is "
-                             f"supported, got {index!r}")
+            raise GraphError(
+                f"{user_site()}: only x[..., k] indexing of the last axis is "
+                f"supported, got {index!r}"
+            )
         if not isinstance(index, (int, np.integer)):
             raise GraphError(f"{user_site()}: the index must be an int, got {index!r}")
         return self._op("index_last", self, index=int(index))
@@ -179,8 +249,14 @@ class Node:
         """Return a copy of this node with other inputs (same op, attrs, name and site)."""
         from .ops.registry import apply
 
-        return apply(self.op, *inputs, _name=self.name, _scope=self.scope, _site=self.site,
-                     **dict(self.attrs))
+        return apply(
+            self.op,
+            *inputs,
+            _name=self.name,
+            _scope=self.scope,
+            _site=self.site,
+            **dict(self.attrs),
+        )
 
 
 LEAF_OPS = frozenset({"input", "param", "const", "state"})
@@ -236,7 +312,8 @@ def leaves(outputs: Node | Iterable[Node], *ops: str) -> list[Node]:
         if other is not node:
             raise DuplicateNameError(
                 f"two different {other.op}/{node.op} leaves are both named {node.name!r}: "
-                f"one made at {other.site}, the other at {node.site}")
+                f"one made at {other.site}, the other at {node.site}"
+            )
         if not ops or node.op in ops:
             found.append(node)
     return found
@@ -273,8 +350,15 @@ def to_networkx(outputs: Node | Iterable[Node]):
 
     graph = nx.DiGraph()
     for node in topological_order(outputs):
-        graph.add_node(node.id, op=node.op, shape=node.shape, dtype=node.dtype, name=node.name,
-                       scope=node.scope, node=node)
+        graph.add_node(
+            node.id,
+            op=node.op,
+            shape=node.shape,
+            dtype=node.dtype,
+            name=node.name,
+            scope=node.scope,
+            node=node,
+        )
         for position, child in enumerate(node.inputs):
             graph.add_edge(child.id, node.id, position=position)
     return graph

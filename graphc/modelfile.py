@@ -64,8 +64,10 @@ def _describe(error: BaseException, path: str) -> str:
     if isinstance(error, SyntaxError):
         return f"{path}:{error.lineno}: syntax error: {error.msg}"
     if isinstance(error, SystemExit):  # a script's main() run on import, argparse, exit()
-        return (f"{_user_line(error, path)}: the file exits (SystemExit {error.code!r}); keep "
-                "script code under `if __name__ == \"__main__\":`")
+        return (
+            f"{_user_line(error, path)}: the file exits (SystemExit {error.code!r}); keep "
+            'script code under `if __name__ == "__main__":`'
+        )
     message = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"{_user_line(error, path)}: {type(error).__name__}: {message}".rstrip(": ")
 
@@ -83,15 +85,17 @@ def _call(module: ModuleType, name: str, path: str) -> Any:
 def import_model_file(path: str) -> ModuleType:
     """Import the Python file at `path` as a fresh module (its folder is importable)."""
     if os.path.isdir(path):
-        raise ModelFileError(f"{path}: is a folder; give a model file (.py) or a saved graph "
-                             "(.json)")
+        raise ModelFileError(
+            f"{path}: is a folder; give a model file (.py) or a saved graph (.json)"
+        )
     if not os.path.isfile(path):
         raise ModelFileError(f"{path}: no such file")
     module_name = f"graphc_model_{next(_module_ids)}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
-        raise ModelFileError(f"{path}: not a Python file (a model file ends in .py, a saved "
-                             "graph in .json)")
+        raise ModelFileError(
+            f"{path}: not a Python file (a model file ends in .py, a saved graph in .json)"
+        )
     module = importlib.util.module_from_spec(spec)
     folder = os.path.dirname(os.path.abspath(path))
     sys.path.insert(0, folder)  # lets a model file import its neighbours
@@ -100,8 +104,7 @@ def import_model_file(path: str) -> ModuleType:
     except GraphError as error:
         raise ModelFileError(f"{path}: {error}") from None
     except (Exception, SystemExit) as error:
-        raise ModelFileError(f"cannot import the model file: {_describe(error, path)}") \
-            from None
+        raise ModelFileError(f"cannot import the model file: {_describe(error, path)}") from None
     finally:
         sys.path.remove(folder)
     return module
@@ -111,15 +114,21 @@ def _check_loss(value: Any, source: str, what: str) -> list[Node]:
     """The returned node(s) as a list whose first entry is a scalar float loss node."""
     nodes = list(value) if isinstance(value, (list, tuple)) else [value]
     if not nodes or not all(isinstance(n, Node) for n in nodes):
-        got = type(value).__name__ if not isinstance(value, (list, tuple)) else \
-            "a sequence holding " + ", ".join(sorted({type(n).__name__ for n in nodes}))
-        raise ModelFileError(f"{source}: {what} must return the loss node (a graphc node), "
-                             f"got {got or 'nothing'}")
+        got = (
+            type(value).__name__
+            if not isinstance(value, (list, tuple))
+            else "a sequence holding " + ", ".join(sorted({type(n).__name__ for n in nodes}))
+        )
+        raise ModelFileError(
+            f"{source}: {what} must return the loss node (a graphc node), got {got or 'nothing'}"
+        )
     loss = nodes[0]
     if loss.shape != ():
-        raise ModelFileError(f"{source}: {what} must return a scalar loss, got a node of shape "
-                             f"{loss.shape} ({loss.op}, made at {loss.site}); reduce it with "
-                             "gc.mean or gc.sum")
+        raise ModelFileError(
+            f"{source}: {what} must return a scalar loss, got a node of shape "
+            f"{loss.shape} ({loss.op}, made at {loss.site}); reduce it with "
+            "gc.mean or gc.sum"
+        )
     if not loss.dtype.startswith("float"):
         raise ModelFileError(f"{source}: {what} must return a float loss, got {loss.dtype}")
     return nodes
@@ -138,27 +147,35 @@ def _as_array(value: Any, source: str, where: str) -> np.ndarray:
 def _check_shape(array: np.ndarray, node: Node, source: str, where: str) -> None:
     """Refuse an array that does not fit its input leaf (None in the leaf's shape is free)."""
     fits = array.ndim == len(node.shape) and all(
-        d is None or d == n for d, n in zip(node.shape, array.shape))
+        d is None or d == n for d, n in zip(node.shape, array.shape)
+    )
     if not fits:
         declared = "(" + ", ".join("N" if d is None else str(d) for d in node.shape) + ")"
-        raise ModelFileError(f"{source}: {where} has shape {array.shape}, but the input "
-                             f"{node.name!r} is {declared} (declared at {node.site})")
+        raise ModelFileError(
+            f"{source}: {where} has shape {array.shape}, but the input "
+            f"{node.name!r} is {declared} (declared at {node.site})"
+        )
     if node.dtype.startswith("int") and not np.issubdtype(array.dtype, np.integer):
-        raise ModelFileError(f"{source}: {where} holds {array.dtype} values, but the input "
-                             f"{node.name!r} takes integer class ids ({node.dtype})")
+        raise ModelFileError(
+            f"{source}: {where} holds {array.dtype} values, but the input "
+            f"{node.name!r} takes integer class ids ({node.dtype})"
+        )
 
 
 def check_data(raw: Any, loss: Node, source: str) -> dict[str, dict[str, np.ndarray]]:
     """Normalize data() to {split: {input name: array}} and check it against the inputs."""
     if not isinstance(raw, dict) or not raw:
-        raise ModelFileError(f"{source}: data() must return a dict of input name -> array "
-                             f"(or of 'train'/'validation'/'test' -> such dicts), got "
-                             f"{type(raw).__name__}")
+        raise ModelFileError(
+            f"{source}: data() must return a dict of input name -> array "
+            f"(or of 'train'/'validation'/'test' -> such dicts), got "
+            f"{type(raw).__name__}"
+        )
     if all(isinstance(v, dict) for v in raw.values()):
         unknown = sorted(set(raw) - set(SPLITS))
         if unknown:
-            raise ModelFileError(f"{source}: data(): unknown split {unknown[0]!r}; use "
-                                 f"{', '.join(SPLITS)}")
+            raise ModelFileError(
+                f"{source}: data(): unknown split {unknown[0]!r}; use {', '.join(SPLITS)}"
+            )
         if "train" not in raw:
             raise ModelFileError(f"{source}: data() has no 'train' split")
         splits = raw
@@ -170,12 +187,16 @@ def check_data(raw: Any, loss: Node, source: str) -> dict[str, dict[str, np.ndar
         arrays = {str(k): _as_array(v, source, f"{split_name}[{k!r}]") for k, v in part.items()}
         missing = sorted(set(wanted) - set(arrays))
         if missing:
-            raise ModelFileError(f"{source}: data()[{split_name!r}] has no array for input "
-                                 f"{missing[0]!r} (the model's inputs: {', '.join(wanted)})")
+            raise ModelFileError(
+                f"{source}: data()[{split_name!r}] has no array for input "
+                f"{missing[0]!r} (the model's inputs: {', '.join(wanted)})"
+            )
         lengths = {name: len(arrays[name]) for name in wanted}
         if len(set(lengths.values())) > 1:
-            raise ModelFileError(f"{source}: data()[{split_name!r}]: inputs have different "
-                                 f"numbers of rows: {lengths}")
+            raise ModelFileError(
+                f"{source}: data()[{split_name!r}]: inputs have different "
+                f"numbers of rows: {lengths}"
+            )
         for name, node in wanted.items():
             _check_shape(arrays[name], node, source, f"data()[{split_name!r}][{name!r}]")
         result[split_name] = {name: arrays[name] for name in wanted}
@@ -192,12 +213,17 @@ def load_model(path: str | os.PathLike, with_data: bool = True) -> Model:
             outputs = load(path)
         except GraphError as error:
             raise ModelFileError(f"bad graph: {error}") from None
-        return Model(_check_loss(outputs, path, "the saved graph's first output")[0], path,
-                     outputs=list(outputs))
+        return Model(
+            _check_loss(outputs, path, "the saved graph's first output")[0],
+            path,
+            outputs=list(outputs),
+        )
     module = import_model_file(path)
     if not callable(getattr(module, "model", None)):
-        raise ModelFileError(f"{path}: defines no model() function (a model file defines "
-                             "model() returning the loss node, and optionally data())")
+        raise ModelFileError(
+            f"{path}: defines no model() function (a model file defines "
+            "model() returning the loss node, and optionally data())"
+        )
     outputs = _check_loss(_call(module, "model", path), path, "model()")
     data = {}
     if with_data and callable(getattr(module, "data", None)):
@@ -235,8 +261,11 @@ NPZ_SUFFIX = {"train": "", "validation": "_val", "test": "_test"}
 
 def save_npz(data: dict[str, dict[str, np.ndarray]], path: str | os.PathLike) -> str:
     """Write data splits as one .npz the exported script reads (x, y, x_val, y_test, ...)."""
-    arrays = {name + NPZ_SUFFIX[split]: array for split, part in data.items()
-              for name, array in part.items()}
+    arrays = {
+        name + NPZ_SUFFIX[split]: array
+        for split, part in data.items()
+        for name, array in part.items()
+    }
     with open(path, "wb") as f:  # np.savez would append .npz to a path without it
         np.savez(f, **arrays)
     return os.fspath(path)
@@ -252,13 +281,16 @@ def load_npz(path: str | os.PathLike, loss: Node) -> dict[str, dict[str, np.ndar
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except (OSError, ValueError, EOFError):
-        raise ModelFileError(f"{path}: not an .npz file of arrays (np.savez writes one)") \
-            from None
+        raise ModelFileError(f"{path}: not an .npz file of arrays (np.savez writes one)") from None
     names = [node.name for node in leaves(loss, "input")]
-    splits = {split: {n: arrays[n + suffix] for n in names if n + suffix in arrays}
-              for split, suffix in NPZ_SUFFIX.items()}
+    splits = {
+        split: {n: arrays[n + suffix] for n in names if n + suffix in arrays}
+        for split, suffix in NPZ_SUFFIX.items()
+    }
     splits = {k: v for k, v in splits.items() if v or k == "train"}
     if not splits["train"]:
-        raise ModelFileError(f"{path}: no array named like the model's inputs "
-                             f"({', '.join(names)}); found {', '.join(arrays) or 'none'}")
+        raise ModelFileError(
+            f"{path}: no array named like the model's inputs "
+            f"({', '.join(names)}); found {', '.join(arrays) or 'none'}"
+        )
     return check_data(splits, loss, path)

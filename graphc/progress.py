@@ -20,8 +20,9 @@ def format_metric(name: str, value: float) -> str:
 class ProgressBar:
     """A text progress bar over `total` steps with the latest metrics beside it."""
 
-    def __init__(self, total: int, label: str = "epoch", width: int = 20,
-                 stream: TextIO | None = None):
+    def __init__(
+        self, total: int, label: str = "epoch", width: int = 20, stream: TextIO | None = None
+    ):
         self.total = max(int(total), 1)
         self.label = label
         self.width = width
@@ -34,8 +35,10 @@ class ProgressBar:
         """The text of the bar after `step` steps."""
         filled = round(self.width * step / self.total)
         digits = len(str(self.total))
-        text = f"{self.label} {step:>{digits}}/{self.total} " \
-               f"[{'#' * filled}{'.' * (self.width - filled)}]"
+        text = (
+            f"{self.label} {step:>{digits}}/{self.total} "
+            f"[{'#' * filled}{'.' * (self.width - filled)}]"
+        )
         shown = "  ".join(format_metric(k, float(v)) for k, v in metrics.items())
         return f"{text}  {shown}" if shown else text
 

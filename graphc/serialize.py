@@ -48,8 +48,11 @@ def to_json(outputs: Node | Iterable[Node]) -> dict:
     index = {node.id: i for i, node in enumerate(order)}
     nodes = []
     for node in order:
-        entry = {"op": node.op, "inputs": [index[i.id] for i in node.inputs],
-                 "attrs": {k: _encode(v) for k, v in node.attrs.items()}}
+        entry = {
+            "op": node.op,
+            "inputs": [index[i.id] for i in node.inputs],
+            "attrs": {k: _encode(v) for k, v in node.attrs.items()},
+        }
         if node.is_leaf and node.op != "const":
             entry.update(shape=[d for d in node.shape], dtype=node.dtype, name=node.name)
         elif node.name:
@@ -57,8 +60,12 @@ def to_json(outputs: Node | Iterable[Node]) -> dict:
         if node.scope:
             entry["scope"] = node.scope
         nodes.append(entry)
-    return {"format": FORMAT, "version": VERSION, "nodes": nodes,
-            "outputs": [index[o.id] for o in as_list(outputs)]}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "nodes": nodes,
+        "outputs": [index[o.id] for o in as_list(outputs)],
+    }
 
 
 def save(outputs: Node | Iterable[Node], path: str | os.PathLike) -> None:
@@ -83,19 +90,20 @@ def _leaf(entry: dict) -> Node:
     init = _decode(attrs.get("init"))
     if op == "state":
         return leaves.state(entry["name"], shape, init, dtype)
-    return leaves.param(entry["name"], shape, np.asarray(init) if isinstance(init, tuple)
-                        else init, dtype)
+    return leaves.param(
+        entry["name"], shape, np.asarray(init) if isinstance(init, tuple) else init, dtype
+    )
 
 
 def from_json(data: Any, source: str = "<json>") -> list[Node]:
     """Rebuild the outputs of a graph from `to_json`'s dict, checking every reference."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise LoadError(f"{source}: not a graphc graph file (no \"format\": \"{FORMAT}\")")
+        raise LoadError(f'{source}: not a graphc graph file (no "format": "{FORMAT}")')
     if data.get("version") != VERSION:
         raise LoadError(f"{source}: unsupported version {data.get('version')!r}")
     entries = data.get("nodes")
     if not isinstance(entries, list):
-        raise LoadError(f"{source}: \"nodes\" must be a list")
+        raise LoadError(f'{source}: "nodes" must be a list')
     built: list[Node] = []
     for i, entry in enumerate(entries):
         where = f"{source}: node {i}"
@@ -108,27 +116,37 @@ def from_json(data: Any, source: str = "<json>") -> list[Node]:
                 if not isinstance(r, int) or r < 0 or r >= len(entries):
                     raise LoadError(f"{where}: input {r!r} refers to no node")
                 if r >= i:
-                    raise LoadError(f"{where}: input {r} is not an earlier node "
-                                    "(a cycle, or nodes out of order)")
+                    raise LoadError(
+                        f"{where}: input {r} is not an earlier node "
+                        "(a cycle, or nodes out of order)"
+                    )
             if REGISTRY[op].leaf:
                 with scope(entry["scope"]) if entry.get("scope") else contextlib.nullcontext():
                     node = _leaf(entry)
             else:
                 attrs = {k: _decode(v) for k, v in entry.get("attrs", {}).items()}
-                node = apply(op, *(built[r] for r in refs), _name=entry.get("name"),
-                             _scope=entry.get("scope"), _site=where, **attrs)
+                node = apply(
+                    op,
+                    *(built[r] for r in refs),
+                    _name=entry.get("name"),
+                    _scope=entry.get("scope"),
+                    _site=where,
+                    **attrs,
+                )
         except LoadError:
             raise
         except GraphError as error:
             raise LoadError(f"{where}: {error}") from None
         except (KeyError, TypeError, ValueError) as error:
-            raise LoadError(f"{where}: malformed entry ({type(error).__name__}: {error})") \
-                from None
+            raise LoadError(f"{where}: malformed entry ({type(error).__name__}: {error})") from None
         built.append(node)
     outputs = data.get("outputs")
-    if not isinstance(outputs, list) or not outputs or any(
-            not isinstance(o, int) or not 0 <= o < len(built) for o in outputs):
-        raise LoadError(f"{source}: \"outputs\" must list node indices")
+    if (
+        not isinstance(outputs, list)
+        or not outputs
+        or any(not isinstance(o, int) or not 0 <= o < len(built) for o in outputs)
+    ):
+        raise LoadError(f'{source}: "outputs" must list node indices')
     return [built[o] for o in outputs]
 
 

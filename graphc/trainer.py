@@ -36,8 +36,9 @@ class Trained:
         return float(values[-1]) if values else None
 
 
-def compile_trainer(loss, optimizer: str = "sgd", predictions=None, name: str = "model",
-                    **hyper) -> dict:
+def compile_trainer(
+    loss, optimizer: str = "sgd", predictions=None, name: str = "model", **hyper
+) -> dict:
     """The exported training module for `loss`, compiled in memory (its namespace)."""
     from .lower import build_module
 
@@ -62,9 +63,15 @@ def check_run(epochs: int, batch_size: int, lr: float | None = None) -> None:
         raise GraphError(f"the learning rate must be positive, got {lr!r}")
 
 
-def train(trainer: Mapping[str, Any], data: Mapping[str, Mapping[str, np.ndarray]],
-          epochs: int, batch_size: int = 32, lr: float | None = None, seed: int = 0,
-          progress: ProgressBar | None = None) -> Trained:
+def train(
+    trainer: Mapping[str, Any],
+    data: Mapping[str, Mapping[str, np.ndarray]],
+    epochs: int,
+    batch_size: int = 32,
+    lr: float | None = None,
+    seed: int = 0,
+    progress: ProgressBar | None = None,
+) -> Trained:
     """Train on data["train"] for `epochs` (validating on data["validation"] when present),
     showing a progress bar; evaluate on data["test"] at the end if it exists."""
     check_run(epochs, batch_size, lr)
@@ -77,23 +84,32 @@ def train(trainer: Mapping[str, Any], data: Mapping[str, Mapping[str, np.ndarray
             # one epoch per call; a new shuffling seed each epoch, the rest lives in `state`;
             # NumPy's overflow warnings are silenced: a non-finite loss is reported below
             with np.errstate(all="ignore"):
-                step = trainer["fit"](params, state, data["train"], epochs=1,
-                                      batch_size=batch_size, lr=lr,
-                                      validation=data.get("validation"), seed=seed + epoch,
-                                      verbose=False)
+                step = trainer["fit"](
+                    params,
+                    state,
+                    data["train"],
+                    epochs=1,
+                    batch_size=batch_size,
+                    lr=lr,
+                    validation=data.get("validation"),
+                    seed=seed + epoch,
+                    verbose=False,
+                )
             for key, values in step.items():
                 result.history.setdefault(key, []).extend(values if key != "epoch" else [epoch])
             if progress is not None:
-                progress.update(epoch, **{k: result.final(k) for k in SHOWN
-                                          if k in result.history})
+                progress.update(epoch, **{k: result.final(k) for k in SHOWN if k in result.history})
             if not np.isfinite(result.history["loss"][-1]):
-                raise GraphError(f"training diverged at epoch {epoch} (the loss is "
-                                 f"{result.history['loss'][-1]}); try a smaller learning rate")
+                raise GraphError(
+                    f"training diverged at epoch {epoch} (the loss is "
+                    f"{result.history['loss'][-1]}); try a smaller learning rate"
+                )
     finally:
         if progress is not None:
             progress.close()
     if "test" in data:
         loss, accuracy = trainer["evaluate"](params, state, data["test"])
-        result.test = {"loss": float(loss)} | ({} if accuracy is None else
-                                               {"accuracy": float(accuracy)})
+        result.test = {"loss": float(loss)} | (
+            {} if accuracy is None else {"accuracy": float(accuracy)}
+        )
     return result

@@ -24,13 +24,15 @@ from stories import NOTEBOOKS  # noqa: E402  (the cells, as text, live in storie
 def build(name: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     """One notebook with deterministic cell ids and cleared outputs."""
     nb = nbformat.v4.new_notebook()
-    nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python",
-                                  "name": "python3"},
-                   "language_info": {"name": "python"}}
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
     stem = name.split("_")[0]
     for i, (kind, text) in enumerate(cells):
-        cell = (nbformat.v4.new_markdown_cell(text) if kind == "md"
-                else nbformat.v4.new_code_cell(text))
+        cell = (
+            nbformat.v4.new_markdown_cell(text) if kind == "md" else nbformat.v4.new_code_cell(text)
+        )
         cell.id = f"nb{stem}-{i:02d}"
         nb.cells.append(cell)
     nbformat.validate(nb)

@@ -166,7 +166,9 @@ NumPy file: no graphc needed to run it. We export the lecture's network (the mod
 `examples/prelu_l2.py`), read the generated training step, and train it on scikit-learn's
 bundled 8x8 digits.
 """),
-    code(SETUP + """
+    code(
+        SETUP
+        + """
 import os
 import tempfile
 from graphc.modelfile import load_model
@@ -181,7 +183,8 @@ path = gc.export(loss, os.path.join(tempfile.mkdtemp(), "train_prelu.py"), "adam
 source = open(path).read()
 step = source[source.index("def _train_step("):]
 print(step[:step.index("\\n\\n\\n")])
-"""),
+"""
+    ),
     md("""
 That is the whole training step: the forward pass, the backward pass (the gradient graph,
 lowered), and Adam's update written in place. Import the file and train it:
@@ -248,13 +251,16 @@ In training, normalize each feature with the batch's mean and variance, then sca
 `gamma` and shift by `beta`; also update running averages of the statistics. At inference,
 use the running averages, so one example's output does not depend on the rest of its batch.
 """),
-    code(SETUP + """
+    code(
+        SETUP
+        + """
 x = gc.input("x", (None, 3))
 gamma = gc.param("gamma", (3,), init=1.0)
 beta = gc.param("beta", (3,))
 out = gc.named(gc.batch_norm(x, gamma, beta, momentum=0.9), "out")
 visual.render(out, title="batch norm: both modes in one graph")
-"""),
+"""
+    ),
     code("""
 train_graph = gc.specialize(out, training=True)[0]
 infer_graph = gc.specialize(out, training=False)[0]
@@ -339,7 +345,9 @@ Backpropagation multiplies the gradient by each activation's local derivative on
 back. The sigmoid's derivative is at most 0.25 and nearly 0 for large $|z|$; tanh's reaches
 1 at zero. Stack a few layers and the difference compounds.
 """),
-    code(SETUP + """
+    code(
+        SETUP
+        + """
 import matplotlib.pyplot as plt
 
 z = np.linspace(-6, 6, 400)
@@ -350,7 +358,8 @@ axes[1].plot(z, s * (1 - s), label="sigmoid' (max 0.25)")
 axes[1].plot(z, 1 - np.tanh(z) ** 2, label="tanh' (max 1)")
 for ax, title in zip(axes, ("activation", "local derivative")):
     ax.set_title(title); ax.legend(); ax.grid(alpha=0.3)
-"""),
+"""
+    ),
     md("""
 `examples/saturation.py` stacks four layers of 16 units on the two-moons data;
 `model("sigmoid")` and `model("tanh")` differ only in the activation. Compare how much

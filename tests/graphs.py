@@ -29,8 +29,9 @@ EXCLUDED = {"update_state", "select_mode", "dropout_mask", "axis_size"}
 
 def _float_samples(name: str) -> list:
     samples = REGISTRY[name].samples(np.random.default_rng(0))
-    return [(arrays, attrs) for arrays, attrs in samples
-            if all(a.dtype.kind == "f" for a in arrays)]
+    return [
+        (arrays, attrs) for arrays, attrs in samples if all(a.dtype.kind == "f" for a in arrays)
+    ]
 
 
 def float_ops() -> list[str]:
@@ -49,8 +50,7 @@ def _positive(name: str) -> bool:
 
 
 def _leaves():
-    return [gc.input("x", (None, 4)), gc.param("W", (4, 4)), gc.param("b", (4,)),
-            gc.param("s", ())]
+    return [gc.input("x", (None, 4)), gc.param("W", (4, 4)), gc.param("b", (4,)), gc.param("s", ())]
 
 
 @st.composite
@@ -80,6 +80,8 @@ def random_graphs(draw, max_ops: int = 8, ops: list[str] | None = None, batch: i
     used = {i.id for n in built for i in n.inputs}
     outputs = [n for n in built if n.id not in used]  # the sinks: every built op is reached
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    values = {leaf.name: rng.normal(size=(batch, 4) if leaf.name == "x" else leaf.shape)
-              for leaf in _leaves()}
+    values = {
+        leaf.name: rng.normal(size=(batch, 4) if leaf.name == "x" else leaf.shape)
+        for leaf in _leaves()
+    }
     return outputs, values

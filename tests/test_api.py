@@ -15,8 +15,11 @@ def reference_softmax(a, axis=-1):
 
 
 UNARY = {
-    "exp": (gc.exp, np.exp), "tanh": (gc.tanh, np.tanh), "abs": (gc.abs, np.abs),
-    "sign": (gc.sign, np.sign), "relu": (gc.relu, lambda a: np.maximum(a, 0)),
+    "exp": (gc.exp, np.exp),
+    "tanh": (gc.tanh, np.tanh),
+    "abs": (gc.abs, np.abs),
+    "sign": (gc.sign, np.sign),
+    "relu": (gc.relu, lambda a: np.maximum(a, 0)),
     "sigmoid": (gc.sigmoid, lambda a: 1 / (1 + np.exp(-a))),
     "softplus": (gc.softplus, lambda a: np.log1p(np.exp(a))),
     "leaky_relu": (lambda x: gc.leaky_relu(x, 0.1), lambda a: np.where(a > 0, a, 0.1 * a)),
@@ -32,15 +35,19 @@ UNARY = {
     "reshape": (lambda x: gc.reshape(x, (-1,)), lambda a: a.reshape(-1)),
     "expand_dims": (lambda x: gc.expand_dims(x, 0), lambda a: a[None]),
     "index": (lambda x: x[..., 1], lambda a: a[..., 1]),
-    "square": (lambda x: x ** 2, np.square),
+    "square": (lambda x: x**2, np.square),
 }
 BINARY = {
-    "add": (lambda x, y: x + y, np.add), "sub": (lambda x, y: x - y, np.subtract),
+    "add": (lambda x, y: x + y, np.add),
+    "sub": (lambda x, y: x - y, np.subtract),
     "mul": (lambda x, y: x * y, np.multiply),
     "div": (lambda x, y: x / (gc.abs(y) + 1.0), lambda a, b: a / (np.abs(b) + 1)),
-    "maximum": (gc.maximum, np.maximum), "minimum": (gc.minimum, np.minimum),
-    "greater": (gc.greater, np.greater), "equal": (gc.equal, np.equal),
-    "less": (lambda x, y: x < y, np.less), "ge": (lambda x, y: x >= y, np.greater_equal),
+    "maximum": (gc.maximum, np.maximum),
+    "minimum": (gc.minimum, np.minimum),
+    "greater": (gc.greater, np.greater),
+    "equal": (gc.equal, np.equal),
+    "less": (lambda x, y: x < y, np.less),
+    "ge": (lambda x, y: x >= y, np.greater_equal),
     "where": (lambda x, y: gc.where(x > y, x, 2.0 * y), lambda a, b: np.where(a > b, a, 2 * b)),
     "prelu": (gc.prelu, lambda a, b: np.where(a > 0, a, b * a)),
     "matmul_T": (lambda x, y: x @ y.T, lambda a, b: a @ b.T),
@@ -55,8 +62,9 @@ matrices = hnp.arrays(np.float64, (3, 4), elements=st.floats(-5, 5))
 def test_unary_builders_match_numpy(name, a):
     build, reference = UNARY[name]
     x = gc.input("x", (None, 4))
-    np.testing.assert_allclose(gc.evaluate(build(x), {"x": a}), reference(a), rtol=1e-12,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        gc.evaluate(build(x), {"x": a}), reference(a), rtol=1e-12, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("name", sorted(BINARY))
@@ -65,8 +73,9 @@ def test_unary_builders_match_numpy(name, a):
 def test_binary_builders_match_numpy(name, a, b):
     build, reference = BINARY[name]
     x, y = gc.input("x", (3, 4)), gc.input("y", (3, 4))
-    np.testing.assert_allclose(gc.evaluate(build(x, y), {"x": a, "y": b}), reference(a, b),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        gc.evaluate(build(x, y), {"x": a, "y": b}), reference(a, b), rtol=1e-12, atol=1e-12
+    )
 
 
 def test_one_hot_and_leaves_of_a_graph():
@@ -82,15 +91,30 @@ def test_one_hot_and_leaves_of_a_graph():
     assert gc.evaluate(out, {"labels": [1], "W": np.ones((3, 2))}) == 4.0  # s defaults to init
 
 
-@pytest.mark.parametrize("init", ["zeros", "ones", "normal", "uniform", "he_normal",
-                                  "he_uniform", "xavier_normal", "xavier_uniform"])
+@pytest.mark.parametrize(
+    "init",
+    [
+        "zeros",
+        "ones",
+        "normal",
+        "uniform",
+        "he_normal",
+        "he_uniform",
+        "xavier_normal",
+        "xavier_uniform",
+    ],
+)
 def test_initializers_are_seeded_per_name_and_scaled(init):
     W = gc.param("W", (200, 100), init=init)
     first, again = gc.init_params(W, seed=3)["W"], gc.init_params(W, seed=3)["W"]
     np.testing.assert_array_equal(first, again)
     assert first.shape == (200, 100)
-    limits = {"he_normal": np.sqrt(2 / 200), "he_uniform": np.sqrt(6 / 200) / np.sqrt(3),
-              "xavier_normal": np.sqrt(2 / 300), "xavier_uniform": np.sqrt(6 / 300) / np.sqrt(3)}
+    limits = {
+        "he_normal": np.sqrt(2 / 200),
+        "he_uniform": np.sqrt(6 / 200) / np.sqrt(3),
+        "xavier_normal": np.sqrt(2 / 300),
+        "xavier_uniform": np.sqrt(6 / 300) / np.sqrt(3),
+    }
     if init in limits:
         assert first.std() == pytest.approx(limits[init], rel=0.05)
     other = gc.param("V", (200, 100), init=init)

@@ -16,8 +16,11 @@ from graphc.ops.registry import REGISTRY
 
 def test_lecture_network_passes_with_a_readable_report(rng):
     loss, _ = lecture_network(n_in=4, n_classes=3, l2=0.1)
-    values = gc.init_params(loss) | {"x": rng.normal(size=(8, 4)), "y": rng.integers(0, 3, 8),
-                                     "alpha": np.array([0.1, 0.2, 0.3])}
+    values = gc.init_params(loss) | {
+        "x": rng.normal(size=(8, 4)),
+        "y": rng.integers(0, 3, 8),
+        "alpha": np.array([0.1, 0.2, 0.3]),
+    }
     result = gc.check_grad(loss, gc.params(loss), values)
     assert result and result.checked == 4 * 3 + 3 + 3 and not result.kinks
     assert str(result).startswith("gradient check passed: 18 elements agree")
@@ -29,8 +32,9 @@ def test_lecture_network_passes_with_a_readable_report(rng):
 def test_a_wrong_vjp_rule_is_caught_and_the_element_named(rng, monkeypatch):
     tanh = REGISTRY["tanh"]
     # the classic slip: d tanh = 1 - y instead of 1 - y**2
-    monkeypatch.setitem(REGISTRY, "tanh", dataclasses.replace(
-        tanh, vjp=(lambda g, n: g * (1.0 - n),)))
+    monkeypatch.setitem(
+        REGISTRY, "tanh", dataclasses.replace(tanh, vjp=(lambda g, n: g * (1.0 - n),))
+    )
     x, W = gc.input("x", (None, 2)), gc.param("W", (2, 3))
     y = gc.sum(gc.tanh(x @ W) * gc.const([1.0, 0.0, 0.0]))  # only column 0 reaches y
     values = {"x": rng.normal(size=(4, 2)), "W": rng.normal(size=(2, 3))}
@@ -46,8 +50,12 @@ def test_a_wrong_vjp_rule_is_caught_and_the_element_named(rng, monkeypatch):
     assert gc.check_grad(y, W, values)
 
 
-KINKED = {"relu": gc.relu, "prelu": lambda x: gc.prelu(x, 0.3), "abs": gc.abs,
-          "maximum": lambda x: gc.maximum(x, gc.const(np.zeros(3)))}
+KINKED = {
+    "relu": gc.relu,
+    "prelu": lambda x: gc.prelu(x, 0.3),
+    "abs": gc.abs,
+    "maximum": lambda x: gc.maximum(x, gc.const(np.zeros(3))),
+}
 
 
 @pytest.mark.parametrize("op", sorted(KINKED))
@@ -95,8 +103,9 @@ def test_a_mask_that_changes_between_evaluations_is_caught(rng, monkeypatch):
     def unseeded(x, rate, seed):
         return (draws.random(np.shape(x)) >= rate).astype(x.dtype) / (1.0 - rate)
 
-    monkeypatch.setitem(REGISTRY, "dropout_mask", dataclasses.replace(
-        REGISTRY["dropout_mask"], kernel=unseeded))
+    monkeypatch.setitem(
+        REGISTRY, "dropout_mask", dataclasses.replace(REGISTRY["dropout_mask"], kernel=unseeded)
+    )
     result = gc.check_grad(y, W, values, training=True)
     assert len(result.kinks) == 12 and result.checked == 0
     assert all("dropout_mask" in k.ops[0] for k in result.kinks)
@@ -106,8 +115,11 @@ def test_batch_norm_couples_the_batch_and_still_checks(rng):
     x, gamma, beta = gc.param("x", (6, 3)), gc.param("gamma", (3,)), gc.param("beta", (3,))
     weights = gc.const(rng.normal(size=(6, 3)))
     y = gc.sum(gc.tanh(gc.batch_norm(x, gamma, beta)) * weights)
-    values = {"x": rng.normal(size=(6, 3)), "gamma": rng.normal(size=3) + 1.0,
-              "beta": rng.normal(size=3)}
+    values = {
+        "x": rng.normal(size=(6, 3)),
+        "gamma": rng.normal(size=3) + 1.0,
+        "beta": rng.normal(size=3),
+    }
     for training in (True, False):
         result = gc.check_grad(y, [x, gamma, beta], values, training=training)
         assert result and result.checked == 24, str(result)
@@ -115,8 +127,10 @@ def test_batch_norm_couples_the_batch_and_still_checks(rng):
     # gradient with respect to x[0, 0] changes when another example of the batch changes
     grad_x = gc.grad(y, x)
     moved = values | {"x": values["x"] + np.eye(6, 3)[::-1] * 0.5}  # touches x[5, 0] only
-    changed = gc.evaluate(grad_x, moved, training=True)[0, 0] - \
-        gc.evaluate(grad_x, values, training=True)[0, 0]
+    changed = (
+        gc.evaluate(grad_x, moved, training=True)[0, 0]
+        - gc.evaluate(grad_x, values, training=True)[0, 0]
+    )
     assert abs(changed) > 1e-3
     frozen = gc.evaluate(grad_x, moved)[0, 0] - gc.evaluate(grad_x, values)[0, 0]
     assert frozen == 0.0  # inference uses the running statistics: no coupling
@@ -126,8 +140,10 @@ def test_batch_norm_couples_the_batch_and_still_checks(rng):
 def test_float32_and_other_modes_and_schemes(rng):
     x, W = gc.input("x", (None, 3), "float32"), gc.param("W", (3, 2), dtype="float32")
     y = gc.mean(gc.sigmoid(x @ W))
-    values = {"x": rng.normal(size=(4, 3)).astype("float32"),
-              "W": rng.normal(size=(3, 2)).astype("float32")}
+    values = {
+        "x": rng.normal(size=(4, 3)).astype("float32"),
+        "W": rng.normal(size=(3, 2)).astype("float32"),
+    }
     for scheme in ("forward", "central", "five_point", "complex"):
         result = gc.check_grad(y, W, values, scheme=scheme)
         assert result, str(result)
@@ -144,17 +160,35 @@ def test_bad_arguments(rng):
         gc.check_grad(gc.sum(gc.relu(x)), x, {"x": np.ones(2)}, scheme="complex")
 
 
-UNARY = [gc.tanh, gc.sigmoid, gc.relu, gc.abs, gc.softplus, lambda x: gc.leaky_relu(x, 0.2),
-         lambda x: x * x, gc.exp]
-BINARY = [lambda a, b: a + b, lambda a, b: a * b, gc.maximum, gc.minimum, gc.prelu,
-          lambda a, b: a - 0.5 * b]
+UNARY = [
+    gc.tanh,
+    gc.sigmoid,
+    gc.relu,
+    gc.abs,
+    gc.softplus,
+    lambda x: gc.leaky_relu(x, 0.2),
+    lambda x: x * x,
+    gc.exp,
+]
+BINARY = [
+    lambda a, b: a + b,
+    lambda a, b: a * b,
+    gc.maximum,
+    gc.minimum,
+    gc.prelu,
+    lambda a, b: a - 0.5 * b,
+]
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.booleans(), st.integers(0, 7), st.integers(0, 99),
-                          st.integers(0, 99)), min_size=1, max_size=8),
-       st.lists(st.sampled_from([0.0, -1.0, 1.0, 0.5, -0.25, 1e-9, 2.0]), min_size=6,
-                max_size=6))
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.integers(0, 7), st.integers(0, 99), st.integers(0, 99)),
+        min_size=1,
+        max_size=8,
+    ),
+    st.lists(st.sampled_from([0.0, -1.0, 1.0, 0.5, -0.25, 1e-9, 2.0]), min_size=6, max_size=6),
+)
 def test_random_graphs_with_kinks_always_check(steps, entries):
     """Values drawn from a lattice put many elements exactly on kinks; the check must move
     off them or skip them, never fail."""
@@ -177,8 +211,9 @@ def test_large_layers_can_be_spot_checked(rng, monkeypatch):
     assert spot and spot.checked == 25 and spot.evaluations == 2 * 25 + 1
     assert spot.total == 600 and "a random sample of 600 elements" in str(spot)
     tanh = REGISTRY["tanh"]
-    monkeypatch.setitem(REGISTRY, "tanh", dataclasses.replace(
-        tanh, vjp=(lambda g, n: g * (1.0 - n),)))
+    monkeypatch.setitem(
+        REGISTRY, "tanh", dataclasses.replace(tanh, vjp=(lambda g, n: g * (1.0 - n),))
+    )
     bad = gc.check_grad(y, W, values, max_elements=25)
     again = gc.check_grad(y, W, values, max_elements=25)
     assert not bad and 0 < len(bad.mismatches) <= 25

@@ -69,8 +69,7 @@ def test_help_lists_every_subcommand(capsys):
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("show", "render", "compare", "export", "train", "optimize", "cost",
-                    "demo"):
+    for command in ("show", "render", "compare", "export", "train", "optimize", "cost", "demo"):
         assert command in out
 
 
@@ -91,13 +90,16 @@ def svg_root(path):
     return root
 
 
-@pytest.mark.parametrize("flags, words", [
-    ([], ["W", "alpha", "prelu"]),
-    (["--backward"], ["∂loss/∂W", "∂loss/∂alpha"]),
-    (["--combined", "--values"], ["backward (reverse mode)", "="]),
-    (["--collapse", "--values", "--title", "my net"], ["my net", "∂"]),
-    (["--highlight", "alpha"], ["alpha"]),
-])
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        ([], ["W", "alpha", "prelu"]),
+        (["--backward"], ["∂loss/∂W", "∂loss/∂alpha"]),
+        (["--combined", "--values"], ["backward (reverse mode)", "="]),
+        (["--collapse", "--values", "--title", "my net"], ["my net", "∂"]),
+        (["--highlight", "alpha"], ["alpha"]),
+    ],
+)
 def test_render_writes_an_svg_of_the_graph(capsys, tmp_path, flags, words):
     out = tmp_path / "graph.svg"
     status, stdout, _ = run(capsys, "render", EXAMPLE, "-o", out, *flags)
@@ -107,8 +109,9 @@ def test_render_writes_an_svg_of_the_graph(capsys, tmp_path, flags, words):
         assert word in text, word
 
 
-def test_render_picks_the_format_from_the_suffix_and_has_a_default_name(capsys, tmp_path,
-                                                                        monkeypatch, saved):
+def test_render_picks_the_format_from_the_suffix_and_has_a_default_name(
+    capsys, tmp_path, monkeypatch, saved
+):
     status, _, _ = run(capsys, "render", saved, "-o", tmp_path / "g.png")
     assert status == 0 and (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     status, _, _ = run(capsys, "render", saved, "-o", tmp_path / "g.dot")
@@ -126,8 +129,9 @@ def test_render_without_the_dot_program_says_so(capsys, tmp_path, monkeypatch):
 
 
 def test_render_into_a_missing_folder_or_with_a_bad_suffix(capsys, tmp_path):
-    assert "does not exist" in one_line_error(capsys, "render", EXAMPLE, "-o",
-                                              tmp_path / "nope" / "g.svg")
+    assert "does not exist" in one_line_error(
+        capsys, "render", EXAMPLE, "-o", tmp_path / "nope" / "g.svg"
+    )
     assert ".svg" in one_line_error(capsys, "render", EXAMPLE, "-o", tmp_path / "g.bmp")
 
 
@@ -138,8 +142,20 @@ def test_compare_prints_the_four_methods_and_writes_the_table(capsys, tmp_path, 
         assert method in out
     assert "errors against symbolic" in out and "first 4 training rows" in out
     assert (tmp_path / "table.txt").read_text().splitlines()[1].split()[0] == "method"
-    status, out, _ = run(capsys, "compare", small, "--methods", "reverse", "numeric:five_point",
-                         "--wrt", "alpha", "--batch", "2", "-o", tmp_path / "t.json")
+    status, out, _ = run(
+        capsys,
+        "compare",
+        small,
+        "--methods",
+        "reverse",
+        "numeric:five_point",
+        "--wrt",
+        "alpha",
+        "--batch",
+        "2",
+        "-o",
+        tmp_path / "t.json",
+    )
     report = json.loads((tmp_path / "t.json").read_text())
     assert status == 0 and report["wrt"] == ["alpha"] and report["elements"] == 2
     assert [m["method"] for m in report["methods"]] == ["reverse", "numeric:five_point"]
@@ -151,18 +167,32 @@ def test_compare_on_a_saved_graph_uses_random_rows(capsys, saved):
     assert status == 0 and "random rows" in out
 
 
-
-
 def test_export_writes_a_script_that_trains_on_the_data_it_wrote(capsys, tmp_path, small):
     script, data = tmp_path / "train_small.py", tmp_path / "small.npz"
-    status, out, _ = run(capsys, "export", small, "-o", script, "--data", data,
-                         "--optimizer", "adam", "--lr", "0.05", "--epochs", "3")
+    status, out, _ = run(
+        capsys,
+        "export",
+        small,
+        "-o",
+        script,
+        "--data",
+        data,
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.05",
+        "--epochs",
+        "3",
+    )
     assert status == 0 and f"python {script} {data}" in out
     source = script.read_text()
     assert "import numpy as np" in source and "adam" in source and "0.05" in source
-    done = subprocess.run([sys.executable, str(script), str(data), "--history",
-                           str(tmp_path / "h.json")], capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(script), str(data), "--history", str(tmp_path / "h.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     history = json.loads((tmp_path / "h.json").read_text())
     assert history["epoch"] == [1, 2, 3] and history["loss"][-1] < history["loss"][0]
@@ -180,11 +210,22 @@ def test_export_default_name_and_options_checked(capsys, tmp_path, monkeypatch, 
 def test_train_shows_progress_and_writes_history_plot_and_params(capsys, tmp_path, small):
     import numpy as np
 
-    files = {"history": tmp_path / "h.json", "plot": tmp_path / "c.png",
-             "save": tmp_path / "p.npz"}
+    files = {"history": tmp_path / "h.json", "plot": tmp_path / "c.png", "save": tmp_path / "p.npz"}
     outputs = [a for k, v in files.items() for a in (f"--{k}", v)]
-    status, out, _ = run(capsys, "train", small, "--epochs", "5", "--optimizer", "adam",
-                         "--lr", "0.1", "--batch-size", "8", *outputs)
+    status, out, _ = run(
+        capsys,
+        "train",
+        small,
+        "--epochs",
+        "5",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.1",
+        "--batch-size",
+        "8",
+        *outputs,
+    )
     assert status == 0
     assert "epoch 5/5 [####################]" in out and "final: loss" in out
     history = json.loads(files["history"].read_text())
@@ -209,7 +250,8 @@ def test_training_that_diverges_stops_with_one_error_and_no_numpy_warnings(capsy
     import warnings
 
     path = tmp_path / "diverges.py"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         import graphc as gc
         import numpy as np
 
@@ -219,7 +261,8 @@ def test_training_that_diverges_stops_with_one_error_and_no_numpy_warnings(capsy
 
         def data():
             return {"x": np.ones((4, 2))}
-        """))
+        """)
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         status, _, err = run(capsys, "train", path, "--epochs", "2", "--quiet")
@@ -261,8 +304,9 @@ def test_compare_with_a_batch_larger_than_the_data_says_how_many_rows_it_used(ca
 
 
 def test_optimize_reports_each_pass_draws_and_saves_the_result(capsys, tmp_path, small):
-    status, out, _ = run(capsys, "optimize", small, "--render", tmp_path / "diff.svg",
-                         "-o", tmp_path / "opt.json")
+    status, out, _ = run(
+        capsys, "optimize", small, "--render", tmp_path / "diff.svg", "-o", tmp_path / "opt.json"
+    )
     assert status == 0 and "loss and its gradients" in out
     before, after = map(int, re.search(r"optimize: (\d+) -> (\d+) nodes", out).groups())
     assert after < before
@@ -282,25 +326,34 @@ def test_cost_prints_flops_for_forward_and_gradient(capsys, small):
     assert "forward " in out and "backward " in out
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["optimize", "--passes", "nope"], "unknown pass 'nope'"),
-    (["cost", "--batch", "0"], "batch size must be a positive int"),
-    (["compare", "--wrt", "nope"], "no param named 'nope'"),
-    (["compare", "--methods", "guess"], "unknown method 'guess'"),
-    (["compare", "--batch", "0"], "positive"),
-    (["train", "--epochs", "0"], "epochs must be a positive int"),
-    (["train", "--lr", "-1"], "learning rate must be positive"),
-    (["train", "--plot", "/no/such/folder/c.png"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["optimize", "--passes", "nope"], "unknown pass 'nope'"),
+        (["cost", "--batch", "0"], "batch size must be a positive int"),
+        (["compare", "--wrt", "nope"], "no param named 'nope'"),
+        (["compare", "--methods", "guess"], "unknown method 'guess'"),
+        (["compare", "--batch", "0"], "positive"),
+        (["train", "--epochs", "0"], "epochs must be a positive int"),
+        (["train", "--lr", "-1"], "learning rate must be positive"),
+        (["train", "--plot", "/no/such/folder/c.png"], "does not exist"),
+    ],
+)
 def test_bad_option_values(capsys, small, argv, words):
     assert words in one_line_error(capsys, argv[0], small, *argv[1:])
 
 
 # ---- bad input: one line, non-zero exit, for every subcommand -------------------------
 
-COMMANDS = [["show"], ["render", "-o", "{tmp}/g.svg"], ["compare"],
-            ["export", "-o", "{tmp}/train.py"], ["train", "--epochs", "1"], ["optimize"],
-            ["cost"]]
+COMMANDS = [
+    ["show"],
+    ["render", "-o", "{tmp}/g.svg"],
+    ["compare"],
+    ["export", "-o", "{tmp}/train.py"],
+    ["train", "--epochs", "1"],
+    ["optimize"],
+    ["cost"],
+]
 
 
 def commands(tmp_path, path):
@@ -313,10 +366,14 @@ def test_bad_inputs_give_one_line_and_a_nonzero_exit(capsys, tmp_path, index):
         "missing.py": (None, "no such file"),
         "nomodel.py": ("x = 1\n", "defines no model()"),
         "broken.py": ("def model(:\n", "syntax error"),
-        "vector.py": ("import graphc as gc\ndef model():\n    return gc.input('x', (2,))\n",
-                      "scalar"),
-        "bad.json": ('{"format": "graphc-graph", "version": 1, "nodes": [{"op": "nope"}], '
-                     '"outputs": [0]}', "unknown op 'nope'"),
+        "vector.py": (
+            "import graphc as gc\ndef model():\n    return gc.input('x', (2,))\n",
+            "scalar",
+        ),
+        "bad.json": (
+            '{"format": "graphc-graph", "version": 1, "nodes": [{"op": "nope"}], "outputs": [0]}',
+            "unknown op 'nope'",
+        ),
         "notjson.json": ("{", "not valid JSON"),
         "missing.json": (None, "no such file"),
     }
@@ -347,17 +404,16 @@ def test_a_model_without_params(capsys, tmp_path):
     status, out, _ = run(capsys, "show", path)
     assert status == 0 and "0 trainable values" in out
     assert "no params to differentiate" in one_line_error(capsys, "compare", path)
-    assert "no params to train" in one_line_error(capsys, "export", path, "-o",
-                                                  tmp_path / "t.py")
+    assert "no params to train" in one_line_error(capsys, "export", path, "-o", tmp_path / "t.py")
 
 
 def test_the_console_script_runs_as_a_subprocess(tmp_path, saved):
     script = os.path.join(os.path.dirname(sys.executable), "graphc")
-    done = subprocess.run([script, "show", str(saved)], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([script, "show", str(saved)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "alpha" in done.stdout
-    done = subprocess.run([script, "show", str(tmp_path / "absent.py")], capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [script, "show", str(tmp_path / "absent.py")], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 1 and done.stderr.strip().count("\n") == 0
     assert "no such file" in done.stderr and "Traceback" not in done.stderr

@@ -14,8 +14,11 @@ from graphc.demo import lecture_network
 def lecture_report():
     rng = np.random.default_rng(0)
     loss, _ = lecture_network(n_in=4, n_classes=3, l2=0.1)
-    values = gc.init_params(loss) | {"x": rng.normal(size=(6, 4)), "y": rng.integers(0, 3, 6),
-                                     "alpha": np.array([0.1, 0.2, 0.3])}
+    values = gc.init_params(loss) | {
+        "x": rng.normal(size=(6, 4)),
+        "y": rng.integers(0, 3, 6),
+        "alpha": np.array([0.1, 0.2, 0.3]),
+    }
     return gc.compare(loss, gc.params(loss), values), values
 
 
@@ -52,8 +55,7 @@ def test_the_report_prints_serializes_and_renders(lecture_report):
     lines = text.splitlines()
     assert lines[0].startswith("gradient w.r.t. W, b, alpha (18 elements, float64)")
     assert lines[1].split()[:3] == ["method", "max", "abs"]
-    assert [line.split()[0] for line in lines[2:]] == ["symbolic", "numeric", "forward",
-                                                       "reverse"]
+    assert [line.split()[0] for line in lines[2:]] == ["symbolic", "numeric", "forward", "reverse"]
     end = lines[1].index("evals") + len("evals")  # numbers are right-aligned under it
     counts = [line[:end].split()[-1] for line in lines[2:]]
     assert counts == ["1", "36", "18", "1"]
@@ -69,8 +71,13 @@ def test_the_report_prints_serializes_and_renders(lecture_report):
 def test_a_failing_method_is_reported_not_raised(rng):
     loss, _ = lecture_network(n_in=4, n_classes=3, l2=0.1)
     values = gc.init_params(loss) | {"x": rng.normal(size=(6, 4)), "y": rng.integers(0, 3, 6)}
-    report = gc.compare(loss, gc.params(loss), values, max_ops=300,
-                        methods=("symbolic", "numeric:complex", "reverse"))
+    report = gc.compare(
+        loss,
+        gc.params(loss),
+        values,
+        max_ops=300,
+        methods=("symbolic", "numeric:complex", "reverse"),
+    )
     assert not report["symbolic"].ok and "max_ops=300" in report["symbolic"].error
     assert not report["numeric:complex"].ok and "'prelu'" in report["numeric:complex"].error
     assert report.reference == "reverse mode in float64"
@@ -81,10 +88,11 @@ def test_a_failing_method_is_reported_not_raised(rng):
 def test_float32_is_measured_against_a_float64_reference(rng):
     x, W = gc.input("x", (None, 3), "float32"), gc.param("W", (3, 2), dtype="float32")
     y = gc.sum(gc.tanh(x @ W) * gc.sigmoid(x @ W))
-    values = {"x": rng.normal(size=(5, 3)).astype("float32"),
-              "W": rng.normal(size=(3, 2)).astype("float32")}
-    report = gc.compare(y, W, values,
-                        methods=("symbolic", "numeric", "numeric:complex", "reverse"))
+    values = {
+        "x": rng.normal(size=(5, 3)).astype("float32"),
+        "W": rng.normal(size=(3, 2)).astype("float32"),
+    }
+    report = gc.compare(y, W, values, methods=("symbolic", "numeric", "numeric:complex", "reverse"))
     assert report["symbolic"].ok and 0 < report["symbolic"].max_rel_error < 1e-5
     assert report.dtype == "float32" and report.reference == "reverse mode in float64"
     assert 0 < report["reverse"].max_rel_error < 1e-5  # float32 round-off, seen against float64
@@ -103,8 +111,13 @@ def test_bad_method_names_are_refused(rng):
 
 def test_forward_cost_grows_with_the_parameter_count():
     cost = gc.forward_cost(sizes=(2, 4, 8))
-    assert set(cost) == {"n_params", "forward_evals", "reverse_evals", "forward_seconds",
-                         "reverse_seconds"}
+    assert set(cost) == {
+        "n_params",
+        "forward_evals",
+        "reverse_evals",
+        "forward_seconds",
+        "reverse_seconds",
+    }
     assert cost["n_params"] == [2 * 3 + 3, 4 * 3 + 3, 8 * 3 + 3]
     assert cost["forward_evals"] == cost["n_params"] and cost["reverse_evals"] == [1, 1, 1]
     assert all(s > 0 for s in cost["forward_seconds"] + cost["reverse_seconds"])

@@ -24,8 +24,9 @@ def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "out"
     script = os.path.join(os.path.dirname(sys.executable), "graphc")
     start = time.perf_counter()
-    done = subprocess.run([script, "demo", "--out", str(out)], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [script, "demo", "--out", str(out)], capture_output=True, text=True, timeout=120
+    )
     seconds = time.perf_counter() - start
     assert done.returncode == 0, done.stderr
     assert done.stderr == "" and seconds < 30
@@ -38,14 +39,21 @@ def demo(tmp_path_factory):
 def test_it_lists_every_file_it_wrote_and_nothing_else(demo):
     out, _, files = demo
     assert sorted(os.listdir(out)) == sorted(files)
-    assert {"forward.svg", "backward.svg", "comparison.txt", "train_prelu_l2.py",
-            "curves.png"} <= set(files)
+    assert {
+        "forward.svg",
+        "backward.svg",
+        "comparison.txt",
+        "train_prelu_l2.py",
+        "curves.png",
+    } <= set(files)
 
 
 def test_the_svgs_parse_and_show_the_network(demo):
     _, _, files = demo
-    for name, words in (("forward.svg", ["alpha", "prelu", "loss"]),
-                        ("backward.svg", ["∂loss/∂W", "∂loss/∂alpha"])):
+    for name, words in (
+        ("forward.svg", ["alpha", "prelu", "loss"]),
+        ("backward.svg", ["∂loss/∂W", "∂loss/∂alpha"]),
+    ):
         root = ET.parse(files[name]).getroot()
         assert root.tag == "{http://www.w3.org/2000/svg}svg"
         text = "".join(root.itertext())
@@ -86,9 +94,21 @@ def test_the_accuracy_is_printed_and_high(demo):
 
 def test_the_exported_script_runs_on_the_written_data(demo, tmp_path):
     out, _, files = demo
-    done = subprocess.run([sys.executable, files["train_prelu_l2.py"], files["digits.npz"],
-                           "--epochs", "3", "--history", str(tmp_path / "h.json")],
-                          capture_output=True, text=True, timeout=120, cwd=out)
+    done = subprocess.run(
+        [
+            sys.executable,
+            files["train_prelu_l2.py"],
+            files["digits.npz"],
+            "--epochs",
+            "3",
+            "--history",
+            str(tmp_path / "h.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=out,
+    )
     assert done.returncode == 0, done.stderr
     history = json.loads((tmp_path / "h.json").read_text())
     assert history["val_accuracy"][-1] > 0.85
@@ -132,8 +152,11 @@ def test_the_readme_shows_the_table_the_demo_prints(demo):
         readme = f.read()
 
     def rows(block):
-        return [(r.split()[0], r.split()[3]) for r in block.splitlines()
-                if r.split() and r.split()[0] in ("symbolic", "numeric", "forward", "reverse")]
+        return [
+            (r.split()[0], r.split()[3])
+            for r in block.splitlines()
+            if r.split() and r.split()[0] in ("symbolic", "numeric", "forward", "reverse")
+        ]
 
     printed = text.split("== four ways to differentiate ==")[1].split("== exporting")[0]
     shown = readme.split("## Four ways to differentiate")[1].split("```")[1]

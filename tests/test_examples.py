@@ -16,8 +16,16 @@ EXAMPLES = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "examp
 
 def test_the_lectures_networks_are_all_there():
     names = {os.path.basename(p)[:-3] for p in EXAMPLES}
-    assert {"prelu_l2", "l1_vs_l2", "saturation", "regression_mse", "binary_bce",
-            "softmax_multiclass", "batchnorm", "dropout"} <= names
+    assert {
+        "prelu_l2",
+        "l1_vs_l2",
+        "saturation",
+        "regression_mse",
+        "binary_bce",
+        "softmax_multiclass",
+        "batchnorm",
+        "dropout",
+    } <= names
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: os.path.basename(p))
@@ -37,8 +45,9 @@ def test_example_builds_evaluates_and_differentiates(path):
 
 
 def _first_layer_gradient(activation):
-    module = import_model_file(EXAMPLES[[os.path.basename(p) for p in EXAMPLES]
-                                        .index("saturation.py")])
+    module = import_model_file(
+        EXAMPLES[[os.path.basename(p) for p in EXAMPLES].index("saturation.py")]
+    )
     loss, _ = module.model(activation)
     W1 = next(p for p in gc.params(loss) if p.name == "W1")
     values = gc.init_params(loss) | module.data()["train"]
@@ -70,29 +79,42 @@ GOOD = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("text, words", [
-    ("x = 1\n", ["defines no model()"]),
-    ("def model(:\n", ["model.py:1", "syntax error"]),
-    ("import no_such_module_here\n", ["ModuleNotFoundError", "no_such_module_here"]),
-    ("def model():\n    return 3\n", ["must return the loss node", "int"]),
-    ("def model():\n    return None\n", ["must return the loss node", "NoneType"]),
-    ("import graphc as gc\ndef model():\n    return gc.input('x', (None, 2))\n",
-     ["scalar", "(None, 2)"]),
-    ("import graphc as gc\ndef model():\n    return gc.input('x', (3, 2)) @ gc.param('w', (4,))\n",
-     ["model()", "model.py:3", "matmul"]),
-    ("def model():\n    return 1 / 0\n", ["model.py:2", "ZeroDivisionError"]),
-    ("import sys\nsys.exit(0)\n", ["model.py:2", "exit", "__main__"]),
-    ("import sys\ndef model():\n    sys.exit(2)\n", ["model.py:3", "exit"]),
-    (GOOD + "def data():\n    return [1, 2]\n", ["data() must return a dict"]),
-    (GOOD + "def data():\n    return {'z': [1.0]}\n", ["no array for input 'x'"]),
-    (GOOD + "def data():\n    return {'test': {'x': [[1.0, 2.0]]}}\n", ["no 'train' split"]),
-    (GOOD + "def data():\n    return {'x': 'abc'}\n", ["not a numeric array"]),
-    (GOOD + "def data():\n    return {'x': [[1.0, 2.0, 3.0]]}\n",
-     ["has shape (1, 3)", "'x' is (N, 2)", "model.py:4"]),
-    ("import graphc as gc\ndef model():\n    y = gc.input('y', (None,), 'int64')\n"
-     "    return gc.mean(gc.one_hot(y, 3) @ gc.param('w', (3,)))\n"
-     "def data():\n    return {'y': [0.5, 1.0]}\n", ["float64 values", "integer class ids"]),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("x = 1\n", ["defines no model()"]),
+        ("def model(:\n", ["model.py:1", "syntax error"]),
+        ("import no_such_module_here\n", ["ModuleNotFoundError", "no_such_module_here"]),
+        ("def model():\n    return 3\n", ["must return the loss node", "int"]),
+        ("def model():\n    return None\n", ["must return the loss node", "NoneType"]),
+        (
+            "import graphc as gc\ndef model():\n    return gc.input('x', (None, 2))\n",
+            ["scalar", "(None, 2)"],
+        ),
+        (
+            "import graphc as gc\ndef model():\n"
+            "    return gc.input('x', (3, 2)) @ gc.param('w', (4,))\n",
+            ["model()", "model.py:3", "matmul"],
+        ),
+        ("def model():\n    return 1 / 0\n", ["model.py:2", "ZeroDivisionError"]),
+        ("import sys\nsys.exit(0)\n", ["model.py:2", "exit", "__main__"]),
+        ("import sys\ndef model():\n    sys.exit(2)\n", ["model.py:3", "exit"]),
+        (GOOD + "def data():\n    return [1, 2]\n", ["data() must return a dict"]),
+        (GOOD + "def data():\n    return {'z': [1.0]}\n", ["no array for input 'x'"]),
+        (GOOD + "def data():\n    return {'test': {'x': [[1.0, 2.0]]}}\n", ["no 'train' split"]),
+        (GOOD + "def data():\n    return {'x': 'abc'}\n", ["not a numeric array"]),
+        (
+            GOOD + "def data():\n    return {'x': [[1.0, 2.0, 3.0]]}\n",
+            ["has shape (1, 3)", "'x' is (N, 2)", "model.py:4"],
+        ),
+        (
+            "import graphc as gc\ndef model():\n    y = gc.input('y', (None,), 'int64')\n"
+            "    return gc.mean(gc.one_hot(y, 3) @ gc.param('w', (3,)))\n"
+            "def data():\n    return {'y': [0.5, 1.0]}\n",
+            ["float64 values", "integer class ids"],
+        ),
+    ],
+)
 def test_bad_model_files_give_one_line(tmp_path, text, words):
     with pytest.raises(ModelFileError) as info:
         load_model(write(tmp_path, text))
@@ -110,8 +132,14 @@ def test_missing_file_and_bad_json(tmp_path):
     with pytest.raises(ModelFileError, match="bad graph.*not valid JSON"):
         load_model(write(tmp_path, "{nope", "g.json"))
     with pytest.raises(ModelFileError, match="bad graph.*unknown op 'frobnicate'"):
-        load_model(write(tmp_path, '{"format": "graphc-graph", "version": 1, "outputs": [0],'
-                                   ' "nodes": [{"op": "frobnicate"}]}', "g.json"))
+        load_model(
+            write(
+                tmp_path,
+                '{"format": "graphc-graph", "version": 1, "outputs": [0],'
+                ' "nodes": [{"op": "frobnicate"}]}',
+                "g.json",
+            )
+        )
     with pytest.raises(ModelFileError, match="is a folder"):
         load_model(tmp_path)
     with pytest.raises(ModelFileError, match="not a Python file"):

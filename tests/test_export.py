@@ -14,12 +14,13 @@ import graphc as gc
 from graphc.lower import build_module
 
 # Runs a file as a script with graphc made unimportable (and -I: no site or cwd paths).
-NO_GRAPHC = ("import runpy, sys; sys.modules['graphc'] = None; sys.argv = sys.argv[1:]; "
-             "runpy.run_path(sys.argv[0], run_name='__main__')")
+NO_GRAPHC = (
+    "import runpy, sys; sys.modules['graphc'] = None; sys.argv = sys.argv[1:]; "
+    "runpy.run_path(sys.argv[0], run_name='__main__')"
+)
 
 
-def lecture_net(n_in=64, hidden=64, classes=10, l2=1e-4, bn=False, rate=0.0,
-                dtype="float64"):
+def lecture_net(n_in=64, hidden=64, classes=10, l2=1e-4, bn=False, rate=0.0, dtype="float64"):
     """One hidden PReLU layer (per-unit slope), softmax cross-entropy, L2 on the weights."""
     x = gc.input("x", (None, n_in), dtype)
     y = gc.input("y", (None,), "int64")
@@ -36,8 +37,7 @@ def lecture_net(n_in=64, hidden=64, classes=10, l2=1e-4, bn=False, rate=0.0,
     if rate:
         h = gc.dropout(h, rate)
     logits = gc.named(h @ W2 + b2, "logits")
-    return gc.named(gc.softmax_cross_entropy(logits, y) + l2 * (gc.l2(W1) + gc.l2(W2)),
-                    "loss")
+    return gc.named(gc.softmax_cross_entropy(logits, y) + l2 * (gc.l2(W1) + gc.l2(W2)), "loss")
 
 
 def load(path):
@@ -54,8 +54,12 @@ def digits():
 
     data = load_digits()
     x_train, x_test, y_train, y_test = train_test_split(
-        data.data / 16.0, data.target.astype(np.int64), test_size=0.25, random_state=0,
-        stratify=data.target)
+        data.data / 16.0,
+        data.target.astype(np.int64),
+        test_size=0.25,
+        random_state=0,
+        stratify=data.target,
+    )
     return {"x": x_train, "y": y_train}, {"x": x_test, "y": y_test}
 
 
@@ -67,26 +71,47 @@ def test_the_file_imports_only_numpy_and_the_standard_library(tmp_path):
     path = gc.export(lecture_net(bn=True, rate=0.1), tmp_path / "model.py", "adam")
     with open(path) as f:
         tree = ast.parse(f.read())
-    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
-                for a in n.names}
+    imported = {
+        a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
     imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert "numpy" in imported
     assert imported - {"numpy"} <= set(sys.stdlib_module_names)
-    result = subprocess.run([sys.executable, "-I", "-c", NO_GRAPHC, str(path), "--help"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", NO_GRAPHC, str(path), "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "--epochs" in result.stdout and "--lr" in result.stdout
 
 
 def test_script_trains_on_an_npz_file_with_a_line_per_epoch(tmp_path, digits):
     train, test = digits
-    np.savez(tmp_path / "digits.npz", x=train["x"], y=train["y"], x_test=test["x"],
-             y_test=test["y"])
+    np.savez(
+        tmp_path / "digits.npz", x=train["x"], y=train["y"], x_test=test["x"], y_test=test["y"]
+    )
     path = gc.export(lecture_net(), tmp_path / "model.py", "momentum", lr=0.05, epochs=3)
     result = subprocess.run(
-        [sys.executable, "-I", "-c", NO_GRAPHC, str(path), "digits.npz", "--save",
-         "trained.npz", "--history", "history.json"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            NO_GRAPHC,
+            str(path),
+            "digits.npz",
+            "--save",
+            "trained.npz",
+            "--history",
+            "history.json",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert [line.split()[1] for line in lines[:3]] == ["1/3", "2/3", "3/3"]
@@ -184,13 +209,13 @@ def test_hostile_names_are_made_safe_and_nothing_runs(tmp_path, rng):
     assert not (tmp_path / "pwned").exists()
 
 
-@pytest.mark.parametrize("bn, rate, optimizer, lr", [(False, 0.0, "adam", 0.005),
-                                                       (True, 0.2, "adam", 0.005)])
+@pytest.mark.parametrize(
+    "bn, rate, optimizer, lr", [(False, 0.0, "adam", 0.005), (True, 0.2, "adam", 0.005)]
+)
 def test_digits_reach_97_percent_test_accuracy(tmp_path, digits, bn, rate, optimizer, lr):
     train, test = digits
     loss = lecture_net(hidden=128, bn=bn, rate=rate)
-    module = load(gc.export(loss, tmp_path / "m.py", optimizer, lr=lr, batch_size=32,
-                            epochs=30))
+    module = load(gc.export(loss, tmp_path / "m.py", optimizer, lr=lr, batch_size=32, epochs=30))
     params, state = module.init_params(0), module.init_state(0)
     history = module.fit(params, state, train, validation=test, verbose=False)
     assert history["loss"][-1] < 0.25 * history["loss"][0]

@@ -20,8 +20,9 @@ def blobs():
 
 def test_every_combination_is_trained_and_the_table_is_ranked(blobs):
     loss = lecture_net(n_in=5, hidden=8, classes=3, rate=0.2)
-    result = gc.grid_search(loss, blobs, lr=[1e-6, 0.1], batch_size=[16, 64],
-                            dropout=[0.0, 0.5], epochs=4)
+    result = gc.grid_search(
+        loss, blobs, lr=[1e-6, 0.1], batch_size=[16, 64], dropout=[0.0, 0.5], epochs=4
+    )
     assert len(result.rows) == 8
     combos = {(r["lr"], r["batch_size"], r["dropout"]) for r in result.rows}
     assert combos == {(lr, b, d) for lr in (1e-6, 0.1) for b in (16, 64) for d in (0.0, 0.5)}
@@ -58,9 +59,11 @@ def test_bad_data_and_learning_rates_are_refused_before_training(blobs):
     for lr in (float("nan"), -0.1, 0):
         with pytest.raises(gc.GraphError, match="positive and finite"):
             gc.grid_search(plain, blobs, lr=[lr], epochs=1)
-    bad = [({"x": blobs["x"]}, "no array 'y'"),
-           ({"x": blobs["x"], "y": blobs["y"][:10]}, "differ in length"),
-           ({"x": blobs["x"][:, :4], "y": blobs["y"]}, r"'x' has shape \(300, 4\)")]
+    bad = [
+        ({"x": blobs["x"]}, "no array 'y'"),
+        ({"x": blobs["x"], "y": blobs["y"][:10]}, "differ in length"),
+        ({"x": blobs["x"][:, :4], "y": blobs["y"]}, r"'x' has shape \(300, 4\)"),
+    ]
     for data, message in bad:
         with pytest.raises(gc.GraphError, match=message):
             gc.grid_search(plain, data, epochs=1)

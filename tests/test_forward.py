@@ -10,8 +10,11 @@ from graphc.demo import lecture_network
 @pytest.fixture
 def lecture(rng):
     loss, logits = lecture_network(n_in=4, n_classes=3, l2=0.1)
-    values = gc.init_params(loss) | {"x": rng.normal(size=(8, 4)), "y": rng.integers(0, 3, 8),
-                                     "alpha": np.array([0.1, 0.2, 0.3])}
+    values = gc.init_params(loss) | {
+        "x": rng.normal(size=(8, 4)),
+        "y": rng.integers(0, 3, 8),
+        "alpha": np.array([0.1, 0.2, 0.3]),
+    }
     return loss, logits, values
 
 
@@ -45,14 +48,16 @@ def test_forward_gradient_for_an_input_with_a_batch_dimension(lecture):
     with pytest.raises(gc.GraphError, match=r"batch shape \(None, 4\).*values= or shapes="):
         gc.grad(loss, x, mode="forward")
     got = gc.grad(loss, x, mode="forward", shapes={"x": (8, 4)})
-    np.testing.assert_allclose(gc.evaluate(got, values), gc.evaluate(gc.grad(loss, x), values),
-                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        gc.evaluate(got, values), gc.evaluate(gc.grad(loss, x), values), rtol=1e-12, atol=1e-15
+    )
     assert gc.forward_jvp_count(loss, x, values=values) == 32
     z = logits.inputs[0]  # an inner node with a batch dimension: x @ W + b
     assert z.op == "add" and z.shape == (None, 3)
     got = gc.grad(loss, z, mode="forward", values=values)
-    np.testing.assert_allclose(gc.evaluate(got, values), gc.evaluate(gc.grad(loss, z), values),
-                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        gc.evaluate(got, values), gc.evaluate(gc.grad(loss, z), values), rtol=1e-12, atol=1e-15
+    )
 
 
 def test_tangents_broadcast_and_sum_where_paths_meet():
@@ -77,8 +82,11 @@ def test_jvp_with_respect_to_an_intermediate_node_matches_reverse(rng):
     h = gc.named(gc.sigmoid(x) * 2.0, "h")
     y = gc.sum(gc.tanh(h) * h)
     X = rng.normal(size=4)
-    np.testing.assert_allclose(gc.evaluate(gc.grad(y, h, mode="forward"), {"x": X}),
-                               gc.evaluate(gc.grad(y, h), {"x": X}), rtol=1e-13)
+    np.testing.assert_allclose(
+        gc.evaluate(gc.grad(y, h, mode="forward"), {"x": X}),
+        gc.evaluate(gc.grad(y, h), {"x": X}),
+        rtol=1e-13,
+    )
 
 
 def test_batch_norm_and_dropout_in_training_mode(rng):

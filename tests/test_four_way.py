@@ -18,8 +18,12 @@ from graphc.ops.registry import FLOAT_DTYPES, REGISTRY, apply
 OPS = sorted(name for name, op in REGISTRY.items() if not op.leaf)
 EXACT = 1e-12  # reverse, forward and symbolic: the same derivative, computed three ways
 NUMERIC = 1e-7  # central differences in float64
-SETTINGS = settings(max_examples=4, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=4,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def projection(name: str, shape: tuple) -> np.ndarray:
@@ -35,8 +39,9 @@ def draw_like(data, sample: np.ndarray, positive: bool) -> np.ndarray:
         low, high = int(sample.min()), int(sample.max())
         return data.draw(arrays(sample.dtype, sample.shape, elements=st.integers(low, high)))
     low, high = (0.5, 2.0) if positive else (-2.0, 2.0)
-    return data.draw(arrays(np.float64, sample.shape,
-                            elements=st.floats(low, high, allow_subnormal=False)))
+    return data.draw(
+        arrays(np.float64, sample.shape, elements=st.floats(low, high, allow_subnormal=False))
+    )
 
 
 def off_kinks(kink, values: list[np.ndarray]) -> list[np.ndarray]:
@@ -60,10 +65,13 @@ def assert_close(got, want, rtol, scale=None):
 def four_ways(y, wrt, values, training=False, max_ops=None):
     """The gradient of y by each method, as lists of arrays (symbolic: None when the
     expression is above `max_ops`)."""
-    grads = {"reverse": gc.evaluate(gc.grad(y, wrt), values, training=training),
-             "forward": gc.evaluate(gc.grad(y, wrt, mode="forward", values=values), values,
-                                    training=training),
-             "numeric": list(gc.numeric_grad(y, wrt, values, training=training))}
+    grads = {
+        "reverse": gc.evaluate(gc.grad(y, wrt), values, training=training),
+        "forward": gc.evaluate(
+            gc.grad(y, wrt, mode="forward", values=values), values, training=training
+        ),
+        "numeric": list(gc.numeric_grad(y, wrt, values, training=training)),
+    }
     cap = {} if max_ops is None else {"max_ops": max_ops}
     try:
         symbolic = gc.grad(y, wrt, mode="symbolic", values=values, training=training, **cap)
@@ -93,8 +101,10 @@ def check_inner_product(node, wrt, values, rng):
 def test_every_op_differentiates_the_same_four_ways(name, data):
     op = REGISTRY[name]
     if op.samples is None:
-        pytest.skip(f"{name} has no samples: it is resolved by gc.specialize before any "
-                    "differentiation (covered through batch norm and dropout)")
+        pytest.skip(
+            f"{name} has no samples: it is resolved by gc.specialize before any "
+            "differentiation (covered through batch norm and dropout)"
+        )
     for k, (samples, attrs) in enumerate(op.samples(np.random.default_rng(0))):
         positive = all(np.all(s > 0) for s in samples if s.dtype.kind == "f")
         arrays_ = off_kinks(op.kink, [draw_like(data, s, positive) for s in samples])
@@ -131,13 +141,17 @@ def graph_kinks(outputs, values) -> list[np.ndarray]:
     inputs = gc.evaluate([i for n in kinked for i in n.inputs], values)
     found, position = [], 0
     for n in kinked:
-        found.append(REGISTRY[n.op].kink(*inputs[position:position + len(n.inputs)]))
+        found.append(REGISTRY[n.op].kink(*inputs[position : position + len(n.inputs)]))
         position += len(n.inputs)
     return found
 
 
-@settings(max_examples=25, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 @given(random_graphs(max_ops=6))
 def test_random_graphs_differentiate_the_same_four_ways(case):
     outputs, values = case
@@ -163,8 +177,11 @@ def test_random_graphs_differentiate_the_same_four_ways(case):
 @pytest.mark.parametrize("training", [False, True])
 def test_lecture_network_agrees_in_every_mode(training, rng):
     loss, _ = lecture_network(n_in=4, n_classes=3, l2=0.1)
-    values = gc.init_params(loss) | {"x": rng.normal(size=(8, 4)), "y": rng.integers(0, 3, 8),
-                                     "alpha": np.array([0.1, 0.2, 0.3])}
+    values = gc.init_params(loss) | {
+        "x": rng.normal(size=(8, 4)),
+        "y": rng.integers(0, 3, 8),
+        "alpha": np.array([0.1, 0.2, 0.3]),
+    }
     params = gc.params(loss)
     assert [p.name for p in params] == ["W", "b", "alpha"]
     grads = four_ways(loss, params, values, training)

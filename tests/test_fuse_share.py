@@ -29,8 +29,10 @@ def test_the_training_graph_normalizes_the_logits_once(dtype):
     fused = next(s for s in result.steps if s.name == "fuse").counts
     assert fused["shared log_softmax"] == 1
     rng = np.random.default_rng(0)
-    values = gc.init_params(loss) | {"x": rng.normal(size=(6, 4)).astype(dtype),
-                                     "y": np.array([0, 2, 1, 5, -1, 2])}  # two ids out of range
+    values = gc.init_params(loss) | {
+        "x": rng.normal(size=(6, 4)).astype(dtype),
+        "y": np.array([0, 2, 1, 5, -1, 2]),
+    }  # two ids out of range
     tol = 1e-5 if dtype == "float32" else 1e-12
     for want, got in zip(gc.evaluate(graph, values), gc.evaluate(result.outputs, values)):
         assert got.dtype == want.dtype
@@ -52,13 +54,15 @@ def test_kernels_on_log_probabilities_keep_the_one_hot_semantics():
     hot = (y[:, None] == np.arange(4)).astype(np.float32)
     grad = softmax_xent_grad_kernel(ls, y, np.float32(0.5), axis=1, log_probs=True)
     assert grad.dtype == np.float32
-    np.testing.assert_allclose(grad, 0.5 * (np.exp(ls) * hot.sum(1, keepdims=True) - hot),
-                               rtol=1e-6, atol=1e-7)  # zero rows for the ids out of range
+    np.testing.assert_allclose(
+        grad, 0.5 * (np.exp(ls) * hot.sum(1, keepdims=True) - hot), rtol=1e-6, atol=1e-7
+    )  # zero rows for the ids out of range
     picked = target_log_prob_kernel(ls, y, axis=1, log_probs=True)
     np.testing.assert_allclose(picked, [ls[0, 3], ls[1, 0], 0.0, 0.0, ls[4, 1]], rtol=1e-6)
     rows = [0, 1, 4]  # in range: the same as picking from the logits' own log_softmax
-    np.testing.assert_allclose(picked[rows], target_log_prob_kernel(z[rows], y[rows], axis=1),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        picked[rows], target_log_prob_kernel(z[rows], y[rows], axis=1), rtol=1e-5
+    )
 
 
 def test_the_sgd_scale_reaches_the_backward_as_lr_over_batch():

@@ -20,8 +20,7 @@ def small_network():
 @pytest.fixture
 def network(rng):
     y, wrt = small_network()
-    values = {"x": rng.normal(size=(4, 3)), "W": rng.normal(size=(3, 2)),
-              "b": rng.normal(size=2)}
+    values = {"x": rng.normal(size=(4, 3)), "W": rng.normal(size=(3, 2)), "b": rng.normal(size=2)}
     return y, wrt, values
 
 
@@ -42,8 +41,9 @@ def test_full_hessians_agree_with_sympy_and_are_symmetric(network):
     H_rev = gc.hessian(y, wrt, values, mode="reverse")
     H_fwd = gc.hessian(y, wrt, values, mode="forward")
     expr = gc.to_sympy(y, values=values, constants=("x",))
-    symbols = [sp.Symbol(f"W[{i},{j}]", real=True) for i in range(3) for j in range(2)] + \
-        [sp.Symbol(f"b[{j}]", real=True) for j in range(2)]
+    symbols = [sp.Symbol(f"W[{i},{j}]", real=True) for i in range(3) for j in range(2)] + [
+        sp.Symbol(f"b[{j}]", real=True) for j in range(2)
+    ]
     point = dict(zip(symbols, np.concatenate([values["W"].ravel(), values["b"]])))
     H_sym = np.array(sp.hessian(expr, symbols).subs(point).evalf(), dtype=float)
     assert H_rev.shape == (8, 8)
@@ -62,22 +62,28 @@ def test_hessian_matches_central_differences_of_the_gradient(network):
         up, down = values["W"].copy(), values["W"].copy()
         up[index] += eps
         down[index] -= eps
-        column = (gc.evaluate(grad, values | {"W": up})
-                  - gc.evaluate(grad, values | {"W": down})) / (2 * eps)
+        column = (
+            gc.evaluate(grad, values | {"W": up}) - gc.evaluate(grad, values | {"W": down})
+        ) / (2 * eps)
         np.testing.assert_allclose(H[:, k], column.ravel(), rtol=1e-6, atol=1e-8)
 
 
 def test_lecture_network_hessian_and_l2_curvature(rng):
     loss, _ = lecture_network(n_in=4, n_classes=3, l2=0.1)
-    values = gc.init_params(loss) | {"x": rng.normal(size=(8, 4)), "y": rng.integers(0, 3, 8),
-                                     "alpha": np.array([0.1, 0.2, 0.3])}
+    values = gc.init_params(loss) | {
+        "x": rng.normal(size=(8, 4)),
+        "y": rng.integers(0, 3, 8),
+        "alpha": np.array([0.1, 0.2, 0.3]),
+    }
     params = gc.params(loss)
     H = gc.hessian(loss, params, values)
-    np.testing.assert_allclose(H, gc.hessian(loss, params, values, mode="forward"),
-                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        H, gc.hessian(loss, params, values, mode="forward"), rtol=1e-12, atol=1e-14
+    )
     W = gc.param("W", (4, 3))
-    np.testing.assert_array_equal(gc.hessian(0.1 * gc.l2(W), W, {"W": values["W"]}),
-                                  0.2 * np.eye(12))
+    np.testing.assert_array_equal(
+        gc.hessian(0.1 * gc.l2(W), W, {"W": values["W"]}), 0.2 * np.eye(12)
+    )
 
 
 def test_bad_hvp_calls_are_refused(network):

@@ -71,15 +71,20 @@ def test_operators_and_python_numbers():
     x = gc.input("x", (3,))
     v = np.array([1.0, 2.0, 3.0])
     exprs = {
-        "2 - x": (2 - x, 2 - v), "x / 2": (x / 2, v / 2), "2 ** x": (2 ** x, 2 ** v),
-        "-x": (-x, -v), "x ** 2": (x ** 2, v ** 2), "array * x": (np.ones(3) * x, v),
+        "2 - x": (2 - x, 2 - v),
+        "x / 2": (x / 2, v / 2),
+        "2 ** x": (2**x, 2**v),
+        "-x": (-x, -v),
+        "x ** 2": (x**2, v**2),
+        "array * x": (np.ones(3) * x, v),
     }
     for label, (node, want) in exprs.items():
         np.testing.assert_allclose(gc.evaluate(node, {"x": v}), want, err_msg=label)
     assert gc.evaluate(x[..., 1], {"x": v}) == 2.0
     M = gc.input("M", (2, 3))
-    np.testing.assert_allclose(gc.evaluate(M.T, {"M": np.arange(6.0).reshape(2, 3)}),
-                               np.arange(6.0).reshape(2, 3).T)
+    np.testing.assert_allclose(
+        gc.evaluate(M.T, {"M": np.arange(6.0).reshape(2, 3)}), np.arange(6.0).reshape(2, 3).T
+    )
     assert gc.evaluate(x > 1.5, {"x": v}).tolist() == [False, True, True]
 
 

@@ -110,8 +110,12 @@ def test_hostile_names_become_safe_identifiers_and_nothing_runs(tmp_path, monkey
     lowered = lower(y)
     assert not (tmp_path / "pwned").exists()
     tree = ast.parse(lowered.source)
-    imported = {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
-                for a in n.names}
+    imported = {
+        a.name
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+        for a in n.names
+    }
     assert imported == {"numpy"}
     assert not any(isinstance(n, ast.Attribute) and n.attr == "system" for n in ast.walk(tree))
     assert "x_import_os_os_system_touch_pwned" in lowered.args and "class_" in lowered.args

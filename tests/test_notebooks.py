@@ -22,8 +22,11 @@ def kernel_name(tmp_path_factory):
     root = tmp_path_factory.mktemp("jupyter")
     spec_dir = root / "kernels" / KERNEL
     spec_dir.mkdir(parents=True)
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "graphc tests", "language": "python"}
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "graphc tests",
+        "language": "python",
+    }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     old = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = str(root) + (os.pathsep + old if old else "")
@@ -42,8 +45,11 @@ def test_there_are_five_notebooks():
 
 
 def test_committed_notebooks_match_their_generator(tmp_path):
-    subprocess.run([sys.executable, os.path.join(NOTEBOOK_DIR, "make_notebooks.py"),
-                    "--out", str(tmp_path)], check=True, timeout=60)
+    subprocess.run(
+        [sys.executable, os.path.join(NOTEBOOK_DIR, "make_notebooks.py"), "--out", str(tmp_path)],
+        check=True,
+        timeout=60,
+    )
     for path in NOTEBOOKS:
         with open(path) as f, open(tmp_path / os.path.basename(path)) as g:
             assert f.read() == g.read(), f"{path} differs from make_notebooks.py's output"
@@ -55,10 +61,15 @@ def test_notebook_runs_top_to_bottom(path, kernel_name):
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
-    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), \
+    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), (
         "notebooks are committed with their outputs cleared"
-    client = nbclient.NotebookClient(notebook, kernel_name=kernel_name, timeout=120,
-                                     resources={"metadata": {"path": NOTEBOOK_DIR}})
+    )
+    client = nbclient.NotebookClient(
+        notebook,
+        kernel_name=kernel_name,
+        timeout=120,
+        resources={"metadata": {"path": NOTEBOOK_DIR}},
+    )
     client.execute()  # raises CellExecutionError, naming the cell, on any error
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     pictures = [o for o in outputs if {"image/png", "image/svg+xml"} & set(o.get("data", {}))]

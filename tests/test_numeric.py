@@ -15,8 +15,11 @@ from graphc.ops.registry import REGISTRY, apply
 
 def lecture(rng):
     loss, _ = lecture_network(n_in=4, n_classes=3, l2=0.1)
-    values = gc.init_params(loss) | {"x": rng.normal(size=(8, 4)), "y": rng.integers(0, 3, 8),
-                                     "alpha": np.array([0.1, 0.2, 0.3])}
+    values = gc.init_params(loss) | {
+        "x": rng.normal(size=(8, 4)),
+        "y": rng.integers(0, 3, 8),
+        "alpha": np.array([0.1, 0.2, 0.3]),
+    }
     return loss, gc.params(loss), values
 
 
@@ -28,8 +31,12 @@ def analytic_network(rng, dtype="float64"):
     z = x @ W + b
     h = gc.tanh(z) * gc.sigmoid(z) + gc.softplus(z) / (1.0 + gc.exp(-z))
     y = gc.softmax_cross_entropy(h, t) + gc.mean(gc.logsumexp(h)) + gc.sum(gc.sqrt(b * b + 1.0))
-    values = {"x": rng.normal(size=(5, 3)).astype(dtype), "t": rng.integers(0, 4, 5),
-              "W": rng.normal(size=(3, 4)).astype(dtype), "b": rng.normal(size=4).astype(dtype)}
+    values = {
+        "x": rng.normal(size=(5, 3)).astype(dtype),
+        "t": rng.integers(0, 4, 5),
+        "W": rng.normal(size=(3, 4)).astype(dtype),
+        "b": rng.normal(size=4).astype(dtype),
+    }
     return y, [W, b], values
 
 
@@ -37,8 +44,9 @@ def max_rel(got, want):
     return max(np.abs(g - w).max() / np.abs(w).max() for g, w in zip(got, want))
 
 
-@pytest.mark.parametrize("scheme, tol", [("forward", 1e-5), ("central", 1e-8),
-                                         ("five_point", 1e-10)])
+@pytest.mark.parametrize(
+    "scheme, tol", [("forward", 1e-5), ("central", 1e-8), ("five_point", 1e-10)]
+)
 def test_schemes_agree_with_reverse_on_the_lecture_network(rng, scheme, tol):
     loss, params, values = lecture(rng)
     want = gc.evaluate(gc.grad(loss, params), values)
@@ -68,8 +76,7 @@ def test_complex_step_refuses_a_kink_naming_the_op_and_its_site():
     with pytest.raises(gc.GraphError, match=r"test_numeric.py:\d+: .*'relu' is not"):
         gc.numeric_grad(y, x, {"x": np.ones(3)}, scheme="complex")
     with pytest.raises(gc.GraphError, match="'greater'"):
-        gc.numeric_grad(gc.sum(gc.where(x > 0.0, x, 0.0)), x, {"x": np.ones(3)},
-                        scheme="complex")
+        gc.numeric_grad(gc.sum(gc.where(x > 0.0, x, 0.0)), x, {"x": np.ones(3)}, scheme="complex")
 
 
 def test_complex_step_ignores_kinks_off_the_path(rng):
@@ -81,8 +88,9 @@ def test_complex_step_ignores_kinks_off_the_path(rng):
     np.testing.assert_allclose(got[0], gc.evaluate(gc.grad(y, w), values), rtol=1e-15)
 
 
-DIFFERENTIABLE = sorted(name for name, op in REGISTRY.items()
-                        if not (op.leaf or op.nondiff) and name != "select_mode")
+DIFFERENTIABLE = sorted(
+    name for name, op in REGISTRY.items() if not (op.leaf or op.nondiff) and name != "select_mode"
+)
 
 
 @pytest.mark.parametrize("name", DIFFERENTIABLE)
@@ -91,11 +99,21 @@ def test_every_ops_complex_step_claim_holds(name, rng):
     gradient to machine precision; an op that does not must be refused by name."""
     op = REGISTRY[name]
     for k, (arrays, attrs) in enumerate(op.samples(rng)):
-        leaves = [gc.param(f"p{k}_{i}", a.shape) if a.dtype.kind == "f"
-                  else gc.input(f"p{k}_{i}", a.shape, a.dtype.name) for i, a in enumerate(arrays)]
+        leaves = [
+            gc.param(f"p{k}_{i}", a.shape)
+            if a.dtype.kind == "f"
+            else gc.input(f"p{k}_{i}", a.shape, a.dtype.name)
+            for i, a in enumerate(arrays)
+        ]
         out = apply(name, *leaves, **attrs)
-        y = gc.sum(out * gc.const(rng.normal(size=gc.evaluate(out, {
-            leaf.name: a for leaf, a in zip(leaves, arrays)}).shape)))
+        y = gc.sum(
+            out
+            * gc.const(
+                rng.normal(
+                    size=gc.evaluate(out, {leaf.name: a for leaf, a in zip(leaves, arrays)}).shape
+                )
+            )
+        )
         values = {leaf.name: a for leaf, a in zip(leaves, arrays)}
         wrt = [leaf for leaf in leaves if leaf.op == "param"]
         if op.complex_step is False:
@@ -111,15 +129,18 @@ def test_error_against_eps_is_v_shaped_truncation_then_round_off():
     loss, values = dense_layer(3)
     sweep = gc.eps_sweep(loss, gc.params(loss), values)
     eps = np.array(sweep["eps"])
-    assert sweep["dtype"] == "float64" and set(sweep["error"]) == {"forward", "central",
-                                                                    "five_point"}
+    assert sweep["dtype"] == "float64" and set(sweep["error"]) == {
+        "forward",
+        "central",
+        "five_point",
+    }
     for scheme, order in (("forward", 1), ("central", 2), ("five_point", 4)):
         error = np.array(sweep["error"][scheme])
         best = int(np.argmin(error))
         assert 0 < best < len(eps) - 1, f"{scheme}: the minimum must be inside the sweep"
         assert error[0] > 100 * error[best] and error[-1] > 100 * error[best]
         # right of the minimum truncation dominates: the error falls as eps ** order
-        big = eps >= 1e-2 if order < 4 else eps >= 10 ** -1.5
+        big = eps >= 1e-2 if order < 4 else eps >= 10**-1.5
         slope = np.polyfit(np.log10(eps[big]), np.log10(error[big]), 1)[0]
         assert abs(slope - order) < 0.35, (scheme, slope)
         # left of it round-off dominates: the error grows as eps shrinks (slope about -1)
@@ -191,8 +212,9 @@ def test_central_differences_agree_with_reverse_on_random_layers(batch, width, s
     x, W = gc.input("x", (None, width)), gc.param("W", (width, 2))
     y = gc.sum(gc.softplus(x @ W) * gc.sigmoid(x @ W))
     values = {"x": rng.normal(size=(batch, width)), "W": rng.normal(size=(width, 2))}
-    np.testing.assert_allclose(gc.numeric_grad(y, W, values)[0],
-                               gc.evaluate(gc.grad(y, W), values), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(
+        gc.numeric_grad(y, W, values)[0], gc.evaluate(gc.grad(y, W), values), rtol=1e-7, atol=1e-9
+    )
 
 
 def test_float32_sweep_bottoms_out_at_a_larger_step(rng):

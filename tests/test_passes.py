@@ -12,11 +12,19 @@ from hypothesis import strategies as st
 import graphc as gc
 from graphc.demo import lecture_network
 from graphc.ops.registry import F
-from graphc.passes import (eliminate_common_subexpressions, eliminate_dead_nodes,
-                           fold_constants, fuse, optimize)
+from graphc.passes import (
+    eliminate_common_subexpressions,
+    eliminate_dead_nodes,
+    fold_constants,
+    fuse,
+    optimize,
+)
 
-SETTINGS = settings(max_examples=25, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 ALL = ["dce", "cse", "fold", "simplify", "fuse", None]  # None: the default pipeline
 
 
@@ -36,9 +44,11 @@ def assert_same_values(before, after, values, training=False):
 
 def gradient_case(rng, n_in=5, n_classes=3, batch=7):
     loss, logits = lecture_network(n_in, n_classes, l2=0.1)
-    values = gc.init_params(loss) | {"x": rng.normal(size=(batch, n_in)),
-                                     "y": rng.integers(0, n_classes, batch),
-                                     "alpha": rng.normal(size=n_classes)}
+    values = gc.init_params(loss) | {
+        "x": rng.normal(size=(batch, n_in)),
+        "y": rng.integers(0, n_classes, batch),
+        "alpha": rng.normal(size=n_classes),
+    }
     return loss, [loss, logits, *gc.grad(loss, gc.params(loss))], values
 
 
@@ -58,8 +68,11 @@ def test_optimizing_twice_changes_nothing_more(case):
 
 
 @pytest.mark.parametrize("passes", ALL)
-@settings(max_examples=15, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(case=random_graphs(max_ops=6))
 def test_each_pass_keeps_the_values_of_random_gradient_graphs(passes, case):
     outputs, values = case
@@ -77,8 +90,13 @@ def test_each_pass_keeps_the_values_of_random_gradient_graphs(passes, case):
 def test_batch_norm_and_dropout_graphs_keep_values_in_both_modes(passes, training, rng):
     x, y = gc.input("x", (None, 4)), gc.input("y", (None,), "int64")
     W = gc.param("W", (4, 5), init="he_normal")
-    h = gc.dropout(gc.relu(gc.batch_norm(x @ W, gc.param("g", (5,), init=1.0),
-                                         gc.param("be", (5,)), name="bn")), 0.3, seed=1)
+    h = gc.dropout(
+        gc.relu(
+            gc.batch_norm(x @ W, gc.param("g", (5,), init=1.0), gc.param("be", (5,)), name="bn")
+        ),
+        0.3,
+        seed=1,
+    )
     loss = gc.softmax_cross_entropy(h @ gc.param("V", (5, 3)), y) + 0.01 * gc.l2(W)
     graph = [loss, *gc.grad(loss, gc.params(loss))]
     values = gc.init_params(loss) | {"x": rng.normal(size=(6, 4)), "y": rng.integers(0, 3, 6)}
@@ -112,8 +130,9 @@ def test_fusion_handles_float32_probability_targets_and_label_shapes(rng):
     assert [n.op for n in gc.topological_order(fused)].count("softmax_xent_grad") == 1
     p = rng.dirichlet(np.ones(4), size=5).astype("float32")
     values = {"z": rng.normal(size=(5, 4)).astype("float32"), "t": p}
-    np.testing.assert_allclose(gc.evaluate(fused, values), gc.evaluate(g, values),
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        gc.evaluate(fused, values), gc.evaluate(g, values), rtol=1e-5, atol=1e-7
+    )
     assert gc.evaluate(fused, values).dtype == np.float32
 
 
@@ -169,12 +188,20 @@ def test_dce_points_shape_only_uses_at_nodes_computed_anyway(rng):
 
 
 @settings(max_examples=20, deadline=None)
-@given(n_in=st.integers(1, 5), hidden=st.integers(1, 5), classes=st.integers(2, 5),
-       batch=st.integers(1, 6), int_labels=st.booleans(), per_unit=st.booleans(),
-       dtype=st.sampled_from(["float64", "float32"]), mean=st.booleans(),
-       seed=st.integers(0, 2**16))
+@given(
+    n_in=st.integers(1, 5),
+    hidden=st.integers(1, 5),
+    classes=st.integers(2, 5),
+    batch=st.integers(1, 6),
+    int_labels=st.booleans(),
+    per_unit=st.booleans(),
+    dtype=st.sampled_from(["float64", "float32"]),
+    mean=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
 def test_fusion_fires_on_random_prelu_softmax_networks_and_keeps_values(
-        n_in, hidden, classes, batch, int_labels, per_unit, dtype, mean, seed):
+    n_in, hidden, classes, batch, int_labels, per_unit, dtype, mean, seed
+):
     rng = np.random.default_rng(seed)
     x = gc.input("x", (None, n_in), dtype)
     W1 = gc.param("W1", (n_in, hidden), "he_normal", dtype)
@@ -198,8 +225,7 @@ def test_fusion_fires_on_random_prelu_softmax_networks_and_keeps_values(
     assert fused["softmax_xent_grad"] == 1 and fused["prelu_vjp_x"] == 1
     assert fused["prelu_vjp_alpha"] == 1
     assert fused["target_log_prob"] == (1 if mean else 0)  # the sum form sums all axes at once
-    values = gc.init_params(loss) | {"x": rng.normal(size=(batch, n_in)).astype(dtype),
-                                     "y": labels}
+    values = gc.init_params(loss) | {"x": rng.normal(size=(batch, n_in)).astype(dtype), "y": labels}
     tol = 1e-12 if dtype == "float64" else 1e-5
     for a, b in zip(gc.evaluate([loss, *grads], values), gc.evaluate(result.outputs, values)):
         assert a.dtype == b.dtype and a.shape == b.shape

@@ -36,14 +36,20 @@ CASES = [
     (F.broadcast_like(x, gc.tanh(x)), ["input"], "broadcast(x)=x"),
     (x * ZEROS, ["const", "input", "broadcast_like"], "x*0"),
     (gc.sum(-F.broadcast_like(0.0, v)) + 0.0, ["const"], "linear(0)"),
-    (gc.where(COND, x, 0.0) + gc.where(COND, 0.0, c),
-     ["input", "input", "greater", "where"], "where+where"),
+    (
+        gc.where(COND, x, 0.0) + gc.where(COND, 0.0, c),
+        ["input", "input", "greater", "where"],
+        "where+where",
+    ),
     (gc.where(COND, x, x) * 2.0, ["input", "const", "mul"], "where(c,x,x)"),
     (x + -v, ["input", "input", "sub"], "x+-y"),
     (-(2.0 * x), ["const", "input", "mul"], "-(c*x)"),
     (F.broadcast_like(v, x) * x, ["input", "input", "mul"], "f(broadcast)"),
-    (F.broadcast_like(F.broadcast_like(1.0, v), x),
-     ["const", "input", "broadcast_like"], "broadcast(broadcast)"),
+    (
+        F.broadcast_like(F.broadcast_like(1.0, v), x),
+        ["const", "input", "broadcast_like"],
+        "broadcast(broadcast)",
+    ),
 ]
 
 
@@ -53,8 +59,11 @@ def test_each_rule_simplifies_and_keeps_values(expr, left, rule, rng):
     assert sorted(n.op for n in gc.topological_order(out)) == sorted(left)
     if rule is not None:
         assert fired[rule] >= 1
-    values = {"x": rng.uniform(0.5, 2, (4, 3)), "v": rng.normal(size=3),
-              "c": rng.normal(size=(4, 3))}
+    values = {
+        "x": rng.uniform(0.5, 2, (4, 3)),
+        "v": rng.normal(size=3),
+        "c": rng.normal(size=(4, 3)),
+    }
     want = gc.evaluate(expr, values)
     got = gc.evaluate(out, values)
     assert got.shape == want.shape and got.dtype == want.dtype
@@ -118,8 +127,11 @@ def test_cost_table_counts_matmul_flops_and_reads_the_cheap_gradient_ratio():
     # backward: the log-probabilities are materialized (a subtraction per logit), then picked
     assert forward_part == table.forward_flops + 32 * 10 + 32
     assert next(iter(table.by_op())) == "matmul"
-    assert table.by_op()["matmul"] == {"flops": 2 * 2 * 32 * 64 * 10, "bytes": 2 * 8 * (
-        32 * 64 + 64 * 10 + 32 * 10), "nodes": 2}
+    assert table.by_op()["matmul"] == {
+        "flops": 2 * 2 * 32 * 64 * 10,
+        "bytes": 2 * 8 * (32 * 64 + 64 * 10 + 32 * 10),
+        "nodes": 2,
+    }
     info = json.loads(json.dumps(table.to_dict(), default=list))
     assert info["ratio"] == pytest.approx(table.ratio)
     assert "cheap-gradient ratio" in str(table)

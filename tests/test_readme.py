@@ -30,8 +30,9 @@ def test_the_two_setup_commands_come_first():
 def test_the_example_is_at_most_15_lines_and_runs(tmp_path):
     example = blocks("python", "gc.export(loss")[0]
     assert len(example.strip().splitlines()) == 15
-    done = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "one backward pass" in done.stdout
     assert (tmp_path / "loss.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
@@ -39,7 +40,9 @@ def test_the_example_is_at_most_15_lines_and_runs(tmp_path):
 
 
 def test_the_add_an_op_recipe_works(tmp_path):
-    recipe = blocks("python", "register(OpDef")[0] + """
+    recipe = (
+        blocks("python", "register(OpDef")[0]
+        + """
 import graphc as gc
 x = gc.input("x", (None, 3))
 w = gc.param("w", (3,), init=0.5)
@@ -49,8 +52,10 @@ report = gc.compare(loss, w, values)
 assert all(r.max_abs_error < 1e-8 for r in report.results), report
 gc.export(loss, "t.py")
 """
-    done = subprocess.run([sys.executable, "-c", recipe], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120)
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", recipe], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -82,8 +87,9 @@ def test_the_command_lines_work(tmp_path, monkeypatch, capsys):
     for command in cli_lines():
         argv = shlex.split(command)
         if argv[0] == "python":
-            done = subprocess.run([sys.executable, *argv[1:]], capture_output=True, text=True,
-                                  timeout=120)
+            done = subprocess.run(
+                [sys.executable, *argv[1:]], capture_output=True, text=True, timeout=120
+            )
             assert done.returncode == 0, (command, done.stderr)
         else:
             assert argv[0] == "graphc"

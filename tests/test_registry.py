@@ -19,9 +19,32 @@ def sample_nodes(name, rng):
 
 
 def test_registry_has_the_ops_the_public_api_names():
-    for name in ["exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "prelu", "softplus",
-                 "maximum", "where", "sum", "matmul", "transpose", "reshape", "logsumexp",
-                 "softmax", "log_softmax", "add", "sub", "mul", "div", "pow", "neg"]:
+    for name in [
+        "exp",
+        "log",
+        "sqrt",
+        "abs",
+        "tanh",
+        "sigmoid",
+        "relu",
+        "prelu",
+        "softplus",
+        "maximum",
+        "where",
+        "sum",
+        "matmul",
+        "transpose",
+        "reshape",
+        "logsumexp",
+        "softmax",
+        "log_softmax",
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "pow",
+        "neg",
+    ]:
         assert name in REGISTRY
 
 
@@ -55,8 +78,11 @@ def test_emitted_source_computes_the_kernel(name, rng):
         args = [f"a{i}" for i in range(len(node.inputs))]
         if op.emit is None:
             namespace = {op.kernel.__name__: op.kernel}
-            source = f"{op.kernel.__name__}({', '.join(args)}, " + ", ".join(
-                f"{k}={v!r}" for k, v in node.attrs.items()) + ")"
+            source = (
+                f"{op.kernel.__name__}({', '.join(args)}, "
+                + ", ".join(f"{k}={v!r}" for k, v in node.attrs.items())
+                + ")"
+            )
         else:
             namespace = {}
             source = op.emit.format(*args, **{k: repr(v) for k, v in node.attrs.items()})
@@ -70,14 +96,25 @@ def test_sympy_translation_computes_the_kernel(name, rng):
     op = REGISTRY[name]
     for node, feed in sample_nodes(name, rng):
         arrays = [feed[i.name] for i in node.inputs]
-        symbols = [np.vectorize(lambda v: sp.Float(v) if not isinstance(v, (bool, np.bool_))
-                                else bool(v), otypes=[object])(a) for a in arrays]
+        symbols = [
+            np.vectorize(
+                lambda v: sp.Float(v) if not isinstance(v, (bool, np.bool_)) else bool(v),
+                otypes=[object],
+            )(a)
+            for a in arrays
+        ]
         fn = op.kernel if op.sympy == KERNEL else op.sympy
         if name == "one_hot":
             symbols = arrays  # integer labels stay integers
         expr = np.asarray(fn(*symbols, **node.attrs), dtype=object)
-        got = np.vectorize(lambda e: complex(sp.N(e)).real if not isinstance(e, (bool, np.bool_))
-                           and not isinstance(e, sp.logic.boolalg.BooleanAtom)
-                           else float(bool(e)), otypes=[float])(expr)
+        got = np.vectorize(
+            lambda e: (
+                complex(sp.N(e)).real
+                if not isinstance(e, (bool, np.bool_))
+                and not isinstance(e, sp.logic.boolalg.BooleanAtom)
+                else float(bool(e))
+            ),
+            otypes=[float],
+        )(expr)
         want = gc.evaluate(node, feed).astype(float)
         np.testing.assert_allclose(got.reshape(want.shape), want, rtol=1e-10, atol=1e-12)

@@ -12,16 +12,20 @@ def central_difference(loss, values, name, eps=1e-6):
         up, down = value.copy(), value.copy()
         up[i] += eps
         down[i] -= eps
-        out[i] = (gc.evaluate(loss, values | {name: up})
-                  - gc.evaluate(loss, values | {name: down})) / (2 * eps)
+        out[i] = (
+            gc.evaluate(loss, values | {name: up}) - gc.evaluate(loss, values | {name: down})
+        ) / (2 * eps)
     return out
 
 
 def test_reverse_mode_on_the_lecture_network_matches_finite_differences(rng):
     loss, _ = lecture_network(n_in=4, n_classes=3, l2=0.1)
     params = gc.params(loss)
-    values = gc.init_params(loss) | {"x": rng.normal(size=(8, 4)), "y": rng.integers(0, 3, 8),
-                                     "alpha": np.array([0.1, 0.2, 0.3])}
+    values = gc.init_params(loss) | {
+        "x": rng.normal(size=(8, 4)),
+        "y": rng.integers(0, 3, 8),
+        "alpha": np.array([0.1, 0.2, 0.3]),
+    }
     for p, g in zip(params, gc.evaluate(gc.grad(loss, params), values)):
         np.testing.assert_allclose(g, central_difference(loss, values, p.name), atol=1e-8)
 

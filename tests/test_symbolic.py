@@ -12,8 +12,11 @@ from graphc.diff.from_sympy import SympyToGraph
 @pytest.fixture
 def lecture(rng):
     loss, _ = lecture_network(n_in=4, n_classes=3, l2=0.1)
-    values = gc.init_params(loss) | {"x": rng.normal(size=(8, 4)), "y": rng.integers(0, 3, 8),
-                                     "alpha": np.array([0.1, 0.2, 0.3])}
+    values = gc.init_params(loss) | {
+        "x": rng.normal(size=(8, 4)),
+        "y": rng.integers(0, 3, 8),
+        "alpha": np.array([0.1, 0.2, 0.3]),
+    }
     return loss, values
 
 
@@ -29,8 +32,11 @@ def test_symbolic_gradient_of_the_lecture_network_matches_reverse(lecture):
 def test_to_sympy_gives_the_textbook_expression():
     x, w = gc.param("x", (2,)), gc.param("w", ())
     expr = gc.to_sympy(gc.sum(gc.tanh(x * w)))
-    x0, x1, w_ = sp.Symbol("x[0]", real=True), sp.Symbol("x[1]", real=True), \
-        sp.Symbol("w", real=True)
+    x0, x1, w_ = (
+        sp.Symbol("x[0]", real=True),
+        sp.Symbol("x[1]", real=True),
+        sp.Symbol("w", real=True),
+    )
     assert sp.simplify(expr - (sp.tanh(x0 * w_) + sp.tanh(x1 * w_))) == 0
     array = gc.to_sympy(x * 2.0)
     assert array.shape == (2,) and array[1] == 2 * x1
@@ -51,8 +57,9 @@ def test_batch_shapes_come_from_values_or_shapes(lecture):
     with pytest.raises(gc.GraphError, match=r"value of input 'y'.*int64 leaves are baked"):
         gc.grad(loss, W, mode="symbolic", shapes={"x": (8, 4)})
     g = gc.grad(loss, W, mode="symbolic", shapes={"x": (8, 4)}, values={"y": values["y"]})
-    np.testing.assert_allclose(gc.evaluate(g, values), gc.evaluate(gc.grad(loss, W), values),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        gc.evaluate(g, values), gc.evaluate(gc.grad(loss, W), values), rtol=1e-12
+    )
 
 
 def test_the_size_cap_refuses_with_the_estimated_size(lecture):
@@ -84,18 +91,26 @@ def test_training_mode_is_specialized_before_translation(rng):
     values = {"x": rng.normal(size=(4, 3)), "gamma": rng.normal(size=3), "beta": np.ones(3)}
     for training in (True, False):
         got = gc.grad(y, [gamma, beta], mode="symbolic", values=values, training=training)
-        for a, b in zip(gc.evaluate(got, values), gc.evaluate(gc.grad(y, [gamma, beta]), values,
-                                                                  training=training)):
+        for a, b in zip(
+            gc.evaluate(got, values),
+            gc.evaluate(gc.grad(y, [gamma, beta]), values, training=training),
+        ):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
 
 
 def test_converter_handles_every_head_it_names(rng):
     a, b = sp.Symbol("a", real=True), sp.Symbol("b", real=True)
-    exprs = [sp.Max(a, b, 0.5), sp.Min(a, b), sp.Heaviside(a - b), sp.Abs(a) * sp.sign(b),
-             sp.Piecewise((a, sp.And(a > 0, b < 1)), (b, sp.Or(a < -1, sp.Ne(b, 2))), (1, True)),
-             a ** 3 / (b ** 2 + 1) - sp.sqrt(b ** 2 + 1) + sp.Rational(1, 3) * sp.exp(-a),
-             sp.log(b ** 2 + 1) * sp.tanh(a) - 2 * sp.DiracDelta(a), (a ** 2 + 1) ** 1.5 + sp.E * b,
-             sp.Piecewise((a, sp.ITE(a > 0, b > 0, a < -1)), (b, True))]
+    exprs = [
+        sp.Max(a, b, 0.5),
+        sp.Min(a, b),
+        sp.Heaviside(a - b),
+        sp.Abs(a) * sp.sign(b),
+        sp.Piecewise((a, sp.And(a > 0, b < 1)), (b, sp.Or(a < -1, sp.Ne(b, 2))), (1, True)),
+        a**3 / (b**2 + 1) - sp.sqrt(b**2 + 1) + sp.Rational(1, 3) * sp.exp(-a),
+        sp.log(b**2 + 1) * sp.tanh(a) - 2 * sp.DiracDelta(a),
+        (a**2 + 1) ** 1.5 + sp.E * b,
+        sp.Piecewise((a, sp.ITE(a > 0, b > 0, a < -1)), (b, True)),
+    ]
     A, B = gc.param("a", ()), gc.param("b", ())
     flag = sp.Symbol("flag")  # a boolean temporary, as sympy.cse makes them
     convert = SympyToGraph({a: A, b: B})

@@ -31,19 +31,25 @@ def test_binary_cross_entropy_gradient_is_s_minus_t():
     assert rule.rules["z"] == sym("s_0") - sym("t_0") and rule.max_error < 1e-12
 
 
-@pytest.mark.parametrize("op, in_terms_of_y", [("tanh", "1 - y**2"), ("sigmoid", "y*(1 - y)"),
-                                               ("exp", "y"), ("sqrt", "1/(2*y)")])
+@pytest.mark.parametrize(
+    "op, in_terms_of_y",
+    [("tanh", "1 - y**2"), ("sigmoid", "y*(1 - y)"), ("exp", "y"), ("sqrt", "1/(2*y)")],
+)
 def test_activation_rules_read_as_backprop_stores_them(op, in_terms_of_y):
     rule = gc.local_rule(op)
     assert rule.kind == "elementwise" and set(rule.rules) == {"x"}
     y = sym("y")
-    assert sp.simplify(rule.in_terms_of_output["x"] - sp.sympify(in_terms_of_y,
-                                                                  locals={"y": y})) == 0
+    assert (
+        sp.simplify(rule.in_terms_of_output["x"] - sp.sympify(in_terms_of_y, locals={"y": y})) == 0
+    )
     assert "(y = the output)" in str(rule)
 
 
-DIFFERENTIABLE = sorted(name for name, op in REGISTRY.items()
-                        if not op.leaf and not op.nondiff and name != "select_mode")
+DIFFERENTIABLE = sorted(
+    name
+    for name, op in REGISTRY.items()
+    if not op.leaf and not op.nondiff and name != "select_mode"
+)
 
 
 @pytest.mark.parametrize("name", DIFFERENTIABLE + sorted(COMPOSITES))
@@ -65,8 +71,9 @@ def test_tensor_ops_show_one_element_of_their_vjp():
 
 def test_a_wrong_rule_shows_up_as_a_gap(monkeypatch):
     tanh = REGISTRY["tanh"]
-    monkeypatch.setitem(REGISTRY, "tanh", dataclasses.replace(
-        tanh, vjp=(lambda g, n: g * (1.0 - n),)))
+    monkeypatch.setitem(
+        REGISTRY, "tanh", dataclasses.replace(tanh, vjp=(lambda g, n: g * (1.0 - n),))
+    )
     assert gc.local_rule("tanh").max_error > 0.1
 
 
@@ -88,8 +95,12 @@ def saturating_network(rng):
     t = gc.named(gc.tanh(0.001 * (x @ W1)), "t")
     p = gc.named(gc.prelu(x @ W1[..., 0] * 0.0 - 1.0, 0.25), "p")
     loss = gc.sum(r) + gc.sum(t) + gc.sum(p)
-    values = {"x": rng.normal(size=(32, 4)), "W1": 50.0 * rng.normal(size=(4, 6)),
-              "W2": rng.normal(size=(6, 3)), "alpha": np.full(3, 0.25)}
+    values = {
+        "x": rng.normal(size=(32, 4)),
+        "W1": 50.0 * rng.normal(size=(4, 6)),
+        "W2": rng.normal(size=(6, 3)),
+        "alpha": np.full(3, 0.25),
+    }
     return loss, values, alpha
 
 

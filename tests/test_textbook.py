@@ -19,8 +19,9 @@ def test_prelu_network_with_l2_matches_hand_written_numpy(rng):
     values |= {"x": rng.normal(size=(8, 4)), "y": rng.integers(0, 3, 8)}
     z = values["x"] @ values["W"] + values["b"]
     h = np.where(z > 0, z, values["alpha"] * z)
-    want = -reference_log_softmax(h)[np.arange(8), values["y"]].mean() \
-        + 0.1 * (values["W"] ** 2).sum()
+    want = (
+        -reference_log_softmax(h)[np.arange(8), values["y"]].mean() + 0.1 * (values["W"] ** 2).sum()
+    )
     assert gc.evaluate(loss, values) == pytest.approx(want, rel=1e-12)
 
 
@@ -62,12 +63,12 @@ def test_softmax_cross_entropy_with_integer_or_one_hot_labels(rng):
 
 def test_losses_stay_finite_and_correct_for_logits_of_1e4():
     z, y = gc.input("z", (None, 2)), gc.input("y", (None,), "int64")
-    ce = gc.evaluate(gc.softmax_cross_entropy(z, y), {"z": [[1e4, -1e4], [1e4, -1e4]],
-                                                      "y": [0, 1]})
+    ce = gc.evaluate(gc.softmax_cross_entropy(z, y), {"z": [[1e4, -1e4], [1e4, -1e4]], "y": [0, 1]})
     assert ce == pytest.approx(1e4)  # one right (loss 0), one wrong by 2e4: mean 1e4
     b, t = gc.input("b", (None,)), gc.input("t", (None,))
-    bce = gc.evaluate(gc.binary_cross_entropy_with_logits(b, t), {"b": [1e4, -1e4, 1e4],
-                                                                    "t": [1.0, 0.0, 0.0]})
+    bce = gc.evaluate(
+        gc.binary_cross_entropy_with_logits(b, t), {"b": [1e4, -1e4, 1e4], "t": [1.0, 0.0, 0.0]}
+    )
     assert bce == pytest.approx(1e4 / 3)
     s = gc.evaluate(gc.sigmoid(b), {"b": [1e4, -1e4]})
     assert s.tolist() == [1.0, 0.0]

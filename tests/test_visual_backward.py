@@ -22,8 +22,7 @@ def test_reverse_mode_records_the_forward_node_each_gradient_node_came_from(lect
     loss, params, grads = lecture
     forward = {n.id for n in gc.topological_order(loss)}
     backward = [n for n in gc.topological_order(grads) if n.id not in forward]
-    assert backward and all(origin(n) is not None and origin(n).id in forward
-                            for n in backward)
+    assert backward and all(origin(n) is not None and origin(n).id in forward for n in backward)
     assert all(origin(n) is None for n in gc.topological_order(loss))
     W = next(p for p in params if p.name == "W")
     gW = grads[params.index(W)]
@@ -93,15 +92,19 @@ def test_before_and_after_a_pass_the_changes_are_marked():
     after = gc.sum(e + e)
     picture = visual.render_diff(before, after)
     # the rebuilt add and sum differ (their inputs do); the matmul and exp were merged
-    assert "before: 10 nodes, after: 6 nodes; 4 removed (red), 2 added (green), " \
-           "2 merged (orange)" in picture.source
+    assert (
+        "before: 10 nodes, after: 6 nodes; 4 removed (red), 2 added (green), "
+        "2 merged (orange)" in picture.source
+    )
     nodes = svg_groups(svg_of(picture), "node")
     assert len(nodes) == 16
     marks = visual.diff.changes(gc.topological_order(before), gc.topological_order(after))
-    assert sorted(n.op for n in gc.topological_order(before)
-                  if marks["before"].get(n.id) == "removed") == ["add", "const", "mul", "sum"]
-    assert sorted(n.op for n in gc.topological_order(after)
-                  if marks["after"].get(n.id) == "merged") == ["exp", "matmul"]
+    assert sorted(
+        n.op for n in gc.topological_order(before) if marks["before"].get(n.id) == "removed"
+    ) == ["add", "const", "mul", "sum"]
+    assert sorted(
+        n.op for n in gc.topological_order(after) if marks["after"].get(n.id) == "merged"
+    ) == ["exp", "matmul"]
 
 
 def test_the_same_network_built_twice_shows_no_change():

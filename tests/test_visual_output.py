@@ -81,10 +81,12 @@ def test_without_dot_rendering_works_and_jupyter_shows_the_source(no_dot):
 
 def test_importing_visual_needs_no_dot(tmp_path):
     env = dict(os.environ, PATH=str(tmp_path))
-    code = ("import visual, graphc as gc; x = gc.param('x', (2,)); "
-            "print(len(visual.render(x).source))")
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                            check=False)
+    code = (
+        "import visual, graphc as gc; x = gc.param('x', (2,)); print(len(visual.render(x).source))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) > 100
 

@@ -20,16 +20,18 @@ def history(train, val=None, acc=None, val_acc=None):
     return h
 
 
-OVERFIT = history(2 * np.exp(-EPOCHS / 4) + 0.05, 2 * np.exp(-EPOCHS / 4) + 0.1
-                  + 0.03 * np.maximum(EPOCHS - 8, 0), 1 - np.exp(-EPOCHS / 4),
-                  0.85 - np.exp(-EPOCHS / 4))
+OVERFIT = history(
+    2 * np.exp(-EPOCHS / 4) + 0.05,
+    2 * np.exp(-EPOCHS / 4) + 0.1 + 0.03 * np.maximum(EPOCHS - 8, 0),
+    1 - np.exp(-EPOCHS / 4),
+    0.85 - np.exp(-EPOCHS / 4),
+)
 UNDERFIT = history(2.3 - 0.2 * (1 - np.exp(-EPOCHS / 3)), 2.31 - 0.2 * (1 - np.exp(-EPOCHS / 3)))
 GOOD = history(2 * np.exp(-EPOCHS / 4) + 0.05, 2 * np.exp(-EPOCHS / 4) + 0.06)
 
 
 def line_data(ax):
-    return {line.get_label(): (list(line.get_xdata()), list(line.get_ydata()))
-            for line in ax.lines}
+    return {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.lines}
 
 
 def test_history_lines_carry_the_data_and_the_reading(tmp_path):
@@ -48,8 +50,9 @@ def test_history_lines_carry_the_data_and_the_reading(tmp_path):
     assert 900 < width < 2000 and 300 < height < 1000
 
 
-@pytest.mark.parametrize("curves, kind", [(OVERFIT, "overfitting"), (UNDERFIT, "underfitting"),
-                                          (GOOD, "good fit")])
+@pytest.mark.parametrize(
+    "curves, kind", [(OVERFIT, "overfitting"), (UNDERFIT, "underfitting"), (GOOD, "good fit")]
+)
 def test_the_lecture_reading_of_learning_curves(curves, kind):
     reading = visual.diagnose(curves)
     assert reading.kind == kind
@@ -64,8 +67,7 @@ def test_without_validation_only_underfitting_can_be_read():
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.floats(0.01, 10), min_size=2, max_size=30),
-       st.floats(1.5, 4.0))
+@given(st.lists(st.floats(0.01, 10), min_size=2, max_size=30), st.floats(1.5, 4.0))
 def test_a_validation_loss_far_above_training_is_always_overfitting(train, factor):
     epochs = list(range(1, len(train) + 1))
     h = {"epoch": epochs, "loss": train, "val_loss": [t * factor for t in train]}
@@ -74,17 +76,21 @@ def test_a_validation_loss_far_above_training_is_always_overfitting(train, facto
 
 def test_eps_sweep_is_log_log_with_each_methods_best_eps_marked():
     eps = 10.0 ** np.arange(-12, 0)
-    sweep = {"eps": list(eps), "error": {"forward": list(1e-16 / eps + eps),
-                                         "central": list(1e-16 / eps + eps ** 2)},
-             "dtype": "float64"}
+    sweep = {
+        "eps": list(eps),
+        "error": {"forward": list(1e-16 / eps + eps), "central": list(1e-16 / eps + eps**2)},
+        "dtype": "float64",
+    }
     ax = visual.plot_eps_sweep(sweep).axes[0]
     assert ax.get_xscale() == ax.get_yscale() == "log"
     lines = line_data(ax)
     assert lines["forward"] == (sweep["eps"], sweep["error"]["forward"])
     assert lines["central"] == (sweep["eps"], sweep["error"]["central"])
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == ["forward: best eps 1e-08 (error 2e-08)",
-                      "central: best eps 1e-06 (error 1e-10)"]
+    assert legend == [
+        "forward: best eps 1e-08 (error 2e-08)",
+        "central: best eps 1e-06 (error 1e-10)",
+    ]
     assert "float64" in ax.get_title()
 
 
@@ -95,9 +101,13 @@ def test_swell_and_forward_cost_figures_carry_the_data():
     assert lines["expression (tree) ops"] == (swell["depth"], swell["ops"])
     assert lines["after CSE (DAG) ops"] == (swell["depth"], swell["ops_cse"])
     assert "×3.00 per level" in [t.get_text() for t in ax.texts]
-    cost = {"n_params": [10, 100, 1000], "forward_evals": [10, 100, 1000],
-            "reverse_evals": [1, 1, 1], "forward_seconds": [1e-3, 1e-2, 1e-1],
-            "reverse_seconds": [1e-3, 1e-3, 2e-3]}
+    cost = {
+        "n_params": [10, 100, 1000],
+        "forward_evals": [10, 100, 1000],
+        "reverse_evals": [1, 1, 1],
+        "forward_seconds": [1e-3, 1e-2, 1e-1],
+        "reverse_seconds": [1e-3, 1e-3, 2e-3],
+    }
     evals, seconds = visual.plot_forward_cost(cost).axes
     assert line_data(evals)["forward mode"][1] == cost["forward_evals"]
     assert line_data(evals)["reverse mode"][1] == cost["reverse_evals"]

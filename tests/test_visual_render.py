@@ -30,8 +30,7 @@ def svg_of(picture) -> ET.Element:
 
 def svg_groups(root: ET.Element, kind: str) -> dict[str, ET.Element]:
     """The <g class=kind> groups (node, edge, cluster) by their <title> (the DOT name)."""
-    return {g.find(f"{SVG}title").text: g for g in root.iter(f"{SVG}g")
-            if g.get("class") == kind}
+    return {g.find(f"{SVG}title").text: g for g in root.iter(f"{SVG}g") if g.get("class") == kind}
 
 
 def svg_edge_titles(root: ET.Element) -> list[str]:
@@ -46,8 +45,11 @@ def texts(group: ET.Element) -> list[str]:
 
 def strokes(group: ET.Element) -> set[str]:
     """The stroke colours of a node's or edge's outline shapes."""
-    return {e.get("stroke") for e in group.iter() if e.tag in (f"{SVG}ellipse", f"{SVG}polygon",
-                                                               f"{SVG}path")} - {None}
+    return {
+        e.get("stroke")
+        for e in group.iter()
+        if e.tag in (f"{SVG}ellipse", f"{SVG}polygon", f"{SVG}path")
+    } - {None}
 
 
 @pytest.fixture
@@ -98,8 +100,10 @@ def test_values_and_gradients_are_summarized_and_colour_the_edges(lecture):
     loss_value = gc.evaluate(loss, values)
     assert f"= {loss_value:.4g}" in texts(nodes[f"n{loss.id}"])
     logit_values = gc.evaluate(logits, values)
-    assert f"= μ {logit_values.mean():.4g} [{logit_values.min():.4g}, " \
-           f"{logit_values.max():.4g}]" in texts(nodes[f"n{logits.id}"])
+    assert (
+        f"= μ {logit_values.mean():.4g} [{logit_values.min():.4g}, "
+        f"{logit_values.max():.4g}]" in texts(nodes[f"n{logits.id}"])
+    )
     W = next(p for p in gc.params(loss) if p.name == "W")
     g = gc.evaluate(gc.grad(loss, W), values)
     assert f"∂ μ {g.mean():.4g} [{g.min():.4g}, {g.max():.4g}]" in texts(nodes[f"n{W.id}"])
@@ -164,8 +168,9 @@ def test_highlight_marks_every_path_from_a_node_to_the_output(lecture):
     marked = {int(name[1:]) for name, g in nodes.items() if "#db2777" in strokes(g)}
     assert marked == on_path and loss.id in marked and len(marked) < len(order)
     marked_edges = [name for name, g in edges.items() if "#db2777" in strokes(g)]
-    assert len(marked_edges) == sum(1 for n in order for c in n.inputs
-                                    if c.id in on_path and n.id in on_path)
+    assert len(marked_edges) == sum(
+        1 for n in order for c in n.inputs if c.id in on_path and n.id in on_path
+    )
 
 
 def test_a_shared_subexpression_is_drawn_once():
@@ -182,8 +187,9 @@ def test_scopes_become_nested_clusters():
     loss = scoped_network(3)
     root = svg_of(visual.render(loss))
     clusters = svg_groups(root, "cluster")
-    assert set(clusters) == {f"cluster_block{i}" for i in range(3)} | \
-        {f"cluster_block{i}/act" for i in range(3)} | {"cluster_loss"}
+    assert set(clusters) == {f"cluster_block{i}" for i in range(3)} | {
+        f"cluster_block{i}/act" for i in range(3)
+    } | {"cluster_loss"}
     assert texts(clusters["cluster_block1/act"])[0] == "act"
     assert len(svg_groups(root, "node")) == len(gc.topological_order(loss))
 
@@ -197,7 +203,9 @@ def test_the_collapsed_view_of_a_2000_node_network_draws_one_box_per_scope():
     assert len(nodes) == 182 + 2  # the blocks, the loss scope and the input x
     members = [n for n in order if n.scope and n.scope.split("/")[0] == "block0"]
     assert texts(nodes["scope0"])[:2] == [
-        "block0", f"{sum(not n.is_leaf for n in members)} ops, {len(members)} nodes"]
+        "block0",
+        f"{sum(not n.is_leaf for n in members)} ops, {len(members)} nodes",
+    ]
     # x feeds block0 twice (matmul and the residual add): one edge; then a chain of blocks
     assert len(edges) == 1 + 181 + 1
 
@@ -217,9 +225,17 @@ def test_bad_requests_fail_with_a_graph_error(lecture):
 
 
 @settings(max_examples=15, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["add", "mul", "tanh", "exp"]),
-                          st.integers(0, 10 ** 6), st.integers(0, 10 ** 6)),
-                min_size=1, max_size=25))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["add", "mul", "tanh", "exp"]),
+            st.integers(0, 10**6),
+            st.integers(0, 10**6),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
 def test_any_random_dag_is_drawn_with_one_node_per_node_and_one_edge_per_input(steps):
     pool = [gc.input("x", (None, 3)), gc.param("w", (3,))]
     for op, i, j in steps:

@@ -1,9 +1,9 @@
 """visual: pictures of graphc graphs (Graphviz) and of training (matplotlib).
 
-    import visual
-    picture = visual.render(loss, values, grads=True)   # shows as SVG in Jupyter
-    visual.save(picture, "loss.png")                     # .svg .png .pdf .dot
-    visual.save(visual.plot_history(history), "curves.png")
+import visual
+picture = visual.render(loss, values, grads=True)   # shows as SVG in Jupyter
+visual.save(picture, "loss.png")                     # .svg .png .pdf .dot
+visual.save(visual.plot_history(history), "curves.png")
 """
 
 from .backward import render_backward, render_combined
@@ -13,6 +13,18 @@ from .output import GraphvizNotFoundError, Picture, save
 from .plots import plot_eps_sweep, plot_forward_cost, plot_history, plot_swell
 from .render import render
 
-__all__ = ["GraphvizNotFoundError", "Picture", "Reading", "diagnose", "plot_eps_sweep",
-           "plot_forward_cost", "plot_history", "plot_swell", "render", "render_backward",
-           "render_combined", "render_diff", "save"]
+__all__ = [
+    "GraphvizNotFoundError",
+    "Picture",
+    "Reading",
+    "diagnose",
+    "plot_eps_sweep",
+    "plot_forward_cost",
+    "plot_history",
+    "plot_swell",
+    "render",
+    "render_backward",
+    "render_combined",
+    "render_diff",
+    "save",
+]

@@ -26,8 +26,10 @@ def _split(given: Mapping, what: str) -> tuple[dict[int, Any], dict[str, Any]]:
         elif isinstance(key, str):
             by_name[key] = value
         else:
-            raise GraphError(f"{what} must be keyed by graph nodes or names, got the key "
-                             f"{key!r} ({type(key).__name__})")
+            raise GraphError(
+                f"{what} must be keyed by graph nodes or names, got the key "
+                f"{key!r} ({type(key).__name__})"
+            )
     return by_node, by_name
 
 
@@ -46,12 +48,14 @@ def leaf_values(order: list[Node], values: Mapping | None) -> dict[str, Any] | N
     if missing and len(missing) < len(needed):
         raise MissingValueError(
             f"values gives some inputs and params but not {', '.join(missing)}: give them all "
-            "to evaluate the graph, or give only the arrays to show (by node or node name)")
+            "to evaluate the graph, or give only the arrays to show (by node or node name)"
+        )
     return None if missing else found
 
 
-def node_values(order: list[Node], values: Mapping | None, training: bool = False
-                ) -> dict[int, np.ndarray]:
+def node_values(
+    order: list[Node], values: Mapping | None, training: bool = False
+) -> dict[int, np.ndarray]:
     """Arrays for the nodes of `order`: all of them, evaluated here, when `values` covers the
     graph's inputs and params; otherwise those `values` names (by node, or by node name)."""
     if not values:
@@ -69,16 +73,21 @@ def node_values(order: list[Node], values: Mapping | None, training: bool = Fals
     return result
 
 
-def reverse_gradients(order: list[Node], outputs: list[Node], leaves: dict | None,
-                      training: bool = False) -> tuple[dict[int, np.ndarray], dict]:
+def reverse_gradients(
+    order: list[Node], outputs: list[Node], leaves: dict | None, training: bool = False
+) -> tuple[dict[int, np.ndarray], dict]:
     """Reverse-mode gradients of the one scalar output: the total at every float node, and
     the part flowing back along each edge, by (input id, user id), from the ops' vjp rules."""
     if len(outputs) != 1 or outputs[0].shape != ():
-        raise GraphError("grads=True needs one scalar output (the loss) to differentiate; "
-                         f"got outputs of shapes {[o.shape for o in outputs]}")
+        raise GraphError(
+            "grads=True needs one scalar output (the loss) to differentiate; "
+            f"got outputs of shapes {[o.shape for o in outputs]}"
+        )
     if leaves is None:
-        raise GraphError("grads=True evaluates the gradients, so `values` must hold every "
-                         "input and param of the graph by name")
+        raise GraphError(
+            "grads=True evaluates the gradients, so `values` must hold every "
+            "input and param of the graph by name"
+        )
     wrt = [n for n in order if n.dtype in FLOATS]
     totals = dict(zip((n.id for n in wrt), gc.grad(outputs[0], wrt)))
     parts: dict[tuple[int, int], Node] = {}
@@ -90,11 +99,16 @@ def reverse_gradients(order: list[Node], outputs: list[Node], leaves: dict | Non
             if rule is not None and child.dtype in FLOATS:
                 parts.setdefault((child.id, node.id), fit_to(rule(totals[node.id], node), child))
     arrays = gc.evaluate([*totals.values(), *parts.values()], leaves, training=training)
-    return dict(zip(totals, arrays)), dict(zip(parts, arrays[len(totals):]))
+    return dict(zip(totals, arrays)), dict(zip(parts, arrays[len(totals) :]))
 
 
-def node_gradients(order: list[Node], outputs: list[Node], grads: Any, values: Mapping | None,
-                   training: bool = False) -> tuple[dict[int, np.ndarray], dict]:
+def node_gradients(
+    order: list[Node],
+    outputs: list[Node],
+    grads: Any,
+    values: Mapping | None,
+    training: bool = False,
+) -> tuple[dict[int, np.ndarray], dict]:
     """Gradient arrays by node id, and by edge when known (see `reverse_gradients`).
 
     `grads` is True (reverse mode of the single scalar output with respect to every float
@@ -107,8 +121,10 @@ def node_gradients(order: list[Node], outputs: list[Node], grads: Any, values: M
     if grads is True:
         return reverse_gradients(order, outputs, leaves, training)
     if not isinstance(grads, Mapping):
-        raise GraphError("grads must be True or a dict from nodes (or names) to gradient arrays "
-                         f"or gradient nodes, got {type(grads).__name__}")
+        raise GraphError(
+            "grads must be True or a dict from nodes (or names) to gradient arrays "
+            f"or gradient nodes, got {type(grads).__name__}"
+        )
     by_node, by_name = _split(grads, "grads")
     chosen = {}
     for node in order:
@@ -119,8 +135,10 @@ def node_gradients(order: list[Node], outputs: list[Node], grads: Any, values: M
     symbolic = {k: v for k, v in chosen.items() if isinstance(v, Node)}
     if symbolic:
         if leaves is None:
-            raise GraphError("grads holds gradient nodes, so `values` must hold every input and "
-                             "param by name to evaluate them")
+            raise GraphError(
+                "grads holds gradient nodes, so `values` must hold every input and "
+                "param by name to evaluate them"
+            )
         arrays = gc.evaluate(list(symbolic.values()), leaves, training=training)
         chosen.update(zip(symbolic, arrays))
     return {k: np.asarray(v) for k, v in chosen.items()}, {}

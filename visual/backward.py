@@ -38,8 +38,9 @@ def gradient_nodes(y: Node, wrt: Any, grads: Any) -> tuple[list[Node], list[Node
     return wrt, grads
 
 
-def backward_drawing(y: Node, wrt: list[Node], grads: list[Node], prefix: str = "",
-                     context: bool = True) -> Drawing:
+def backward_drawing(
+    y: Node, wrt: list[Node], grads: list[Node], prefix: str = "", context: bool = True
+) -> Drawing:
     """A drawing of the gradient graph: backward nodes red with the forward node they came
     from, the gradients as double boxes titled ∂y/∂w, forward nodes (if `context`) faded."""
     forward = {n.id for n in gc.topological_order(y)}
@@ -62,10 +63,17 @@ def backward_drawing(y: Node, wrt: list[Node], grads: list[Node], prefix: str = 
     return drawing
 
 
-def render_backward(y: Node, wrt: Node | Iterable[Node] | None = None, grads: Any = None,
-                    values: Mapping | None = None, *, clusters: bool = True,
-                    edge_labels: bool | None = None, title: str | None = None,
-                    training: bool = False):
+def render_backward(
+    y: Node,
+    wrt: Node | Iterable[Node] | None = None,
+    grads: Any = None,
+    values: Mapping | None = None,
+    *,
+    clusters: bool = True,
+    edge_labels: bool | None = None,
+    title: str | None = None,
+    training: bool = False,
+):
     """Draw the gradient graph of scalar `y` (reverse mode's `gc.grad(y, wrt)` unless `grads`
     gives gradient nodes); with `values` every node shows its value."""
     wrt, grads = gradient_nodes(y, wrt, grads)
@@ -78,10 +86,19 @@ def render_backward(y: Node, wrt: Node | Iterable[Node] | None = None, grads: An
     return picture
 
 
-def render_combined(y: Node, wrt: Node | Iterable[Node] | None = None, grads: Any = None,
-                    values: Mapping | None = None, *, ties: bool = True,
-                    reuse_edges: bool = False, edge_labels: bool | None = None,
-                    title: str | None = None, training: bool = False, rankdir: str = "LR"):
+def render_combined(
+    y: Node,
+    wrt: Node | Iterable[Node] | None = None,
+    grads: Any = None,
+    values: Mapping | None = None,
+    *,
+    ties: bool = True,
+    reuse_edges: bool = False,
+    edge_labels: bool | None = None,
+    title: str | None = None,
+    training: bool = False,
+    rankdir: str = "LR",
+):
     """Forward and backward together: the forward pass flows from the inputs to the loss, the
     backward pass beside it flows back from the loss to the params, and a dotted tie joins
     each forward node to the backward nodes its cotangent made. rankdir "LR" (default) puts

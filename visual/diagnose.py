@@ -36,18 +36,29 @@ def diagnose(history: Mapping, high_loss: float | None = None) -> Reading:
         loss = np.asarray(history["loss"], dtype=float)
         epoch = np.asarray(history["epoch"], dtype=float)
     except KeyError as missing:
-        raise GraphError(f"a training history needs 'epoch' and 'loss'; {missing} is missing") \
-            from None
+        raise GraphError(
+            f"a training history needs 'epoch' and 'loss'; {missing} is missing"
+        ) from None
     if loss.size == 0 or loss.shape != epoch.shape:
-        raise GraphError(f"a training history needs one loss per epoch, got {loss.size} losses "
-                         f"for {epoch.size} epochs")
+        raise GraphError(
+            f"a training history needs one loss per epoch, got {loss.size} losses "
+            f"for {epoch.size} epochs"
+        )
     high = loss[-1] > (high_loss if high_loss is not None else HIGH * loss[0])
     if "val_loss" not in history:
         if high:
-            return Reading("underfitting", "the training loss stays high: the model is too "
-                           "small or trains too briefly", None, None)
-        return Reading("no validation", "the training loss falls; a validation set is needed "
-                       "to see overfitting", None, None)
+            return Reading(
+                "underfitting",
+                "the training loss stays high: the model is too small or trains too briefly",
+                None,
+                None,
+            )
+        return Reading(
+            "no validation",
+            "the training loss falls; a validation set is needed to see overfitting",
+            None,
+            None,
+        )
     val = np.asarray(history["val_loss"], dtype=float)
     if val.shape != loss.shape:
         raise GraphError(f"val_loss has {val.size} values for {loss.size} epochs")
@@ -55,13 +66,25 @@ def diagnose(history: Mapping, high_loss: float | None = None) -> Reading:
     gap = float((val[-1] - loss[-1]) / max(abs(val[-1]), 1e-12))
     rising = best < len(val) - 1 and val[-1] > val[best] * (1 + RISE)
     if gap > GAP or (rising and gap > 0):
-        return Reading("overfitting", f"validation loss is {gap:.0%} above training loss"
-                       + (f" and has risen since epoch {epoch[best]:g} (stop there)"
-                          if rising else "") + ": regularize, add data or stop earlier",
-                       gap, float(epoch[best]))
+        return Reading(
+            "overfitting",
+            f"validation loss is {gap:.0%} above training loss"
+            + (f" and has risen since epoch {epoch[best]:g} (stop there)" if rising else "")
+            + ": regularize, add data or stop earlier",
+            gap,
+            float(epoch[best]),
+        )
     if high:
-        return Reading("underfitting", "no gap between training and validation, but the loss "
-                       "stays high: a bigger model or longer training", gap,
-                       float(epoch[best]))
-    return Reading("good fit", "training and validation loss fall together with a small "
-                   "gap", gap, float(epoch[best]))
+        return Reading(
+            "underfitting",
+            "no gap between training and validation, but the loss "
+            "stays high: a bigger model or longer training",
+            gap,
+            float(epoch[best]),
+        )
+    return Reading(
+        "good fit",
+        "training and validation loss fall together with a small gap",
+        gap,
+        float(epoch[best]),
+    )

@@ -27,8 +27,12 @@ def signatures(order: list[Node], table: dict) -> dict[int, int]:
         elif node.is_leaf:
             key = (node.op, node.name, node.shape, node.dtype)
         else:
-            key = (node.op, node.structural_key[2], node.dtype,
-                   tuple(sig[i.id] for i in node.inputs))
+            key = (
+                node.op,
+                node.structural_key[2],
+                node.dtype,
+                tuple(sig[i.id] for i in node.inputs),
+            )
         sig[node.id] = table.setdefault(key, len(table))
     return sig
 
@@ -54,19 +58,28 @@ def _sides(before: Any, after: Any, title: str | None) -> tuple[list, list, str 
     """The two graphs: given directly, or as one step of `gc.optimize` (`.before`/`.after`
     and `.name`) or its whole result (`.original`/`.outputs`)."""
     if after is None and hasattr(before, "before") and hasattr(before, "after"):
-        return as_list(before.before), as_list(before.after), title or \
-            f"pass {getattr(before, 'name', '?')}"
+        return (
+            as_list(before.before),
+            as_list(before.after),
+            title or f"pass {getattr(before, 'name', '?')}",
+        )
     if after is None and hasattr(before, "original") and hasattr(before, "outputs"):
         return as_list(before.original), as_list(before.outputs), title or "gc.optimize"
     if after is None:
-        raise GraphError("render_diff needs two graphs (before, after), or one step or result "
-                         "of gc.optimize")
+        raise GraphError(
+            "render_diff needs two graphs (before, after), or one step or result of gc.optimize"
+        )
     return as_list(before), as_list(after), title
 
 
-def render_diff(before: Node | Iterable[Node] | Any, after: Node | Iterable[Node] | None = None,
-                *, labels: tuple[str, str] = ("before", "after"), edge_labels: bool = True,
-                title: str | None = None):
+def render_diff(
+    before: Node | Iterable[Node] | Any,
+    after: Node | Iterable[Node] | None = None,
+    *,
+    labels: tuple[str, str] = ("before", "after"),
+    edge_labels: bool = True,
+    title: str | None = None,
+):
     """Draw two graphs side by side: removed nodes red (left), added green (right), merged
     duplicates orange; the caption counts them. `before` may also be a step of
     `gc.optimize(...).steps` or the whole result, with `after` left out."""
@@ -74,9 +87,11 @@ def render_diff(before: Node | Iterable[Node] | Any, after: Node | Iterable[Node
     orders = gc.topological_order(outs[0]), gc.topological_order(outs[1])
     marks = changes(*orders)
     counts = Counter(marks["before"].values()), Counter(marks["after"].values())
-    summary = (f"{labels[0]}: {len(orders[0])} nodes, {labels[1]}: {len(orders[1])} nodes; "
-               f"{counts[0]['removed']} removed (red), {counts[1]['added']} added (green), "
-               f"{counts[1]['merged']} merged (orange)")
+    summary = (
+        f"{labels[0]}: {len(orders[0])} nodes, {labels[1]}: {len(orders[1])} nodes; "
+        f"{counts[0]['removed']} removed (red), {counts[1]['added']} added (green), "
+        f"{counts[1]['merged']} merged (orange)"
+    )
     picture = new_picture(f"{title}\\n{summary}" if title else summary, "TB")
     for side, (order, out, label, prefix) in enumerate(zip(orders, outs, labels, "ab")):
         drawing = forward_drawing(order, out, prefix=prefix)

@@ -82,8 +82,13 @@ def _emit(graph: graphviz.Digraph, path: str, items: dict, prefix: str) -> None:
             _emit(sub, child, items, prefix)
 
 
-def draw(graph: graphviz.Digraph, drawing: Drawing, clusters: bool = True, collapse: int = 0,
-         edge_labels: bool = True) -> None:
+def draw(
+    graph: graphviz.Digraph,
+    drawing: Drawing,
+    clusters: bool = True,
+    collapse: int = 0,
+    edge_labels: bool = True,
+) -> None:
     """Add a drawing's nodes and edges to `graph`.
 
     `clusters` groups nodes by scope; `collapse` > 0 draws each scope (cut to that many
@@ -150,8 +155,7 @@ def _edge_attrs(drawing: Drawing, pairs: list[tuple[Node, Node]], labels: bool) 
     tensors = {child.id: child for child, _ in pairs}
     text = attrs.pop("note", None)
     if labels and not (len(tensors) == 1 and pairs[0][0].op == "const"):
-        shape = format_shape(pairs[0][0].shape) if len(tensors) == 1 else \
-            f"{len(tensors)} tensors"
+        shape = format_shape(pairs[0][0].shape) if len(tensors) == 1 else f"{len(tensors)} tensors"
         text = f"{shape}\\n{text}" if text else shape
     if text:
         attrs["label"] = text

@@ -41,8 +41,10 @@ def summarize(array) -> str:
     bad = a.size - finite.size
     if finite.size == 0:
         return f"all {a.size} non-finite"
-    text = f"μ {number(float(finite.mean()))} [{number(float(finite.min()))}, " \
-           f"{number(float(finite.max()))}]"
+    text = (
+        f"μ {number(float(finite.mean()))} [{number(float(finite.min()))}, "
+        f"{number(float(finite.max()))}]"
+    )
     return f"{text} ({bad} non-finite)" if bad else text
 
 
@@ -72,6 +74,5 @@ def html_label(title: str, lines: Sequence[str] = (), notes: Sequence[tuple[str,
     """An HTML-like Graphviz label: a bold title, grey detail lines, coloured notes."""
     parts = [f"<B>{html.escape(title)}</B>"]
     parts += [f'<FONT POINT-SIZE="9" COLOR="#4b5563">{html.escape(t)}</FONT>' for t in lines]
-    parts += [f'<FONT POINT-SIZE="9" COLOR="{color}">{html.escape(t)}</FONT>'
-              for t, color in notes]
+    parts += [f'<FONT POINT-SIZE="9" COLOR="{color}">{html.escape(t)}</FONT>' for t, color in notes]
     return "<" + "<BR/>".join(parts) + ">"

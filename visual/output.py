@@ -10,9 +10,11 @@ import graphviz
 
 from graphc import GraphError
 
-INSTALL_HINT = ("install Graphviz: `sudo apt-get install graphviz` (Debian/Ubuntu), "
-                "`brew install graphviz` (macOS), `conda install graphviz`, or see "
-                "https://graphviz.org/download/; `make setup` in the graphc repository does it")
+INSTALL_HINT = (
+    "install Graphviz: `sudo apt-get install graphviz` (Debian/Ubuntu), "
+    "`brew install graphviz` (macOS), `conda install graphviz`, or see "
+    "https://graphviz.org/download/; `make setup` in the graphc repository does it"
+)
 GRAPH_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
 FIGURE_FORMATS = (".png", ".svg", ".pdf")
 
@@ -29,8 +31,10 @@ class Picture(graphviz.Digraph):
         try:
             return super()._repr_mimebundle_(include, exclude, **kwargs)
         except graphviz.ExecutableNotFound:
-            return {"text/plain": f"(Graphviz is missing, so here is the DOT source; to see the "
-                                  f"picture, {INSTALL_HINT})\n{self.source}"}
+            return {
+                "text/plain": f"(Graphviz is missing, so here is the DOT source; to see the "
+                f"picture, {INSTALL_HINT})\n{self.source}"
+            }
 
 
 def pipe(graph: graphviz.Digraph, fmt: str) -> bytes:
@@ -38,13 +42,18 @@ def pipe(graph: graphviz.Digraph, fmt: str) -> bytes:
     try:
         return graph.pipe(format=fmt)
     except graphviz.ExecutableNotFound:
-        raise GraphvizNotFoundError(f"cannot make {fmt.upper()}: the Graphviz `dot` program was "
-                                    f"not found on PATH; {INSTALL_HINT}. The DOT source is "
-                                    "still available as `graph.source` (save to a .dot file "
-                                    "works without Graphviz).") from None
+        raise GraphvizNotFoundError(
+            f"cannot make {fmt.upper()}: the Graphviz `dot` program was "
+            f"not found on PATH; {INSTALL_HINT}. The DOT source is "
+            "still available as `graph.source` (save to a .dot file "
+            "works without Graphviz)."
+        ) from None
     except subprocess.CalledProcessError as error:
-        stderr = error.stderr.decode(errors="replace") if isinstance(error.stderr, bytes) \
+        stderr = (
+            error.stderr.decode(errors="replace")
+            if isinstance(error.stderr, bytes)
             else str(error.stderr)
+        )
         tail = "\n".join(stderr.strip().splitlines()[-6:])  # dot can print pages of ranks
         raise GraphError(f"Graphviz failed to lay out the graph as {fmt}: {tail}") from None
 
@@ -57,21 +66,27 @@ def save(picture, path: str | os.PathLike) -> str:
     directory = os.path.dirname(path)
     if isinstance(picture, graphviz.Digraph):
         if suffix not in GRAPH_FORMATS:
-            raise GraphError(f"cannot save a graph as {path!r}: use one of the suffixes "
-                             f"{', '.join(GRAPH_FORMATS)}")
+            raise GraphError(
+                f"cannot save a graph as {path!r}: use one of the suffixes "
+                f"{', '.join(GRAPH_FORMATS)}"
+            )
         fmt = GRAPH_FORMATS[suffix]
         data = picture.source.encode() if fmt == "dot" else pipe(picture, fmt)
     elif hasattr(picture, "savefig"):
         if suffix not in FIGURE_FORMATS:
-            raise GraphError(f"cannot save a figure as {path!r}: use one of the suffixes "
-                             f"{', '.join(FIGURE_FORMATS)}")
+            raise GraphError(
+                f"cannot save a figure as {path!r}: use one of the suffixes "
+                f"{', '.join(FIGURE_FORMATS)}"
+            )
         if directory:
             os.makedirs(directory, exist_ok=True)
         picture.savefig(path, dpi=120 if suffix == ".png" else None, bbox_inches="tight")
         return path
     else:
-        raise GraphError(f"visual.save takes a rendering (graphviz.Digraph) or a matplotlib "
-                         f"figure, got {type(picture).__name__}")
+        raise GraphError(
+            f"visual.save takes a rendering (graphviz.Digraph) or a matplotlib "
+            f"figure, got {type(picture).__name__}"
+        )
     if directory:
         os.makedirs(directory, exist_ok=True)
     with open(path, "wb") as f:

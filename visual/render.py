@@ -13,8 +13,7 @@ from .annotate import magnitude, node_gradients, node_values
 from .draw import Drawing, draw
 from .labels import summarize
 from .output import Picture
-from .style import (EDGE, GRAPH, HIGHLIGHT_EDGE, NODE, VANISHING, gradient_color,
-                    gradient_width)
+from .style import EDGE, GRAPH, HIGHLIGHT_EDGE, NODE, VANISHING, gradient_color, gradient_width
 
 AUTO_EDGE_LABELS = 400  # above this many nodes, shape labels on edges cost more than they tell
 VALUE_COLOR = "#1e3a8a"
@@ -41,8 +40,9 @@ def forward_drawing(order: list[Node], outputs: list[Node], prefix: str = "") ->
     return Drawing(order, kinds, prefix=prefix)
 
 
-def add_numbers(drawing: Drawing, values: dict, grads: dict, edge_grads: dict,
-                grad_edges: bool) -> bool:
+def add_numbers(
+    drawing: Drawing, values: dict, grads: dict, edge_grads: dict, grad_edges: bool
+) -> bool:
     """Put value and gradient summaries on the nodes and, if asked, colour each edge by the
     gradient flowing back along it (its part of the input's gradient when known, else the
     input's whole gradient). Returns whether any edge was coloured."""
@@ -59,8 +59,11 @@ def add_numbers(drawing: Drawing, values: dict, grads: dict, edge_grads: dict,
             flow = edge_grads.get((child.id, node.id), grads.get(child.id))
             if flow is not None and child.op != "const":
                 m = magnitude(flow)
-                attrs = {"color": gradient_color(m), "penwidth": gradient_width(m),
-                         "note": f"|∂| {m:.1e}"}
+                attrs = {
+                    "color": gradient_color(m),
+                    "penwidth": gradient_width(m),
+                    "note": f"|∂| {m:.1e}",
+                }
                 if m < VANISHING:
                     attrs.update(style="dashed", fontcolor=GRAD_COLOR)
                 drawing.edges[(child.id, node.id)] = attrs
@@ -70,13 +73,19 @@ def add_numbers(drawing: Drawing, values: dict, grads: dict, edge_grads: dict,
 
 def gradient_legend(graph) -> None:
     """A key for the edge colours: mean |gradient| from vanishing to large."""
-    cells = "".join(f'<TD BGCOLOR="{gradient_color(10.0 ** k)}"><FONT COLOR="{ink}">1e{k}'
-                    '</FONT></TD>' for k, ink in ((-7, "black"), (-5, "black"), (-3, "white"),
-                                                  (-1, "white"), (1, "white")))
-    graph.node("legend", shape="plain", label=(
-        '<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">'
-        '<TR><TD COLSPAN="5"><B>mean |∂loss/∂edge|</B> (dashed: vanishing)</TD></TR>'
-        f'<TR>{cells}</TR></TABLE>>'))
+    cells = "".join(
+        f'<TD BGCOLOR="{gradient_color(10.0**k)}"><FONT COLOR="{ink}">1e{k}</FONT></TD>'
+        for k, ink in ((-7, "black"), (-5, "black"), (-3, "white"), (-1, "white"), (1, "white"))
+    )
+    graph.node(
+        "legend",
+        shape="plain",
+        label=(
+            '<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">'
+            '<TR><TD COLSPAN="5"><B>mean |∂loss/∂edge|</B> (dashed: vanishing)</TD></TR>'
+            f"<TR>{cells}</TR></TABLE>>"
+        ),
+    )
 
 
 def resolve(order: list[Node], wanted: Iterable[Node | str], what: str) -> list[Node]:
@@ -87,8 +96,10 @@ def resolve(order: list[Node], wanted: Iterable[Node | str], what: str) -> list[
     for item in [wanted] if isinstance(wanted, (Node, str)) else wanted:
         node = by_name.get(item) if isinstance(item, str) else item
         if not isinstance(node, Node) or node.id not in ids:
-            raise GraphError(f"{what}: {item!r} is not a node of this graph; named nodes: "
-                             f"{', '.join(sorted(by_name)) or 'none'}")
+            raise GraphError(
+                f"{what}: {item!r} is not a node of this graph; named nodes: "
+                f"{', '.join(sorted(by_name)) or 'none'}"
+            )
         found.append(node)
     return found
 
@@ -117,11 +128,20 @@ def collapse_depth(collapse: bool | int) -> int:
     return collapse
 
 
-def render(outputs: Node | Iterable[Node], values: Mapping[Any, Any] | None = None,
-           grads: Any = None, *, highlight: Iterable[Node | str] = (), clusters: bool = True,
-           collapse: bool | int = False, edge_labels: bool | None = None,
-           grad_edges: bool = True, title: str | None = None, rankdir: str = "TB",
-           training: bool = False) -> Picture:
+def render(
+    outputs: Node | Iterable[Node],
+    values: Mapping[Any, Any] | None = None,
+    grads: Any = None,
+    *,
+    highlight: Iterable[Node | str] = (),
+    clusters: bool = True,
+    collapse: bool | int = False,
+    edge_labels: bool | None = None,
+    grad_edges: bool = True,
+    title: str | None = None,
+    rankdir: str = "TB",
+    training: bool = False,
+) -> Picture:
     """Draw the graph of `outputs` (a `graphviz.Digraph`; shows as SVG in Jupyter).
 
     values      arrays by name or node; when they cover every input and param the whole
@@ -137,17 +157,23 @@ def render(outputs: Node | Iterable[Node], values: Mapping[Any, Any] | None = No
     outs = as_list(outputs)
     order = gc.topological_order(outs)
     drawing = forward_drawing(order, outs)
-    numbers = node_values(order, values, training), \
-        *node_gradients(order, outs, grads, values, training)
+    numbers = (
+        node_values(order, values, training),
+        *node_gradients(order, outs, grads, values, training),
+    )
     coloured = add_numbers(drawing, *numbers, grad_edges)
     if highlight:
         mark_paths(drawing, resolve(order, highlight, "highlight"))
     picture = new_picture(title, rankdir)
     if edge_labels is None:
         edge_labels = len(order) <= AUTO_EDGE_LABELS
-    draw(picture, drawing, clusters=clusters, collapse=collapse_depth(collapse),
-         edge_labels=edge_labels)
+    draw(
+        picture,
+        drawing,
+        clusters=clusters,
+        collapse=collapse_depth(collapse),
+        edge_labels=edge_labels,
+    )
     if coloured:
         gradient_legend(picture)
     return picture
-

@@ -7,60 +7,120 @@ import math
 
 FONT = "Helvetica"
 
-GRAPH = {"rankdir": "TB", "fontname": FONT, "fontsize": "12", "nodesep": "0.3",
-         "ranksep": "0.35", "ordering": "in", "pad": "0.2"}
-NODE = {"fontname": FONT, "fontsize": "11", "margin": "0.08,0.04", "height": "0.3",
-        "penwidth": "1.2"}
-EDGE = {"fontname": FONT, "fontsize": "9", "fontcolor": "#4b5563", "color": "#6b7280",
-        "arrowsize": "0.6"}
+GRAPH = {
+    "rankdir": "TB",
+    "fontname": FONT,
+    "fontsize": "12",
+    "nodesep": "0.3",
+    "ranksep": "0.35",
+    "ordering": "in",
+    "pad": "0.2",
+}
+NODE = {
+    "fontname": FONT,
+    "fontsize": "11",
+    "margin": "0.08,0.04",
+    "height": "0.3",
+    "penwidth": "1.2",
+}
+EDGE = {
+    "fontname": FONT,
+    "fontsize": "9",
+    "fontcolor": "#4b5563",
+    "color": "#6b7280",
+    "arrowsize": "0.6",
+}
 
 # kind -> Graphviz node attributes. Inputs are rounded blue boxes, params yellow boxes,
 # state purple dashed boxes, consts plain grey text, ops white ellipses; the outputs get a
 # double border, the backward graph is red.
 NODE_STYLE: dict[str, dict[str, str]] = {
-    "input": {"shape": "box", "style": "rounded,filled", "fillcolor": "#dbeafe",
-              "color": "#1d4ed8"},
+    "input": {
+        "shape": "box",
+        "style": "rounded,filled",
+        "fillcolor": "#dbeafe",
+        "color": "#1d4ed8",
+    },
     "param": {"shape": "box", "style": "filled", "fillcolor": "#fef3c7", "color": "#b45309"},
-    "state": {"shape": "box", "style": "filled,dashed", "fillcolor": "#ede9fe",
-              "color": "#6d28d9"},
+    "state": {"shape": "box", "style": "filled,dashed", "fillcolor": "#ede9fe", "color": "#6d28d9"},
     "const": {"shape": "plain", "fontcolor": "#6b7280", "fontsize": "10"},
     "op": {"shape": "ellipse", "style": "filled", "fillcolor": "#ffffff", "color": "#374151"},
-    "output": {"shape": "ellipse", "style": "filled", "fillcolor": "#dcfce7",
-               "color": "#15803d", "peripheries": "2"},
-    "backward": {"shape": "ellipse", "style": "filled", "fillcolor": "#fff1f2",
-                 "color": "#be123c"},
-    "gradient": {"shape": "box", "style": "rounded,filled", "fillcolor": "#fecdd3",
-                 "color": "#be123c", "peripheries": "2"},
-    "scope": {"shape": "box3d", "style": "filled", "fillcolor": "#f3f4f6", "color": "#374151",
-              "margin": "0.2,0.12"},
+    "output": {
+        "shape": "ellipse",
+        "style": "filled",
+        "fillcolor": "#dcfce7",
+        "color": "#15803d",
+        "peripheries": "2",
+    },
+    "backward": {"shape": "ellipse", "style": "filled", "fillcolor": "#fff1f2", "color": "#be123c"},
+    "gradient": {
+        "shape": "box",
+        "style": "rounded,filled",
+        "fillcolor": "#fecdd3",
+        "color": "#be123c",
+        "peripheries": "2",
+    },
+    "scope": {
+        "shape": "box3d",
+        "style": "filled",
+        "fillcolor": "#f3f4f6",
+        "color": "#374151",
+        "margin": "0.2,0.12",
+    },
 }
 
 # Which attributes a mark adds on top of the kind's style.
 MARKS: dict[str, dict[str, str]] = {
     "highlight": {"color": "#db2777", "penwidth": "2.8"},
     "added": {"color": "#16a34a", "penwidth": "2.6", "fillcolor": "#dcfce7"},
-    "removed": {"color": "#dc2626", "penwidth": "2.6", "fillcolor": "#fee2e2", "style":
-                "filled,dashed"},
+    "removed": {
+        "color": "#dc2626",
+        "penwidth": "2.6",
+        "fillcolor": "#fee2e2",
+        "style": "filled,dashed",
+    },
     "merged": {"color": "#d97706", "penwidth": "2.6"},
     "faded": {"color": "#d1d5db", "fontcolor": "#9ca3af"},
 }
 HIGHLIGHT_EDGE = {"color": "#db2777", "penwidth": "2.4"}
 FADED_EDGE = {"color": "#d1d5db", "fontcolor": "#9ca3af"}
-TIE_EDGE = {"style": "dotted", "color": "#be123c", "arrowhead": "none", "constraint": "false",
-            "penwidth": "0.9"}
+TIE_EDGE = {
+    "style": "dotted",
+    "color": "#be123c",
+    "arrowhead": "none",
+    "constraint": "false",
+    "penwidth": "0.9",
+}
 REUSE_EDGE = {"style": "dashed", "color": "#9ca3af", "constraint": "false"}
 
-CLUSTER = {"style": "rounded,filled", "fillcolor": "#f9fafb", "color": "#9ca3af",
-           "fontname": FONT, "fontsize": "11", "fontcolor": "#374151", "labeljust": "l"}
-SIDE_CLUSTER = {"style": "rounded", "color": "#6b7280", "fontname": FONT, "fontsize": "14",
-                "labeljust": "c"}
+CLUSTER = {
+    "style": "rounded,filled",
+    "fillcolor": "#f9fafb",
+    "color": "#9ca3af",
+    "fontname": FONT,
+    "fontsize": "11",
+    "fontcolor": "#374151",
+    "labeljust": "l",
+}
+SIDE_CLUSTER = {
+    "style": "rounded",
+    "color": "#6b7280",
+    "fontname": FONT,
+    "fontsize": "14",
+    "labeljust": "c",
+}
 
 # Gradient magnitude colour scale, from vanishing (pale grey) to large (dark red): stops at
 # log10 |g| (mean absolute value of the gradient flowing along the edge).
 VANISHING = 1e-7
-GRADIENT_STOPS = ((-7.0, (0xd1, 0xd5, 0xdb)), (-5.0, (0x93, 0xc5, 0xfd)),
-                  (-3.0, (0x25, 0x63, 0xeb)), (-1.0, (0x7c, 0x3a, 0xed)),
-                  (1.0, (0xea, 0x58, 0x0c)), (2.0, (0x7f, 0x1d, 0x1d)))
+GRADIENT_STOPS = (
+    (-7.0, (0xD1, 0xD5, 0xDB)),
+    (-5.0, (0x93, 0xC5, 0xFD)),
+    (-3.0, (0x25, 0x63, 0xEB)),
+    (-1.0, (0x7C, 0x3A, 0xED)),
+    (1.0, (0xEA, 0x58, 0x0C)),
+    (2.0, (0x7F, 0x1D, 0x1D)),
+)
 
 
 def _hex(rgb) -> str:

@@ -19,8 +19,11 @@ from .symbolic import symbolic_gradient_graph, symbolic_swell, to_sympy
 
 
 # what each mode accepts (reverse needs no concrete shapes, but takes them for uniformity)
-OPTIONS = {"reverse": {"values", "shapes"}, "forward": {"values", "shapes"},
-           "symbolic": {"values", "shapes", "training", "constants", "max_ops"}}
+OPTIONS = {
+    "reverse": {"values", "shapes"},
+    "forward": {"values", "shapes"},
+    "symbolic": {"values", "shapes", "training", "constants", "max_ops"},
+}
 
 
 def grad(y: Node, wrt: Node | Sequence[Node], mode: str = "reverse", **options):
@@ -43,12 +46,30 @@ def grad(y: Node, wrt: Node | Sequence[Node], mode: str = "reverse", **options):
     elif mode == "symbolic":
         result = symbolic_gradient_graph(y, targets, **options)
     else:
-        raise GraphError(f"unknown differentiation mode {mode!r}; use 'reverse', 'forward' "
-                         "or 'symbolic'")
+        raise GraphError(
+            f"unknown differentiation mode {mode!r}; use 'reverse', 'forward' or 'symbolic'"
+        )
     return result[0] if isinstance(wrt, Node) else result
 
 
-__all__ = ["grad", "vjp", "jvp", "forward_gradient", "forward_jvp_count",
-           "symbolic_swell", "to_sympy", "hvp", "hessian"]
-__all__ += ["numeric_grad", "check_grad", "compare", "eps_sweep", "forward_cost",
-            "swell_study", "local_rule", "saturation"]
+__all__ = [
+    "grad",
+    "vjp",
+    "jvp",
+    "forward_gradient",
+    "forward_jvp_count",
+    "symbolic_swell",
+    "to_sympy",
+    "hvp",
+    "hessian",
+]
+__all__ += [
+    "numeric_grad",
+    "check_grad",
+    "compare",
+    "eps_sweep",
+    "forward_cost",
+    "swell_study",
+    "local_rule",
+    "saturation",
+]

@@ -20,8 +20,7 @@ import numpy as np
 from ..errors import GraphError
 from ..evaluate import evaluate
 from ..ir import Node, as_list
-from .numeric import (Program, check_number, check_scheme, describe, expected_error,
-                      steps_for)
+from .numeric import Program, check_number, check_scheme, describe, expected_error, steps_for
 
 KINK_POLICIES = ("move", "flag", "ignore")
 RETRIES = 6  # shrink the step by 10x up to this many times to stay on one side of a kink
@@ -63,8 +62,11 @@ class KinkCrossing:
 
     def describe(self) -> str:
         """One line: what was crossed and what the check did about it."""
-        action = (f"step shrunk to {self.step:.1e}, checked" if self.step is not None
-                  else "skipped (on the kink: no derivative)")
+        action = (
+            f"step shrunk to {self.step:.1e}, checked"
+            if self.step is not None
+            else "skipped (on the kink: no derivative)"
+        )
         return f"{self.element}: the stencil crosses {', '.join(self.ops)}; {action}"
 
 
@@ -87,25 +89,33 @@ class GradCheck:
         return self.ok
 
     def __str__(self) -> str:
-        how = (f"{self.mode} mode vs {self.scheme} differences, rtol {self.rtol:.1e}, "
-               f"atol {self.atol:.1e}, {self.evaluations} evaluations")
+        how = (
+            f"{self.mode} mode vs {self.scheme} differences, rtol {self.rtol:.1e}, "
+            f"atol {self.atol:.1e}, {self.evaluations} evaluations"
+        )
         skipped = sum(k.step is None for k in self.kinks)
         if self.total > self.checked + skipped:
             how = f"a random sample of {self.total} elements; {how}"
         if self.ok:
             lines = [f"gradient check passed: {self.checked} elements agree ({how})"]
         else:
-            lines = [f"gradient check FAILED: {len(self.mismatches)} of {self.checked} elements "
-                     f"disagree ({how})",
-                     f"  {'element':<16}{self.mode:>14}{'numeric':>14}{'|diff|':>11}{'rel':>10}"]
+            lines = [
+                f"gradient check FAILED: {len(self.mismatches)} of {self.checked} elements "
+                f"disagree ({how})",
+                f"  {'element':<16}{self.mode:>14}{'numeric':>14}{'|diff|':>11}{'rel':>10}",
+            ]
             for m in self.mismatches[:20]:
-                lines.append(f"  {m.element:<16}{m.analytic:>14.6g}{m.numeric:>14.6g}"
-                             f"{m.abs_error:>11.2e}{m.rel_error:>10.2e}")
+                lines.append(
+                    f"  {m.element:<16}{m.analytic:>14.6g}{m.numeric:>14.6g}"
+                    f"{m.abs_error:>11.2e}{m.rel_error:>10.2e}"
+                )
             if len(self.mismatches) > 20:
                 lines.append(f"  ... and {len(self.mismatches) - 20} more")
         if self.kinks:
-            lines.append(f"{len(self.kinks)} element(s) near a kink or switch"
-                         f"{f', {skipped} skipped' if skipped else ''}:")
+            lines.append(
+                f"{len(self.kinks)} element(s) near a kink or switch"
+                f"{f', {skipped} skipped' if skipped else ''}:"
+            )
             lines += [f"  {k.describe()}" for k in self.kinks[:20]]
         return "\n".join(lines)
 
@@ -123,8 +133,14 @@ class GradCheck:
         return out
 
 
-def gradient_nodes(y: Node, wrt: list[Node], values: Mapping[str, Any], mode: str,
-                   training: bool = False, **options) -> list[Node]:
+def gradient_nodes(
+    y: Node,
+    wrt: list[Node],
+    values: Mapping[str, Any],
+    mode: str,
+    training: bool = False,
+    **options,
+) -> list[Node]:
     """`gc.grad(y, wrt, mode=mode)`, passing forward and symbolic mode the concrete shapes
     (and symbolic mode the training flag) they need."""
     from . import grad
@@ -145,11 +161,21 @@ def _elements(shape: tuple, limit: int | None, seed: int) -> list[tuple]:
     return [indices[i] for i in sorted(chosen)]
 
 
-def check_grad(y: Node, wrt: Node | Sequence[Node], values: Mapping[str, Any],
-               eps: float | None = None, scheme: str = "central", training: bool = False,
-               rtol: float | None = None, atol: float | None = None, mode: str = "reverse",
-               kinks: str = "move", max_elements: int | None = None, seed: int = 0,
-               **grad_options) -> GradCheck:
+def check_grad(
+    y: Node,
+    wrt: Node | Sequence[Node],
+    values: Mapping[str, Any],
+    eps: float | None = None,
+    scheme: str = "central",
+    training: bool = False,
+    rtol: float | None = None,
+    atol: float | None = None,
+    mode: str = "reverse",
+    kinks: str = "move",
+    max_elements: int | None = None,
+    seed: int = 0,
+    **grad_options,
+) -> GradCheck:
     """Check `gc.grad(y, wrt, mode=mode)` against finite differences, element by element.
 
     An element passes when |analytic - numeric| <= atol + rtol * max(|analytic|, |numeric|).
@@ -165,8 +191,9 @@ def check_grad(y: Node, wrt: Node | Sequence[Node], values: Mapping[str, Any],
     for what, tol in (("rtol", rtol), ("atol", atol)):
         if tol is not None:
             check_number(tol, what, zero=True)
-    if max_elements is not None and (not isinstance(max_elements, int)
-                                     or isinstance(max_elements, bool) or max_elements < 1):
+    if max_elements is not None and (
+        not isinstance(max_elements, int) or isinstance(max_elements, bool) or max_elements < 1
+    ):
         raise GraphError(f"max_elements must be a positive int, got {max_elements!r}")
     if kinks not in KINK_POLICIES:
         raise GraphError(f"kinks must be one of {', '.join(KINK_POLICIES)}, got {kinks!r}")
@@ -174,8 +201,11 @@ def check_grad(y: Node, wrt: Node | Sequence[Node], values: Mapping[str, Any],
     program = Program(y, targets, values, training)
     if scheme == "complex":
         program.check_analytic()
-    analytic = evaluate(gradient_nodes(y, targets, values, mode, training, **grad_options),
-                        values, training=training)
+    analytic = evaluate(
+        gradient_nodes(y, targets, values, mode, training, **grad_options),
+        values,
+        training=training,
+    )
     y0 = abs(float(np.real(program.base_env()[program.y.id])))
     rtol = 100 * expected_error(scheme, program.eps) if rtol is None else float(rtol)
     atol = rtol * max(1.0, y0) if atol is None else float(atol)
@@ -187,15 +217,17 @@ def check_grad(y: Node, wrt: Node | Sequence[Node], values: Mapping[str, Any],
             h = float(steps[index])
             numeric, crossed = program.partial(k, index, h, scheme, watch)
             if crossed:
-                ops = tuple(dict.fromkeys(
-                    describe(n) if n.name is None else f"{n.op} {n.name!r}" for n in crossed))
+                ops = tuple(
+                    dict.fromkeys(
+                        describe(n) if n.name is None else f"{n.op} {n.name!r}" for n in crossed
+                    )
+                )
                 for _ in range(RETRIES if kinks == "move" else 0):
                     h /= 10
                     numeric, crossed = program.partial(k, index, h, scheme, watch)
                     if not crossed:
                         break
-                crossings.append(KinkCrossing(describe(node), index, ops,
-                                              None if crossed else h))
+                crossings.append(KinkCrossing(describe(node), index, ops, None if crossed else h))
                 if crossed:
                     continue
             checked += 1
@@ -204,8 +236,21 @@ def check_grad(y: Node, wrt: Node | Sequence[Node], values: Mapping[str, Any],
             diff = abs(float(grads[index]) - numeric)
             if not diff <= tol:
                 scale = max(abs(float(grads[index])), abs(numeric), np.finfo(float).tiny)
-                mismatches.append(Mismatch(describe(node), index, float(grads[index]), numeric,
-                                           diff, diff / scale))
+                mismatches.append(
+                    Mismatch(
+                        describe(node), index, float(grads[index]), numeric, diff, diff / scale
+                    )
+                )
     mismatches.sort(key=lambda m: -m.abs_error)
-    return GradCheck(not mismatches, mode, scheme, rtol, atol, checked, program.evaluations,
-                     mismatches, crossings, int(sum(b.size for b in program.base)))
+    return GradCheck(
+        not mismatches,
+        mode,
+        scheme,
+        rtol,
+        atol,
+        checked,
+        program.evaluations,
+        mismatches,
+        crossings,
+        int(sum(b.size for b in program.base)),
+    )

@@ -40,9 +40,19 @@ class MethodResult:
 
     def to_dict(self) -> dict:
         """JSON-able data (gradients as nested lists)."""
-        out = {k: getattr(self, k) for k in ("method", "max_abs_error", "max_rel_error",
-                                             "evaluations", "derivative_ops", "seconds",
-                                             "error", "note")}
+        out = {
+            k: getattr(self, k)
+            for k in (
+                "method",
+                "max_abs_error",
+                "max_rel_error",
+                "evaluations",
+                "derivative_ops",
+                "seconds",
+                "error",
+                "note",
+            )
+        }
         out["gradient"] = None if self.gradient is None else [g.tolist() for g in self.gradient]
         return out
 
@@ -72,33 +82,45 @@ class Comparison:
         for result in self.results:
             if result.method == method:
                 return result
-        raise KeyError(f"no method {method!r} in this comparison; it has "
-                       f"{', '.join(r.method for r in self.results)}")
+        raise KeyError(
+            f"no method {method!r} in this comparison; it has "
+            f"{', '.join(r.method for r in self.results)}"
+        )
 
     def rows(self) -> list[tuple[str, ...]]:
         """The table's cells as strings, one row per method."""
         rows = []
         for r in self.results:
             if not r.ok:
-                rows.append((r.method, "-", "-", "-", "-", _seconds(r.seconds),
-                             f"failed: {r.error}"))
+                rows.append(
+                    (r.method, "-", "-", "-", "-", _seconds(r.seconds), f"failed: {r.error}")
+                )
                 continue
-            rows.append((r.method, _number(r.max_abs_error, ".1e"),
-                         _number(r.max_rel_error, ".1e"), _number(r.evaluations, ","),
-                         _number(r.derivative_ops, ","), _seconds(r.seconds), r.note))
+            rows.append(
+                (
+                    r.method,
+                    _number(r.max_abs_error, ".1e"),
+                    _number(r.max_rel_error, ".1e"),
+                    _number(r.evaluations, ","),
+                    _number(r.derivative_ops, ","),
+                    _seconds(r.seconds),
+                    r.note,
+                )
+            )
         return rows
 
     def title(self) -> str:
-        return (f"gradient w.r.t. {', '.join(self.wrt)} ({self.elements} elements, "
-                f"{self.dtype}); errors against {self.reference}")
+        return (
+            f"gradient w.r.t. {', '.join(self.wrt)} ({self.elements} elements, "
+            f"{self.dtype}); errors against {self.reference}"
+        )
 
     def __str__(self) -> str:
         rows = [self.COLUMNS] + self.rows()
         widths = [max(len(row[i]) for row in rows) for i in range(len(self.COLUMNS) - 1)]
         lines = [self.title()]
         for row in rows:
-            cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:-1],
-                                                                             widths[1:])]
+            cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:-1], widths[1:])]
             lines.append("  ".join(cells + [row[-1]]).rstrip())
         return "\n".join(lines)
 
@@ -106,16 +128,29 @@ class Comparison:
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in self.COLUMNS)
-        body = "".join("<tr>" + "".join(
-            f"<td style='text-align:{'left' if i in (0, 6) else 'right'}'>{html.escape(c)}</td>"
-            for i, c in enumerate(row)) + "</tr>" for row in self.rows())
-        return (f"<table><caption>{html.escape(self.title())}</caption>"
-                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        body = "".join(
+            "<tr>"
+            + "".join(
+                f"<td style='text-align:{'left' if i in (0, 6) else 'right'}'>{html.escape(c)}</td>"
+                for i, c in enumerate(row)
+            )
+            + "</tr>"
+            for row in self.rows()
+        )
+        return (
+            f"<table><caption>{html.escape(self.title())}</caption>"
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        )
 
     def to_dict(self) -> dict:
         """The report as JSON-able data."""
-        return {"wrt": self.wrt, "elements": self.elements, "dtype": self.dtype,
-                "reference": self.reference, "methods": [r.to_dict() for r in self.results]}
+        return {
+            "wrt": self.wrt,
+            "elements": self.elements,
+            "dtype": self.dtype,
+            "reference": self.reference,
+            "methods": [r.to_dict() for r in self.results],
+        }
 
 
 def op_count(nodes: Sequence[Node]) -> int:
@@ -131,8 +166,16 @@ def float64_graph(outputs: Sequence[Node]) -> list[Node]:
             attrs = dict(node.attrs)
             if node.op == "const":
                 attrs["value"] = np.asarray(attrs["value"], dtype=np.float64)
-            mapping[node] = Node(node.op, (), attrs, node.shape, "float64", name=node.name,
-                                 scope=node.scope, site=node.site)
+            mapping[node] = Node(
+                node.op,
+                (),
+                attrs,
+                node.shape,
+                "float64",
+                name=node.name,
+                scope=node.scope,
+                site=node.site,
+            )
     return substitute(list(outputs), mapping)
 
 
@@ -148,8 +191,12 @@ def _run(method: str, y: Node, wrt: list[Node], values, training: bool, eps, max
     if method == "forward":
         from .forward import forward_jvp_count
 
-        return grads, forward_jvp_count(y, wrt, values=values), op_count(nodes), \
-            "one JVP per element"
+        return (
+            grads,
+            forward_jvp_count(y, wrt, values=values),
+            op_count(nodes),
+            "one JVP per element",
+        )
     note = "one backward pass" if method == "reverse" else "sympy.diff, then cse"
     return grads, 1, op_count(nodes), note
 
@@ -160,8 +207,10 @@ def _check_methods(methods: Sequence[str]) -> None:
     for method in methods:
         name, _, scheme = method.partition(":")
         if not (method in METHODS or (name == "numeric" and scheme in SCHEMES)):
-            raise GraphError(f"unknown method {method!r}; use {', '.join(METHODS)} or "
-                             f"numeric:<scheme> with a scheme of {', '.join(SCHEMES)}")
+            raise GraphError(
+                f"unknown method {method!r}; use {', '.join(METHODS)} or "
+                f"numeric:<scheme> with a scheme of {', '.join(SCHEMES)}"
+            )
 
 
 def _errors(grads: list[np.ndarray], reference: list[np.ndarray]) -> tuple[float, float]:
@@ -172,14 +221,21 @@ def _errors(grads: list[np.ndarray], reference: list[np.ndarray]) -> tuple[float
         diff = float(np.max(np.abs(np.asarray(g, np.float64) - r), initial=0.0))
         # np.maximum, not max: a NaN gradient must show as a NaN error, not vanish
         abs_err = float(np.maximum(abs_err, diff))
-        rel_err = float(np.maximum(rel_err, diff / max(float(np.max(np.abs(r), initial=0.0)),
-                                                       1e-300)))
+        rel_err = float(
+            np.maximum(rel_err, diff / max(float(np.max(np.abs(r), initial=0.0)), 1e-300))
+        )
     return abs_err, rel_err
 
 
-def compare(y: Node, wrt: Node | Sequence[Node], values: Mapping[str, Any],
-            methods: Sequence[str] = METHODS, training: bool = False, eps: float | None = None,
-            max_ops: int | None = None) -> Comparison:
+def compare(
+    y: Node,
+    wrt: Node | Sequence[Node],
+    values: Mapping[str, Any],
+    methods: Sequence[str] = METHODS,
+    training: bool = False,
+    eps: float | None = None,
+    max_ops: int | None = None,
+) -> Comparison:
     """Differentiate `y` with respect to `wrt` by each method and compare them.
 
     Methods: "symbolic", "numeric" (central differences; "numeric:forward",
@@ -195,25 +251,33 @@ def compare(y: Node, wrt: Node | Sequence[Node], values: Mapping[str, Any],
     for method in methods:
         start = time.perf_counter()
         try:
-            grads, evaluations, ops, note = _run(method, y, targets, values, training, eps,
-                                                 max_ops)
-            results.append(MethodResult(method, [np.asarray(g) for g in grads],
-                                        evaluations=evaluations, derivative_ops=ops, note=note))
+            grads, evaluations, ops, note = _run(method, y, targets, values, training, eps, max_ops)
+            results.append(
+                MethodResult(
+                    method,
+                    [np.asarray(g) for g in grads],
+                    evaluations=evaluations,
+                    derivative_ops=ops,
+                    note=note,
+                )
+            )
         except GraphError as error:
             results.append(MethodResult(method, error=str(error)))
         except (ArithmeticError, MemoryError, RecursionError, ValueError) as error:
             results.append(MethodResult(method, error=f"{type(error).__name__}: {error}"))
         results[-1].seconds = time.perf_counter() - start
     dtype = np.result_type(y.dtype, *(t.dtype for t in targets)).name
-    symbolic = next((r for r in results if r.method == "symbolic" and r.ok
-                     and dtype == "float64"), None)
+    symbolic = next(
+        (r for r in results if r.method == "symbolic" and r.ok and dtype == "float64"), None
+    )
     if symbolic is not None:
         reference_name, reference = "symbolic", symbolic.gradient
     else:
         reference_name = "reverse mode in float64"
         graph = float64_graph([y, *targets])
-        reference = evaluate(gradient_nodes(graph[0], graph[1:], values, "reverse"),
-                             values, training=training)
+        reference = evaluate(
+            gradient_nodes(graph[0], graph[1:], values, "reverse"), values, training=training
+        )
     reference = [np.asarray(r, np.float64) for r in reference]
     for r in results:
         if r.ok:

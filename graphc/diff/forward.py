@@ -49,8 +49,9 @@ def as_tangent(value, w: Node) -> Node:
         try:
             value = np.asarray(value, dtype=w.dtype)
         except (TypeError, ValueError) as error:
-            raise GraphError(f"{w.site}: the tangent for {w.name or w.op} is not a "
-                             f"{w.dtype} array: {error}") from None
+            raise GraphError(
+                f"{w.site}: the tangent for {w.name or w.op} is not a {w.dtype} array: {error}"
+            ) from None
     return lift(value, w)
 
 
@@ -76,16 +77,20 @@ def _tangent_terms(node: Node, tangents: dict[int, Node]) -> list[Node]:
     return terms
 
 
-def jvp(outputs: Node | Sequence[Node], wrt: Node | Sequence[Node],
-        tangents: Node | Sequence) -> list[Node]:
+def jvp(
+    outputs: Node | Sequence[Node], wrt: Node | Sequence[Node], tangents: Node | Sequence
+) -> list[Node]:
     """Nodes for sum_i d outputs[k] / d wrt[i] . tangents[i], one per output.
 
     Tangents are nodes, arrays or numbers shaped like (or broadcastable to) their `wrt`.
     An output that does not depend on `wrt` gets zeros of its shape.
     """
     outs, targets = as_list(outputs), as_list(wrt)
-    seeds = [tangents] if isinstance(tangents, (Node, np.ndarray, float, int, np.number)) \
+    seeds = (
+        [tangents]
+        if isinstance(tangents, (Node, np.ndarray, float, int, np.number))
         else list(tangents)
+    )
     if len(seeds) != len(targets):
         raise GraphError(f"jvp: {len(targets)} wrt nodes but {len(seeds)} tangents")
     check_gradient_args(None, targets)
@@ -95,8 +100,10 @@ def jvp(outputs: Node | Sequence[Node], wrt: Node | Sequence[Node],
         try:
             t = fit_to(t, w)
         except GraphError as error:
-            raise GraphError(f"{w.site}: the tangent for {w.name or w.op} has shape "
-                             f"{t.shape}, not {w.shape}: {error}") from None
+            raise GraphError(
+                f"{w.site}: the tangent for {w.name or w.op} has shape "
+                f"{t.shape}, not {w.shape}: {error}"
+            ) from None
         seed_of[w.id] = seed_of[w.id] + t if w.id in seed_of else t
     order = topological_order(outs)
     live = depends_on(order, targets)
@@ -115,8 +122,9 @@ def jvp(outputs: Node | Sequence[Node], wrt: Node | Sequence[Node],
     return [tangent[o.id] if o.id in tangent else zeros_like(o) for o in outs]
 
 
-def concrete_shape(node: Node, values: Mapping | None = None,
-                   shapes: Mapping | None = None) -> tuple[int, ...]:
+def concrete_shape(
+    node: Node, values: Mapping | None = None, shapes: Mapping | None = None
+) -> tuple[int, ...]:
     """`node`'s static shape with batch dimensions (None) filled from `values` or `shapes`
     (by leaf name; an inner node's shape is read off its value, computed from `values`)."""
     if None not in node.shape:
@@ -128,12 +136,17 @@ def concrete_shape(node: Node, values: Mapping | None = None,
         known = np.shape(values[node.name])
     elif values is not None and not node.is_leaf:
         known = np.shape(evaluate(node, values))
-    if known is None or len(known) != node.ndim or any(
-            s is not None and s != k for s, k in zip(node.shape, known)):
+    if (
+        known is None
+        or len(known) != node.ndim
+        or any(s is not None and s != k for s, k in zip(node.shape, known))
+    ):
         got = "" if known is None else f" (got {known})"
-        raise GraphError(f"{node.site}: {node.op} {node.name!r} has the batch shape "
-                         f"{node.shape}; give its concrete shape with values= or shapes= "
-                         f"keyed by {node.name!r}{got}")
+        raise GraphError(
+            f"{node.site}: {node.op} {node.name!r} has the batch shape "
+            f"{node.shape}; give its concrete shape with values= or shapes= "
+            f"keyed by {node.name!r}{got}"
+        )
     return tuple(int(k) for k in known)
 
 
@@ -146,14 +159,19 @@ def _basis(shapes: Sequence[tuple], dtypes: Sequence[str]):
             yield k, index, tangents
 
 
-def forward_jvp_count(y: Node, wrt: Node | Sequence[Node], values: Mapping | None = None,
-                      shapes: Mapping | None = None) -> int:
+def forward_jvp_count(
+    y: Node,
+    wrt: Node | Sequence[Node],
+    values: Mapping | None = None,
+    shapes: Mapping | None = None,
+) -> int:
     """How many JVPs a forward-mode gradient of `y` needs: one per element of `wrt`."""
     return sum(int(np.prod(concrete_shape(w, values, shapes), dtype=int)) for w in as_list(wrt))
 
 
-def forward_gradient_graph(y: Node, wrt: Sequence[Node], values: Mapping | None = None,
-                           shapes: Mapping | None = None) -> list[Node]:
+def forward_gradient_graph(
+    y: Node, wrt: Sequence[Node], values: Mapping | None = None, shapes: Mapping | None = None
+) -> list[Node]:
     """The gradient of scalar `y` as graph nodes built from one tangent graph per element.
 
     The tangent graph is built once with placeholder tangents, then copied with each basis
@@ -183,8 +201,9 @@ class ForwardGradient:
     seconds: float
 
 
-def forward_gradient(y: Node, wrt: Node | Sequence[Node], values: Mapping,
-                     training: bool = False) -> ForwardGradient:
+def forward_gradient(
+    y: Node, wrt: Node | Sequence[Node], values: Mapping, training: bool = False
+) -> ForwardGradient:
     """Evaluate the gradient of scalar `y` by one JVP evaluation per element of `wrt`."""
     targets = as_list(wrt)
     check_gradient_args(y, targets)
@@ -198,5 +217,6 @@ def forward_gradient(y: Node, wrt: Node | Sequence[Node], values: Mapping,
         feed = dict(values) | {h.name: t for h, t in zip(holders, tangents)}
         grads[k][index] = evaluate(tangent, feed, training=training)
         count += 1
-    return ForwardGradient(grads, count, len(topological_order(tangent)),
-                           time.perf_counter() - start)
+    return ForwardGradient(
+        grads, count, len(topological_order(tangent)), time.perf_counter() - start
+    )

@@ -60,8 +60,7 @@ class SympyToGraph:
             try:
                 return self.symbols[e]
             except KeyError:
-                raise GraphError(f"symbolic: the expression uses the unknown symbol {e}") \
-                    from None
+                raise GraphError(f"symbolic: the expression uses the unknown symbol {e}") from None
         if e in (sp.nan, sp.zoo, sp.oo, -sp.oo):
             raise GraphError(f"symbolic: the derivative is undefined here ({e})")
         if isinstance(e, (sp.Number, sp.NumberSymbol)):  # NumberSymbol: E, pi
@@ -71,8 +70,7 @@ class SympyToGraph:
         for head, rule in RULES:
             if isinstance(e, head):
                 return rule(self, e)
-        raise GraphError(f"symbolic: cannot turn the SymPy {type(e).__name__} {e} into graph "
-                         "ops")
+        raise GraphError(f"symbolic: cannot turn the SymPy {type(e).__name__} {e} into graph ops")
 
     def node(self, e: sp.Basic) -> Node:
         """The node of an already converted subexpression."""

@@ -52,8 +52,13 @@ def hvp(y: Node, wrt: Node | Sequence[Node], vectors, mode: str = "reverse"):
     return result[0] if isinstance(wrt, Node) else result
 
 
-def hessian(y: Node, wrt: Node | Sequence[Node], values: Mapping, mode: str = "reverse",
-            training: bool = False) -> np.ndarray:
+def hessian(
+    y: Node,
+    wrt: Node | Sequence[Node],
+    values: Mapping,
+    mode: str = "reverse",
+    training: bool = False,
+) -> np.ndarray:
     """The full Hessian of scalar `y` as an (n, n) array, n = total elements of `wrt`.
 
     Rows and columns follow the elements of each `wrt` node in order, each flattened in
@@ -70,8 +75,10 @@ def hessian(y: Node, wrt: Node | Sequence[Node], values: Mapping, mode: str = "r
     for column in range(n):
         flat = np.zeros(n)
         flat[column] = 1.0
-        feed = dict(values) | {h.name: flat[a:b].reshape(s) for h, a, b, s in
-                               zip(holders, offsets[:-1], offsets[1:], shapes)}
+        feed = dict(values) | {
+            h.name: flat[a:b].reshape(s)
+            for h, a, b, s in zip(holders, offsets[:-1], offsets[1:], shapes)
+        }
         parts = evaluate(products, feed, training=training)
         out[:, column] = np.concatenate([np.ravel(p) for p in parts])
     return out

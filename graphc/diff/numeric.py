@@ -31,12 +31,15 @@ class Scheme:
     stencil: tuple[tuple[int, float], ...]
 
 
-SCHEMES = {s.name: s for s in (
-    Scheme("forward", 1, ((1, 1.0), (0, -1.0))),
-    Scheme("central", 2, ((1, 0.5), (-1, -0.5))),
-    Scheme("five_point", 4, ((2, -1 / 12), (1, 8 / 12), (-1, -8 / 12), (-2, 1 / 12))),
-    Scheme("complex", 2, ((1, 1.0),)),  # Im f(x + ih) / h: no subtraction, no cancellation
-)}
+SCHEMES = {
+    s.name: s
+    for s in (
+        Scheme("forward", 1, ((1, 1.0), (0, -1.0))),
+        Scheme("central", 2, ((1, 0.5), (-1, -0.5))),
+        Scheme("five_point", 4, ((2, -1 / 12), (1, 8 / 12), (-1, -8 / 12), (-2, 1 / 12))),
+        Scheme("complex", 2, ((1, 1.0),)),  # Im f(x + ih) / h: no subtraction, no cancellation
+    )
+}
 
 
 def machine_eps(*dtypes: str) -> float:
@@ -80,8 +83,9 @@ def describe(node: Node) -> str:
 class Program:
     """A graph prepared for many evaluations that differ only in the values of `wrt`."""
 
-    def __init__(self, y: Node, wrt: Sequence[Node], values: Mapping[str, Any],
-                 training: bool = False):
+    def __init__(
+        self, y: Node, wrt: Sequence[Node], values: Mapping[str, Any], training: bool = False
+    ):
         wrt = as_list(wrt)
         check_gradient_args(as_list(y)[0], wrt)
         graph = specialize([y, *wrt], training)
@@ -117,8 +121,9 @@ class Program:
         try:
             result = np.asarray(kernel(*args, **node.attrs))
         except (ValueError, TypeError, IndexError) as error:
-            raise EvaluationError(f"{node.site}: {node.op} failed on complex inputs: "
-                                  f"{error}") from None
+            raise EvaluationError(
+                f"{node.site}: {node.op} failed on complex inputs: {error}"
+            ) from None
         if node.dtype in FLOAT_DTYPES:
             return result.astype(_complex_dtype(node.dtype), copy=False)
         return result.astype(node.dtype, copy=False)
@@ -131,10 +136,12 @@ class Program:
                 raise GraphError(
                     f"{node.site}: the complex-step derivative needs every op between {names} "
                     f"and the output to be analytic, but {node.op!r} is not (a kink or a "
-                    f"comparison); use scheme='central' or 'five_point'")
+                    f"comparison); use scheme='central' or 'five_point'"
+                )
 
-    def run(self, k: int | None = None, value: np.ndarray | None = None,
-            complex_step: bool = False) -> dict[int, np.ndarray]:
+    def run(
+        self, k: int | None = None, value: np.ndarray | None = None, complex_step: bool = False
+    ) -> dict[int, np.ndarray]:
         """One evaluation with `wrt[k]` set to `value` (the base point when k is None)."""
         env = dict(self.fixed)
         for i, w in enumerate(self.wrt):
@@ -170,8 +177,9 @@ class Program:
             out[node.id] = np.sign(kink(*args)) if kink is not None else np.real(env[node.id])
         return out
 
-    def partial(self, k: int, index: tuple, h: float, scheme: str,
-                watch: bool = False) -> tuple[float, list[Node]]:
+    def partial(
+        self, k: int, index: tuple, h: float, scheme: str, watch: bool = False
+    ) -> tuple[float, list[Node]]:
         """d y / d wrt[k][index] by `scheme` with step h, and the ops its stencil crossed."""
         base = self.base[k]
         crossed: dict[int, Node] = {}
@@ -202,15 +210,20 @@ class NumericGradient(list):
         self.evaluations, self.scheme, self.steps = evaluations, scheme, steps
 
     def __repr__(self) -> str:
-        return f"NumericGradient({list.__repr__(self)}, scheme={self.scheme!r}, " \
-               f"evaluations={self.evaluations})"
+        return (
+            f"NumericGradient({list.__repr__(self)}, scheme={self.scheme!r}, "
+            f"evaluations={self.evaluations})"
+        )
 
 
 def check_number(value: Any, what: str, zero: bool = False) -> None:
     """Refuse a `value` that is not a finite real number above zero (or at least zero)."""
-    ok = (isinstance(value, (int, float, np.integer, np.floating))
-          and not isinstance(value, (bool, np.bool_)) and bool(np.isfinite(value))
-          and (value >= 0 if zero else value > 0))
+    ok = (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and not isinstance(value, (bool, np.bool_))
+        and bool(np.isfinite(value))
+        and (value >= 0 if zero else value > 0)
+    )
     if not ok:
         kind = "a non-negative" if zero else "a positive"
         raise GraphError(f"{what} must be {kind} number, got {value!r}")
@@ -219,8 +232,9 @@ def check_number(value: Any, what: str, zero: bool = False) -> None:
 def check_scheme(scheme: str, eps: float | None) -> None:
     """Refuse an unknown scheme or a step that is not a positive number."""
     if scheme not in SCHEMES:
-        raise GraphError(f"unknown finite-difference scheme {scheme!r}; use one of "
-                         f"{', '.join(SCHEMES)}")
+        raise GraphError(
+            f"unknown finite-difference scheme {scheme!r}; use one of {', '.join(SCHEMES)}"
+        )
     if eps is not None:
         check_number(eps, "eps")  # the step
 
@@ -233,9 +247,14 @@ def steps_for(program: Program, k: int, scheme: str, eps: float | None) -> np.nd
     return default_step(scheme, program.eps, base.astype(np.float64))
 
 
-def numeric_grad(y: Node, wrt: Node | Sequence[Node], values: Mapping[str, Any],
-                 eps: float | None = None, scheme: str = "central",
-                 training: bool = False) -> NumericGradient:
+def numeric_grad(
+    y: Node,
+    wrt: Node | Sequence[Node],
+    values: Mapping[str, Any],
+    eps: float | None = None,
+    scheme: str = "central",
+    training: bool = False,
+) -> NumericGradient:
     """The gradient of scalar `y` with respect to each `wrt` node, by finite differences.
 
     `scheme` is "forward", "central", "five_point" or "complex" (the complex step: exact

@@ -92,13 +92,17 @@ def check_gradient_args(y: Node | None, wrt: Sequence[Node]) -> None:
     """Refuse what no differentiation mode can do: a non-scalar or non-float output (y=None
     skips that check, for JVPs of any output), or a wrt node that is not float."""
     if y is not None and (y.shape != () or y.dtype not in FLOAT_DTYPES):
-        raise GraphError(f"{y.site}: the gradient needs a scalar float output, got shape "
-                         f"{y.shape} and dtype {y.dtype}")
+        raise GraphError(
+            f"{y.site}: the gradient needs a scalar float output, got shape "
+            f"{y.shape} and dtype {y.dtype}"
+        )
     for w in wrt:
         if w.dtype not in FLOAT_DTYPES:
-            raise GraphError(f"{w.site}: cannot differentiate with respect to {w.op} "
-                             f"{w.name or ''} of dtype {w.dtype}; only float nodes have "
-                             "derivatives")
+            raise GraphError(
+                f"{w.site}: cannot differentiate with respect to {w.op} "
+                f"{w.name or ''} of dtype {w.dtype}; only float nodes have "
+                "derivatives"
+            )
 
 
 def gradient_graph(y: Node, wrt: Sequence[Node]) -> list[Node]:

@@ -47,36 +47,56 @@ class SaturationReport:
         for layer in self.layers:
             if layer.node == name:
                 return layer
-        raise KeyError(f"no activation {name!r}; the graph has "
-                       f"{', '.join(layer.node for layer in self.layers) or 'none'}")
+        raise KeyError(
+            f"no activation {name!r}; the graph has "
+            f"{', '.join(layer.node for layer in self.layers) or 'none'}"
+        )
 
     def rows(self) -> list[tuple[str, ...]]:
         """The table's cells as strings."""
-        return [(a.node, a.op, str(a.shape), f"{a.saturated:.1%}", f"{a.dead_units:.1%}",
-                 f"{a.mean_derivative:.3g}") for a in self.layers]
+        return [
+            (
+                a.node,
+                a.op,
+                str(a.shape),
+                f"{a.saturated:.1%}",
+                f"{a.dead_units:.1%}",
+                f"{a.mean_derivative:.3g}",
+            )
+            for a in self.layers
+        ]
 
     def __str__(self) -> str:
         rows = [self.COLUMNS] + self.rows()
         widths = [max(len(r[i]) for r in rows) for i in range(len(self.COLUMNS))]
         lines = [f"saturation: local derivative below {self.threshold:g}"]
-        lines += ["  ".join(c.ljust(w) if i < 3 else c.rjust(w)
-                            for i, (c, w) in enumerate(zip(row, widths))).rstrip()
-                  for row in rows]
+        lines += [
+            "  ".join(
+                c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))
+            ).rstrip()
+            for row in rows
+        ]
         return "\n".join(lines)
 
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in self.COLUMNS)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-                       for row in self.rows())
-        return (f"<table><caption>saturation: local derivative below {self.threshold:g}"
-                f"</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+            for row in self.rows()
+        )
+        return (
+            f"<table><caption>saturation: local derivative below {self.threshold:g}"
+            f"</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        )
 
     def to_dict(self) -> dict:
         """JSON-able data."""
-        return {"threshold": self.threshold,
-                "layers": [asdict(a) | {"shape": list(a.shape)} for a in self.layers]}
+        return {
+            "threshold": self.threshold,
+            "layers": [asdict(a) | {"shape": list(a.shape)} for a in self.layers],
+        }
 
 
 def local_derivative(node: Node) -> Node:
@@ -88,9 +108,13 @@ def local_derivative(node: Node) -> Node:
     return opdef.vjp[0](zeros_like(node) + 1.0, node)
 
 
-def saturation(outputs: Node | Sequence[Node], values: Mapping[str, Any],
-               threshold: float = 1e-2, training: bool = False,
-               ops: Sequence[str] = ACTIVATIONS) -> SaturationReport:
+def saturation(
+    outputs: Node | Sequence[Node],
+    values: Mapping[str, Any],
+    threshold: float = 1e-2,
+    training: bool = False,
+    ops: Sequence[str] = ACTIVATIONS,
+) -> SaturationReport:
     """Per activation node of `ops` in the graph of `outputs`: the fraction of values and of
     units whose local derivative is below `threshold`, evaluated at `values`."""
     check_number(threshold, "threshold")
@@ -103,7 +127,14 @@ def saturation(outputs: Node | Sequence[Node], values: Mapping[str, Any],
     for node, d in zip(found, derivatives):
         small = np.abs(d) < threshold
         per_unit = small.reshape(-1, small.shape[-1]).all(axis=0) if small.ndim else small
-        layers.append(ActivationSaturation(
-            describe(node), node.op, tuple(np.shape(d)), float(small.mean()),
-            float(np.mean(per_unit)), float(np.abs(d).mean())))
+        layers.append(
+            ActivationSaturation(
+                describe(node),
+                node.op,
+                tuple(np.shape(d)),
+                float(small.mean()),
+                float(np.mean(per_unit)),
+                float(np.abs(d).mean()),
+            )
+        )
     return SaturationReport(float(threshold), layers)

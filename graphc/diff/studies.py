@@ -23,10 +23,14 @@ def _grad(y: Node, wrt: list[Node], mode: str, **options) -> list[Node]:
     return grad(y, wrt, mode=mode, **options)
 
 
-def eps_sweep(y: Node, wrt: Node | Sequence[Node], values: Mapping[str, Any],
-              eps: Sequence[float] | None = None,
-              schemes: Sequence[str] = ("forward", "central", "five_point"),
-              training: bool = False) -> dict:
+def eps_sweep(
+    y: Node,
+    wrt: Node | Sequence[Node],
+    values: Mapping[str, Any],
+    eps: Sequence[float] | None = None,
+    schemes: Sequence[str] = ("forward", "central", "five_point"),
+    training: bool = False,
+) -> dict:
     """Max absolute error of the numeric gradient against reverse mode, for each step in
     `eps` (default: 1e-1 down to about 10x machine epsilon of the graph's dtype, two per
     decade) and each scheme.
@@ -50,15 +54,19 @@ def eps_sweep(y: Node, wrt: Node | Sequence[Node], values: Mapping[str, Any],
     errors: dict[str, list[float]] = {}
     for scheme in schemes:
         errors[scheme] = [
-            max(float(np.max(np.abs(np.asarray(g, np.float64) - r), initial=0.0))
-                for g, r in zip(gradient_of(program, scheme, e), reference))
-            for e in eps]
+            max(
+                float(np.max(np.abs(np.asarray(g, np.float64) - r), initial=0.0))
+                for g, r in zip(gradient_of(program, scheme, e), reference)
+            )
+            for e in eps
+        ]
     dtype = np.result_type(y.dtype, *(t.dtype for t in targets)).name
     return {"eps": eps, "error": errors, "dtype": dtype}
 
 
-def dense_layer(n_in: int, batch: int = 8, n_out: int = 3,
-                seed: int = 0) -> tuple[Node, dict[str, np.ndarray]]:
+def dense_layer(
+    n_in: int, batch: int = 8, n_out: int = 3, seed: int = 0
+) -> tuple[Node, dict[str, np.ndarray]]:
     """A one-layer tanh network with n_in * n_out + n_out params and its values: the model
     the cost studies grow."""
     from ..ops.elementwise import tanh
@@ -69,8 +77,10 @@ def dense_layer(n_in: int, batch: int = 8, n_out: int = 3,
     W, b = param("W", (n_in, n_out), init="xavier_normal"), param("b", (n_out,), init=0.1)
     loss = mse(tanh(x @ W + b), t)
     rng = np.random.default_rng(seed)
-    values = init_params(loss, seed) | {"x": rng.normal(size=(batch, n_in)),
-                                        "t": rng.normal(size=(batch, n_out))}
+    values = init_params(loss, seed) | {
+        "x": rng.normal(size=(batch, n_in)),
+        "t": rng.normal(size=(batch, n_out)),
+    }
     return loss, values
 
 
@@ -82,8 +92,10 @@ def _timed_gradient(loss: Node, wrt: list[Node], values: dict, mode: str) -> flo
     return time.perf_counter() - start
 
 
-def forward_cost(sizes: Sequence[int] = (2, 4, 8, 16, 32),
-                 build: Callable[[int], tuple[Node, dict]] = dense_layer) -> dict:
+def forward_cost(
+    sizes: Sequence[int] = (2, 4, 8, 16, 32),
+    build: Callable[[int], tuple[Node, dict]] = dense_layer,
+) -> dict:
     """Forward against reverse mode as the parameter count grows.
 
     For each size, `build(size)` gives (loss, values); the gradient with respect to every
@@ -93,8 +105,13 @@ def forward_cost(sizes: Sequence[int] = (2, 4, 8, 16, 32),
     from ..evaluate import params
     from .forward import forward_jvp_count
 
-    out: dict[str, list] = {"n_params": [], "forward_evals": [], "reverse_evals": [],
-                            "forward_seconds": [], "reverse_seconds": []}
+    out: dict[str, list] = {
+        "n_params": [],
+        "forward_evals": [],
+        "reverse_evals": [],
+        "forward_seconds": [],
+        "reverse_seconds": [],
+    }
     for size in sizes:
         loss, values = build(size)
         wrt = params(loss)
@@ -108,8 +125,9 @@ def forward_cost(sizes: Sequence[int] = (2, 4, 8, 16, 32),
     return out
 
 
-def tanh_chain(depth: int, width: int = 2, batch: int = 1,
-               seed: int = 0) -> tuple[Node, dict[str, np.ndarray]]:
+def tanh_chain(
+    depth: int, width: int = 2, batch: int = 1, seed: int = 0
+) -> tuple[Node, dict[str, np.ndarray]]:
     """`depth` tanh layers of width `width` summed to a scalar, with values: the model
     whose symbolic derivative swells as it deepens."""
     from ..ops.elementwise import tanh
@@ -120,14 +138,17 @@ def tanh_chain(depth: int, width: int = 2, batch: int = 1,
     for i in range(depth):
         h = tanh(h @ param(f"W{i + 1}", (width, width), init="xavier_normal"))
     loss = reduce_sum(h)
-    values = init_params(loss, seed) | {"x": np.random.default_rng(seed).normal(size=(batch,
-                                                                                      width))}
+    values = init_params(loss, seed) | {
+        "x": np.random.default_rng(seed).normal(size=(batch, width))
+    }
     return loss, values
 
 
-def swell_study(depths: Sequence[int] = (1, 2, 3, 4, 5),
-                build: Callable[[int], tuple[Node, dict]] = tanh_chain,
-                max_ops: int | None = None) -> dict:
+def swell_study(
+    depths: Sequence[int] = (1, 2, 3, 4, 5),
+    build: Callable[[int], tuple[Node, dict]] = tanh_chain,
+    max_ops: int | None = None,
+) -> dict:
     """Symbolic expression swell as the network deepens: the operation count of the
     derivative with respect to every param, as trees ("ops") and after sympy.cse
     ("ops_cse"), for each depth."""
@@ -137,8 +158,9 @@ def swell_study(depths: Sequence[int] = (1, 2, 3, 4, 5),
     out: dict[str, list] = {"depth": [], "ops": [], "ops_cse": []}
     for depth in depths:
         loss, values = build(depth)
-        sizes = symbolic_swell(loss, params(loss), values,
-                               max_ops=DEFAULT_MAX_OPS if max_ops is None else max_ops)
+        sizes = symbolic_swell(
+            loss, params(loss), values, max_ops=DEFAULT_MAX_OPS if max_ops is None else max_ops
+        )
         out["depth"].append(int(depth))
         out["ops"].append(int(sizes["ops"]))
         out["ops_cse"].append(int(sizes["ops_cse"]))

@@ -49,8 +49,9 @@ def _sympy_number(value):
 
 
 _as_sympy = np.vectorize(_sympy_number, otypes=[object])
-_as_number = np.vectorize(lambda e: sp.Piecewise((1, e), (0, True)) if isinstance(e, _LOGIC)
-                          else e, otypes=[object])
+_as_number = np.vectorize(
+    lambda e: sp.Piecewise((1, e), (0, True)) if isinstance(e, _LOGIC) else e, otypes=[object]
+)
 
 
 class OpCounter:
@@ -110,10 +111,15 @@ def _leaf_array(node: Node, values: Mapping, constants: Sequence[str]) -> np.nda
         return None
     if node.name in values or node.op == "state":  # checked against the leaf's shape
         return _as_sympy(leaf_value(node, values))
-    why = "it is listed in constants=" if node.name in constants else \
-        f"{node.dtype} leaves are baked into the expressions"
-    raise GraphError(f"{node.site}: symbolic mode needs the value of {node.op} {node.name!r} "
-                     f"({why}); pass it in values=")
+    why = (
+        "it is listed in constants="
+        if node.name in constants
+        else f"{node.dtype} leaves are baked into the expressions"
+    )
+    raise GraphError(
+        f"{node.site}: symbolic mode needs the value of {node.op} {node.name!r} "
+        f"({why}); pass it in values="
+    )
 
 
 def _apply_hook(node: Node, args: list[np.ndarray]) -> np.ndarray:
@@ -122,15 +128,15 @@ def _apply_hook(node: Node, args: list[np.ndarray]) -> np.ndarray:
         raise GraphError(f"{node.site}: op {node.op!r} has no SymPy translation")
     try:
         if opdef.sympy == KERNEL:
-            args = [_as_number(a) if x.dtype == "bool" else a
-                    for a, x in zip(args, node.inputs)]
+            args = [_as_number(a) if x.dtype == "bool" else a for a, x in zip(args, node.inputs)]
             result = opdef.kernel(*args, **node.attrs)
         else:
             result = opdef.sympy(*args, **node.attrs)
     except (ValueError, TypeError, IndexError) as error:  # e.g. batch sizes that do not fit
         shapes = ", ".join(str(np.shape(a)) for a in args)
-        raise EvaluationError(f"{node.site}: symbolic: {node.op} failed on inputs of shapes "
-                              f"{shapes}: {error}") from None
+        raise EvaluationError(
+            f"{node.site}: symbolic: {node.op} failed on inputs of shapes {shapes}: {error}"
+        ) from None
     return _as_sympy(np.asarray(result, dtype=object))
 
 
@@ -146,9 +152,14 @@ def _batch_size(graph: list[Node], values, shapes) -> int:
     return max(sizes)
 
 
-def translate(outputs, values: Mapping | None = None, shapes: Mapping | None = None,
-              cut: Sequence[Node] = (), constants: Sequence[str] = (),
-              max_ops: int = DEFAULT_MAX_OPS) -> Translation:
+def translate(
+    outputs,
+    values: Mapping | None = None,
+    shapes: Mapping | None = None,
+    cut: Sequence[Node] = (),
+    constants: Sequence[str] = (),
+    max_ops: int = DEFAULT_MAX_OPS,
+) -> Translation:
     """Translate the graph of `outputs` (specialized: no select_mode) into SymPy, the
     float leaves and the `cut` nodes as symbols."""
     values = values or {}
@@ -157,9 +168,11 @@ def translate(outputs, values: Mapping | None = None, shapes: Mapping | None = N
     batch = _batch_size(order, values, shapes)
     elements = sum(int(np.prod([batch if d is None else d for d in n.shape])) for n in order)
     if elements > max_ops:
-        raise GraphError(f"symbolic: the graph has {elements:,} scalar elements, so its "
-                         f"expressions have at least that many operations (cap max_ops="
-                         f"{max_ops:,}); use a smaller batch or raise max_ops")
+        raise GraphError(
+            f"symbolic: the graph has {elements:,} scalar elements, so its "
+            f"expressions have at least that many operations (cap max_ops="
+            f"{max_ops:,}); use a smaller batch or raise max_ops"
+        )
     cut_ids = {c.id for c in cut}
     counter = OpCounter()
     env: dict[int, np.ndarray] = {}
@@ -177,18 +190,26 @@ def translate(outputs, values: Mapping | None = None, shapes: Mapping | None = N
         size = counter.total(array.flat)
         if size > max_ops:
             what = node.op + (f" {node.name!r}" if node.name else "")
-            raise GraphError(f"{node.site}: symbolic: the expressions of {what} "
-                             f"have {size:,} operations, above the cap "
-                             f"max_ops={max_ops:,}; the graph is too large to differentiate "
-                             "symbolically")
+            raise GraphError(
+                f"{node.site}: symbolic: the expressions of {what} "
+                f"have {size:,} operations, above the cap "
+                f"max_ops={max_ops:,}; the graph is too large to differentiate "
+                "symbolically"
+            )
         env[node.id] = array
-    return Translation([env[o.id] for o in outs], symbols,
-                       [n for n in order if n.id in symbols], counter)
+    return Translation(
+        [env[o.id] for o in outs], symbols, [n for n in order if n.id in symbols], counter
+    )
 
 
-def to_sympy(outputs, values: Mapping | None = None, shapes: Mapping | None = None,
-             training: bool = False, constants: Sequence[str] = (),
-             max_ops: int = DEFAULT_MAX_OPS):
+def to_sympy(
+    outputs,
+    values: Mapping | None = None,
+    shapes: Mapping | None = None,
+    training: bool = False,
+    constants: Sequence[str] = (),
+    max_ops: int = DEFAULT_MAX_OPS,
+):
     """The SymPy expressions of `outputs`: an expression for a scalar, else an object array.
 
     Float leaves become real symbols named like `W[0,1]`; integer and boolean leaves, and
@@ -215,15 +236,23 @@ class SymbolicDerivative:
         flat = [e for g in self.gradients for e in g.flat]
         replacements, reduced = sp.cse(flat, symbols=sp.numbered_symbols("_cse"))
         fresh = OpCounter()
-        return {"expression_ops": count(self.expression), "ops": count.total(flat),
-                "ops_cse": fresh.total([r for _, r in replacements] + list(reduced)),
-                "elements": len(flat)}
+        return {
+            "expression_ops": count(self.expression),
+            "ops": count.total(flat),
+            "ops_cse": fresh.total([r for _, r in replacements] + list(reduced)),
+            "elements": len(flat),
+        }
 
 
-def differentiate(y: Node, wrt: Sequence[Node], values: Mapping | None = None,
-                  shapes: Mapping | None = None, training: bool = False,
-                  constants: Sequence[str] = (),
-                  max_ops: int = DEFAULT_MAX_OPS) -> SymbolicDerivative:
+def differentiate(
+    y: Node,
+    wrt: Sequence[Node],
+    values: Mapping | None = None,
+    shapes: Mapping | None = None,
+    training: bool = False,
+    constants: Sequence[str] = (),
+    max_ops: int = DEFAULT_MAX_OPS,
+) -> SymbolicDerivative:
     """Differentiate scalar `y` with sympy.diff with respect to each element of `wrt`."""
     check_gradient_args(y, wrt)
     graph = specialize([y, *wrt], training)
@@ -232,9 +261,11 @@ def differentiate(y: Node, wrt: Sequence[Node], values: Mapping | None = None,
     n_symbols = sum(tr.symbols[w.id].size for w in graph[1:] if w.id in tr.symbols)
     estimate = tr.counter(expr) * max(n_symbols, 1)
     if estimate > max_ops:
-        raise GraphError(f"{y.site}: symbolic: the derivative would have about {estimate:,} "
-                         f"operations ({tr.counter(expr):,} in the expression x {n_symbols} "
-                         f"variables), above the cap max_ops={max_ops:,}")
+        raise GraphError(
+            f"{y.site}: symbolic: the derivative would have about {estimate:,} "
+            f"operations ({tr.counter(expr):,} in the expression x {n_symbols} "
+            f"variables), above the cap max_ops={max_ops:,}"
+        )
     gradients = []
     for w in graph[1:]:
         syms = tr.symbols.get(w.id)
@@ -242,21 +273,27 @@ def differentiate(y: Node, wrt: Sequence[Node], values: Mapping | None = None,
             syms = np.empty(concrete_shape(w, values, shapes), dtype=object)
             gradients.append(np.full(syms.shape, sp.S.Zero, dtype=object))
             continue
-        gradients.append(np.vectorize(lambda s: sp.diff(expr, s), otypes=[object])(syms)
-                         if syms.size else syms)
+        gradients.append(
+            np.vectorize(lambda s: sp.diff(expr, s), otypes=[object])(syms) if syms.size else syms
+        )
     return SymbolicDerivative(expr, gradients, tr)
 
 
-def symbolic_swell(y: Node, wrt: Node | Sequence[Node], values: Mapping | None = None,
-                   shapes: Mapping | None = None, training: bool = False,
-                   constants: Sequence[str] = (), max_ops: int = DEFAULT_MAX_OPS) -> dict:
+def symbolic_swell(
+    y: Node,
+    wrt: Node | Sequence[Node],
+    values: Mapping | None = None,
+    shapes: Mapping | None = None,
+    training: bool = False,
+    constants: Sequence[str] = (),
+    max_ops: int = DEFAULT_MAX_OPS,
+) -> dict:
     """Expression swell: {"expression_ops", "ops", "ops_cse", "elements"} of d y / d wrt.
 
     "ops" counts the derivative's operations as trees, "ops_cse" after sympy.cse shares
     the common subexpressions; "elements" is the number of derivative entries.
     """
-    return differentiate(y, as_list(wrt), values, shapes, training, constants,
-                         max_ops).swell()
+    return differentiate(y, as_list(wrt), values, shapes, training, constants, max_ops).swell()
 
 
 class _Elements(dict):
@@ -264,8 +301,12 @@ class _Elements(dict):
 
     def __init__(self, tr: Translation):
         super().__init__()
-        self.where = {s: (node, k, arr.size) for node in tr.cut
-                      for arr in [tr.symbols[node.id]] for k, s in enumerate(arr.flat)}
+        self.where = {
+            s: (node, k, arr.size)
+            for node in tr.cut
+            for arr in [tr.symbols[node.id]]
+            for k, s in enumerate(arr.flat)
+        }
 
     def __missing__(self, symbol):
         node, k, size = self.where[symbol]  # KeyError: not one of ours
@@ -282,10 +323,15 @@ class _Elements(dict):
         return element
 
 
-def symbolic_gradient_graph(y: Node, wrt: Sequence[Node], values: Mapping | None = None,
-                            shapes: Mapping | None = None, training: bool = False,
-                            constants: Sequence[str] = (),
-                            max_ops: int = DEFAULT_MAX_OPS) -> list[Node]:
+def symbolic_gradient_graph(
+    y: Node,
+    wrt: Sequence[Node],
+    values: Mapping | None = None,
+    shapes: Mapping | None = None,
+    training: bool = False,
+    constants: Sequence[str] = (),
+    max_ops: int = DEFAULT_MAX_OPS,
+) -> list[Node]:
     """The gradient of scalar `y` as graph nodes rebuilt from SymPy's derivative (after
     sympy.cse, so shared subexpressions become shared nodes)."""
     derivative = differentiate(y, wrt, values, shapes, training, constants, max_ops)
@@ -297,7 +343,7 @@ def symbolic_gradient_graph(y: Node, wrt: Sequence[Node], values: Mapping | None
         table[symbol] = convert(expr)
     result, position = [], 0
     for g in derivative.gradients:
-        parts = reduced[position:position + g.size]
+        parts = reduced[position : position + g.size]
         position += g.size
         if g.shape == ():
             result.append(convert(parts[0]))

@@ -49,12 +49,19 @@ class Composite:
 
 COMPOSITES = {
     # the lecture's dL/dz = p - y
-    "softmax_cross_entropy": Composite(losses.softmax_cross_entropy,
-                                       (("z", (1, 3)), ("y", (1, 3))), ("z",),
-                                       (("p", lambda z, y: softmax(z)),), ("y",)),
+    "softmax_cross_entropy": Composite(
+        losses.softmax_cross_entropy,
+        (("z", (1, 3)), ("y", (1, 3))),
+        ("z",),
+        (("p", lambda z, y: softmax(z)),),
+        ("y",),
+    ),
     "binary_cross_entropy_with_logits": Composite(
-        losses.binary_cross_entropy_with_logits, (("z", (1,)), ("t", (1,))), ("z",),
-        (("s", lambda z, t: sigmoid(z)),)),
+        losses.binary_cross_entropy_with_logits,
+        (("z", (1,)), ("t", (1,))),
+        ("z",),
+        (("s", lambda z, t: sigmoid(z)),),
+    ),
     "mse": Composite(losses.mse, (("p", (1, 2)), ("t", (1, 2))), ("p",)),
     "l2": Composite(losses.l2, (("w", (3,)),), ("w",)),
     "l1": Composite(losses.l1, (("w", (3,)),), ("w",)),
@@ -87,8 +94,9 @@ def _symbol_table(*exprs) -> dict[str, sp.Symbol]:
 
 def _element_names(name: str, shape: tuple) -> list[str]:
     """The symbol names `to_sympy` gives the elements of a leaf: x, or x[0,1]."""
-    return [name] if shape == () else [f"{name}[{','.join(map(str, i))}]"
-                                       for i in np.ndindex(*shape)]
+    return (
+        [name] if shape == () else [f"{name}[{','.join(map(str, i))}]" for i in np.ndindex(*shape)]
+    )
 
 
 def _in_terms_of_output(rule: sp.Expr, out: sp.Expr, x: sp.Symbol) -> sp.Expr | None:
@@ -129,8 +137,13 @@ class LocalRule:
     @property
     def max_error(self) -> float:
         """The largest gap between the vjp rule's numbers and the SymPy rule's."""
-        return max((float(np.max(np.abs(self.numeric[k] - self.symbolic[k]), initial=0.0))
-                    for k in self.numeric), default=0.0)
+        return max(
+            (
+                float(np.max(np.abs(self.numeric[k] - self.symbolic[k]), initial=0.0))
+                for k in self.numeric
+            ),
+            default=0.0,
+        )
 
     def __str__(self) -> str:
         if self.kind == "nondiff":
@@ -138,14 +151,20 @@ class LocalRule:
         lines = [f"{self.op} ({self.kind}): output = {self.output}"]
         lines += [f"  where {k} = {v}" for k, v in self.named.items()]
         for name, rule in self.rules.items():
-            head = {"elementwise": f"d out/d {name}", "tensor": f"vjp[{name}][0]",
-                    "composite": f"d f/d {name}"}[self.kind]
+            head = {
+                "elementwise": f"d out/d {name}",
+                "tensor": f"vjp[{name}][0]",
+                "composite": f"d f/d {name}",
+            }[self.kind]
             lines.append(f"  {head} = {rule}")
             if name in self.in_terms_of_output:
-                lines.append(f"  {' ' * len(head)} = {self.in_terms_of_output[name]}"
-                             "   (y = the output)")
-        lines.append(f"  numeric check: the registered vjp rule and this rule differ by at "
-                     f"most {self.max_error:.1e} at a sample point")
+                lines.append(
+                    f"  {' ' * len(head)} = {self.in_terms_of_output[name]}   (y = the output)"
+                )
+        lines.append(
+            f"  numeric check: the registered vjp rule and this rule differ by at "
+            f"most {self.max_error:.1e} at a sample point"
+        )
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -158,24 +177,31 @@ class LocalRule:
         for name, rule in self.rules.items():
             lines.append(rf"&\frac{{\partial}}{{\partial {name}}}: \quad {sp.latex(rule)}")
             if name in self.in_terms_of_output:
-                lines.append(rf"&\quad = {sp.latex(self.in_terms_of_output[name])}"
-                             r"\quad (y = \text{output})")
+                lines.append(
+                    rf"&\quad = {sp.latex(self.in_terms_of_output[name])}"
+                    r"\quad (y = \text{output})"
+                )
         body = r" \\ ".join(lines)
         return rf"$\begin{{aligned}}{body}\end{{aligned}}$"
 
     def to_dict(self) -> dict:
         """JSON-able: expressions as strings, arrays as lists."""
-        return {"op": self.op, "kind": self.kind, "output": str(self.output),
-                "rules": {k: str(v) for k, v in self.rules.items()},
-                "in_terms_of_output": {k: str(v) for k, v in self.in_terms_of_output.items()},
-                "named": {k: str(v) for k, v in self.named.items()},
-                "numeric": {k: v.tolist() for k, v in self.numeric.items()},
-                "symbolic": {k: v.tolist() for k, v in self.symbolic.items()},
-                "max_error": self.max_error}
+        return {
+            "op": self.op,
+            "kind": self.kind,
+            "output": str(self.output),
+            "rules": {k: str(v) for k, v in self.rules.items()},
+            "in_terms_of_output": {k: str(v) for k, v in self.in_terms_of_output.items()},
+            "named": {k: str(v) for k, v in self.named.items()},
+            "numeric": {k: v.tolist() for k, v in self.numeric.items()},
+            "symbolic": {k: v.tolist() for k, v in self.symbolic.items()},
+            "max_error": self.max_error,
+        }
 
 
-def _registered_vjp(node: Node, leaves: Sequence[Node], wrt: Sequence[str], values: dict,
-                    cotangent: np.ndarray) -> dict[str, np.ndarray]:
+def _registered_vjp(
+    node: Node, leaves: Sequence[Node], wrt: Sequence[str], values: dict, cotangent: np.ndarray
+) -> dict[str, np.ndarray]:
     targets = [leaf for leaf in leaves if leaf.name in wrt]
     grads = evaluate(vjp([node], [const(cotangent)], targets), values)
     return {leaf.name: np.asarray(g) for leaf, g in zip(targets, grads)}
@@ -193,8 +219,9 @@ def _scalar_version(node: Node, names: list[str], arrays: list[np.ndarray], attr
     try:
         if node.shape != broadcast_shapes(*(i.shape for i in node.inputs)):
             return None
-        scalar = apply(node.op, *[input(n, (), a.dtype.name) for n, a in zip(names, arrays)],
-                       **attrs)
+        scalar = apply(
+            node.op, *[input(n, (), a.dtype.name) for n, a in zip(names, arrays)], **attrs
+        )
     except GraphError:
         return None
     return scalar if scalar.shape == () else None
@@ -216,26 +243,33 @@ def _elementwise_rule(rule: LocalRule, scalar: Node, names, wrt, values, cotange
             if alt is not None and alt != d:
                 rule.in_terms_of_output[n] = alt
         local = sp.lambdify(args, d, "numpy")(*[np.asarray(values[m], float) for m in names])
-        rule.symbolic[n] = sum_to_kernel(np.broadcast_to(local, cotangent.shape) * cotangent,
-                                         np.shape(values[n]))
+        rule.symbolic[n] = sum_to_kernel(
+            np.broadcast_to(local, cotangent.shape) * cotangent, np.shape(values[n])
+        )
 
 
 def _tensor_rule(rule: LocalRule, node: Node, names, wrt, values, cotangent):
-    out = np.asarray(to_sympy(node, values={n: v for n, v in values.items() if n not in wrt}),
-                     dtype=object)
+    out = np.asarray(
+        to_sympy(node, values={n: v for n, v in values.items() if n not in wrt}), dtype=object
+    )
     rule.output = f"an array of shape {out.shape}"
     known = _symbol_table(*out.flat)
     g = _symbols([f"g[{','.join(map(str, i))}]" for i in np.ndindex(*out.shape)], {})
-    inputs = [s for m in names if m in wrt
-              for s in _symbols(_element_names(m, np.shape(values[m])), known)]
+    inputs = [
+        s
+        for m in names
+        if m in wrt
+        for s in _symbols(_element_names(m, np.shape(values[m])), known)
+    ]
     feed = [v for m in names if m in wrt for v in np.ravel(values[m])] + list(cotangent.flat)
     for n in wrt:
         xs = _symbols(_element_names(n, np.shape(values[n])), known)
         vj = [sum(gk * sp.diff(ok, x) for gk, ok in zip(g, out.flat)) for x in xs]
         first = vj[0]  # element 0 is enough to read the rule
         # simplify is superexponential in the worst case: only small expressions get it
-        rule.rules[n] = _pretty(sp.simplify(first) if sp.count_ops(first) <= SIMPLIFY_OPS
-                                else first)
+        rule.rules[n] = _pretty(
+            sp.simplify(first) if sp.count_ops(first) <= SIMPLIFY_OPS else first
+        )
         fn = sp.lambdify(inputs + g, vj, "numpy")
         rule.symbolic[n] = np.asarray(fn(*feed), dtype=float).reshape(np.shape(values[n]))
 
@@ -244,7 +278,7 @@ def _op_rule(name: str, rng: np.random.Generator) -> LocalRule:
     opdef = REGISTRY[name]
     arrays, attrs = opdef.samples(rng)[0]
     arrays = [np.asarray(a) for a in arrays]
-    names = ["x"] if opdef.arity == 1 else list("abc"[:opdef.arity])
+    names = ["x"] if opdef.arity == 1 else list("abc"[: opdef.arity])
     wrt = [n for n, a, r in zip(names, arrays, opdef.vjp) if r is not None and a.dtype.kind == "f"]
     values = dict(zip(names, arrays))
     leaves = [input(n, a.shape, a.dtype.name) for n, a in zip(names, arrays)]
@@ -280,10 +314,8 @@ def _composite_rule(name: str, spec: Composite, rng: np.random.Generator) -> Loc
     expr = to_sympy(loss)
     known = _symbol_table(expr)
     named_nodes = [(sym, build(*leaves)) for sym, build in spec.named]
-    named = {sym: np.asarray(to_sympy(node), dtype=object).reshape(-1)
-             for sym, node in named_nodes}
-    extra = {sym: _symbols([f"{sym}[{k}]" for k in range(e.size)], {})
-             for sym, e in named.items()}
+    named = {sym: np.asarray(to_sympy(node), dtype=object).reshape(-1) for sym, node in named_nodes}
+    extra = {sym: _symbols([f"{sym}[{k}]" for k in range(e.size)], {}) for sym, e in named.items()}
     values = {n: rng.normal(size=shape) for n, shape in spec.inputs}
     for n in spec.simplex:
         values[n] = rng.dirichlet(np.ones(values[n].size)).reshape(values[n].shape)
@@ -293,7 +325,8 @@ def _composite_rule(name: str, spec: Composite, rng: np.random.Generator) -> Loc
     shapes = dict(spec.inputs)
     inputs = [s for m, shape in spec.inputs for s in _symbols(_element_names(m, shape), known)]
     feed = [v for m, _ in spec.inputs for v in np.ravel(values[m])] + [
-        v for _, node in named_nodes for v in np.ravel(evaluate(node, values))]
+        v for _, node in named_nodes for v in np.ravel(evaluate(node, values))
+    ]
     for n in spec.wrt:
         rules = []
         for j, x in enumerate(_symbols(_element_names(n, shapes[n]), known)):
@@ -327,11 +360,15 @@ def local_rule(op: str, seed: int = 0) -> LocalRule:
         return _composite_rule(op, COMPOSITES[op], rng)
     opdef = REGISTRY.get(op)
     if opdef is None:
-        raise GraphError(f"unknown op {op!r}; known ops: {', '.join(sorted(REGISTRY))}; "
-                         f"composites: {', '.join(COMPOSITES)}")
+        raise GraphError(
+            f"unknown op {op!r}; known ops: {', '.join(sorted(REGISTRY))}; "
+            f"composites: {', '.join(COMPOSITES)}"
+        )
     if opdef.leaf or opdef.sympy is None or opdef.samples is None or isinstance(opdef.vjp, str):
-        raise GraphError(f"op {op!r} has no local rule to show (a leaf, or an op that "
-                         f"gc.specialize removes before anything runs)")
+        raise GraphError(
+            f"op {op!r} has no local rule to show (a leaf, or an op that "
+            f"gc.specialize removes before anything runs)"
+        )
     if opdef.nondiff:
         return LocalRule(op, "nondiff", None)
     return _op_rule(op, rng)

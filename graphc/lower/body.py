@@ -22,8 +22,23 @@ from .names import comment, np_dtype
 from .plan import plan
 from .steps import Flattener, Step, literal, render, template_source
 
-ELEMENTWISE = frozenset({"add", "sub", "mul", "div", "pow", "maximum", "prelu", "where",
-                         "greater", "greater_equal", "less", "less_equal", "equal"})
+ELEMENTWISE = frozenset(
+    {
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "pow",
+        "maximum",
+        "prelu",
+        "where",
+        "greater",
+        "greater_equal",
+        "less",
+        "less_equal",
+        "equal",
+    }
+)
 
 
 @dataclass
@@ -50,8 +65,11 @@ def simplify_for_emission(outputs: Sequence[Node]) -> tuple[list[Node], dict, di
         ins = [image[i.id] for i in node.inputs]
         if node.op in ELEMENTWISE:
             ins = [_look_through(x, node, ins) for x in ins]
-        key = node.structural_key if node.is_leaf else (
-            node.op, tuple(i.id for i in ins), node.structural_key[2], node.dtype)
+        key = (
+            node.structural_key
+            if node.is_leaf
+            else (node.op, tuple(i.id for i in ins), node.structural_key[2], node.dtype)
+        )
         kept = canonical.setdefault(key, node)
         image[node.id] = kept
         operands.setdefault(kept.id, ins)
@@ -62,8 +80,7 @@ def simplify_for_emission(outputs: Sequence[Node]) -> tuple[list[Node], dict, di
         if node.id not in needed:
             needed[node.id] = node
             stack.extend(operands[node.id])
-    order = [n for n in topological_order(list(outputs)) if n.id in needed and
-             image[n.id] is n]
+    order = [n for n in topological_order(list(outputs)) if n.id in needed and image[n.id] is n]
     return order, {n.id: operands[n.id] for n in order}, image
 
 
@@ -113,8 +130,14 @@ class FunctionEmitter:
         self.var: dict[int, str] = {}
         self.seen: dict[tuple, str] = {}  # computed steps, for reusing template temporaries
 
-    def emit_body(self, outputs: Sequence[Node], args: dict[int, str], names: dict[int, str],
-                  escaping: Iterable[Node], keep: Iterable[Node] = ()) -> Body:
+    def emit_body(
+        self,
+        outputs: Sequence[Node],
+        args: dict[int, str],
+        names: dict[int, str],
+        escaping: Iterable[Node],
+        keep: Iterable[Node] = (),
+    ) -> Body:
         """Statements computing `outputs` from the argument variables `args` (node id -> name).
 
         `names` suggests variable names; `escaping` nodes keep their values after the
@@ -127,8 +150,10 @@ class FunctionEmitter:
         for node in order:
             if node.is_leaf and node.op != "const":
                 if node.id not in args:
-                    raise GraphError(f"the graph needs {node.op} {node.name!r} (made at "
-                                     f"{node.site}), which is not among the function's inputs")
+                    raise GraphError(
+                        f"the graph needs {node.op} {node.name!r} (made at "
+                        f"{node.site}), which is not among the function's inputs"
+                    )
                 self._bind(node, args[node.id])
                 leaves.append(args[node.id])
         squares = _sums_of_squares(order, operands, [image[o.id] for o in outputs])
@@ -140,8 +165,17 @@ class FunctionEmitter:
             first_step[len(self.steps)] = node.id
             if node.id in squares:  # sum(a * a) over everything: one pass, no temporary
                 a = self.var[operands[squares[node.id]][0].id]
-                self.steps.append(Step("expr", f"np.vdot({a}, {a})", [], shape=(),
-                                       dtype=node.dtype, target=target, refs=[a]))
+                self.steps.append(
+                    Step(
+                        "expr",
+                        f"np.vdot({a}, {a})",
+                        [],
+                        shape=(),
+                        dtype=node.dtype,
+                        target=target,
+                        refs=[a],
+                    )
+                )
                 self._bind(node, target)
                 continue
             self._emit_node(node, operands[node.id], target)
@@ -150,18 +184,31 @@ class FunctionEmitter:
             if node.op == "const" and node.id not in self.var:
                 target = self.module.namer.fresh(names.get(out.id) or node.name, "const")
                 source = self.module.constant(node.attrs["value"])
-                self.steps.append(Step("expr", f"{source}.copy()", [], shape=node.shape,
-                                       dtype=node.dtype, target=target))
+                self.steps.append(
+                    Step(
+                        "expr",
+                        f"{source}.copy()",
+                        [],
+                        shape=node.shape,
+                        dtype=node.dtype,
+                        target=target,
+                    )
+                )
                 self._bind(node, target)
         escaping_vars = {self.var[image[n.id].id] for n in escaping}
         kept = [self.var[image[n.id].id] for n in keep]
-        buffers, storages = plan(self.steps, leaves, escaping_vars, set(kept), self.shapes,
-                                 self.dtypes)
+        buffers, storages = plan(
+            self.steps, leaves, escaping_vars, set(kept), self.shapes, self.dtypes
+        )
         scratch = set()
         for name in kept:
             mine = storages.get(name, [])
-            shared = any(s in storages.get(other, ()) for s in mine
-                         for other in set(kept) | escaping_vars if other != name)
+            shared = any(
+                s in storages.get(other, ())
+                for s in mine
+                for other in set(kept) | escaping_vars
+                if other != name
+            )
             if len(mine) == 1 and mine[0].writable and not shared and kept.count(name) == 1:
                 scratch.add(name)
         lines = []
@@ -189,8 +236,12 @@ class FunctionEmitter:
             else:
                 views = " or ".join(f"np.may_share_memory({name}, {a})" for a in sharing)
                 lines.append(f"{copies[name]} = {name}.copy() if {views} else {name}")
-        var = {n.id: copies.get(v, v) for n in topological_order(list(outputs))
-               if image[n.id].id in self.var for v in [self.var[image[n.id].id]]}
+        var = {
+            n.id: copies.get(v, v)
+            for n in topological_order(list(outputs))
+            if image[n.id].id in self.var
+            for v in [self.var[image[n.id].id]]
+        }
         return Body(lines, var, scratch, buffers)
 
     def _bind(self, node: Node, name: str) -> None:
@@ -219,8 +270,9 @@ class FunctionEmitter:
         the earlier one still holds the value."""
         kept, renamed = [], {}
         for k, step in enumerate(steps):
-            step.args = [("var", renamed.get(t, t)) if kind == "var" else (kind, t)
-                         for kind, t in step.args]
+            step.args = [
+                ("var", renamed.get(t, t)) if kind == "var" else (kind, t) for kind, t in step.args
+            ]
             key = (step.kind, step.func, tuple(step.args), tuple(step.kwargs.items()))
             if k < len(steps) - 1 and step.kind in ("ufunc", "reduce") and key in self.seen:
                 renamed[step.target] = self.seen[key]
@@ -243,8 +295,10 @@ class FunctionEmitter:
             steps = [step]
         elif opdef.emit is None and (template := _static_template(node, ins)) is None:
             if opdef.kernel is None:
-                raise GraphError(f"{node.site}: op {node.op!r} cannot be lowered (no kernel; "
-                                 "is the graph specialized for a mode?)")
+                raise GraphError(
+                    f"{node.site}: op {node.op!r} cannot be lowered (no kernel; "
+                    "is the graph specialized for a mode?)"
+                )
             name = self.module.kernel(opdef.kernel)
             steps = [Step("call", name, args, {k: literal(v) for k, v in node.attrs.items()})]
         else:
@@ -282,8 +336,11 @@ def _static_template(node: Node, ins: list[Node]) -> str | None:
         return f"{shifted} - np.log(np.sum(np.exp({shifted}), axis={{axis}}, keepdims=True))"
     if node.op == "sum_to" and (axes := _leading_axes(ins[0], node)) is not None:
         return f"np.sum({{0}}, axis={axes})"  # a gradient summed over the batch
-    if node.op == "prelu_vjp_alpha" and node.attrs["axis"] == tuple(range(node.attrs["lead"])) \
-            and node.attrs["axis"]:
+    if (
+        node.op == "prelu_vjp_alpha"
+        and node.attrs["axis"] == tuple(range(node.attrs["lead"]))
+        and node.attrs["axis"]
+    ):
         return "np.sum(np.where({0} > 0, 0, {1} * {0}), axis={axis})"
     return None
 

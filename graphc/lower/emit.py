@@ -17,9 +17,17 @@ from .module import Module
 from .names import comment, np_dtype
 
 
-def function_source(name: str, params: list[str], body: Body, returns: str,
-                    batch: str | None, module: Module, prologue: Sequence[str] = (),
-                    epilogue: Sequence[str] = (), doc: str = "") -> str:
+def function_source(
+    name: str,
+    params: list[str],
+    body: Body,
+    returns: str,
+    batch: str | None,
+    module: Module,
+    prologue: Sequence[str] = (),
+    epilogue: Sequence[str] = (),
+    doc: str = "",
+) -> str:
     """A complete `def` with the buffer pool prologue, the body and the return."""
     lines = [f"def {name}({', '.join(params)}):"]
     if doc:
@@ -29,8 +37,9 @@ def function_source(name: str, params: list[str], body: Body, returns: str,
         pool = module.namer.internal(f"pool_{name}")
         alloc = module.namer.internal(f"alloc_{name}")
         shapes = [_shape_source(b.shape) for b in body.buffers]
-        allocs = ", ".join(f"np.empty({s}, dtype={np_dtype(b.dtype)})"
-                           for s, b in zip(shapes, body.buffers))
+        allocs = ", ".join(
+            f"np.empty({s}, dtype={np_dtype(b.dtype)})" for s, b in zip(shapes, body.buffers)
+        )
         module.add(f"def {alloc}(n):\n    return ({allocs},)\n\n\n{pool} = {{}}")
         names = ", ".join(b.name for b in body.buffers)
         key = batch if batch and any(None in b.shape for b in body.buffers) else "0"
@@ -91,16 +100,21 @@ class Lowered:
         from ..evaluate import leaf_value
 
         if len(args) != len(self.leaves):
-            raise GraphError(f"{self.name} takes {len(self.leaves)} arguments "
-                             f"({', '.join(self.args)}), got {len(args)}")
+            raise GraphError(
+                f"{self.name} takes {len(self.leaves)} arguments "
+                f"({', '.join(self.args)}), got {len(args)}"
+            )
         batch = {}
         for leaf, arg, value in zip(self.leaves, self.args, args):
             array = leaf_value(leaf, {leaf.name: value})
-            batch.update({f"{arg}.shape[{k}]": array.shape[k]
-                          for k, d in enumerate(leaf.shape) if d is None})
+            batch.update(
+                {f"{arg}.shape[{k}]": array.shape[k] for k, d in enumerate(leaf.shape) if d is None}
+            )
         if len(set(batch.values())) > 1:
-            raise GraphError(f"{self.name}: the batch sizes of its arguments differ: {batch} "
-                             "(every None in the graph's shapes is the one batch size)")
+            raise GraphError(
+                f"{self.name}: the batch sizes of its arguments differ: {batch} "
+                "(every None in the graph's shapes is the one batch size)"
+            )
 
     def run(self, values: dict):
         """Run with arrays by leaf name, as gc.evaluate takes them (state leaves default to
@@ -114,8 +128,15 @@ class Lowered:
         return f"<Lowered {self.name}({', '.join(self.args)}): {lines} lines>"
 
 
-def lower(outputs, inputs=None, *, training: bool = False, name: str = "f",
-          optimize: bool = True, reuse_outputs: bool = False) -> Lowered:
+def lower(
+    outputs,
+    inputs=None,
+    *,
+    training: bool = False,
+    name: str = "f",
+    optimize: bool = True,
+    reuse_outputs: bool = False,
+) -> Lowered:
     """Compile `outputs` into a NumPy function of `inputs`; return it with its source.
 
     `inputs` are leaf nodes (or their names) in argument order; by default every input,
@@ -134,19 +155,30 @@ def lower(outputs, inputs=None, *, training: bool = False, name: str = "f",
     arg_vars = {leaf.id: module.namer.fresh(leaf.name, "arg") for leaf in args}
     # specialize/optimize keep leaves, so the argument nodes are found in the new graph
     emitter = FunctionEmitter(module)
-    body = emitter.emit_body(graph, arg_vars, {o.id: o.name for o in graph if o.name},
-                             escaping=[] if reuse_outputs else graph,
-                             keep=graph if reuse_outputs else [])
-    coerce = [f"{v} = np.asarray({v}, dtype={np_dtype(leaf.dtype)})"
-              for leaf in args for v in [arg_vars[leaf.id]]]
+    body = emitter.emit_body(
+        graph,
+        arg_vars,
+        {o.id: o.name for o in graph if o.name},
+        escaping=[] if reuse_outputs else graph,
+        keep=graph if reuse_outputs else [],
+    )
+    coerce = [
+        f"{v} = np.asarray({v}, dtype={np_dtype(leaf.dtype)})"
+        for leaf in args
+        for v in [arg_vars[leaf.id]]
+    ]
     results = [body.var[o.id] for o in graph]
     returns = results[0] if single else f"({', '.join(results)},)"
     batch = batch_source([(leaf, arg_vars[leaf.id]) for leaf in args])
-    module.add(function_source(fn_name, [arg_vars[a.id] for a in args], body, returns, batch,
-                               module, prologue=coerce))
+    module.add(
+        function_source(
+            fn_name, [arg_vars[a.id] for a in args], body, returns, batch, module, prologue=coerce
+        )
+    )
     namespace = module.compile(f"<graphc.lower {fn_name}>")
-    return Lowered(namespace[fn_name], module.source(), [arg_vars[a.id] for a in args], fn_name,
-                   list(args))
+    return Lowered(
+        namespace[fn_name], module.source(), [arg_vars[a.id] for a in args], fn_name, list(args)
+    )
 
 
 def _specialize(outputs, training):
@@ -161,18 +193,22 @@ def _resolve_inputs(outputs: list[Node], inputs) -> list[Node]:
     available = leaves(outputs)
     by_name = {leaf.name: leaf for leaf in available if leaf.op != "const"}
     if inputs is None:
-        return [leaf for kind in ("input", "param", "state") for leaf in available
-                if leaf.op == kind]
+        return [
+            leaf for kind in ("input", "param", "state") for leaf in available if leaf.op == kind
+        ]
     result = []
     for item in as_list(inputs) if isinstance(inputs, Node) else list(inputs):
         if isinstance(item, str):
             if item not in by_name:
-                raise GraphError(f"gc.lower: the graph has no input, param or state named "
-                                 f"{item!r}; it has {', '.join(sorted(by_name)) or 'none'}")
+                raise GraphError(
+                    f"gc.lower: the graph has no input, param or state named "
+                    f"{item!r}; it has {', '.join(sorted(by_name)) or 'none'}"
+                )
             item = by_name[item]
         if not isinstance(item, Node) or not item.is_leaf or item.op == "const":
-            raise GraphError(f"gc.lower: inputs must be input/param/state leaves or their "
-                             f"names, got {item!r}")
+            raise GraphError(
+                f"gc.lower: inputs must be input/param/state leaves or their names, got {item!r}"
+            )
         if any(item is other for other in result):
             raise GraphError(f"gc.lower: {item.op} {item.name!r} is given twice in inputs")
         result.append(item)

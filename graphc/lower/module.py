@@ -29,8 +29,11 @@ class Module:
         self.doc = doc
         # names of copyable kernels and helpers are reserved up front: no user variable
         # may shadow a function the module defines later
-        kernels = {op.kernel.__name__ for op in REGISTRY.values() if op.emit is None
-                   and op.kernel is not None and op.kernel.__name__.isidentifier()}
+        kernels = {
+            op.kernel.__name__
+            for op in REGISTRY.values()
+            if op.emit is None and op.kernel is not None and op.kernel.__name__.isidentifier()
+        }
         self.namer = Namer(kernels | set(HELPERS) | set(_RUNTIME_GLOBALS))
         self.imports: list[str] = ["import numpy as np"]
         self.preamble: list[str] = []  # top-level blocks copied verbatim (the training loop)
@@ -53,13 +56,16 @@ class Module:
                 if ref in ("_SAME_SIZE_INT", "_MASKS"):
                     self.definitions.setdefault(ref, _RUNTIME_GLOBALS[ref])
                     continue
-                raise GraphError(f"kernel {name} uses the global {ref!r}, which generated code "
-                                 "cannot carry")
+                raise GraphError(
+                    f"kernel {name} uses the global {ref!r}, which generated code cannot carry"
+                )
         source, uses_select = textwrap.dedent(inspect.getsource(fn)), False
         tree = ast.parse(source).body
         if not (tree and isinstance(tree[0], ast.FunctionDef) and tree[0].name == name):
-            raise GraphError(f"the source of kernel {name} in {fn.__code__.co_filename} no "
-                             "longer matches the loaded function (edited since import?)")
+            raise GraphError(
+                f"the source of kernel {name} in {fn.__code__.co_filename} no "
+                "longer matches the loaded function (edited since import?)"
+            )
         if rewrite:
             source, uses_select = faster_calls(source)
         if uses_select:
@@ -85,8 +91,10 @@ class Module:
             if "base64" not in " ".join(self.imports):
                 self.imports.insert(0, "import base64")
             data = base64.b64encode(np.ascontiguousarray(array).tobytes()).decode()
-            value = (f"np.frombuffer(base64.b64decode({data!r}), dtype={dtype})"
-                     f".reshape({literal(tuple(int(d) for d in array.shape))}).copy()")
+            value = (
+                f"np.frombuffer(base64.b64decode({data!r}), dtype={dtype})"
+                f".reshape({literal(tuple(int(d) for d in array.shape))}).copy()"
+            )
         self.constants.append(f"{name} = {value}")
         return name
 
@@ -127,8 +135,12 @@ class Module:
 
 # NumPy's np.sum/np.max wrappers cost microseconds per call before reaching the ufunc
 # reduction they call; on small arrays that dominates a training step. Same results.
-_REDUCTIONS = {"sum": "np.add.reduce", "max": "np.maximum.reduce", "min": "np.minimum.reduce",
-               "prod": "np.multiply.reduce"}
+_REDUCTIONS = {
+    "sum": "np.add.reduce",
+    "max": "np.maximum.reduce",
+    "min": "np.minimum.reduce",
+    "prod": "np.multiply.reduce",
+}
 
 
 def faster_calls(source: str) -> tuple[str, bool]:
@@ -136,28 +148,37 @@ def faster_calls(source: str) -> tuple[str, bool]:
     as the branch-free `select` (comments kept); whether `select` is now used."""
     edits = []
     for call in ast.walk(ast.parse(source)):
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-                and isinstance(call.func.value, ast.Name) and call.func.value.id == "np"):
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and isinstance(call.func.value, ast.Name)
+            and call.func.value.id == "np"
+        ):
             continue
         attr = call.func.attr
         # only with an explicit axis: np.max(x) reduces every axis, np.maximum.reduce(x) one
         has_axis = len(call.args) == 2 or any(k.arg == "axis" for k in call.keywords)
-        if attr in _REDUCTIONS and has_axis and len(call.args) <= 2 and all(
-                k.arg in ("axis", "keepdims", "out") for k in call.keywords):
+        if (
+            attr in _REDUCTIONS
+            and has_axis
+            and len(call.args) <= 2
+            and all(k.arg in ("axis", "keepdims", "out") for k in call.keywords)
+        ):
             edits.append((call.func, _REDUCTIONS[attr]))
         elif attr == "where" and len(call.args) == 3 and not call.keywords:
             edits.append((call.func, "select"))
     lines = source.splitlines(True)
     for func, text in sorted(edits, key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
         line = lines[func.lineno - 1]
-        lines[func.lineno - 1] = line[:func.col_offset] + text + line[func.end_col_offset:]
+        lines[func.lineno - 1] = line[: func.col_offset] + text + line[func.end_col_offset :]
     return "".join(lines), any(text == "select" for _, text in edits)
 
 
 def _global_names(code) -> list[str]:
     """Names a function loads as globals (attribute names such as np.sum's `sum` excluded)."""
-    names = [i.argval for i in dis.get_instructions(code)
-             if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")]
+    names = [
+        i.argval for i in dis.get_instructions(code) if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")
+    ]
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             names += _global_names(const)
@@ -166,6 +187,6 @@ def _global_names(code) -> list[str]:
 
 _RUNTIME_GLOBALS = {  # the module-level values runtime.py's helpers read
     "_SAME_SIZE_INT": "_SAME_SIZE_INT = {np.dtype(np.float32): np.int32, "
-                      "np.dtype(np.float64): np.int64}\n",
+    "np.dtype(np.float64): np.int64}\n",
     "_MASKS": "_MASKS = {}  # select's scratch masks, one per shape\n",
 }

@@ -12,9 +12,32 @@ import keyword
 import re
 
 # Names the generated code itself uses; a user's name never shadows them.
-RESERVED = frozenset({"np", "math", "sys", "json", "time", "argparse", "base64", "zlib",
-                      "self", "params", "state", "stats", "slots", "batch", "grads", "model",
-                      "rng", "out", "lr", "lr_t", "step", "n"})
+RESERVED = frozenset(
+    {
+        "np",
+        "math",
+        "sys",
+        "json",
+        "time",
+        "argparse",
+        "base64",
+        "zlib",
+        "self",
+        "params",
+        "state",
+        "stats",
+        "slots",
+        "batch",
+        "grads",
+        "model",
+        "rng",
+        "out",
+        "lr",
+        "lr_t",
+        "step",
+        "n",
+    }
+)
 _UNSAFE = re.compile(r"[^0-9A-Za-z_]+")
 
 
@@ -23,8 +46,13 @@ def identifier(name: str | None, fallback: str = "v") -> str:
     base = _UNSAFE.sub("_", name or "").strip("_") or fallback
     if base[0].isdigit():
         base = f"{fallback}_{base}"
-    if keyword.iskeyword(base) or keyword.issoftkeyword(base) or base in RESERVED \
-            or hasattr(builtins, base) or base.startswith("__"):
+    if (
+        keyword.iskeyword(base)
+        or keyword.issoftkeyword(base)
+        or base in RESERVED
+        or hasattr(builtins, base)
+        or base.startswith("__")
+    ):
         base = f"{base}_"
     return base
 

@@ -28,8 +28,7 @@ class Optimizer:
 OPTIMIZERS = {
     "sgd": Optimizer("sgd", (), {"lr": 0.1}),
     "momentum": Optimizer("momentum", ("velocity",), {"lr": 0.05, "momentum": 0.9}),
-    "adam": Optimizer("adam", ("m", "v"), {"lr": 0.001, "beta1": 0.9, "beta2": 0.999,
-                                          "eps": 1e-8}),
+    "adam": Optimizer("adam", ("m", "v"), {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}),
 }
 
 
@@ -40,12 +39,13 @@ def get(name: str, **hyper) -> tuple[Optimizer, dict]:
     opt = OPTIMIZERS[name]
     unknown = set(hyper) - set(opt.defaults)
     if unknown:
-        raise GraphError(f"optimizer {name!r} has no hyper-parameter(s) "
-                         f"{', '.join(sorted(unknown))}; it takes {', '.join(opt.defaults)}")
+        raise GraphError(
+            f"optimizer {name!r} has no hyper-parameter(s) "
+            f"{', '.join(sorted(unknown))}; it takes {', '.join(opt.defaults)}"
+        )
     values = dict(opt.defaults)
     for key, value in hyper.items():
-        if not isinstance(value, (int, float)) or isinstance(value, bool) \
-                or not np.isfinite(value):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
             raise GraphError(f"optimizer {name!r}: {key} must be a finite number, got {value!r}")
         values[key] = float(value)
     return opt, values
@@ -100,12 +100,22 @@ def prologue(opt: Optimizer, hyper: dict, lr: str, step: str) -> list[str]:
     if opt.name != "adam":
         return []
     b1, b2 = hyper["beta1"], hyper["beta2"]
-    return [f"lr_t = {lr} * (1.0 - {b2!r} ** {step}) ** 0.5 / (1.0 - {b1!r} ** {step})"
-            "  # Adam's bias correction"]
+    return [
+        f"lr_t = {lr} * (1.0 - {b2!r} ** {step}) ** 0.5 / (1.0 - {b1!r} ** {step})"
+        "  # Adam's bias correction"
+    ]
 
 
-def update(opt: Optimizer, hyper: dict, param: str, grad: str, slots: list[str], lr: str,
-           grad_is_scratch: bool, decay: str | None = None) -> list[str]:
+def update(
+    opt: Optimizer,
+    hyper: dict,
+    param: str,
+    grad: str,
+    slots: list[str],
+    lr: str,
+    grad_is_scratch: bool,
+    decay: str | None = None,
+) -> list[str]:
     """Statements updating `param` in place from `grad` (and the slots, in order).
 
     SGD's `grad` is already the step (the backward pass carried lr instead of 1), and
@@ -113,33 +123,46 @@ def update(opt: Optimizer, hyper: dict, param: str, grad: str, slots: list[str],
     as one scaling of the param instead of passes over a gradient array.
     """
     if opt.name == "sgd":
-        lines = [f"np.multiply({param}, 1.0 - {decay}, out={param})"
-                 "  # the L2 term of the step"] if decay else []
+        lines = (
+            [f"np.multiply({param}, 1.0 - {decay}, out={param})  # the L2 term of the step"]
+            if decay
+            else []
+        )
         return lines + [f"np.subtract({param}, {grad}, out={param})"]
     if decay:
         raise GraphError(f"{opt.name}: only SGD folds the L2 term into the update")
     if opt.name == "momentum":
         (velocity,) = slots
-        lines = [f"np.multiply({velocity}, {hyper['momentum']!r}, out={velocity})",
-                 f"np.add({velocity}, {grad}, out={velocity})"]
+        lines = [
+            f"np.multiply({velocity}, {hyper['momentum']!r}, out={velocity})",
+            f"np.add({velocity}, {grad}, out={velocity})",
+        ]
         if grad_is_scratch:
-            return lines + [f"np.multiply({velocity}, {lr}, out={grad})",
-                            f"np.subtract({param}, {grad}, out={param})"]
+            return lines + [
+                f"np.multiply({velocity}, {lr}, out={grad})",
+                f"np.subtract({param}, {grad}, out={param})",
+            ]
         return lines + [f"{param} -= {lr} * {velocity}"]
     m, v = slots
     b1, b2, eps = hyper["beta1"], hyper["beta2"], hyper["eps"]
-    lines = [f"np.multiply({m}, {b1!r}, out={m})",
-             f"{m} += {1.0 - b1!r} * {grad}",
-             f"np.multiply({v}, {b2!r}, out={v})"]
+    lines = [
+        f"np.multiply({m}, {b1!r}, out={m})",
+        f"{m} += {1.0 - b1!r} * {grad}",
+        f"np.multiply({v}, {b2!r}, out={v})",
+    ]
     if grad_is_scratch:
-        lines += [f"np.multiply({grad}, {grad}, out={grad})",
-                  f"{v} += {1.0 - b2!r} * {grad}",
-                  f"np.sqrt({v}, out={grad})",
-                  f"np.add({grad}, {eps!r}, out={grad})",
-                  f"np.divide({m}, {grad}, out={grad})",
-                  f"np.multiply({grad}, lr_t, out={grad})",
-                  f"np.subtract({param}, {grad}, out={param})"]
+        lines += [
+            f"np.multiply({grad}, {grad}, out={grad})",
+            f"{v} += {1.0 - b2!r} * {grad}",
+            f"np.sqrt({v}, out={grad})",
+            f"np.add({grad}, {eps!r}, out={grad})",
+            f"np.divide({m}, {grad}, out={grad})",
+            f"np.multiply({grad}, lr_t, out={grad})",
+            f"np.subtract({param}, {grad}, out={param})",
+        ]
     else:
-        lines += [f"{v} += {1.0 - b2!r} * ({grad} * {grad})",
-                  f"{param} -= lr_t * {m} / (np.sqrt({v}) + {eps!r})"]
+        lines += [
+            f"{v} += {1.0 - b2!r} * ({grad} * {grad})",
+            f"{param} -= lr_t * {m} / (np.sqrt({v}) + {eps!r})",
+        ]
     return lines

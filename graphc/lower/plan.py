@@ -36,8 +36,14 @@ class Buffer:
     dtype: str
 
 
-def plan(steps: list[Step], leaves: list[str], escaping: set[str], keep: set[str],
-         shapes: dict, dtypes: dict) -> tuple[list[Buffer], dict[str, list[Storage]]]:
+def plan(
+    steps: list[Step],
+    leaves: list[str],
+    escaping: set[str],
+    keep: set[str],
+    shapes: dict,
+    dtypes: dict,
+) -> tuple[list[Buffer], dict[str, list[Storage]]]:
     """Fill in `step.out` for each step; return the pooled buffers and each variable's storages.
 
     `escaping` are the variables whose values the caller keeps after the function returns
@@ -68,14 +74,20 @@ def plan(steps: list[Step], leaves: list[str], escaping: set[str], keep: set[str
     for i, step in enumerate(steps):
         operands = [name for kind, name in step.args if kind == "var"] + _expr_vars(step)
         if step.kind in ("call", "expr") or not step.can_write_out or step.target in escaping:
-            own = Storage(writable=step.kind in ("ufunc", "reduce", "select")
-                          and step.target not in escaping)
-            shared = [s for name in operands for s in storages_of.get(name, ())] \
-                if step.kind in ("call", "expr") else []
+            own = Storage(
+                writable=step.kind in ("ufunc", "reduce", "select") and step.target not in escaping
+            )
+            shared = (
+                [s for name in operands for s in storages_of.get(name, ())]
+                if step.kind in ("call", "expr")
+                else []
+            )
             storages = [own] + shared
         else:
-            storages = [_in_place(step, i, storages_of, shapes, dtypes, dead_after)
-                        or _pooled(step, free, buffers)]
+            storages = [
+                _in_place(step, i, storages_of, shapes, dtypes, dead_after)
+                or _pooled(step, free, buffers)
+            ]
         by_name.update((b.name, b) for b in buffers)
         for storage in storages:
             storage.vars.add(step.target)
@@ -102,8 +114,11 @@ def _in_place(step: Step, i: int, storages_of, shapes, dtypes, dead_after) -> St
         storage = storages[0]
         # an elementwise ufunc may read the same variable at another position (x * x into
         # x); select reads `b` after writing, so b must not be the storage it writes
-        others = [n for k, n in enumerate(names) if n is not None and k != pos
-                  and (n != name or step.kind != "ufunc")]
+        others = [
+            n
+            for k, n in enumerate(names)
+            if n is not None and k != pos and (n != name or step.kind != "ufunc")
+        ]
         if any(storage in storages_of.get(n, ()) for n in others):
             continue
         step.out = name

@@ -18,15 +18,41 @@ import numpy as np
 
 from ..errors import GraphError
 
-_BINOPS = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "divide",
-           ast.Pow: "power", ast.MatMult: "matmul"}
-_INFIX = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**",
-          "matmul": "@", "greater": ">", "greater_equal": ">=", "less": "<",
-          "less_equal": "<=", "equal": "=="}
-_COMPARE = {ast.Gt: "greater", ast.GtE: "greater_equal", ast.Lt: "less", ast.LtE: "less_equal",
-            ast.Eq: "equal", ast.NotEq: "not_equal"}
-_REDUCE_UFUNC = {"sum": "np.add.reduce", "max": "np.maximum.reduce",
-                 "min": "np.minimum.reduce", "prod": "np.multiply.reduce"}
+_BINOPS = {
+    ast.Add: "add",
+    ast.Sub: "subtract",
+    ast.Mult: "multiply",
+    ast.Div: "divide",
+    ast.Pow: "power",
+    ast.MatMult: "matmul",
+}
+_INFIX = {
+    "add": "+",
+    "subtract": "-",
+    "multiply": "*",
+    "divide": "/",
+    "power": "**",
+    "matmul": "@",
+    "greater": ">",
+    "greater_equal": ">=",
+    "less": "<",
+    "less_equal": "<=",
+    "equal": "==",
+}
+_COMPARE = {
+    ast.Gt: "greater",
+    ast.GtE: "greater_equal",
+    ast.Lt: "less",
+    ast.LtE: "less_equal",
+    ast.Eq: "equal",
+    ast.NotEq: "not_equal",
+}
+_REDUCE_UFUNC = {
+    "sum": "np.add.reduce",
+    "max": "np.maximum.reduce",
+    "min": "np.minimum.reduce",
+    "prod": "np.multiply.reduce",
+}
 _BOOL_RESULT = set(_COMPARE.values()) | {"logical_not", "logical_and", "logical_or"}
 
 
@@ -76,8 +102,11 @@ def _takes_out(name: str) -> bool:
 
 
 def _np_name(func: ast.expr) -> str | None:
-    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
-            and func.value.id == "np":
+    if (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and func.value.id == "np"
+    ):
         return func.attr
     return None
 
@@ -114,8 +143,15 @@ class Flattener:
             if kind == "reduce":  # not the broadcast of its operands
                 shape = _reduced(shapes[0], func, args, kwargs)
             dtype = "bool" if func in _BOOL_RESULT else dtype
-        step = Step(kind, func, args, kwargs, shape=shape, dtype=dtype,
-                    target="" if top else self.new_temp())
+        step = Step(
+            kind,
+            func,
+            args,
+            kwargs,
+            shape=shape,
+            dtype=dtype,
+            target="" if top else self.new_temp(),
+        )
         self.steps.append(step)
         return ("step", step) if top else ("var", step.target)
 
@@ -138,19 +174,28 @@ class Flattener:
         if name and all(_is_literal(k.value) for k in tree.keywords):
             kwargs = {k.arg: ast.unparse(k.value) for k in tree.keywords}
             if name == "where" and len(tree.args) == 3 and not kwargs:
-                return self._step("select", "select", [sub(a) for a in tree.args], {},
-                                  shape, dtype, top)
+                return self._step(
+                    "select", "select", [sub(a) for a in tree.args], {}, shape, dtype, top
+                )
             if isinstance(getattr(np, name, None), np.ufunc) and "out" not in kwargs:
-                return self._step("ufunc", name, [sub(a) for a in tree.args], kwargs,
-                                  shape, dtype, top)
+                return self._step(
+                    "ufunc", name, [sub(a) for a in tree.args], kwargs, shape, dtype, top
+                )
             if _takes_out(name) and tree.args and all(_is_literal(a) for a in tree.args[1:]):
                 args = [sub(tree.args[0])] + [("lit", ast.unparse(a)) for a in tree.args[1:]]
                 return self._step("reduce", name, args, kwargs, shape, dtype, top)
         # Anything else (methods, indexing, views) is kept whole, operands by name.
         rename = _Rename(self.operands)
         source = ast.unparse(rename.visit(tree))
-        step = Step("expr", source, [], shape=shape if top else None, dtype=dtype,
-                    target="" if top else self.new_temp(), refs=sorted(rename.used))
+        step = Step(
+            "expr",
+            source,
+            [],
+            shape=shape if top else None,
+            dtype=dtype,
+            target="" if top else self.new_temp(),
+            refs=sorted(rename.used),
+        )
         self.steps.append(step)
         return ("step", step) if top else ("var", step.target)
 
@@ -175,8 +220,10 @@ def _reduced(shape, func: str, args: list, kwargs: dict) -> tuple | None:
         return None
     axis = ast.literal_eval(kwargs.get("axis", "None"))
     keep = ast.literal_eval(kwargs.get("keepdims", "False"))
-    axes = {a % len(shape) for a in (range(len(shape)) if axis is None
-                                     else (axis,) if isinstance(axis, int) else axis)}
+    axes = {
+        a % len(shape)
+        for a in (range(len(shape)) if axis is None else (axis,) if isinstance(axis, int) else axis)
+    }
     if keep:
         return tuple(1 if i in axes else d for i, d in enumerate(shape))
     return tuple(d for i, d in enumerate(shape) if i not in axes)
@@ -199,8 +246,13 @@ def render(step: Step) -> str:
         return step.func
     args = [a[1] for a in step.args]
     kwargs = [f"{k}={v}" for k, v in step.kwargs.items()]
-    if step.out is None and step.kind == "ufunc" and step.func in _INFIX and not kwargs \
-            and len(args) == 2:
+    if (
+        step.out is None
+        and step.kind == "ufunc"
+        and step.func in _INFIX
+        and not kwargs
+        and len(args) == 2
+    ):
         return f"{args[0]} {_INFIX[step.func]} {args[1]}"
     if step.out is not None:
         kwargs.append(f"out={step.out}")
@@ -212,8 +264,9 @@ def render(step: Step) -> str:
 
 def template_source(template: str, operands: int, attrs: dict) -> str:
     """The template with inputs as _OP0.. and attributes as Python literals."""
-    return template.format(*[f"_OP{i}" for i in range(operands)],
-                           **{k: literal(v) for k, v in attrs.items()})
+    return template.format(
+        *[f"_OP{i}" for i in range(operands)], **{k: literal(v) for k, v in attrs.items()}
+    )
 
 
 def literal(value) -> str:
@@ -230,5 +283,6 @@ def literal(value) -> str:
     if isinstance(value, tuple):
         inner = ", ".join(literal(v) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"
-    raise GraphError(f"cannot write attribute value {value!r} ({type(value).__name__}) "
-                     "into generated source")
+    raise GraphError(
+        f"cannot write attribute value {value!r} ({type(value).__name__}) into generated source"
+    )

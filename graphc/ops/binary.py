@@ -8,24 +8,73 @@ import sympy as sp
 
 from ..errors import DtypeError
 from ..ir import Node
-from .registry import (KERNEL, MULTILINEAR, F, OpDef, apply, broadcast_shapes, elementwise,
-                       register, sample_inputs, scalar_sympy)
+from .registry import (
+    KERNEL,
+    MULTILINEAR,
+    F,
+    OpDef,
+    apply,
+    broadcast_shapes,
+    elementwise,
+    register,
+    sample_inputs,
+    scalar_sympy,
+)
 
 _PAIR = sample_inputs((3, 4), (4,))
 
-register(OpDef("add", 2, elementwise, kernel=np.add, emit="{0} + {1}", sympy=KERNEL,
-               vjp=(lambda g, n: g, lambda g, n: g), jvp=(lambda t, n: t, lambda t, n: t),
-               samples=_PAIR))
-register(OpDef("sub", 2, elementwise, kernel=np.subtract, emit="{0} - {1}", sympy=KERNEL,
-               vjp=(lambda g, n: g, lambda g, n: -g), jvp=(lambda t, n: t, lambda t, n: -t),
-               samples=_PAIR))
-register(OpDef("mul", 2, elementwise, kernel=np.multiply, emit="{0} * {1}", sympy=KERNEL,
-               vjp=(lambda g, n: g * n.inputs[1], lambda g, n: g * n.inputs[0]),
-               jvp=MULTILINEAR, samples=_PAIR))
-register(OpDef("div", 2, elementwise, kernel=np.divide, emit="{0} / {1}", sympy=KERNEL,
-               vjp=(lambda g, n: g / n.inputs[1], lambda g, n: -g * n / n.inputs[1]),
-               jvp=(lambda t, n: t / n.inputs[1], lambda t, n: -t * n / n.inputs[1]),
-               samples=sample_inputs((3, 4), (4,), positive=True)))
+register(
+    OpDef(
+        "add",
+        2,
+        elementwise,
+        kernel=np.add,
+        emit="{0} + {1}",
+        sympy=KERNEL,
+        vjp=(lambda g, n: g, lambda g, n: g),
+        jvp=(lambda t, n: t, lambda t, n: t),
+        samples=_PAIR,
+    )
+)
+register(
+    OpDef(
+        "sub",
+        2,
+        elementwise,
+        kernel=np.subtract,
+        emit="{0} - {1}",
+        sympy=KERNEL,
+        vjp=(lambda g, n: g, lambda g, n: -g),
+        jvp=(lambda t, n: t, lambda t, n: -t),
+        samples=_PAIR,
+    )
+)
+register(
+    OpDef(
+        "mul",
+        2,
+        elementwise,
+        kernel=np.multiply,
+        emit="{0} * {1}",
+        sympy=KERNEL,
+        vjp=(lambda g, n: g * n.inputs[1], lambda g, n: g * n.inputs[0]),
+        jvp=MULTILINEAR,
+        samples=_PAIR,
+    )
+)
+register(
+    OpDef(
+        "div",
+        2,
+        elementwise,
+        kernel=np.divide,
+        emit="{0} / {1}",
+        sympy=KERNEL,
+        vjp=(lambda g, n: g / n.inputs[1], lambda g, n: -g * n / n.inputs[1]),
+        jvp=(lambda t, n: t / n.inputs[1], lambda t, n: -t * n / n.inputs[1]),
+        samples=sample_inputs((3, 4), (4,), positive=True),
+    )
+)
 
 
 def _pow_vjp_base(g, n):
@@ -37,39 +86,75 @@ def _pow_vjp_exponent(g, n):
     return g * n * F.log(n.inputs[0])
 
 
-register(OpDef("pow", 2, elementwise, kernel=np.power, emit="{0} ** {1}", sympy=KERNEL,
-               vjp=(_pow_vjp_base, _pow_vjp_exponent),
-               jvp=(lambda t, n: _pow_vjp_base(t, n), lambda t, n: _pow_vjp_exponent(t, n)),
-               samples=sample_inputs((3, 4), (4,), positive=True)))
+register(
+    OpDef(
+        "pow",
+        2,
+        elementwise,
+        kernel=np.power,
+        emit="{0} ** {1}",
+        sympy=KERNEL,
+        vjp=(_pow_vjp_base, _pow_vjp_exponent),
+        jvp=(lambda t, n: _pow_vjp_base(t, n), lambda t, n: _pow_vjp_exponent(t, n)),
+        samples=sample_inputs((3, 4), (4,), positive=True),
+    )
+)
 
 
 def _first_wins(n: Node) -> Node:
     return F.greater_equal(n.inputs[0], n.inputs[1])
 
 
-register(OpDef("maximum", 2, elementwise, kernel=np.maximum, emit="np.maximum({0}, {1})",
-               sympy=scalar_sympy(sp.Max), kink=lambda a, b: a - b, samples=_PAIR,
-               complex_step=False,
-               vjp=(lambda g, n: F.where(_first_wins(n), g, 0.0),
-                    lambda g, n: F.where(_first_wins(n), 0.0, g)),
-               jvp=(lambda t, n: F.where(_first_wins(n), t, 0.0),
-                    lambda t, n: F.where(_first_wins(n), 0.0, t)),
-               doc="elementwise max; at a tie the gradient goes to the first input"))
+register(
+    OpDef(
+        "maximum",
+        2,
+        elementwise,
+        kernel=np.maximum,
+        emit="np.maximum({0}, {1})",
+        sympy=scalar_sympy(sp.Max),
+        kink=lambda a, b: a - b,
+        samples=_PAIR,
+        complex_step=False,
+        vjp=(
+            lambda g, n: F.where(_first_wins(n), g, 0.0),
+            lambda g, n: F.where(_first_wins(n), 0.0, g),
+        ),
+        jvp=(
+            lambda t, n: F.where(_first_wins(n), t, 0.0),
+            lambda t, n: F.where(_first_wins(n), 0.0, t),
+        ),
+        doc="elementwise max; at a tie the gradient goes to the first input",
+    )
+)
 
 
 def _prelu_positive(n: Node) -> Node:
     return F.greater(n.inputs[0], 0.0)
 
 
-register(OpDef("prelu", 2, elementwise, kernel=lambda x, a: np.where(x > 0, x, a * x),
-               emit="np.where({0} > 0, {0}, {1} * {0})",
-               sympy=scalar_sympy(lambda x, a: sp.Piecewise((x, x > 0), (a * x, True))),
-               kink=lambda x, a: x, samples=sample_inputs((3, 4), (4,)), complex_step=False,
-               vjp=(lambda g, n: F.where(_prelu_positive(n), g, g * n.inputs[1]),
-                    lambda g, n: F.where(_prelu_positive(n), 0.0, g * n.inputs[0])),
-               jvp=(lambda t, n: F.where(_prelu_positive(n), t, t * n.inputs[1]),
-                    lambda t, n: F.where(_prelu_positive(n), 0.0, t * n.inputs[0])),
-               doc="x where x > 0, alpha * x elsewhere; alpha is learned (scalar or per unit)"))
+register(
+    OpDef(
+        "prelu",
+        2,
+        elementwise,
+        kernel=lambda x, a: np.where(x > 0, x, a * x),
+        emit="np.where({0} > 0, {0}, {1} * {0})",
+        sympy=scalar_sympy(lambda x, a: sp.Piecewise((x, x > 0), (a * x, True))),
+        kink=lambda x, a: x,
+        samples=sample_inputs((3, 4), (4,)),
+        complex_step=False,
+        vjp=(
+            lambda g, n: F.where(_prelu_positive(n), g, g * n.inputs[1]),
+            lambda g, n: F.where(_prelu_positive(n), 0.0, g * n.inputs[0]),
+        ),
+        jvp=(
+            lambda t, n: F.where(_prelu_positive(n), t, t * n.inputs[1]),
+            lambda t, n: F.where(_prelu_positive(n), 0.0, t * n.inputs[0]),
+        ),
+        doc="x where x > 0, alpha * x elsewhere; alpha is learned (scalar or per unit)",
+    )
+)
 
 
 def _compare_infer(attrs, a: Node, b: Node):
@@ -77,12 +162,27 @@ def _compare_infer(attrs, a: Node, b: Node):
 
 
 for _name, _kernel, _symbol, _relation in (
-        ("greater", np.greater, ">", sp.Gt), ("greater_equal", np.greater_equal, ">=", sp.Ge),
-        ("less", np.less, "<", sp.Lt), ("less_equal", np.less_equal, "<=", sp.Le),
-        ("equal", np.equal, "==", sp.Eq)):
-    register(OpDef(_name, 2, _compare_infer, kernel=_kernel, emit="{0} " + _symbol + " {1}",
-                   sympy=scalar_sympy(_relation), nondiff=True, samples=_PAIR, label=_symbol,
-                   complex_step=False, kink=lambda a, b: a - b))  # the output jumps at a == b
+    ("greater", np.greater, ">", sp.Gt),
+    ("greater_equal", np.greater_equal, ">=", sp.Ge),
+    ("less", np.less, "<", sp.Lt),
+    ("less_equal", np.less_equal, "<=", sp.Le),
+    ("equal", np.equal, "==", sp.Eq),
+):
+    register(
+        OpDef(
+            _name,
+            2,
+            _compare_infer,
+            kernel=_kernel,
+            emit="{0} " + _symbol + " {1}",
+            sympy=scalar_sympy(_relation),
+            nondiff=True,
+            samples=_PAIR,
+            label=_symbol,
+            complex_step=False,
+            kink=lambda a, b: a - b,
+        )
+    )  # the output jumps at a == b
 
 
 def _where_infer(attrs, cond: Node, a: Node, b: Node):
@@ -99,12 +199,27 @@ def _where_samples(rng):
     return [((rng.normal(size=(3, 4)) > 0, rng.normal(size=(3, 4)), rng.normal(size=(4,))), {})]
 
 
-register(OpDef("where", 3, _where_infer, kernel=np.where, emit="np.where({0}, {1}, {2})",
-               sympy=scalar_sympy(_piecewise), samples=_where_samples,
-               vjp=(None, lambda g, n: F.where(n.inputs[0], g, 0.0),
-                    lambda g, n: F.where(n.inputs[0], 0.0, g)),
-               jvp=(None, lambda t, n: F.where(n.inputs[0], t, 0.0),
-                    lambda t, n: F.where(n.inputs[0], 0.0, t))))
+register(
+    OpDef(
+        "where",
+        3,
+        _where_infer,
+        kernel=np.where,
+        emit="np.where({0}, {1}, {2})",
+        sympy=scalar_sympy(_piecewise),
+        samples=_where_samples,
+        vjp=(
+            None,
+            lambda g, n: F.where(n.inputs[0], g, 0.0),
+            lambda g, n: F.where(n.inputs[0], 0.0, g),
+        ),
+        jvp=(
+            None,
+            lambda t, n: F.where(n.inputs[0], t, 0.0),
+            lambda t, n: F.where(n.inputs[0], 0.0, t),
+        ),
+    )
+)
 
 
 def maximum(a, b) -> Node:

@@ -7,8 +7,7 @@ import numpy as np
 import sympy as sp
 
 from ..ir import Node
-from .registry import (KERNEL, F, OpDef, apply, float_like, register,
-                       sample_inputs, scalar_sympy)
+from .registry import KERNEL, F, OpDef, apply, float_like, register, sample_inputs, scalar_sympy
 
 
 def sigmoid_kernel(x):
@@ -29,37 +28,95 @@ def _complex_softplus(z):
     return np.where(z.real > 0, z + np.log1p(np.exp(-z)), np.log1p(np.exp(z)))
 
 
-def _unary(name, emit, rule, sympy, samples=None, kink=None, kernel=None, doc="",
-           complex_step=True):
+def _unary(
+    name, emit, rule, sympy, samples=None, kink=None, kernel=None, doc="", complex_step=True
+):
     rules = None if rule is None else (rule,)
-    register(OpDef(name, 1, float_like, kernel=kernel, vjp=rules, jvp=rules, sympy=sympy,
-                   emit=emit, samples=samples or sample_inputs((3, 4)), nondiff=rule is None,
-                   kink=kink, complex_step=complex_step, doc=doc))
+    register(
+        OpDef(
+            name,
+            1,
+            float_like,
+            kernel=kernel,
+            vjp=rules,
+            jvp=rules,
+            sympy=sympy,
+            emit=emit,
+            samples=samples or sample_inputs((3, 4)),
+            nondiff=rule is None,
+            kink=kink,
+            complex_step=complex_step,
+            doc=doc,
+        )
+    )
 
 
 _unary("neg", "-{0}", lambda g, n: -g, KERNEL, kernel=np.negative, doc="-x")
 _unary("exp", "np.exp({0})", lambda g, n: g * n, scalar_sympy(sp.exp), kernel=np.exp)
-_unary("log", "np.log({0})", lambda g, n: g / n.inputs[0], scalar_sympy(sp.log),
-       samples=sample_inputs((3, 4), positive=True), kernel=np.log)
-_unary("sqrt", "np.sqrt({0})", lambda g, n: g / (2.0 * n), scalar_sympy(sp.sqrt),
-       samples=sample_inputs((3, 4), positive=True), kernel=np.sqrt)
-_unary("abs", "np.abs({0})", lambda g, n: g * F.sign(n.inputs[0]), scalar_sympy(sp.Abs),
-       kink=lambda x: x, kernel=np.abs, complex_step=False)
-_unary("sign", "np.sign({0})", None, scalar_sympy(sp.sign), kernel=np.sign, complex_step=False,
-       kink=lambda x: x,
-       doc="-1, 0 or 1; its derivative is zero wherever it exists")
-_unary("tanh", "np.tanh({0})", lambda g, n: g * (1.0 - n * n), scalar_sympy(sp.tanh),
-       kernel=np.tanh)
-_unary("sigmoid", None, lambda g, n: g * n * (1.0 - n),
-       scalar_sympy(lambda x: 1 / (1 + sp.exp(-x))), kernel=sigmoid_kernel,
-       complex_step=_complex_sigmoid)
-_unary("relu", "np.maximum({0}, 0)", lambda g, n: F.where(F.greater(n.inputs[0], 0.0), g, 0.0),
-       scalar_sympy(lambda x: sp.Piecewise((x, x > 0), (0, True))), kink=lambda x: x,
-       kernel=lambda x: np.maximum(x, 0), complex_step=False)
-_unary("softplus", "np.logaddexp(0, {0})", lambda g, n: g * F.sigmoid(n.inputs[0]),
-       scalar_sympy(lambda x: sp.log(1 + sp.exp(x))), kernel=lambda x: np.logaddexp(0, x),
-       complex_step=_complex_softplus,
-       doc="log(1 + e**x), computed without overflow")
+_unary(
+    "log",
+    "np.log({0})",
+    lambda g, n: g / n.inputs[0],
+    scalar_sympy(sp.log),
+    samples=sample_inputs((3, 4), positive=True),
+    kernel=np.log,
+)
+_unary(
+    "sqrt",
+    "np.sqrt({0})",
+    lambda g, n: g / (2.0 * n),
+    scalar_sympy(sp.sqrt),
+    samples=sample_inputs((3, 4), positive=True),
+    kernel=np.sqrt,
+)
+_unary(
+    "abs",
+    "np.abs({0})",
+    lambda g, n: g * F.sign(n.inputs[0]),
+    scalar_sympy(sp.Abs),
+    kink=lambda x: x,
+    kernel=np.abs,
+    complex_step=False,
+)
+_unary(
+    "sign",
+    "np.sign({0})",
+    None,
+    scalar_sympy(sp.sign),
+    kernel=np.sign,
+    complex_step=False,
+    kink=lambda x: x,
+    doc="-1, 0 or 1; its derivative is zero wherever it exists",
+)
+_unary(
+    "tanh", "np.tanh({0})", lambda g, n: g * (1.0 - n * n), scalar_sympy(sp.tanh), kernel=np.tanh
+)
+_unary(
+    "sigmoid",
+    None,
+    lambda g, n: g * n * (1.0 - n),
+    scalar_sympy(lambda x: 1 / (1 + sp.exp(-x))),
+    kernel=sigmoid_kernel,
+    complex_step=_complex_sigmoid,
+)
+_unary(
+    "relu",
+    "np.maximum({0}, 0)",
+    lambda g, n: F.where(F.greater(n.inputs[0], 0.0), g, 0.0),
+    scalar_sympy(lambda x: sp.Piecewise((x, x > 0), (0, True))),
+    kink=lambda x: x,
+    kernel=lambda x: np.maximum(x, 0),
+    complex_step=False,
+)
+_unary(
+    "softplus",
+    "np.logaddexp(0, {0})",
+    lambda g, n: g * F.sigmoid(n.inputs[0]),
+    scalar_sympy(lambda x: sp.log(1 + sp.exp(x))),
+    kernel=lambda x: np.logaddexp(0, x),
+    complex_step=_complex_softplus,
+    doc="log(1 + e**x), computed without overflow",
+)
 
 
 def exp(x) -> Node:

@@ -25,8 +25,15 @@ import sympy as sp
 
 from ..errors import DtypeError, ShapeError
 from ..ir import Node
-from .registry import (F, OpDef, broadcast_shapes, normalize_axis, register, result_dtype,
-                       scalar_sympy)
+from .registry import (
+    F,
+    OpDef,
+    broadcast_shapes,
+    normalize_axis,
+    register,
+    result_dtype,
+    scalar_sympy,
+)
 
 # ---- softmax cross-entropy backward -------------------------------------------------------
 
@@ -49,8 +56,11 @@ def softmax_xent_grad_kernel(logits, target, scale, axis, log_probs=False):
         p = p * np.sum(target, axis=axis, keepdims=True) - target
     # p is the kernel's own temporary: scale it in place when NumPy's promotion (as in
     # p * scale) keeps its dtype and the scale its shape
-    if type(scale) is float or (type(scale) in (np.float64, np.float32, np.ndarray)
-                                and scale.ndim == 0 and scale.dtype == p.dtype):
+    if type(scale) is float or (
+        type(scale) in (np.float64, np.float32, np.ndarray)
+        and scale.ndim == 0
+        and scale.dtype == p.dtype
+    ):
         return np.multiply(p, scale, out=p)
     return p * scale
 
@@ -75,12 +85,15 @@ def _xent_attrs(attrs, logits: Node, *_: Node) -> dict:
 def _check_target(attrs, logits: Node, target: Node) -> None:
     if target.dtype.startswith("int"):
         if logits.ndim < 2 or target.ndim != logits.ndim - 1 or attrs["axis"] != logits.ndim - 1:
-            raise ShapeError(f"class ids {target.shape} need logits {logits.shape} with the "
-                             "classes on the last axis")
+            raise ShapeError(
+                f"class ids {target.shape} need logits {logits.shape} with the "
+                "classes on the last axis"
+            )
     elif target.dtype == "bool":
         raise DtypeError("the target must be class ids (int) or probabilities (float)")
-    elif target.ndim != logits.ndim or broadcast_shapes(logits.shape, target.shape) != \
-            logits.shape:  # the same ndim: fewer axes would mean class ids
+    elif (
+        target.ndim != logits.ndim or broadcast_shapes(logits.shape, target.shape) != logits.shape
+    ):  # the same ndim: fewer axes would mean class ids
         raise ShapeError(f"target {target.shape} does not fit logits {logits.shape}")
 
 
@@ -111,8 +124,7 @@ def _probs(n: Node) -> Node:
 
 def _log_probs(n: Node) -> Node:
     """log_softmax of the first input: the input itself when it holds log-probabilities."""
-    return n.inputs[0] if n.attrs["log_probs"] else F.log_softmax(n.inputs[0],
-                                                                  axis=n.attrs["axis"])
+    return n.inputs[0] if n.attrs["log_probs"] else F.log_softmax(n.inputs[0], axis=n.attrs["axis"])
 
 
 def _softmax_vjp(n: Node, h: Node) -> Node:
@@ -142,34 +154,55 @@ def _xent_sympy(logits, target, scale, axis, log_probs=False):
     p = e if log_probs else e / np.sum(e, axis=axis, keepdims=True)
     if np.ndim(target) == np.ndim(logits) - 1:
         depth = np.shape(logits)[-1]
-        same = np.vectorize(lambda label, k: sp.Integer(int(int(label) == int(k))),
-                            otypes=[object])
+        same = np.vectorize(lambda label, k: sp.Integer(int(int(label) == int(k))), otypes=[object])
         target = same(np.asarray(target)[..., None], np.arange(depth))
     return scale * (p * np.sum(target, axis=axis, keepdims=True) - target)
 
 
 def _xent_samples(rng):
     logits = rng.normal(size=(5, 4))
-    return [((logits, rng.integers(0, 4, size=5), rng.uniform(0.5, 2.0, size=())), {"axis": 1}),
-            ((logits, np.array([0, 3, 4, -1, 2]), np.array(0.2)), {"axis": 1}),
-            ((logits, rng.dirichlet(np.ones(4), size=5), rng.uniform(0.5, 2.0, size=(5, 1))),
-             {"axis": 1}),
-            ((logits, rng.dirichlet(np.ones(4), size=5), rng.uniform(0.5, 2.0, size=(4,))),
-             {"axis": 1}),  # a scale that varies along the row
-            ((logits, np.array([1, 0, 4, 3, -1]), rng.uniform(0.5, 2.0, size=())),
-             {"axis": 1, "log_probs": True}),
-            ((logits, rng.dirichlet(np.ones(4), size=5), rng.uniform(0.5, 2.0, size=(4,))),
-             {"axis": 1, "log_probs": True})]
+    return [
+        ((logits, rng.integers(0, 4, size=5), rng.uniform(0.5, 2.0, size=())), {"axis": 1}),
+        ((logits, np.array([0, 3, 4, -1, 2]), np.array(0.2)), {"axis": 1}),
+        (
+            (logits, rng.dirichlet(np.ones(4), size=5), rng.uniform(0.5, 2.0, size=(5, 1))),
+            {"axis": 1},
+        ),
+        (
+            (logits, rng.dirichlet(np.ones(4), size=5), rng.uniform(0.5, 2.0, size=(4,))),
+            {"axis": 1},
+        ),  # a scale that varies along the row
+        (
+            (logits, np.array([1, 0, 4, 3, -1]), rng.uniform(0.5, 2.0, size=())),
+            {"axis": 1, "log_probs": True},
+        ),
+        (
+            (logits, rng.dirichlet(np.ones(4), size=5), rng.uniform(0.5, 2.0, size=(4,))),
+            {"axis": 1, "log_probs": True},
+        ),
+    ]
 
 
-register(OpDef(
-    "softmax_xent_grad", 3, _xent_infer, kernel=softmax_xent_grad_kernel, normalize=_xent_attrs,
-    vjp=(_xent_vjp_logits, _xent_vjp_target, lambda g, n: g * _xent_unscaled(n)),
-    jvp=(lambda t, n: n.inputs[2] * _row_sum(n, _dense_target(n)) * _softmax_vjp(n, t),
-         lambda t, n: n.inputs[2] * (_probs(n) * _row_sum(n, t) - t),
-         lambda t, n: t * _xent_unscaled(n)),
-    sympy=_xent_sympy, label="softmax - onehot", samples=_xent_samples, complex_step=False,
-    doc="softmax cross-entropy's backward in one op: scale * (softmax(z) * sum(t) - t)"))
+register(
+    OpDef(
+        "softmax_xent_grad",
+        3,
+        _xent_infer,
+        kernel=softmax_xent_grad_kernel,
+        normalize=_xent_attrs,
+        vjp=(_xent_vjp_logits, _xent_vjp_target, lambda g, n: g * _xent_unscaled(n)),
+        jvp=(
+            lambda t, n: n.inputs[2] * _row_sum(n, _dense_target(n)) * _softmax_vjp(n, t),
+            lambda t, n: n.inputs[2] * (_probs(n) * _row_sum(n, t) - t),
+            lambda t, n: t * _xent_unscaled(n),
+        ),
+        sympy=_xent_sympy,
+        label="softmax - onehot",
+        samples=_xent_samples,
+        complex_step=False,
+        doc="softmax cross-entropy's backward in one op: scale * (softmax(z) * sum(t) - t)",
+    )
+)
 
 
 # ---- softmax cross-entropy forward: sum(t * log_softmax(z)) per row ---------------------
@@ -196,17 +229,19 @@ def target_log_prob_kernel(logits, target, axis, log_probs=False):
 
 def _log_prob_infer(attrs, logits: Node, target: Node):
     _check_target(attrs, logits, target)
-    shape = logits.shape[:attrs["axis"]] + logits.shape[attrs["axis"] + 1:]
+    shape = logits.shape[: attrs["axis"]] + logits.shape[attrs["axis"] + 1 :]
     return shape, result_dtype(logits)
 
 
 def _log_prob_sympy(logits, target, axis, log_probs=False):
     e = np.vectorize(sp.exp, otypes=[object])(logits)
-    log_p = logits if log_probs else logits - np.vectorize(sp.log, otypes=[object])(
-        np.sum(e, axis=axis, keepdims=True))
+    log_p = (
+        logits
+        if log_probs
+        else logits - np.vectorize(sp.log, otypes=[object])(np.sum(e, axis=axis, keepdims=True))
+    )
     if np.ndim(target) == np.ndim(logits) - 1:
-        same = np.vectorize(lambda label, k: sp.Integer(int(int(label) == int(k))),
-                            otypes=[object])
+        same = np.vectorize(lambda label, k: sp.Integer(int(int(label) == int(k))), otypes=[object])
         target = same(np.asarray(target)[..., None], np.arange(np.shape(logits)[-1]))
     return np.sum(target * log_p, axis=axis)
 
@@ -218,26 +253,37 @@ def _keep_axis(n: Node, g: Node) -> Node:
 def _log_prob_vjp_logits(g: Node, n: Node) -> Node:
     if n.attrs["log_probs"]:  # linear in the logits
         return _keep_axis(n, g) * _dense_target(n)
-    return F.softmax_xent_grad(n.inputs[0], n.inputs[1], F.neg(_keep_axis(n, g)),
-                               axis=n.attrs["axis"])
+    return F.softmax_xent_grad(
+        n.inputs[0], n.inputs[1], F.neg(_keep_axis(n, g)), axis=n.attrs["axis"]
+    )
 
 
 def _log_prob_jvp_logits(t: Node, n: Node) -> Node:
     if n.attrs["log_probs"]:
         return F.sum(t * _dense_target(n), axis=n.attrs["axis"])
-    return F.sum(t * F.softmax_xent_grad(n.inputs[0], n.inputs[1], -1.0, axis=n.attrs["axis"]),
-                 axis=n.attrs["axis"])
+    return F.sum(
+        t * F.softmax_xent_grad(n.inputs[0], n.inputs[1], -1.0, axis=n.attrs["axis"]),
+        axis=n.attrs["axis"],
+    )
 
 
-register(OpDef(
-    "target_log_prob", 2, _log_prob_infer, kernel=target_log_prob_kernel,
-    normalize=_xent_attrs,
-    vjp=(_log_prob_vjp_logits, lambda g, n: _keep_axis(n, g) * _log_probs(n)),
-    jvp=(_log_prob_jvp_logits, lambda t, n: F.sum(t * _log_probs(n), axis=n.attrs["axis"])),
-    sympy=_log_prob_sympy, label="Σ t·log softmax", complex_step=False,
-    samples=lambda rng: [(s[0][:2], s[1]) for k, s in enumerate(_xent_samples(rng)) if k != 3],
-    doc="softmax cross-entropy's forward in one op (its negative): each row's log-probability "
-        "of its target, without building the one-hot rows"))
+register(
+    OpDef(
+        "target_log_prob",
+        2,
+        _log_prob_infer,
+        kernel=target_log_prob_kernel,
+        normalize=_xent_attrs,
+        vjp=(_log_prob_vjp_logits, lambda g, n: _keep_axis(n, g) * _log_probs(n)),
+        jvp=(_log_prob_jvp_logits, lambda t, n: F.sum(t * _log_probs(n), axis=n.attrs["axis"])),
+        sympy=_log_prob_sympy,
+        label="Σ t·log softmax",
+        complex_step=False,
+        samples=lambda rng: [(s[0][:2], s[1]) for k, s in enumerate(_xent_samples(rng)) if k != 3],
+        doc="softmax cross-entropy's forward in one op (its negative): each row's log-probability "
+        "of its target, without building the one-hot rows",
+    )
+)
 
 
 # ---- PReLU backward -----------------------------------------------------------------------
@@ -273,23 +319,23 @@ def _prelu_alpha_attrs(attrs, x: Node, g: Node) -> dict:
         if "axis" not in attrs or not isinstance(attrs.get("lead"), (int, np.integer)):
             raise ShapeError("give shape= (alpha's shape), or the stored axis= and an int lead=")
         axis, lead = normalize_axis(tuple(attrs["axis"]), len(full)), int(attrs["lead"])
-        if not 0 <= lead <= len(full) or any(full[i] != 1 and i not in axis
-                                             for i in range(lead)):
+        if not 0 <= lead <= len(full) or any(full[i] != 1 and i not in axis for i in range(lead)):
             raise ShapeError(f"cannot drop the first {lead} axes of {full} (summed: {axis})")
         return {"axis": axis, "lead": lead}
     shape = tuple(attrs["shape"])
     if len(shape) > len(full) or broadcast_shapes(full, shape) != full:
         raise ShapeError(f"cannot sum {full} down to {shape}")
     lead = len(full) - len(shape)
-    axis = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape)
-                                      if d == 1 and full[lead + i] != 1)
+    axis = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and full[lead + i] != 1
+    )
     return {"axis": axis, "lead": lead}
 
 
 def _prelu_alpha_infer(attrs, x: Node, g: Node):
     full = broadcast_shapes(x.shape, g.shape)
     kept = tuple(1 if i in attrs["axis"] else d for i, d in enumerate(full))
-    return kept[attrs["lead"]:], result_dtype(x, g)
+    return kept[attrs["lead"] :], result_dtype(x, g)
 
 
 def _negative(n: Node) -> Node:
@@ -300,40 +346,72 @@ def _positive(n: Node) -> Node:
     return F.greater(n.inputs[0], 0.0)
 
 
-register(OpDef(
-    "prelu_vjp_x", 3, _prelu_x_infer, kernel=prelu_vjp_x_kernel,
-    emit="np.where({0} > 0, {2}, {1} * {2})",
-    vjp=(None, lambda c, n: F.where(_positive(n), 0.0, c * n.inputs[2]),
-         lambda c, n: F.where(_positive(n), c, c * n.inputs[1])),
-    jvp=(None, lambda t, n: F.where(_positive(n), 0.0, t * n.inputs[2]),
-         lambda t, n: F.where(_positive(n), t, t * n.inputs[1])),
-    sympy=scalar_sympy(lambda x, a, g: _where_sympy(x > 0, g, a * g)), kink=lambda x, a, g: x,
-    label="prelu'(x)", complex_step=False,
-    samples=lambda rng: [((rng.normal(size=(3, 4)), rng.normal(size=4),
-                           rng.normal(size=(3, 4))), {})],
-    doc="PReLU's x cotangent in one where; its derivative in x is zero away from 0"))
+register(
+    OpDef(
+        "prelu_vjp_x",
+        3,
+        _prelu_x_infer,
+        kernel=prelu_vjp_x_kernel,
+        emit="np.where({0} > 0, {2}, {1} * {2})",
+        vjp=(
+            None,
+            lambda c, n: F.where(_positive(n), 0.0, c * n.inputs[2]),
+            lambda c, n: F.where(_positive(n), c, c * n.inputs[1]),
+        ),
+        jvp=(
+            None,
+            lambda t, n: F.where(_positive(n), 0.0, t * n.inputs[2]),
+            lambda t, n: F.where(_positive(n), t, t * n.inputs[1]),
+        ),
+        sympy=scalar_sympy(lambda x, a, g: _where_sympy(x > 0, g, a * g)),
+        kink=lambda x, a, g: x,
+        label="prelu'(x)",
+        complex_step=False,
+        samples=lambda rng: [
+            ((rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=(3, 4))), {})
+        ],
+        doc="PReLU's x cotangent in one where; its derivative in x is zero away from 0",
+    )
+)
 
 
 def _alpha_samples(rng):
     x, g = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
-    return [((x, g), {"axis": (0,), "lead": 1}), ((x, g), {"axis": (), "lead": 0}),
-            ((x, g), {"axis": (0,), "lead": 0})]
+    return [
+        ((x, g), {"axis": (0,), "lead": 1}),
+        ((x, g), {"axis": (), "lead": 0}),
+        ((x, g), {"axis": (0,), "lead": 0}),
+    ]
 
 
 def _alpha_sympy(x, g, axis, lead):
-    total = np.sum(scalar_sympy(lambda a, b: _where_sympy(a > 0, 0, b * a))(x, g), axis=axis,
-                   keepdims=True)
+    total = np.sum(
+        scalar_sympy(lambda a, b: _where_sympy(a > 0, 0, b * a))(x, g), axis=axis, keepdims=True
+    )
     total = np.asarray(total, dtype=object)  # a 0-d sum comes back as a bare expression
     return total.reshape(total.shape[lead:])
 
 
-register(OpDef(
-    "prelu_vjp_alpha", 2, _prelu_alpha_infer, kernel=prelu_vjp_alpha_kernel,
-    normalize=_prelu_alpha_attrs,
-    vjp=(lambda c, n: F.where(_negative(n), n.inputs[1] * c, 0.0),
-         lambda c, n: F.where(_negative(n), n.inputs[0] * c, 0.0)),
-    jvp=(lambda t, n: F.sum_to(F.where(_negative(n), n.inputs[1] * t, 0.0), shape=n.shape),
-         lambda t, n: F.sum_to(F.where(_negative(n), n.inputs[0] * t, 0.0), shape=n.shape)),
-    sympy=_alpha_sympy, kink=lambda x, g: x, label=lambda n: f"prelu'(alpha){list(n.shape)}",
-    complex_step=False, samples=_alpha_samples,
-    doc="PReLU's alpha cotangent in one where, summed to alpha's shape"))
+register(
+    OpDef(
+        "prelu_vjp_alpha",
+        2,
+        _prelu_alpha_infer,
+        kernel=prelu_vjp_alpha_kernel,
+        normalize=_prelu_alpha_attrs,
+        vjp=(
+            lambda c, n: F.where(_negative(n), n.inputs[1] * c, 0.0),
+            lambda c, n: F.where(_negative(n), n.inputs[0] * c, 0.0),
+        ),
+        jvp=(
+            lambda t, n: F.sum_to(F.where(_negative(n), n.inputs[1] * t, 0.0), shape=n.shape),
+            lambda t, n: F.sum_to(F.where(_negative(n), n.inputs[0] * t, 0.0), shape=n.shape),
+        ),
+        sympy=_alpha_sympy,
+        kink=lambda x, g: x,
+        label=lambda n: f"prelu'(alpha){list(n.shape)}",
+        complex_step=False,
+        samples=_alpha_samples,
+        doc="PReLU's alpha cotangent in one where, summed to alpha's shape",
+    )
+)

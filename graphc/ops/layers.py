@@ -27,26 +27,39 @@ def _zeros(g: Node) -> Node:
     return F.broadcast_like(0.0, g)
 
 
-register(OpDef("select_mode", 2, _select_infer, label="train | eval",
-               vjp=(lambda g, n: F.select_mode(g, _zeros(g)),
-                    lambda g, n: F.select_mode(_zeros(g), g)),
-               jvp=(lambda t, n: F.select_mode(t, _zeros(t)),
-                    lambda t, n: F.select_mode(_zeros(t), t)),
-               doc="the first input in training mode, the second in inference; "
-                   "removed by specialize()"))
+register(
+    OpDef(
+        "select_mode",
+        2,
+        _select_infer,
+        label="train | eval",
+        vjp=(lambda g, n: F.select_mode(g, _zeros(g)), lambda g, n: F.select_mode(_zeros(g), g)),
+        jvp=(lambda t, n: F.select_mode(t, _zeros(t)), lambda t, n: F.select_mode(_zeros(t), t)),
+        doc="the first input in training mode, the second in inference; removed by specialize()",
+    )
+)
 
 
 def update_state_kernel(value, new_state, target):
     return value
 
 
-register(OpDef("update_state", 2, lambda attrs, value, new: (value.shape, value.dtype),
-               kernel=update_state_kernel, label=lambda n: f"update {n.attrs['target']}",
-               vjp=(lambda g, n: g, None), jvp=(lambda t, n: t, None),
-               sympy=lambda value, new, target: value, emit="{0}",
-               samples=sample_inputs((3, 4), (4,), target="running_mean"),
-               doc="passes `value` through; in training mode the evaluator stores `new_state` "
-                   "as the next value of the state leaf named `target`"))
+register(
+    OpDef(
+        "update_state",
+        2,
+        lambda attrs, value, new: (value.shape, value.dtype),
+        kernel=update_state_kernel,
+        label=lambda n: f"update {n.attrs['target']}",
+        vjp=(lambda g, n: g, None),
+        jvp=(lambda t, n: t, None),
+        sympy=lambda value, new, target: value,
+        emit="{0}",
+        samples=sample_inputs((3, 4), (4,), target="running_mean"),
+        doc="passes `value` through; in training mode the evaluator stores `new_state` "
+        "as the next value of the state leaf named `target`",
+    )
+)
 
 
 def dropout_mask_kernel(x, rate, seed):
@@ -55,11 +68,18 @@ def dropout_mask_kernel(x, rate, seed):
     return keep.astype(x.dtype) / (1.0 - rate)
 
 
-register(OpDef("dropout_mask", 1, lambda attrs, x: (x.shape, result_dtype(x)),
-               kernel=dropout_mask_kernel, nondiff=True,
-               label=lambda n: f"mask p={n.attrs['rate']}",
-               sympy=lambda x, rate, seed: dropout_mask_kernel(np.zeros(np.shape(x)), rate, seed),
-               samples=sample_inputs((3, 4), rate=0.5, seed=0)))
+register(
+    OpDef(
+        "dropout_mask",
+        1,
+        lambda attrs, x: (x.shape, result_dtype(x)),
+        kernel=dropout_mask_kernel,
+        nondiff=True,
+        label=lambda n: f"mask p={n.attrs['rate']}",
+        sympy=lambda x, rate, seed: dropout_mask_kernel(np.zeros(np.shape(x)), rate, seed),
+        samples=sample_inputs((3, 4), rate=0.5, seed=0),
+    )
+)
 
 
 def specialize(outputs, training: bool) -> list[Node]:
@@ -76,8 +96,9 @@ def specialize(outputs, training: bool) -> list[Node]:
     return [rebuilt.get(o.id, o) for o in as_list(outputs)]
 
 
-def batch_norm(x, gamma, beta, eps: float = 1e-5, momentum: float = 0.9,
-               name: str | None = None) -> Node:
+def batch_norm(
+    x, gamma, beta, eps: float = 1e-5, momentum: float = 0.9, name: str | None = None
+) -> Node:
     """Batch normalization over every axis but the last (features).
 
     Training mode normalizes with the batch mean and (biased) variance and updates the
@@ -88,12 +109,16 @@ def batch_norm(x, gamma, beta, eps: float = 1e-5, momentum: float = 0.9,
     gamma, beta = lift(gamma, x), lift(beta, x)
     features = x.shape[-1:]
     if x.ndim < 2 or features[0] is None:
-        raise ShapeError(f"{user_site()}: batch_norm needs (batch, ..., features) with a known "
-                         f"feature size, got {x.shape}")
+        raise ShapeError(
+            f"{user_site()}: batch_norm needs (batch, ..., features) with a known "
+            f"feature size, got {x.shape}"
+        )
     for what, p in (("gamma", gamma), ("beta", beta)):
         if p.shape not in ((), features):
-            raise ShapeError(f"{user_site()}: batch_norm: {what} has shape {p.shape}, "
-                             f"expected {features} for input {x.shape}")
+            raise ShapeError(
+                f"{user_site()}: batch_norm: {what} has shape {p.shape}, "
+                f"expected {features} for input {x.shape}"
+            )
     if not 0.0 <= momentum < 1.0:
         raise GraphError(f"{user_site()}: batch_norm momentum must be in [0, 1), got {momentum}")
     name = name or (gamma.name if gamma.op == "param" else "batch_norm")
@@ -121,4 +146,3 @@ def dropout(x, rate: float, seed: int = 0) -> Node:
         return x
     mask = apply("dropout_mask", x, rate=float(rate), seed=int(seed))
     return F.select_mode(x * mask, x)
-

@@ -25,8 +25,16 @@ def _leaf_label(node: Node) -> str:
 
 
 for _op in ("input", "param", "const", "state"):
-    register(OpDef(_op, 0, _no_infer, leaf=True, label=_leaf_label,
-                   doc=f"A {_op} leaf; its value comes from outside the graph."))
+    register(
+        OpDef(
+            _op,
+            0,
+            _no_infer,
+            leaf=True,
+            label=_leaf_label,
+            doc=f"A {_op} leaf; its value comes from outside the graph.",
+        )
+    )
 
 
 def _check_name(name: Any, what: str) -> str:
@@ -41,8 +49,9 @@ def _check_shape(shape: Any, what: str, name: str, batch: bool) -> tuple:
     try:
         shape = tuple(shape)
     except TypeError:
-        raise ShapeError(f"{user_site()}: {what} {name!r}: shape must be a tuple, got {shape!r}") \
-            from None
+        raise ShapeError(
+            f"{user_site()}: {what} {name!r}: shape must be a tuple, got {shape!r}"
+        ) from None
     for d in shape:
         ok = (d is None and batch) or (isinstance(d, (int, np.integer)) and d > 0)
         if not ok:
@@ -82,15 +91,18 @@ def param(name: str, shape: Any, init: Any = None, dtype: str = "float64") -> No
         init = "xavier_uniform" if len(shape) >= 2 else "zeros"
     if isinstance(init, str):
         if init not in INITIALIZERS:
-            raise GraphError(f"{user_site()}: param {name!r}: unknown initializer {init!r}; "
-                             f"choose one of {', '.join(INITIALIZERS)}")
+            raise GraphError(
+                f"{user_site()}: param {name!r}: unknown initializer {init!r}; "
+                f"choose one of {', '.join(INITIALIZERS)}"
+            )
     elif isinstance(init, (int, float)):
         init = float(init)
     else:
         array = np.asarray(init, dtype=dtype)
         if array.shape != shape:
-            raise ShapeError(f"{user_site()}: param {name!r}: init has shape {array.shape}, "
-                             f"expected {shape}")
+            raise ShapeError(
+                f"{user_site()}: param {name!r}: init has shape {array.shape}, expected {shape}"
+            )
         init = array
     return Node("param", (), {"init": init}, shape, dtype, name=name, scope=current_scope())
 
@@ -99,8 +111,15 @@ def state(name: str, shape: Any, init: float = 0.0, dtype: str = "float64") -> N
     """Non-trainable state, such as batch norm's running statistics, starting at `init`."""
     name = _check_name(name, "gc.state")
     shape = _check_shape(shape, "state", name, batch=False)
-    return Node("state", (), {"init": float(init)}, shape, _check_dtype(dtype, "state", name),
-                name=name, scope=current_scope())
+    return Node(
+        "state",
+        (),
+        {"init": float(init)},
+        shape,
+        _check_dtype(dtype, "state", name),
+        name=name,
+        scope=current_scope(),
+    )
 
 
 def const(value: Any, dtype: str | None = None) -> Node:
@@ -109,8 +128,9 @@ def const(value: Any, dtype: str | None = None) -> Node:
         array = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as error:
         raise GraphError(f"{user_site()}: gc.const cannot hold {value!r}: {error}") from None
-    return Node("const", (), {"value": array}, array.shape, check_dtype(array.dtype),
-                scope=current_scope())
+    return Node(
+        "const", (), {"value": array}, array.shape, check_dtype(array.dtype), scope=current_scope()
+    )
 
 
 def _fans(shape: tuple) -> tuple[int, int]:

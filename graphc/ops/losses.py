@@ -16,10 +16,13 @@ def _same_shape(what: str, pred: Node, target: Node) -> None:
     """Refuse silent broadcasting between a prediction and its target: (N,) vs (N, 1) would
     otherwise give an (N, N) loss."""
     ok = pred.ndim == target.ndim and all(
-        a is None or b is None or a == b for a, b in zip(pred.shape, target.shape))
+        a is None or b is None or a == b for a, b in zip(pred.shape, target.shape)
+    )
     if not ok:
-        raise ShapeError(f"{user_site()}: {what}: prediction shape {pred.shape} and target "
-                         f"shape {target.shape} differ")
+        raise ShapeError(
+            f"{user_site()}: {what}: prediction shape {pred.shape} and target "
+            f"shape {target.shape} differ"
+        )
 
 
 def mse(pred, target) -> Node:
@@ -46,13 +49,18 @@ def softmax_cross_entropy(logits, labels) -> Node:
     logits = lift(logits)
     labels = lift(labels)
     if logits.ndim != 2 or logits.shape[-1] is None:
-        raise ShapeError(f"{user_site()}: softmax_cross_entropy needs logits of shape "
-                         f"(batch, classes), got {logits.shape}")
+        raise ShapeError(
+            f"{user_site()}: softmax_cross_entropy needs logits of shape "
+            f"(batch, classes), got {logits.shape}"
+        )
     if labels.dtype.startswith("int"):
-        if labels.ndim != 1 or not (labels.shape[0] is None or logits.shape[0] is None
-                                    or labels.shape[0] == logits.shape[0]):
-            raise ShapeError(f"{user_site()}: softmax_cross_entropy: integer labels must have "
-                             f"shape (batch,), got {labels.shape} for logits {logits.shape}")
+        if labels.ndim != 1 or not (
+            labels.shape[0] is None or logits.shape[0] is None or labels.shape[0] == logits.shape[0]
+        ):
+            raise ShapeError(
+                f"{user_site()}: softmax_cross_entropy: integer labels must have "
+                f"shape (batch,), got {labels.shape} for logits {logits.shape}"
+            )
         labels = one_hot(labels, logits.shape[-1], dtype=logits.dtype)
     else:
         _same_shape("softmax_cross_entropy", logits, labels)

@@ -7,13 +7,27 @@ import numpy as np
 import sympy as sp
 
 from ..ir import Node
-from .registry import (KERNEL, MULTILINEAR, F, OpDef, apply, attr_label, float_like,
-                       normalize_axis, reduced_shape, register, result_dtype, sample_inputs)
+from .registry import (
+    KERNEL,
+    MULTILINEAR,
+    F,
+    OpDef,
+    apply,
+    attr_label,
+    float_like,
+    normalize_axis,
+    reduced_shape,
+    register,
+    result_dtype,
+    sample_inputs,
+)
 
 
 def _axes_attrs(attrs, x: Node) -> dict:
-    return {"axis": normalize_axis(attrs.get("axis"), x.ndim),
-            "keepdims": bool(attrs.get("keepdims", False))}
+    return {
+        "axis": normalize_axis(attrs.get("axis"), x.ndim),
+        "keepdims": bool(attrs.get("keepdims", False)),
+    }
 
 
 def _sum_infer(attrs, x: Node):
@@ -29,11 +43,21 @@ def sum_kernel(x, axis, keepdims):
     return np.asarray(np.sum(x, axis=axis, keepdims=keepdims))
 
 
-register(OpDef("sum", 1, _sum_infer, kernel=sum_kernel, normalize=_axes_attrs,
-               emit="np.sum({0}, axis={axis}, keepdims={keepdims})", sympy=KERNEL,
-               vjp=(lambda g, n: F.broadcast_like(_expanded(g, n), n.inputs[0]),),
-               jvp=MULTILINEAR, label=lambda n: f"sum(axis={n.attrs['axis']})",
-               samples=sample_inputs((3, 4), axis=(1,), keepdims=False)))
+register(
+    OpDef(
+        "sum",
+        1,
+        _sum_infer,
+        kernel=sum_kernel,
+        normalize=_axes_attrs,
+        emit="np.sum({0}, axis={axis}, keepdims={keepdims})",
+        sympy=KERNEL,
+        vjp=(lambda g, n: F.broadcast_like(_expanded(g, n), n.inputs[0]),),
+        jvp=MULTILINEAR,
+        label=lambda n: f"sum(axis={n.attrs['axis']})",
+        samples=sample_inputs((3, 4), axis=(1,), keepdims=False),
+    )
+)
 
 
 def axis_size_kernel(x, axis, dtype):
@@ -43,12 +67,23 @@ def axis_size_kernel(x, axis, dtype):
     return np.asarray(size, dtype=dtype)
 
 
-register(OpDef("axis_size", 1, lambda attrs, x: ((), attrs["dtype"]), kernel=axis_size_kernel,
-               normalize=lambda attrs, x: {"axis": normalize_axis(attrs.get("axis"), x.ndim),
-                                           "dtype": attrs.get("dtype") or result_dtype(x)},
-               sympy=lambda x, axis, dtype: axis_size_kernel(x, axis, dtype), nondiff=True,
-               label=attr_label, samples=sample_inputs((3, 4), axis=(0,), dtype="float64"),
-               doc="the number of elements in the given axes, known only at run time"))
+register(
+    OpDef(
+        "axis_size",
+        1,
+        lambda attrs, x: ((), attrs["dtype"]),
+        kernel=axis_size_kernel,
+        normalize=lambda attrs, x: {
+            "axis": normalize_axis(attrs.get("axis"), x.ndim),
+            "dtype": attrs.get("dtype") or result_dtype(x),
+        },
+        sympy=lambda x, axis, dtype: axis_size_kernel(x, axis, dtype),
+        nondiff=True,
+        label=attr_label,
+        samples=sample_inputs((3, 4), axis=(0,), dtype="float64"),
+        doc="the number of elements in the given axes, known only at run time",
+    )
+)
 
 
 def _one_axis(attrs, x: Node) -> dict:
@@ -98,27 +133,60 @@ def _softmax_of(n: Node) -> Node:
     return F.softmax(n.inputs[0], axis=n.attrs["axis"])
 
 
-register(OpDef(
-    "logsumexp", 1, _lse_infer, kernel=logsumexp_kernel, normalize=_one_axis,
-    sympy=lambda x, axis, keepdims: _sp_logsumexp(x, axis, keepdims),
-    vjp=(lambda g, n: F.expand_dims(g, axis=(n.attrs["axis"],)) * _softmax_of(n)
-         if not n.attrs["keepdims"] else g * _softmax_of(n),),
-    jvp=(lambda t, n: F.sum(t * _softmax_of(n), axis=n.attrs["axis"],
-                            keepdims=n.attrs["keepdims"]),),
-    label=attr_label, samples=sample_inputs((3, 4), axis=1, keepdims=False)))
+register(
+    OpDef(
+        "logsumexp",
+        1,
+        _lse_infer,
+        kernel=logsumexp_kernel,
+        normalize=_one_axis,
+        sympy=lambda x, axis, keepdims: _sp_logsumexp(x, axis, keepdims),
+        vjp=(
+            lambda g, n: (
+                F.expand_dims(g, axis=(n.attrs["axis"],)) * _softmax_of(n)
+                if not n.attrs["keepdims"]
+                else g * _softmax_of(n)
+            ),
+        ),
+        jvp=(
+            lambda t, n: F.sum(
+                t * _softmax_of(n), axis=n.attrs["axis"], keepdims=n.attrs["keepdims"]
+            ),
+        ),
+        label=attr_label,
+        samples=sample_inputs((3, 4), axis=1, keepdims=False),
+    )
+)
 
-register(OpDef(
-    "softmax", 1, float_like, kernel=softmax_kernel, normalize=_one_axis,
-    sympy=lambda x, axis: _sp_exp(x) / np.sum(_sp_exp(x), axis=axis, keepdims=True),
-    vjp=(lambda g, n: n * (g - _keep(n, g * n)),), jvp=(lambda t, n: n * (t - _keep(n, t * n)),),
-    label=attr_label, samples=sample_inputs((3, 4), axis=1)))
+register(
+    OpDef(
+        "softmax",
+        1,
+        float_like,
+        kernel=softmax_kernel,
+        normalize=_one_axis,
+        sympy=lambda x, axis: _sp_exp(x) / np.sum(_sp_exp(x), axis=axis, keepdims=True),
+        vjp=(lambda g, n: n * (g - _keep(n, g * n)),),
+        jvp=(lambda t, n: n * (t - _keep(n, t * n)),),
+        label=attr_label,
+        samples=sample_inputs((3, 4), axis=1),
+    )
+)
 
-register(OpDef(
-    "log_softmax", 1, float_like, kernel=log_softmax_kernel, normalize=_one_axis,
-    sympy=lambda x, axis: x - _sp_logsumexp(x, axis),
-    vjp=(lambda g, n: g - _softmax_of(n) * _keep(n, g),),
-    jvp=(lambda t, n: t - _keep(n, _softmax_of(n) * t),),
-    label=attr_label, samples=sample_inputs((3, 4), axis=1)))
+register(
+    OpDef(
+        "log_softmax",
+        1,
+        float_like,
+        kernel=log_softmax_kernel,
+        normalize=_one_axis,
+        sympy=lambda x, axis: x - _sp_logsumexp(x, axis),
+        vjp=(lambda g, n: g - _softmax_of(n) * _keep(n, g),),
+        jvp=(lambda t, n: t - _keep(n, _softmax_of(n) * t),),
+        label=attr_label,
+        samples=sample_inputs((3, 4), axis=1),
+    )
+)
 
 
 def sum(x, axis=None, keepdims: bool = False) -> Node:  # noqa: A001 - the public name is gc.sum

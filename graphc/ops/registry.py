@@ -93,8 +93,9 @@ def get(name: str) -> OpDef:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise UnknownOpError(f"unknown op {name!r}; known ops: {', '.join(sorted(REGISTRY))}") \
-            from None
+        raise UnknownOpError(
+            f"unknown op {name!r}; known ops: {', '.join(sorted(REGISTRY))}"
+        ) from None
 
 
 def check_dtype(dtype: Any) -> str:
@@ -125,20 +126,30 @@ def lift(value: Any, like: Node | None = None) -> Node:
         return const(np.asarray(value, dtype=dtype))
     if isinstance(value, (np.ndarray, list, tuple)):
         return const(value)
-    raise GraphError(f"{user_site()}: cannot use {type(value).__name__} {value!r} in a graph; "
-                     "use a graphc node, a number or a NumPy array")
+    raise GraphError(
+        f"{user_site()}: cannot use {type(value).__name__} {value!r} in a graph; "
+        "use a graphc node, a number or a NumPy array"
+    )
 
 
-def apply(name: str, *inputs: Any, _name: str | None = None, _scope: str | None = None,
-          _site: str | None = None, **attrs: Any) -> Node:
+def apply(
+    name: str,
+    *inputs: Any,
+    _name: str | None = None,
+    _scope: str | None = None,
+    _site: str | None = None,
+    **attrs: Any,
+) -> Node:
     """Build a node of op `name` from inputs (numbers and arrays are lifted to consts)."""
     opdef = get(name)
     site = _site or user_site()
     if len(inputs) != opdef.arity:
         raise GraphError(f"{site}: {name} takes {opdef.arity} inputs, got {len(inputs)}")
     # a number takes the float dtype of a float operand: where(x32 > 0, 0.0, g32) stays float32
-    like = next((i for i in inputs if isinstance(i, Node) and i.dtype in FLOAT_DTYPES),
-                next((i for i in inputs if isinstance(i, Node)), None))
+    like = next(
+        (i for i in inputs if isinstance(i, Node) and i.dtype in FLOAT_DTYPES),
+        next((i for i in inputs if isinstance(i, Node)), None),
+    )
     nodes = tuple(lift(i, like) for i in inputs)
     try:
         if opdef.normalize is not None:
@@ -146,8 +157,16 @@ def apply(name: str, *inputs: Any, _name: str | None = None, _scope: str | None 
         shape, dtype = opdef.infer(attrs, *nodes)
     except (ShapeError, DtypeError) as error:
         raise type(error)(f"{site}: {name}: {error}") from None
-    return Node(name, nodes, attrs, shape, dtype, name=_name,
-                scope=_scope if _scope is not None else current_scope(), site=site)
+    return Node(
+        name,
+        nodes,
+        attrs,
+        shape,
+        dtype,
+        name=_name,
+        scope=_scope if _scope is not None else current_scope(),
+        site=site,
+    )
 
 
 class _Builders:
@@ -161,6 +180,7 @@ F = _Builders()
 
 
 # ---- shape helpers shared by the op families -------------------------------------------
+
 
 def broadcast_shapes(*shapes: tuple) -> tuple:
     """NumPy broadcasting of static shapes, where None (the batch dimension) meets None or 1."""

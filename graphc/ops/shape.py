@@ -7,8 +7,19 @@ import numpy as np
 
 from ..errors import DtypeError, ShapeError
 from ..ir import Node
-from .registry import (KERNEL, MULTILINEAR, F, OpDef, apply, attr_label, broadcast_shapes,
-                       normalize_axis, register, result_dtype, sample_inputs)
+from .registry import (
+    KERNEL,
+    MULTILINEAR,
+    F,
+    OpDef,
+    apply,
+    attr_label,
+    broadcast_shapes,
+    normalize_axis,
+    register,
+    result_dtype,
+    sample_inputs,
+)
 
 
 def _dims_agree(a, b) -> bool:
@@ -19,8 +30,9 @@ def _matmul_infer(attrs, a: Node, b: Node):
     if not (1 <= a.ndim <= 2 and 1 <= b.ndim <= 2):
         raise ShapeError(f"matmul takes 1-d or 2-d inputs, got shapes {a.shape} and {b.shape}")
     if not _dims_agree(a.shape[-1], b.shape[0]):
-        raise ShapeError(f"inner dimensions differ: {a.shape} @ {b.shape} "
-                         f"({a.shape[-1]} != {b.shape[0]})")
+        raise ShapeError(
+            f"inner dimensions differ: {a.shape} @ {b.shape} ({a.shape[-1]} != {b.shape[0]})"
+        )
     return a.shape[:-1] + b.shape[1:], result_dtype(a, b)
 
 
@@ -42,12 +54,25 @@ def _matmul_vjp_b(g: Node, n: Node) -> Node:
     return _outer(a, g) if b.ndim == 2 else g * a
 
 
-register(OpDef("matmul", 2, _matmul_infer, kernel=np.matmul, emit="{0} @ {1}", sympy=KERNEL,
-               vjp=(_matmul_vjp_a, _matmul_vjp_b), jvp=MULTILINEAR, label="@",
-               samples=lambda rng: [((rng.normal(size=(3, 4)), rng.normal(size=(4, 2))), {}),
-                                    ((rng.normal(size=(4,)), rng.normal(size=(4, 2))), {}),
-                                    ((rng.normal(size=(3, 4)), rng.normal(size=(4,))), {}),
-                                    ((rng.normal(size=(4,)), rng.normal(size=(4,))), {})]))
+register(
+    OpDef(
+        "matmul",
+        2,
+        _matmul_infer,
+        kernel=np.matmul,
+        emit="{0} @ {1}",
+        sympy=KERNEL,
+        vjp=(_matmul_vjp_a, _matmul_vjp_b),
+        jvp=MULTILINEAR,
+        label="@",
+        samples=lambda rng: [
+            ((rng.normal(size=(3, 4)), rng.normal(size=(4, 2))), {}),
+            ((rng.normal(size=(4,)), rng.normal(size=(4, 2))), {}),
+            ((rng.normal(size=(3, 4)), rng.normal(size=(4,))), {}),
+            ((rng.normal(size=(4,)), rng.normal(size=(4,))), {}),
+        ],
+    )
+)
 
 
 def _transpose_attrs(attrs, x: Node) -> dict:
@@ -58,12 +83,21 @@ def _transpose_attrs(attrs, x: Node) -> dict:
     return {"axes": axes}
 
 
-register(OpDef("transpose", 1, lambda attrs, x: (tuple(x.shape[a] for a in attrs["axes"]),
-                                                 x.dtype),
-               kernel=np.transpose, normalize=_transpose_attrs, emit="{0}.transpose({axes})",
-               sympy=KERNEL, jvp=MULTILINEAR, label=lambda n: "T" if n.ndim == 2 else attr_label(n),
-               vjp=(lambda g, n: F.transpose(g, axes=tuple(np.argsort(n.attrs["axes"]).tolist())),),
-               samples=sample_inputs((3, 4, 2), axes=(2, 0, 1))))
+register(
+    OpDef(
+        "transpose",
+        1,
+        lambda attrs, x: (tuple(x.shape[a] for a in attrs["axes"]), x.dtype),
+        kernel=np.transpose,
+        normalize=_transpose_attrs,
+        emit="{0}.transpose({axes})",
+        sympy=KERNEL,
+        jvp=MULTILINEAR,
+        label=lambda n: "T" if n.ndim == 2 else attr_label(n),
+        vjp=(lambda g, n: F.transpose(g, axes=tuple(np.argsort(n.attrs["axes"]).tolist())),),
+        samples=sample_inputs((3, 4, 2), axes=(2, 0, 1)),
+    )
+)
 
 
 def _reshape_infer(attrs, x: Node):
@@ -72,8 +106,10 @@ def _reshape_infer(attrs, x: Node):
         raise ShapeError(f"bad target shape {shape}: positive sizes and at most one -1")
     if None in x.shape:
         if -1 not in shape:
-            raise ShapeError(f"reshaping {x.shape}, which has a batch dimension, needs a -1 "
-                             f"in the target shape, got {shape}")
+            raise ShapeError(
+                f"reshaping {x.shape}, which has a batch dimension, needs a -1 "
+                f"in the target shape, got {shape}"
+            )
         return tuple(None if d == -1 else d for d in shape), x.dtype
     size = int(np.prod(x.shape))
     known = int(np.prod([d for d in shape if d != -1]))
@@ -86,12 +122,25 @@ def _reshape_infer(attrs, x: Node):
     return shape, x.dtype
 
 
-register(OpDef("reshape", 1, _reshape_infer, kernel=np.reshape, emit="{0}.reshape({shape})",
-               normalize=lambda attrs, x: {"shape": tuple(int(d) for d in attrs["shape"])},
-               sympy=KERNEL, jvp=MULTILINEAR, label=attr_label,
-               vjp=(lambda g, n: F.reshape(g, shape=tuple(-1 if d is None else d
-                                                          for d in n.inputs[0].shape)),),
-               samples=sample_inputs((3, 4), shape=(2, 6))))
+register(
+    OpDef(
+        "reshape",
+        1,
+        _reshape_infer,
+        kernel=np.reshape,
+        emit="{0}.reshape({shape})",
+        normalize=lambda attrs, x: {"shape": tuple(int(d) for d in attrs["shape"])},
+        sympy=KERNEL,
+        jvp=MULTILINEAR,
+        label=attr_label,
+        vjp=(
+            lambda g, n: F.reshape(
+                g, shape=tuple(-1 if d is None else d for d in n.inputs[0].shape)
+            ),
+        ),
+        samples=sample_inputs((3, 4), shape=(2, 6)),
+    )
+)
 
 
 def _expand_attrs(attrs, x: Node) -> dict:
@@ -106,10 +155,21 @@ def _expand_infer(attrs, x: Node):
     return tuple(shape), x.dtype
 
 
-register(OpDef("expand_dims", 1, _expand_infer, kernel=np.expand_dims, normalize=_expand_attrs,
-               emit="np.expand_dims({0}, {axis})", sympy=KERNEL, jvp=MULTILINEAR,
-               vjp=(lambda g, n: F.sum(g, axis=n.attrs["axis"]),), label=attr_label,
-               samples=sample_inputs((3, 4), axis=(1,))))
+register(
+    OpDef(
+        "expand_dims",
+        1,
+        _expand_infer,
+        kernel=np.expand_dims,
+        normalize=_expand_attrs,
+        emit="np.expand_dims({0}, {axis})",
+        sympy=KERNEL,
+        jvp=MULTILINEAR,
+        vjp=(lambda g, n: F.sum(g, axis=n.attrs["axis"]),),
+        label=attr_label,
+        samples=sample_inputs((3, 4), axis=(1,)),
+    )
+)
 
 
 def _broadcast_like_infer(attrs, x: Node, ref: Node):
@@ -123,19 +183,29 @@ def broadcast_like_kernel(x, ref):
     return np.broadcast_to(x, np.shape(ref))
 
 
-register(OpDef("broadcast_like", 2, _broadcast_like_infer, kernel=broadcast_like_kernel,
-               emit="np.broadcast_to({0}, {1}.shape)", sympy=KERNEL, label="broadcast",
-               vjp=(lambda g, n: F.sum_to(g, shape=n.inputs[0].shape), None),
-               jvp=(lambda t, n: F.broadcast_like(t, n.inputs[1]), None),
-               samples=sample_inputs((1, 4), (3, 4)),
-               doc="x broadcast to the run-time shape of ref (ref gives only its shape)"))
+register(
+    OpDef(
+        "broadcast_like",
+        2,
+        _broadcast_like_infer,
+        kernel=broadcast_like_kernel,
+        emit="np.broadcast_to({0}, {1}.shape)",
+        sympy=KERNEL,
+        label="broadcast",
+        vjp=(lambda g, n: F.sum_to(g, shape=n.inputs[0].shape), None),
+        jvp=(lambda t, n: F.broadcast_like(t, n.inputs[1]), None),
+        samples=sample_inputs((1, 4), (3, 4)),
+        doc="x broadcast to the run-time shape of ref (ref gives only its shape)",
+    )
+)
 
 
 def sum_to_kernel(x, shape):
     """Sum x down to `shape` (None keeps an axis): undoes NumPy broadcasting."""
     lead = x.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
-        lead + i for i, d in enumerate(shape) if d == 1 and x.shape[lead + i] != 1)
+        lead + i for i, d in enumerate(shape) if d == 1 and x.shape[lead + i] != 1
+    )
     if not axes:
         return x
     total = np.sum(x, axis=axes, keepdims=True)
@@ -151,11 +221,20 @@ def _sum_to_infer(attrs, x: Node):
     return shape, x.dtype
 
 
-register(OpDef("sum_to", 1, _sum_to_infer, kernel=sum_to_kernel,
-               normalize=lambda attrs, x: {"shape": tuple(attrs["shape"])},
-               sympy=KERNEL, jvp=MULTILINEAR, label=lambda n: f"sum_to{list(n.shape)}",
-               vjp=(lambda g, n: F.broadcast_like(g, n.inputs[0]),),
-               samples=sample_inputs((3, 4), shape=(4,))))
+register(
+    OpDef(
+        "sum_to",
+        1,
+        _sum_to_infer,
+        kernel=sum_to_kernel,
+        normalize=lambda attrs, x: {"shape": tuple(attrs["shape"])},
+        sympy=KERNEL,
+        jvp=MULTILINEAR,
+        label=lambda n: f"sum_to{list(n.shape)}",
+        vjp=(lambda g, n: F.broadcast_like(g, n.inputs[0]),),
+        samples=sample_inputs((3, 4), shape=(4,)),
+    )
+)
 
 
 def _index_infer(attrs, x: Node):
@@ -174,12 +253,25 @@ def _index_vjp(g: Node, n: Node) -> Node:
     return F.expand_dims(g, axis=(x.ndim - 1,)) * column
 
 
-register(OpDef("index_last", 1, _index_infer, kernel=index_last_kernel, emit="{0}[..., {index}]",
-               normalize=lambda attrs, x: {"index": int(attrs["index"]) % max(x.shape[-1] or 1, 1)
-                                           if x.ndim else int(attrs["index"])},
-               sympy=KERNEL, vjp=(_index_vjp,), jvp=MULTILINEAR,
-               label=lambda n: f"[..., {n.attrs['index']}]",
-               samples=sample_inputs((3, 4), index=2)))
+register(
+    OpDef(
+        "index_last",
+        1,
+        _index_infer,
+        kernel=index_last_kernel,
+        emit="{0}[..., {index}]",
+        normalize=lambda attrs, x: {
+            "index": int(attrs["index"]) % max(x.shape[-1] or 1, 1)
+            if x.ndim
+            else int(attrs["index"])
+        },
+        sympy=KERNEL,
+        vjp=(_index_vjp,),
+        jvp=MULTILINEAR,
+        label=lambda n: f"[..., {n.attrs['index']}]",
+        samples=sample_inputs((3, 4), index=2),
+    )
+)
 
 
 def _one_hot_infer(attrs, labels: Node):
@@ -192,12 +284,22 @@ def one_hot_kernel(labels, depth, dtype):
     return (np.asarray(labels)[..., None] == np.arange(depth)).astype(dtype)
 
 
-register(OpDef("one_hot", 1, _one_hot_infer, kernel=one_hot_kernel, nondiff=True,
-               sympy=KERNEL, label=attr_label,
-               normalize=lambda attrs, x: {"depth": int(attrs["depth"]),
-                                           "dtype": attrs.get("dtype", "float64")},
-               samples=lambda rng: [((rng.integers(0, 4, size=(5,)),),
-                                     {"depth": 4, "dtype": "float64"})]))
+register(
+    OpDef(
+        "one_hot",
+        1,
+        _one_hot_infer,
+        kernel=one_hot_kernel,
+        nondiff=True,
+        sympy=KERNEL,
+        label=attr_label,
+        normalize=lambda attrs, x: {
+            "depth": int(attrs["depth"]),
+            "dtype": attrs.get("dtype", "float64"),
+        },
+        samples=lambda rng: [((rng.integers(0, 4, size=(5,)),), {"depth": 4, "dtype": "float64"})],
+    )
+)
 
 
 def matmul(a, b) -> Node:

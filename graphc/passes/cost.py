@@ -27,16 +27,43 @@ from ..ops.registry import get
 
 # FLOPs per output element (default 1 for an op not listed; 0 for views and bookkeeping)
 PER_ELEMENT = {
-    "softmax": 5, "log_softmax": 5, "sigmoid": 4, "softplus": 3, "prelu": 2,
-    "dropout_mask": 2, "softmax_xent_grad": 7, "prelu_vjp_x": 3,
-    "broadcast_like": 0, "transpose": 0, "reshape": 0, "expand_dims": 0, "index_last": 0,
-    "axis_size": 0, "update_state": 0, "select_mode": 0,
+    "softmax": 5,
+    "log_softmax": 5,
+    "sigmoid": 4,
+    "softplus": 3,
+    "prelu": 2,
+    "dropout_mask": 2,
+    "softmax_xent_grad": 7,
+    "prelu_vjp_x": 3,
+    "broadcast_like": 0,
+    "transpose": 0,
+    "reshape": 0,
+    "expand_dims": 0,
+    "index_last": 0,
+    "axis_size": 0,
+    "update_state": 0,
+    "select_mode": 0,
 }
-VIEWS = frozenset({"broadcast_like", "transpose", "reshape", "expand_dims", "index_last",
-                   "axis_size", "update_state", "select_mode"})
+VIEWS = frozenset(
+    {
+        "broadcast_like",
+        "transpose",
+        "reshape",
+        "expand_dims",
+        "index_last",
+        "axis_size",
+        "update_state",
+        "select_mode",
+    }
+)
 # FLOPs per *input* element, for reductions
-PER_INPUT_ELEMENT = {"sum": 1, "sum_to": 1, "logsumexp": 4, "prelu_vjp_alpha": 4,
-                     "target_log_prob": 4}
+PER_INPUT_ELEMENT = {
+    "sum": 1,
+    "sum_to": 1,
+    "logsumexp": 4,
+    "prelu_vjp_alpha": 4,
+    "target_log_prob": 4,
+}
 
 
 def node_flops(node: Node) -> int:
@@ -62,17 +89,19 @@ def node_bytes(node: Node) -> int:
     if node.is_leaf or node.op in VIEWS:
         return 0
     arrays = list(node.inputs) + [node]
-    return sum(int(np.prod(a.shape, dtype=np.int64)) * np.dtype(a.dtype).itemsize
-               for a in arrays)
+    return sum(int(np.prod(a.shape, dtype=np.int64)) * np.dtype(a.dtype).itemsize for a in arrays)
 
 
 def _given_shape(leaf: Node, given: Any) -> tuple:
     """The concrete shape given for `leaf` (a shape, or a value to read one off)."""
     shape = tuple(given) if isinstance(given, (tuple, list)) else tuple(np.shape(given))
-    if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
-               for d in shape):
-        raise ShapeError(f"cost_table: shape {shape} given for {leaf.op} {leaf.name!r} must "
-                         f"hold positive ints ({leaf.site})")
+    if not all(
+        isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in shape
+    ):
+        raise ShapeError(
+            f"cost_table: shape {shape} given for {leaf.op} {leaf.name!r} must "
+            f"hold positive ints ({leaf.site})"
+        )
     return shape
 
 
@@ -80,14 +109,19 @@ def _concrete_shape(leaf: Node, shapes: Mapping[str, Any], batch: int | None) ->
     given = shapes.get(leaf.name)
     if given is not None:
         shape = _given_shape(leaf, given)
-        if len(shape) != leaf.ndim or any(s is not None and s != d
-                                           for s, d in zip(leaf.shape, shape)):
-            raise ShapeError(f"cost_table: shape {shape} given for {leaf.op} {leaf.name!r} does "
-                             f"not fit its declared shape {leaf.shape} ({leaf.site})")
+        if len(shape) != leaf.ndim or any(
+            s is not None and s != d for s, d in zip(leaf.shape, shape)
+        ):
+            raise ShapeError(
+                f"cost_table: shape {shape} given for {leaf.op} {leaf.name!r} does "
+                f"not fit its declared shape {leaf.shape} ({leaf.site})"
+            )
         return shape
     if None in leaf.shape and batch is None:
-        raise GraphError(f"cost_table: {leaf.op} {leaf.name!r} {leaf.shape} has a batch "
-                         f"dimension; give batch=... or its shape ({leaf.site})")
+        raise GraphError(
+            f"cost_table: {leaf.op} {leaf.name!r} {leaf.shape} has a batch "
+            f"dimension; give batch=... or its shape ({leaf.site})"
+        )
     return tuple(batch if d is None else d for d in leaf.shape)
 
 
@@ -101,15 +135,15 @@ def _batch_of(outputs: Sequence[Node], shapes: Mapping[str, Any]) -> int | None:
     return None
 
 
-def concrete(outputs: Sequence[Node], shapes: Mapping[str, Any], batch: int | None
-             ) -> dict[int, Node]:
+def concrete(
+    outputs: Sequence[Node], shapes: Mapping[str, Any], batch: int | None
+) -> dict[int, Node]:
     """Each node of the graph rebuilt with fully known shapes (None dims resolved), by id."""
     env: dict[int, Node] = {}
     for node in topological_order(outputs):
         if node.is_leaf:
             shape = _concrete_shape(node, shapes, batch) if node.op != "const" else node.shape
-            env[node.id] = node if shape == node.shape else input_leaf(node.name, shape,
-                                                                       node.dtype)
+            env[node.id] = node if shape == node.shape else input_leaf(node.name, shape, node.dtype)
         else:
             env[node.id] = node.with_inputs([env[i.id] for i in node.inputs])
     return env
@@ -152,21 +186,31 @@ class CostTable:
 
     def to_dict(self) -> dict:
         """JSON-ready: rows, totals and per-op sums."""
-        return {"rows": self.rows, "forward_flops": self.forward_flops,
-                "forward_bytes": self.forward_bytes, "gradient_flops": self.gradient_flops,
-                "gradient_bytes": self.gradient_bytes, "backward_flops": self.backward_flops,
-                "ratio": self.ratio, "by_op": self.by_op()}
+        return {
+            "rows": self.rows,
+            "forward_flops": self.forward_flops,
+            "forward_bytes": self.forward_bytes,
+            "gradient_flops": self.gradient_flops,
+            "gradient_bytes": self.gradient_bytes,
+            "backward_flops": self.backward_flops,
+            "ratio": self.ratio,
+            "by_op": self.by_op(),
+        }
 
     def __str__(self) -> str:
         lines = [f"{'part':<9}{'op':<28}{'shape':<16}{'FLOPs':>14}{'bytes':>14}"]
         for r in self.rows:
             if r["flops"] or r["bytes"]:
-                lines.append(f"{r['part']:<9}{r['label'][:27]:<28}{str(r['shape']):<16}"
-                             f"{r['flops']:>14,}{r['bytes']:>14,}")
+                lines.append(
+                    f"{r['part']:<9}{r['label'][:27]:<28}{str(r['shape']):<16}"
+                    f"{r['flops']:>14,}{r['bytes']:>14,}"
+                )
         lines.append(f"forward:  {self.forward_flops:,} FLOPs, {self.forward_bytes:,} bytes")
         if self.gradient_flops is not None:
-            lines.append(f"gradient: {self.gradient_flops:,} FLOPs, {self.gradient_bytes:,} "
-                         f"bytes (loss and gradients together)")
+            lines.append(
+                f"gradient: {self.gradient_flops:,} FLOPs, {self.gradient_bytes:,} "
+                f"bytes (loss and gradients together)"
+            )
             lines.append(f"cheap-gradient ratio (gradient / forward FLOPs): {self.ratio:.2f}")
         return "\n".join(lines)
 
@@ -177,16 +221,31 @@ def _rows(graph: Sequence[Node], shapes, batch, forward: set[int] | None) -> lis
     for node in topological_order(graph):
         part = "forward" if forward is None or node.id in forward else "backward"
         sized = env[node.id]
-        rows.append({"id": node.id, "op": node.op, "label": get(node.op).display(node),
-                     "name": node.name, "shape": sized.shape, "dtype": node.dtype,
-                     "flops": node_flops(sized), "bytes": node_bytes(sized), "part": part})
+        rows.append(
+            {
+                "id": node.id,
+                "op": node.op,
+                "label": get(node.op).display(node),
+                "name": node.name,
+                "shape": sized.shape,
+                "dtype": node.dtype,
+                "flops": node_flops(sized),
+                "bytes": node_bytes(sized),
+                "part": part,
+            }
+        )
     return rows
 
 
-def cost_table(outputs: Node | Iterable[Node], shapes: Mapping[str, Any] | None = None,
-               batch: int | None = None, wrt: Sequence[Node] | None = None,
-               gradient: bool | None = None, optimized: bool = True,
-               training: bool = False) -> CostTable:
+def cost_table(
+    outputs: Node | Iterable[Node],
+    shapes: Mapping[str, Any] | None = None,
+    batch: int | None = None,
+    wrt: Sequence[Node] | None = None,
+    gradient: bool | None = None,
+    optimized: bool = True,
+    training: bool = False,
+) -> CostTable:
     """FLOPs and bytes per node at the given input shapes (or values), None dims set to
     `batch` (by default, the size a given shape puts there). For a scalar loss, also the
     gradient graph with respect to `wrt` (default: every param). Both graphs are optimized
@@ -200,10 +259,13 @@ def cost_table(outputs: Node | Iterable[Node], shapes: Mapping[str, Any] | None 
     names = {leaf.name for leaf in topological_order(outputs) if leaf.op == "input"}
     unknown = sorted(set(shapes) - names)
     if unknown:
-        raise GraphError(f"cost_table: no input named {', '.join(map(repr, unknown))}; the "
-                         f"graph's inputs are {', '.join(sorted(names)) or 'none'}")
-    if batch is not None and (not isinstance(batch, (int, np.integer)) or isinstance(batch, bool)
-                              or batch < 1):
+        raise GraphError(
+            f"cost_table: no input named {', '.join(map(repr, unknown))}; the "
+            f"graph's inputs are {', '.join(sorted(names)) or 'none'}"
+        )
+    if batch is not None and (
+        not isinstance(batch, (int, np.integer)) or isinstance(batch, bool) or batch < 1
+    ):
         raise GraphError(f"cost_table: batch must be a positive int, got {batch!r}")
     if batch is None:
         batch = _batch_of(outputs, shapes)

@@ -61,8 +61,15 @@ class _Providers:
         if len(terms) != 1 or isinstance(terms[0], int) or terms[0] not in self.dims:
             return None  # several axes, or a static size that constant folding handles
         other, axis = self.dims[terms[0]]
-        return apply("axis_size", other, axis=(axis,), dtype=old.attrs["dtype"], _name=old.name,
-                     _scope=old.scope, _site=old.site)
+        return apply(
+            "axis_size",
+            other,
+            axis=(axis,),
+            dtype=old.attrs["dtype"],
+            _name=old.name,
+            _scope=old.scope,
+            _site=old.site,
+        )
 
 
 def eliminate_dead_nodes(outputs: Node | Iterable[Node]) -> tuple[list[Node], Counter]:

@@ -43,8 +43,9 @@ def folded_value(node: Node) -> np.ndarray | None:
     args = [_argument(node, k, x) for k, x in enumerate(node.inputs)]
     if any(a is None for a in args):
         return None
-    budget = max(MAX_FOLD_BYTES, sum(x.attrs["value"].nbytes for x in node.inputs
-                                     if x.op == "const"))
+    budget = max(
+        MAX_FOLD_BYTES, sum(x.attrs["value"].nbytes for x in node.inputs if x.op == "const")
+    )
     if np.dtype(node.dtype).itemsize * int(np.prod(node.shape)) > budget:
         return None
     try:

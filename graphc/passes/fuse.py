@@ -77,22 +77,43 @@ def _target_log_prob(node: Node, t: Node, x: Node, ls: Node, **_) -> Node | None
 
 RULES = [
     # sum(t * log_softmax(x), axis) -> target_log_prob(x, labels): the loss's forward
-    Rule("target_log_prob", P("sum", P("mul", var("t"), P("log_softmax", X, bind="ls"))),
-         _target_log_prob),
+    Rule(
+        "target_log_prob",
+        P("sum", P("mul", var("t"), P("log_softmax", X, bind="ls"))),
+        _target_log_prob,
+    ),
     # G - softmax(x) * sum(G, keepdims) with G = c * t, c constant per row -> softmax_xent_grad
-    Rule("softmax_xent_grad", P("sub", P("mul", bind="g"), P("mul", P("softmax", X, bind="soft"),
-                                                              P("sum", G, bind="rowsum"))),
-         _softmax_xent),
+    Rule(
+        "softmax_xent_grad",
+        P(
+            "sub",
+            P("mul", bind="g"),
+            P("mul", P("softmax", X, bind="soft"), P("sum", G, bind="rowsum")),
+        ),
+        _softmax_xent,
+    ),
     # where(x > 0, g, g * a) -> prelu_vjp_x(x, a, g)
-    Rule("prelu_vjp_x", P("where", POSITIVE, G, P("mul", G, A)),
-         lambda x, a, g, **_: build("prelu_vjp_x", x, a, g)),
+    Rule(
+        "prelu_vjp_x",
+        P("where", POSITIVE, G, P("mul", G, A)),
+        lambda x, a, g, **_: build("prelu_vjp_x", x, a, g),
+    ),
     # where(x > 0, 0, g * x) -> prelu_vjp_alpha(x, g) (nothing summed yet)
-    Rule("prelu_vjp_alpha", P("where", POSITIVE, ZERO, P("mul", G, X)),
-         lambda node, x, g, **_: build("prelu_vjp_alpha", x, g, shape=node.shape)),
+    Rule(
+        "prelu_vjp_alpha",
+        P("where", POSITIVE, ZERO, P("mul", G, X)),
+        lambda node, x, g, **_: build("prelu_vjp_alpha", x, g, shape=node.shape),
+    ),
     # sum_to(prelu_vjp_alpha(x, g, full shape), s) -> prelu_vjp_alpha(x, g, s)
-    Rule("sum_to(prelu_vjp_alpha)", P("sum_to", P("prelu_vjp_alpha", X, G, bind="inner")),
-         lambda node, x, g, inner, **_: build("prelu_vjp_alpha", x, g, shape=node.attrs["shape"])
-         if not inner.attrs["axis"] and not inner.attrs["lead"] else None),
+    Rule(
+        "sum_to(prelu_vjp_alpha)",
+        P("sum_to", P("prelu_vjp_alpha", X, G, bind="inner")),
+        lambda node, x, g, inner, **_: (
+            build("prelu_vjp_alpha", x, g, shape=node.attrs["shape"])
+            if not inner.attrs["axis"] and not inner.attrs["lead"]
+            else None
+        ),
+    ),
 ]
 
 

@@ -49,8 +49,13 @@ class P:
 
     __slots__ = ("ops", "inputs", "bind", "test")
 
-    def __init__(self, op: str | tuple | None = None, *inputs: P, bind: str | None = None,
-                 test: Callable[[Node], bool] | None = None):
+    def __init__(
+        self,
+        op: str | tuple | None = None,
+        *inputs: P,
+        bind: str | None = None,
+        test: Callable[[Node], bool] | None = None,
+    ):
         self.ops = (op,) if isinstance(op, str) else op
         self.inputs, self.bind, self.test = inputs, bind, test
 
@@ -118,8 +123,9 @@ def _keep_name(old: Node, new: Node, existing: set[int]) -> Node:
     generated code); a node already in the graph keeps its own, or it would be duplicated."""
     if old.name is None or new.name is not None or new.is_leaf or new.id in existing:
         return new
-    return apply(new.op, *new.inputs, _name=old.name, _scope=new.scope, _site=new.site,
-                 **dict(new.attrs))
+    return apply(
+        new.op, *new.inputs, _name=old.name, _scope=new.scope, _site=new.site, **dict(new.attrs)
+    )
 
 
 def first_rewrite(node: Node, rules: Iterable[Rule]) -> tuple[Rule, Node] | None:
@@ -146,8 +152,9 @@ def rebuild(outputs: list[Node], visit: Callable[[Node, Node], Node]) -> list[No
     return [rebuilt.get(o.id, o) for o in outputs]
 
 
-def _rewrite_node(old: Node, new: Node, rules: list[Rule], fired: Counter,
-                  existing: set[int]) -> Node:
+def _rewrite_node(
+    old: Node, new: Node, rules: list[Rule], fired: Counter, existing: set[int]
+) -> Node:
     for _ in range(16):  # a node rarely needs more than a few rules in a row
         hit = first_rewrite(new, rules)
         if hit is None:
@@ -157,8 +164,9 @@ def _rewrite_node(old: Node, new: Node, rules: list[Rule], fired: Counter,
     return new
 
 
-def graph_rewrite(outputs: Node | Iterable[Node], rules: list[Rule],
-                  max_sweeps: int = 50) -> tuple[list[Node], Counter]:
+def graph_rewrite(
+    outputs: Node | Iterable[Node], rules: list[Rule], max_sweeps: int = 50
+) -> tuple[list[Node], Counter]:
     """Apply `rules` bottom-up until none applies; return the new outputs and how many times
     each rule fired (by rule name)."""
     outputs = as_list(outputs)

@@ -59,10 +59,14 @@ class PassStep:
     def to_dict(self) -> dict:
         """JSON-ready summary (counts only, no nodes)."""
         details = {k: v for k, v in sorted(self.counts.items()) if k not in _HEADLINE}
-        return {"pass": self.name, "nodes_before": len(self.nodes_before),
-                "nodes_after": len(self.nodes_after), "removed": self.removed,
-                **{k: self.counts.get(k, 0) for k in _HEADLINE if k in self.counts},
-                "rules": details}
+        return {
+            "pass": self.name,
+            "nodes_before": len(self.nodes_before),
+            "nodes_after": len(self.nodes_after),
+            "removed": self.removed,
+            **{k: self.counts.get(k, 0) for k in _HEADLINE if k in self.counts},
+            "rules": details,
+        }
 
 
 @dataclass
@@ -92,8 +96,11 @@ class OptimizeResult:
 
     def to_dict(self) -> dict:
         """JSON-ready summary: totals and one entry per pass."""
-        return {"nodes_before": self.nodes_before, "nodes_after": self.nodes_after,
-                "passes": [step.to_dict() for step in self.steps]}
+        return {
+            "nodes_before": self.nodes_before,
+            "nodes_after": self.nodes_after,
+            "passes": [step.to_dict() for step in self.steps],
+        }
 
     def __str__(self) -> str:
         lines = [f"optimize: {self.nodes_before} -> {self.nodes_after} nodes"]
@@ -101,9 +108,12 @@ class OptimizeResult:
             info = step.to_dict()
             what = ", ".join(f"{k} {info[k]}" for k in _HEADLINE if info.get(k))
             rules = ", ".join(f"{k} x{v}" for k, v in info["rules"].items())
-            lines.append(f"  {step.name:<9} {info['nodes_before']:>5} -> {info['nodes_after']:<5}"
-                         f" removed {info['removed']:<4}" + (f" {what}" if what else "")
-                         + (f"  [{rules}]" if rules else ""))
+            lines.append(
+                f"  {step.name:<9} {info['nodes_before']:>5} -> {info['nodes_after']:<5}"
+                f" removed {info['removed']:<4}"
+                + (f" {what}" if what else "")
+                + (f"  [{rules}]" if rules else "")
+            )
         return "\n".join(lines)
 
 
@@ -119,13 +129,16 @@ def _resolve(passes: Sequence[str | PassFn] | None) -> list[tuple[str, PassFn]]:
         elif p in PASSES:
             chosen.append((p, PASSES[p]))
         else:
-            raise GraphError(f"unknown pass {p!r}; known passes: {', '.join(PASSES)} "
-                             "(or pass a function outputs -> (outputs, Counter))")
+            raise GraphError(
+                f"unknown pass {p!r}; known passes: {', '.join(PASSES)} "
+                "(or pass a function outputs -> (outputs, Counter))"
+            )
     return chosen
 
 
-def optimize(outputs: Node | Iterable[Node], passes: Sequence[str | PassFn] | None = None
-             ) -> OptimizeResult:
+def optimize(
+    outputs: Node | Iterable[Node], passes: Sequence[str | PassFn] | None = None
+) -> OptimizeResult:
     """Run `passes` (names from `PASSES`, default `DEFAULT_PASSES`) over the graph of
     `outputs`; the result holds the new outputs and what each pass did."""
     current = as_list(outputs)

@@ -20,12 +20,39 @@ from ..ir import Node
 Term = int | tuple  # an int, or ("dim", node_id, axis)
 
 # Ops whose inputs broadcast (right-aligned) into the output, elementwise.
-BROADCASTING = frozenset({
-    "add", "sub", "mul", "div", "pow", "maximum", "prelu", "where", "select_mode",
-    "greater", "greater_equal", "less", "less_equal", "equal",
-    "neg", "exp", "log", "sqrt", "abs", "sign", "tanh", "sigmoid", "relu", "softplus",
-    "softmax", "log_softmax", "dropout_mask", "prelu_vjp_x", "softmax_xent_grad",
-})
+BROADCASTING = frozenset(
+    {
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "pow",
+        "maximum",
+        "prelu",
+        "where",
+        "select_mode",
+        "greater",
+        "greater_equal",
+        "less",
+        "less_equal",
+        "equal",
+        "neg",
+        "exp",
+        "log",
+        "sqrt",
+        "abs",
+        "sign",
+        "tanh",
+        "sigmoid",
+        "relu",
+        "softplus",
+        "softmax",
+        "log_softmax",
+        "dropout_mask",
+        "prelu_vjp_x",
+        "softmax_xent_grad",
+    }
+)
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _PARENT: dict[tuple, tuple] = {}  # union-find over symbols known to be the same size
@@ -76,9 +103,10 @@ def _fresh(node: Node, axis: int) -> Term:
 
 def _known(node: Node, terms: list) -> tuple[Term, ...]:
     """Fill statically known dims; unknown ones keep the given term or become fresh."""
-    return tuple(d if d is not None else (t if t is not None and not isinstance(t, int)
-                                          else _fresh(node, a))
-                 for a, (d, t) in enumerate(zip(node.shape, terms)))
+    return tuple(
+        d if d is not None else (t if t is not None and not isinstance(t, int) else _fresh(node, a))
+        for a, (d, t) in enumerate(zip(node.shape, terms))
+    )
 
 
 def _broadcast(node: Node, inputs: tuple[Node, ...]) -> list:

@@ -32,8 +32,11 @@ def zeros_for(node: Node) -> Node | None:
     """Zeros with `node`'s shape and dtype, made without reading any value."""
     for x in node.inputs:
         if same_runtime_shape(x, node) and x.dtype == node.dtype:
-            return x if is_all(x, 0.0) else build("broadcast_like", const(
-                np.zeros((), dtype=node.dtype)), x)
+            return (
+                x
+                if is_all(x, 0.0)
+                else build("broadcast_like", const(np.zeros((), dtype=node.dtype)), x)
+            )
     if None not in node.shape and int(np.prod(node.shape)) <= SMALL_ZEROS:
         return const(np.zeros(node.shape, dtype=node.dtype))
     return None
@@ -66,19 +69,23 @@ def _scaled(op: str):
     def rewrite(c: Node, x: Node, **_) -> Node | None:
         negated = _negated_const(c)
         return None if negated is None else build(op, negated, x)
+
     return rewrite
 
 
 def _power_of_two(node: Node) -> bool:
     value = const_value(node)
-    return value is not None and node.op == "const" and value.dtype.kind == "f" and bool(
-        np.all(np.frexp(np.abs(value))[0] == 0.5))
+    return (
+        value is not None
+        and node.op == "const"
+        and value.dtype.kind == "f"
+        and bool(np.all(np.frexp(np.abs(value))[0] == 0.5))
+    )
 
 
 def _fold_factors(c1: Node, c2: Node, x: Node, **_) -> Node | None:
     # exact only when one factor is a power of two: then no rounding is moved
-    if c2.op != "const" or const_value(c2) is None or not (_power_of_two(c1)
-                                                            or _power_of_two(c2)):
+    if c2.op != "const" or const_value(c2) is None or not (_power_of_two(c1) or _power_of_two(c2)):
         return None
     return build("mul", const(const_value(c1) * const_value(c2)), x)
 
@@ -92,8 +99,21 @@ def _has_broadcast_input(node: Node) -> bool:
     return any(x.op == "broadcast_like" for x in node.inputs)
 
 
-_WITH_BROADCAST = ("add", "sub", "mul", "div", "pow", "maximum", "prelu", "where",
-                   "greater", "greater_equal", "less", "less_equal", "equal")
+_WITH_BROADCAST = (
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "pow",
+    "maximum",
+    "prelu",
+    "where",
+    "greater",
+    "greater_equal",
+    "less",
+    "less_equal",
+    "equal",
+)
 _SAME_COND = P("where", var("cond"), X, ZERO), P("where", var("cond"), ZERO, Y)
 
 RULES = [
@@ -114,18 +134,30 @@ RULES = [
     # f(0, ..., 0) -> 0 for f linear in its zero inputs: neg, sum, sum_to, matmul, where(c,0,0)
     Rule("linear(0)", P(None, test=_only_zeros_flow), lambda node, **_: zeros_for(node)),
     # where(c, x, 0) + where(c, 0, y) -> where(c, x, y)
-    Rule("where+where", P("add", *_SAME_COND),
-         lambda cond, x, y, **_: build("where", cond, x, y)),
+    Rule("where+where", P("add", *_SAME_COND), lambda cond, x, y, **_: build("where", cond, x, y)),
     # where(c, x, x) -> x ; select_mode(x, x) -> x
     Rule("where(c,x,x)", P("where", var("cond"), X, X), lambda x, **_: x),
     Rule("select(x,x)", P("select_mode", X, X), lambda x, **_: x),
     # c*y + c*y -> (2c)*y for a const c (exact: doubling moves no rounding)
-    Rule("cy+cy", P("add", P("mul", P("const", bind="c", test=lambda n: const_value(n)
-                                        is not None), Y, bind="x"), X),
-         lambda c, y, **_: build("mul", const(2 * const_value(c)), y)),
+    Rule(
+        "cy+cy",
+        P(
+            "add",
+            P("mul", P("const", bind="c", test=lambda n: const_value(n) is not None), Y, bind="x"),
+            X,
+        ),
+        lambda c, y, **_: build("mul", const(2 * const_value(c)), y),
+    ),
     # c1*(c2*x) -> (c1*c2)*x when c1 or c2 is a power of two (exact)
-    Rule("c*(c*x)", P("mul", P("const", bind="c1", test=lambda n: const_value(n) is not None),
-                      P("mul", P("const", bind="c2"), X)), _fold_factors),
+    Rule(
+        "c*(c*x)",
+        P(
+            "mul",
+            P("const", bind="c1", test=lambda n: const_value(n) is not None),
+            P("mul", P("const", bind="c2"), X),
+        ),
+        _fold_factors,
+    ),
     # -(-x) -> x
     Rule("--x", P("neg", P("neg", X)), lambda x, **_: x),
     # -(c*x) -> (-c)*x for a const c (negation is exact)
@@ -143,15 +175,21 @@ RULES = [
     # transpose(transpose(x, p), q) -> transpose(x, p[q]), or x when that is the identity
     Rule("T(T(x))", P("transpose", P("transpose", bind="x"), bind="outer"), _compose),
     # transpose(x, identity) -> x
-    Rule("T(x)=x", P("transpose", X, test=lambda n: n.attrs["axes"] == tuple(range(n.ndim))),
-         lambda x, **_: x),
+    Rule(
+        "T(x)=x",
+        P("transpose", X, test=lambda n: n.attrs["axes"] == tuple(range(n.ndim))),
+        lambda x, **_: x,
+    ),
     # sum_to(x, shape of x) -> x
     Rule("sum_to(x)=x", P("sum_to", X), lambda x, **_: x),
     # broadcast_like(x, ref) -> x when x already has ref's shape
     Rule("broadcast(x)=x", P("broadcast_like", X, var("ref")), lambda x, **_: x),
     # broadcast_like(broadcast_like(x, r1), r2) -> broadcast_like(x, r2)
-    Rule("broadcast(broadcast)", P("broadcast_like", P("broadcast_like", X, var("r1")),
-                                   var("r2")), lambda x, r2, **_: build("broadcast_like", x, r2)),
+    Rule(
+        "broadcast(broadcast)",
+        P("broadcast_like", P("broadcast_like", X, var("r1")), var("r2")),
+        lambda x, r2, **_: build("broadcast_like", x, r2),
+    ),
     # f(broadcast_like(a, r), b) -> f(a, b): NumPy broadcasts anyway (same result shape)
     Rule("f(broadcast)", P(_WITH_BROADCAST, test=_has_broadcast_input), _drop_broadcast),
 ]
