@@ -182,9 +182,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _ClosedPipeSafe:
+    """Standard output that, once its reader has left (`graphc train ... | head -1`), drops
+    what is printed instead of raising, so the command still writes the files asked for."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._drop()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._drop()
+
+    def _drop(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())  # the text still buffered goes nowhere
+        os.close(devnull)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `graphc` console command; returns the exit status."""
     args = build_parser().parse_args(argv)
+    stdout = sys.stdout
+    if hasattr(stdout, "fileno") and not isinstance(stdout, _ClosedPipeSafe):
+        try:
+            stdout.fileno()
+            sys.stdout = _ClosedPipeSafe(stdout)
+        except (OSError, ValueError):  # captured output (tests, notebooks) has no pipe
+            pass
+    try:
+        return _run(args)
+    finally:
+        sys.stdout = stdout
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.run(args)
     except GraphError as error:
@@ -199,9 +242,16 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 141
     except Exception as error:  # a missing `dot` is already a GraphError from visual.save
-        if isinstance(error, OSError):  # an output path we cannot write
+        if isinstance(error, OSError):  # an output path we cannot write (files.py names it)
             where = f"{error.filename}: " if error.filename else ""
             print(f"graphc: error: {where}{error.strerror or error}", file=sys.stderr)
+            return EXIT_ERROR
+        if isinstance(error, MemoryError):
+            print(
+                "graphc: error: out of memory (an array or graph too large for this machine; "
+                "try a smaller --batch or model)",
+                file=sys.stderr,
+            )
             return EXIT_ERROR
         if args.traceback:
             raise

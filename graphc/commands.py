@@ -12,11 +12,14 @@ from collections import Counter
 
 from .errors import GraphError
 from .evaluate import inputs
+from .files import write_file, write_text
 from .modelfile import example_values
 from .progress import format_metric
 from .trainer import SHOWN
 
 EXIT_ERROR = 1
+PICTURES = (".svg", ".png", ".pdf", ".dot", ".gv")  # what visual.save writes for a graph
+FIGURES = (".png", ".svg", ".pdf")  # and for a matplotlib figure
 
 
 class CommandError(GraphError):
@@ -33,6 +36,40 @@ def _ensure_folder(path: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise CommandError(f"{path}: the folder {os.path.dirname(path) or '.'} does not exist")
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist yet: compare where they would be
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_outputs(
+    args: argparse.Namespace, outputs: dict[str, str | None], suffixes: dict | None = None
+) -> None:
+    """Refuse, before any work, an output that would overwrite one of the command's inputs
+    (the model file, --data when read) or another output, has a wrong suffix, or lies in a
+    missing folder."""
+    read = {"the model file": args.model}
+    if args.command == "train" and getattr(args, "data", None):
+        read["the data file"] = args.data
+    given = {flag: path for flag, path in outputs.items() if path}
+    for flag, path in given.items():
+        path = os.fspath(path)
+        for what, source in read.items():
+            if _same_file(path, source):
+                raise CommandError(
+                    f"{path}: {flag} would overwrite {what} this command reads; "
+                    "choose another output name"
+                )
+        for other_flag, other in given.items():
+            if other_flag < flag and _same_file(path, other):
+                raise CommandError(f"{path}: {other_flag} and {flag} name the same file")
+        wanted = (suffixes or {}).get(flag)
+        if wanted and os.path.splitext(path)[1].lower() not in wanted:
+            raise CommandError(f"{path}: {flag} writes {' '.join(wanted)} files")
+        _ensure_folder(path)
 
 
 # ---- show ------------------------------------------------------------------------------
@@ -80,10 +117,11 @@ def render(args: argparse.Namespace) -> int:
 
     from .evaluate import params
 
+    check_outputs(args, {"-o": args.output}, {"-o": PICTURES})
     model = _load(args, with_data=args.values)
     kind = "backward" if args.backward else "combined" if args.combined else "forward"
     out = args.output or f"{model.name}-{kind}.svg"
-    _ensure_folder(out)
+    check_outputs(args, {"-o": out})
     values = None
     if args.values:
         values, where = example_values(model, args.batch)
@@ -113,6 +151,7 @@ def compare(args: argparse.Namespace) -> int:
     from .diff import compare
     from .evaluate import params
 
+    check_outputs(args, {"-o": args.output})
     model = _load(args, with_data=True)
     every = params(model.loss)
     if not every:
@@ -123,14 +162,13 @@ def compare(args: argparse.Namespace) -> int:
     print(report)
     print(f"(on {where})")
     if args.output:
-        _ensure_folder(args.output)
-        with open(args.output, "w", encoding="utf-8") as f:
-            if args.output.endswith(".json"):
-                json.dump(report.to_dict(), f, indent=1)
-            elif args.output.endswith(".html"):
-                f.write(report._repr_html_())
-            else:
-                f.write(f"{report}\n")
+        if args.output.endswith(".json"):
+            text = json.dumps(report.to_dict(), indent=1)
+        elif args.output.endswith(".html"):
+            text = report._repr_html_()
+        else:
+            text = f"{report}\n"
+        write_text(args.output, text)
         print(f"wrote {args.output}")
     failed = [r.method for r in report.results if not r.ok]
     return 0 if len(failed) < len(report.results) else EXIT_ERROR
@@ -166,9 +204,10 @@ def export(args: argparse.Namespace) -> int:
     from .lower import export
     from .modelfile import save_npz
 
+    check_outputs(args, {"-o": args.output, "--data": args.data}, {"-o": (".py",)})
     model = _load(args, with_data=bool(args.data))
     out = args.output or f"{model.name}_train.py"
-    _ensure_folder(out)
+    check_outputs(args, {"-o": out, "--data": args.data})
     export(
         model.loss,
         out,
@@ -182,7 +221,6 @@ def export(args: argparse.Namespace) -> int:
     if args.data:
         if not model.data:
             raise CommandError(f"{model.source}: --data needs a model file with data()")
-        _ensure_folder(args.data)
         save_npz(model.data, args.data)
         print(f"wrote {args.data} ({', '.join(model.data)} splits)")
         print(f"train it: python {out} {args.data}")
@@ -201,6 +239,11 @@ def train(args: argparse.Namespace) -> int:
     from .trainer import check_run, compile_trainer, train
 
     check_run(args.epochs, args.batch_size)  # before the model loads and the banner prints
+    check_outputs(
+        args,
+        {"--history": args.history, "--plot": args.plot, "--save": args.save},
+        {"--plot": FIGURES, "--save": (".npz",)},
+    )
     model = _load(args, with_data=not args.data)
     data = load_npz(args.data, model.loss) if args.data else model.data
     if not data:
@@ -208,9 +251,6 @@ def train(args: argparse.Namespace) -> int:
             f"{model.source}: nothing to train on; define data() in the model "
             "file or give --data FILE.npz"
         )
-    for path in (args.history, args.plot, args.save):
-        if path:
-            _ensure_folder(path)
     trainer = compile_trainer(
         model.loss, args.optimizer, predictions=_predictions(model), name=model.name, **_hyper(args)
     )
@@ -232,8 +272,8 @@ def _write_training_outputs(args, model, result) -> None:
     import numpy as np
 
     if args.history:
-        with open(args.history, "w", encoding="utf-8") as f:
-            json.dump(result.history | ({"test": result.test} if result.test else {}), f, indent=1)
+        history = result.history | ({"test": result.test} if result.test else {})
+        write_text(args.history, json.dumps(history, indent=1))
         print(f"wrote {args.history}")
     if args.plot:
         import visual
@@ -241,8 +281,8 @@ def _write_training_outputs(args, model, result) -> None:
         visual.save(visual.plot_history(result.history, title=model.name), args.plot)
         print(f"wrote {args.plot}")
     if args.save:
-        with open(args.save, "wb") as f:
-            np.savez(f, **result.params, **result.state["stats"])
+        arrays = {**result.params, **result.state["stats"]}
+        write_file(args.save, lambda f: np.savez(f, **arrays), binary=True)
         print(f"wrote {args.save}")
 
 
@@ -265,10 +305,12 @@ def optimize(args: argparse.Namespace) -> int:
     from .passes import optimize as run_passes
     from .serialize import save
 
+    check_outputs(
+        args,
+        {"--render": args.render, "-o": args.output},
+        {"--render": PICTURES, "-o": (".json",)},
+    )
     model = _load(args)
-    for path in (args.render, args.output):
-        if path:
-            _ensure_folder(path)
     graph = [model.loss] if args.forward else [model.loss, *grad(model.loss, params(model.loss))]
     what = "forward graph" if args.forward else "loss and its gradients"
     result = run_passes(graph, args.passes)

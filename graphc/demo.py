@@ -14,6 +14,8 @@ import numpy as np
 
 import graphc as gc
 
+from .files import write_text
+
 EPOCHS = 20
 OPTIMIZER = {"optimizer": "adam", "lr": 0.01}
 BLACKBOARD = {"n_in": 4, "n_classes": 3, "rows": 4}  # small enough for SymPy
@@ -108,15 +110,15 @@ def _compare(full_loss, full_values, written: Written) -> dict:
         "swell past its cap:"
     )
     print(full)
-    with open(
-        written.path("comparison.txt", "the four differentiation methods compared"), "w"
-    ) as f:
-        f.write(
-            f"blackboard size ({n_in} inputs, {k} classes, {rows} rows)\n{small}\n\n"
-            f"full size (64 inputs, 10 classes, 4 digits)\n{full}\n"
-        )
-    with open(written.path("comparison.json", "the same comparison as data"), "w") as f:
-        json.dump({"blackboard": small.to_dict(), "full": full.to_dict()}, f)
+    write_text(
+        written.path("comparison.txt", "the four differentiation methods compared"),
+        f"blackboard size ({n_in} inputs, {k} classes, {rows} rows)\n{small}\n\n"
+        f"full size (64 inputs, 10 classes, 4 digits)\n{full}\n",
+    )
+    write_text(
+        written.path("comparison.json", "the same comparison as data"),
+        json.dumps({"blackboard": small.to_dict(), "full": full.to_dict()}),
+    )
     return {"blackboard": small, "full": full}
 
 
@@ -155,8 +157,7 @@ def _plot(history: dict, written: Written) -> None:
     import matplotlib.pyplot as plt
 
     plt.close(figure)
-    with open(written.path("history.json", "the per-epoch history"), "w") as f:
-        json.dump(history, f, indent=1)
+    write_text(written.path("history.json", "the per-epoch history"), json.dumps(history, indent=1))
 
 
 def run_demo(out: str, epochs: int = EPOCHS) -> dict:

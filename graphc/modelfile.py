@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GraphError, LoadError
+from .files import write_file
 from .ir import Node, leaves
 from .serialize import load
 
@@ -266,9 +267,8 @@ def save_npz(data: dict[str, dict[str, np.ndarray]], path: str | os.PathLike) ->
         for split, part in data.items()
         for name, array in part.items()
     }
-    with open(path, "wb") as f:  # np.savez would append .npz to a path without it
-        np.savez(f, **arrays)
-    return os.fspath(path)
+    # np.savez given a file object writes exactly there (a path would get .npz appended)
+    return write_file(path, lambda f: np.savez(f, **arrays), binary=True)
 
 
 def load_npz(path: str | os.PathLike, loss: Node) -> dict[str, dict[str, np.ndarray]]:

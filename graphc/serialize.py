@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GraphError, LoadError
+from .files import write_file
 from .ir import Node, as_list, scope, topological_order
 from .ops.registry import REGISTRY, apply, check_dtype
 
@@ -71,10 +72,7 @@ def to_json(outputs: Node | Iterable[Node]) -> dict:
 def save(outputs: Node | Iterable[Node], path: str | os.PathLike) -> None:
     """Write the graph to `path` as JSON."""
     data = to_json(outputs)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)  # never leave a half-written file behind
+    write_file(path, lambda f: json.dump(data, f, indent=1))
 
 
 def _leaf(entry: dict) -> Node:

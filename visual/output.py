@@ -9,6 +9,7 @@ import subprocess
 import graphviz
 
 from graphc import GraphError
+from graphc.files import write_bytes, write_file
 
 INSTALL_HINT = (
     "install Graphviz: `sudo apt-get install graphviz` (Debian/Ubuntu), "
@@ -80,8 +81,8 @@ def save(picture, path: str | os.PathLike) -> str:
             )
         if directory:
             os.makedirs(directory, exist_ok=True)
-        picture.savefig(path, dpi=120 if suffix == ".png" else None, bbox_inches="tight")
-        return path
+        options = {"format": suffix[1:], "dpi": 120 if suffix == ".png" else None}
+        return write_file(path, lambda f: picture.savefig(f, bbox_inches="tight", **options), True)
     else:
         raise GraphError(
             f"visual.save takes a rendering (graphviz.Digraph) or a matplotlib "
@@ -89,6 +90,4 @@ def save(picture, path: str | os.PathLike) -> str:
         )
     if directory:
         os.makedirs(directory, exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
-    return path
+    return write_bytes(path, data)

@@ -15,6 +15,8 @@ from ..errors import GraphError
 from ..ir import Node, leaves, topological_order
 from ..ops.layers import specialize
 from ..ops.leaves import input as input_leaf
+from .. import files
+from ..files import write_text
 from . import optimizers, training
 from .body import FunctionEmitter
 from .emit import batch_source, function_source, prepare
@@ -81,6 +83,7 @@ def build_module(
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise GraphError(f"gc.export: {what} must be a positive int, got {value!r}")
     module = Module(_doc(name, optimizer))
+    module.copy_module(files)  # the script's --save and --history write atomically too
     module.copy_module(training)
     module.namer.taken.update(_GLOBALS)  # a user's name never shadows them in a function
     sig = _signature(loss, predictions, module)
@@ -124,9 +127,7 @@ def export(
         name=name,
         **hyper,
     ).source()
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(source)
-    return path
+    return write_text(path, source)
 
 
 # The module-level names the generated file defines besides functions copied from

@@ -102,6 +102,8 @@ class Module:
         """Copy a module's functions into the preamble and its imports into the header."""
         source = inspect.getsource(module)
         for statement in ast.parse(source).body:
+            if isinstance(statement, ast.ImportFrom) and statement.level > 0:
+                continue  # graphc's own modules: the file carries copies of what it uses
             if isinstance(statement, (ast.Import, ast.ImportFrom)):
                 line = ast.unparse(statement)
                 if line not in self.imports:

@@ -14,6 +14,8 @@ import zlib
 
 import numpy as np
 
+from ..files import write_file
+
 
 def initial_value(name, init, shape, dtype, seed):
     """A param's initial array, exactly as gc.init_params makes it (seeded per name)."""
@@ -188,7 +190,19 @@ def load_splits(model, path, val_split, seed):
 
 
 def main(model, argv=None):
-    """Command line: train on an .npz file, print a line per epoch, save params/history."""
+    """Command line: train on an .npz file, print a line per epoch, save params/history;
+    every failure ends in one line on stderr and a non-zero exit status."""
+    try:
+        return run_command_line(model, argv)
+    except OSError as error:  # a file that cannot be read or written (write_file names it)
+        raise SystemExit(f"error: {error.strerror or error}") from None
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+def run_command_line(model, argv=None):
+    """The command line's work (see `main`)."""
     hyper = model["HYPER"]
     parser = argparse.ArgumentParser(
         description=f"Train {model['MODEL_NAME']} ({hyper['optimizer']}) with NumPy; "
@@ -234,8 +248,8 @@ def main(model, argv=None):
         print(f"test_loss {test_loss:.4f}{accuracy}")
         history["test_loss"], history["test_accuracy"] = test_loss, test_accuracy
     if args.save:
-        np.savez(args.save, **params, **state["stats"])
+        arrays = {**params, **state["stats"]}
+        write_file(args.save, lambda f: np.savez(f, **arrays), binary=True)
     if args.history:
-        with open(args.history, "w") as f:
-            json.dump(history, f, indent=1)
+        write_file(args.history, lambda f: json.dump(history, f, indent=1))
     return history
