@@ -59,6 +59,24 @@ def scope(name: str):
         _scope.reset(token)
 
 
+# Scope names of the composite builders (losses, regularizers, layers): pictures draw each
+# such scope as one labelled box unless asked to expand it.
+COMPOSITE_SCOPES: set[str] = set()
+
+
+def composite(builder):
+    """Run a composite builder (a loss or layer made of several ops) in a scope named after
+    it, so its nodes can be drawn as one box; a user's own scopes nest around it."""
+    COMPOSITE_SCOPES.add(builder.__name__)
+
+    @functools.wraps(builder)
+    def build(*args, **kwargs):
+        with scope(builder.__name__):
+            return builder(*args, **kwargs)
+
+    return build
+
+
 def current_scope() -> str | None:
     """Return the active scope path, or None outside any `scope` block."""
     parts = _scope.get()

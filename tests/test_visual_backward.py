@@ -42,7 +42,7 @@ def test_provenance_leaves_a_second_gradient_of_the_same_graph_its_own():
 
 def test_the_backward_graph_shows_every_node_with_its_origin_and_the_gradients(lecture):
     loss, params, grads = lecture
-    root = svg_of(visual.render_backward(loss, params, grads))
+    root = svg_of(visual.render_backward(loss, params, grads, raw=True))
     nodes = svg_groups(root, "node")
     order = gc.topological_order(grads)
     assert len(nodes) == len(order)
@@ -70,7 +70,7 @@ def test_render_backward_differentiates_itself_and_shows_values(rng):
 
 def test_the_combined_view_ties_each_forward_node_to_its_backward_nodes(lecture):
     loss, params, grads = lecture
-    root = svg_of(visual.render_combined(loss, params, grads))
+    root = svg_of(visual.render_combined(loss, params, grads, raw=True))
     clusters = svg_groups(root, "cluster")
     assert {"cluster_f_side", "cluster_b_side"} <= set(clusters)
     nodes = svg_groups(root, "node")

@@ -144,6 +144,31 @@ def node_gradients(
     return {k: np.asarray(v) for k, v in chosen.items()}, {}
 
 
+def _carries(node: Node, position: int) -> bool:
+    """Whether a gradient flows from `node` back into its input at `position`."""
+    opdef = REGISTRY[node.op]
+    if opdef.leaf or opdef.nondiff or node.dtype not in FLOATS:
+        return False
+    if node.inputs[position].dtype not in FLOATS:
+        return False
+    return opdef.vjp == MULTILINEAR or opdef.vjp[position] is not None
+
+
+def gradient_flow(order: list[Node], outputs: list[Node]) -> set[int]:
+    """Ids of the nodes a gradient of the outputs really reaches: on a differentiable path
+    from a float input or param to an output. Integer labels, one_hot, comparisons, shape
+    facts (axis_size), constants and state get no gradient, so they show no ∂."""
+    reach = {n.id for n in order if n.op in ("input", "param") and n.dtype in FLOATS}
+    for node in order:
+        if any(i.id in reach and _carries(node, k) for k, i in enumerate(node.inputs)):
+            reach.add(node.id)
+    back = {o.id for o in outputs}
+    for node in reversed(order):
+        if node.id in back:
+            back.update(i.id for k, i in enumerate(node.inputs) if _carries(node, k))
+    return reach & back
+
+
 def magnitude(array: np.ndarray) -> float:
     """The mean absolute value of a gradient (what the edge colour shows)."""
     a = np.asarray(array, dtype=float)

@@ -13,38 +13,61 @@ from graphc.ir import as_list
 
 from .annotate import node_values
 from .draw import Drawing, draw
-from .labels import caption
-from .render import AUTO_EDGE_LABELS, add_numbers, forward_drawing, leaf_kind, new_picture
-from .style import REUSE_EDGE, SIDE_CLUSTER, TIE_EDGE
+from .labels import caption, html_label
+from .mode import live_order, mode_title, resolve_mode
+from .render import (
+    AUTO_EDGE_LABELS,
+    MAX_WIDTH,
+    add_numbers,
+    check_values,
+    forward_drawing,
+    leaf_kind,
+    new_picture,
+)
+from .style import NODE_STYLE, REUSE_EDGE, SIDE_CLUSTER, TIE_EDGE
 
 ORIGIN_COLOR = "#9f1239"
 
 
-def gradient_nodes(y: Node, wrt: Any, grads: Any) -> tuple[list[Node], list[Node]]:
+def gradient_nodes(y: Node, wrt: Any, grads: Any, raw: bool = True) -> tuple[list, list]:
     """(wrt, gradient nodes): `grads` as given (a list aligned with `wrt`, or a dict from wrt
-    nodes to gradient nodes of any mode), or reverse mode's `gc.grad(y, wrt)`."""
+    nodes to gradient nodes of any mode), or reverse mode's `gc.grad(y, wrt)`; unless `raw`,
+    simplified by graphc's passes (`gc.optimize`: no broadcast chains, fused rules)."""
+    if isinstance(wrt, Mapping):
+        raise GraphError(
+            "got a dict where wrt belongs: the backward pictures take (y, wrt, grads) and "
+            "values= by keyword, e.g. render_backward(loss, wrt=[W, b], values=values)"
+        )
     if isinstance(grads, Mapping):
         wrt = list(grads) if wrt is None else as_list(wrt)
         missing = [caption(w) for w in wrt if w not in grads]
         if missing:
             raise GraphError(f"grads has no gradient node for {', '.join(missing)}")
-        return wrt, as_list([grads[w] for w in wrt])
-    if wrt is None:
-        raise GraphError("say which nodes the gradients are for: wrt=[W, b, ...]")
-    wrt = as_list(wrt)
-    grads = gc.grad(y, wrt) if grads is None else as_list(grads)
-    if len(grads) != len(wrt):
-        raise GraphError(f"got {len(grads)} gradient nodes for {len(wrt)} wrt nodes")
-    return wrt, grads
+        grads = as_list([grads[w] for w in wrt])
+    else:
+        if wrt is None:
+            raise GraphError("say which nodes the gradients are for: wrt=[W, b, ...]")
+        wrt = as_list(wrt)
+        grads = gc.grad(y, wrt) if grads is None else as_list(grads)
+        if len(grads) != len(wrt):
+            raise GraphError(f"got {len(grads)} gradient nodes for {len(wrt)} wrt nodes")
+    return wrt, grads if raw else gc.optimize(grads).outputs
 
 
 def backward_drawing(
-    y: Node, wrt: list[Node], grads: list[Node], prefix: str = "", context: bool = True
+    y: Node,
+    wrt: list[Node],
+    grads: list[Node],
+    prefix: str = "",
+    context: bool = True,
+    training: bool | None = None,
 ) -> Drawing:
     """A drawing of the gradient graph: backward nodes red with the forward node they came
-    from, the gradients as double boxes titled ∂y/∂w, forward nodes (if `context`) faded."""
+    from, the gradients as double boxes titled ∂y/∂w, forward nodes (if `context`) faded.
+    With a mode, only the branch that mode runs."""
     forward = {n.id for n in gc.topological_order(y)}
-    order = [n for n in gc.topological_order(grads) if context or n.id not in forward]
+    order = live_order(gc.topological_order(grads), grads, training)
+    order = [n for n in order if context or n.id not in forward]
     drawing = Drawing(order, {}, prefix=prefix)
     for node in order:
         if node.id in forward:
@@ -56,11 +79,30 @@ def backward_drawing(
         if source is not None and node.op != "const":
             drawing.notes[node.id] = [(f"from {caption(source)}", ORIGIN_COLOR)]
     for w, g in zip(wrt, grads):
-        if g.id not in forward:
+        if g.id not in forward and g.id not in drawing.titles:
             drawing.kinds[g.id] = "gradient"
-            drawing.titles[g.id] = f"∂{caption(y)}/∂{caption(w)}"
+            drawing.titles[g.id] = gradient_title(y, w)
             drawing.marks.pop(g.id, None)
     return drawing
+
+
+def gradient_title(y: Node, w: Node) -> str:
+    """How a gradient output is called: ∂loss/∂W."""
+    return f"∂{caption(y)}/∂{caption(w)}"
+
+
+def add_gradient_outputs(graph, drawings: list[Drawing], y: Node, wrt: list, grads: list):
+    """One box per wrt node even when gradients share a node ((x + y)·z: ∂/∂x is ∂/∂y) or
+    are a forward node (∂(x·y)/∂x is y): a box titled ∂y/∂w with an arrow from that node."""
+    titled = {g.id for w, g in zip(wrt, grads) if drawings[-1].titles.get(g.id)}
+    for k, (w, g) in enumerate(zip(wrt, grads)):
+        if drawings[-1].titles.get(g.id) == gradient_title(y, w) and g.id in titled:
+            titled.discard(g.id)  # the node itself carries this title
+            continue
+        drawing = next((d for d in reversed(drawings) if g in d.order), drawings[-1])
+        name = f"{drawings[-1].prefix}grad{k}"
+        graph.node(name, label=html_label(gradient_title(y, w)), **NODE_STYLE["gradient"])
+        graph.edge(drawing.name(g), name)
 
 
 def render_backward(
@@ -69,20 +111,28 @@ def render_backward(
     grads: Any = None,
     values: Mapping | None = None,
     *,
+    raw: bool = False,
     clusters: bool = True,
     edge_labels: bool | None = None,
     title: str | None = None,
-    training: bool = False,
+    training: bool | None = None,
+    max_width: int | None = MAX_WIDTH,
 ):
     """Draw the gradient graph of scalar `y` (reverse mode's `gc.grad(y, wrt)` unless `grads`
-    gives gradient nodes); with `values` every node shows its value."""
-    wrt, grads = gradient_nodes(y, wrt, grads)
-    drawing = backward_drawing(y, wrt, grads)
-    add_numbers(drawing, node_values(drawing.order, values, training), {}, {}, False)
-    picture = new_picture(title, "TB")
+    gives gradient nodes), simplified by graphc's passes unless `raw` (the tape as reverse
+    mode built it); with `values` every node shows its value in the `training` mode."""
+    check_values(values, "render_backward")
+    wrt, grads = gradient_nodes(y, wrt, grads, raw)
+    mode = resolve_mode(training, values)
+    drawing = backward_drawing(y, wrt, grads, training=mode)
+    add_numbers(drawing, node_values(drawing.order, values, bool(mode)), {}, {}, False)
+    picture = new_picture(
+        mode_title(title, drawing.order, mode if values else None), "TB", max_width
+    )
     if edge_labels is None:
         edge_labels = len(drawing.order) <= AUTO_EDGE_LABELS
     draw(picture, drawing, clusters=clusters, edge_labels=edge_labels)
+    add_gradient_outputs(picture, [drawing], y, wrt, grads)
     return picture
 
 
@@ -92,23 +142,27 @@ def render_combined(
     grads: Any = None,
     values: Mapping | None = None,
     *,
+    raw: bool = False,
     ties: bool = True,
     reuse_edges: bool = False,
     edge_labels: bool | None = None,
     title: str | None = None,
-    training: bool = False,
+    training: bool | None = None,
     rankdir: str = "LR",
+    max_width: int | None = MAX_WIDTH,
 ):
     """Forward and backward together: the forward pass flows from the inputs to the loss, the
     backward pass beside it flows back from the loss to the params, and a dotted tie joins
     each forward node to the backward nodes its cotangent made. rankdir "LR" (default) puts
     backward under forward, "TB" beside it. `reuse_edges` draws (dashed) where the backward
-    pass reads a forward value."""
-    wrt, grads = gradient_nodes(y, wrt, grads)
-    fwd_order = gc.topological_order(y)
+    pass reads a forward value; `raw` draws reverse mode's tape unsimplified."""
+    check_values(values, "render_combined")
+    wrt, grads = gradient_nodes(y, wrt, grads, raw)
+    mode = resolve_mode(training, values)
+    fwd_order = live_order(gc.topological_order(y), [y], mode)
     fwd = forward_drawing(fwd_order, [y], prefix="f")
-    bwd = backward_drawing(y, wrt, grads, prefix="b", context=False)
-    known = values and node_values(gc.topological_order([y, *grads]), values, training)
+    bwd = backward_drawing(y, wrt, grads, prefix="b", context=False, training=mode)
+    known = values and node_values(gc.topological_order([y, *grads]), values, bool(mode))
     if known:
         add_numbers(fwd, known, {}, {}, False)
         add_numbers(bwd, known, {}, {}, False)
@@ -116,13 +170,17 @@ def render_combined(
     for node in bwd.order:
         for child in node.inputs:
             bwd.edges[(child.id, node.id)] = {"_reverse": "1"}
-    picture = new_picture(title, rankdir)
+    picture = new_picture(
+        mode_title(title, fwd_order, mode if values else None), rankdir, max_width
+    )
     if edge_labels is None:
         edge_labels = len(fwd_order) + len(bwd.order) <= AUTO_EDGE_LABELS
     for drawing, label in ((fwd, "forward"), (bwd, "backward (reverse mode)")):
         with picture.subgraph(name=f"cluster_{drawing.prefix}_side") as side:
             side.attr(label=label, **SIDE_CLUSTER)
             draw(side, drawing, clusters=False, edge_labels=edge_labels)
+            if drawing is bwd:
+                add_gradient_outputs(side, [fwd, bwd], y, wrt, grads)
     forward_ids = {n.id: n for n in fwd_order}
     tied: set[int] = set()
     for node in bwd.order:

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 import graphviz
 
 from graphc import Node
+from graphc.ir import COMPOSITE_SCOPES
 
 from .labels import format_shape, html_label, node_lines, shape_dtype
-from .style import CLUSTER, MARKS, NODE_STYLE
+from .style import CLUSTER, COMPOSITE_LABELS, MARKS, NODE_STYLE
 
 
 @dataclass
@@ -50,15 +51,27 @@ def node_attrs(drawing: Drawing, node: Node) -> dict[str, str]:
     return attrs
 
 
-def _group(node: Node, depth: int) -> str | None:
-    """The collapsed box a node falls into: its scope cut to `depth` parts; nodes of shallower
-    scopes stay nodes (inside their scope's cluster)."""
-    parts = node.scope.split("/") if depth and node.scope else ()
-    return "/".join(parts[:depth]) if len(parts) >= depth > 0 else None
+def _group(node: Node, depth: int, expand: bool | frozenset) -> str | None:
+    """The collapsed box a node falls into: its scope cut to `depth` parts, or at its
+    outermost composite (a loss or layer) not in `expand`, whichever is outer; nodes of
+    shallower scopes stay nodes (inside their scope's cluster)."""
+    parts = node.scope.split("/") if node.scope else ()
+    cut = depth if len(parts) >= depth > 0 else None
+    if expand is not True:
+        expand = expand or frozenset()
+        for k, part in enumerate(parts[: cut or len(parts)]):
+            if part in COMPOSITE_SCOPES and part not in expand:
+                cut = k + 1
+                break
+    return "/".join(parts[:cut]) if cut else None
 
 
 def _box_attrs(drawing: Drawing, path: str, members: list[Node]) -> dict[str, str]:
-    """A collapsed scope: its path, how many ops it holds and the params inside."""
+    """A collapsed scope: a composite's label, its result's shape and numbers; a user's
+    scope: its path, how many ops it holds and the params inside."""
+    part = path.rsplit("/", 1)[-1]
+    if part in COMPOSITE_SCOPES:
+        return _composite_attrs(drawing, part, members)
     ops = sum(1 for n in members if not n.is_leaf)
     params = [f"{n.name} {format_shape(n.shape)}" for n in members if n.op == "param"]
     lines = [f"{ops} ops, {len(members)} nodes"] + params[:4]
@@ -69,6 +82,22 @@ def _box_attrs(drawing: Drawing, path: str, members: list[Node]) -> dict[str, st
     attrs.update(MARKS.get(mark, {}))
     attrs["label"] = html_label(path, lines)
     attrs["tooltip"] = f"scope {path}: {len(members)} nodes"
+    return attrs
+
+
+def _composite_attrs(drawing: Drawing, part: str, members: list[Node]) -> dict[str, str]:
+    """One box for a loss or layer: its label (with the result's name), the result's shape,
+    and the numbers drawn on the result."""
+    result = members[-1]  # members come in topological order: the builder's result is last
+    title = COMPOSITE_LABELS.get(part, part.replace("_", " "))
+    if result.name:
+        title = f"{result.name} = {title}"
+    attrs = dict(NODE_STYLE["composite"])
+    mark = next((drawing.marks[n.id] for n in members if n.id in drawing.marks), None)
+    attrs.update(MARKS.get(mark, {}))
+    attrs["label"] = html_label(title, [shape_dtype(result)], drawing.notes.get(result.id, ()))
+    ops = sorted({n.op for n in members if not n.is_leaf})
+    attrs["tooltip"] = f"{part}: {len(members)} nodes ({', '.join(ops)}); expand=[{part!r}]"
     return attrs
 
 
@@ -88,11 +117,14 @@ def draw(
     clusters: bool = True,
     collapse: int = 0,
     edge_labels: bool = True,
+    expand: bool | frozenset = True,
 ) -> None:
     """Add a drawing's nodes and edges to `graph`.
 
     `clusters` groups nodes by scope; `collapse` > 0 draws each scope (cut to that many
-    levels) as a single box; `edge_labels` writes the shape flowing along each edge.
+    levels) as a single box; `expand` True draws every op of the composites (losses,
+    layers), else a set of composite names to open (the rest are one box each);
+    `edge_labels` writes the shape flowing along each edge.
     """
     items: dict[str, dict] = defaultdict(lambda: {"nodes": [], "children": set()})
 
@@ -108,7 +140,7 @@ def draw(
     boxes: dict[str, str] = {}  # scope path -> DOT name (no ':' there: DOT reads it as a port)
     endpoint: dict[int, str] = {}
     for node in drawing.order:
-        group = _group(node, collapse)
+        group = _group(node, collapse, expand)
         if group is None:
             endpoint[node.id] = drawing.name(node)
             place(node.scope, endpoint[node.id], node_attrs(drawing, node))
@@ -128,9 +160,9 @@ def draw(
             if child.id not in endpoint:
                 continue  # an input outside this drawing: the caller ties it in
             source, target = endpoint[child.id], endpoint[node.id]
-            if collapse and source == target:
+            if members and source == target:
                 continue  # an edge inside a collapsed box
-            if collapse and (child.id in grouped or node.id in grouped):
+            if members and (child.id in grouped or node.id in grouped):
                 crossing[(source, target)].append((child, node))
                 continue
             _add_edge(graph, source, target, _edge_attrs(drawing, [(child, node)], edge_labels))

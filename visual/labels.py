@@ -24,13 +24,38 @@ def shape_dtype(node: Node) -> str:
 
 
 def number(x: float) -> str:
-    """A number in at most four significant digits."""
-    return f"{x:.4g}"
+    """A number in at most four significant digits (no '-0')."""
+    return "0" if x == 0 else f"{x:.4g}"
 
 
-def summarize(array) -> str:
-    """A one-line summary of an array: the scalar, or mean and [min, max] (bools: % true)."""
+NOISE_ULPS = 64  # rounding of a few dozen operations; anything smaller is noise
+
+
+def noise_floor(array, scale: float | None = None) -> float:
+    """The size below which a float number is rounding noise: a few dozen units in the last
+    place of the dtype at `scale` (default: the array's own largest magnitude)."""
     a = np.asarray(array)
+    if not np.issubdtype(a.dtype, np.floating) or a.size == 0:
+        return 0.0
+    finite = np.abs(a[np.isfinite(a)])
+    size = float(finite.max()) if scale is None and finite.size else float(scale or 0.0)
+    return NOISE_ULPS * float(np.finfo(a.dtype).eps) * size
+
+
+def denoise(array, floor: float):
+    """The array with numbers below `floor` (rounding noise) set to 0."""
+    a = np.asarray(array)
+    if floor <= 0 or not np.issubdtype(a.dtype, np.floating):
+        return a
+    return np.where(np.abs(a) <= floor, 0.0, a).astype(a.dtype)
+
+
+def summarize(array, floor: float | None = None) -> str:
+    """A one-line summary of an array: the scalar, or mean and [min, max] (bools: % true).
+    Numbers below `floor` (default: the array's own rounding noise) show as 0."""
+    a = np.asarray(array)
+    floor = noise_floor(a) if floor is None else floor
+    a = denoise(a, floor)
     if a.dtype == bool:
         return f"{a.mean():.0%} true" if a.size else "empty"
     if a.size == 0:
@@ -41,8 +66,9 @@ def summarize(array) -> str:
     bad = a.size - finite.size
     if finite.size == 0:
         return f"all {a.size} non-finite"
+    mean = float(finite.mean())
     text = (
-        f"μ {number(float(finite.mean()))} [{number(float(finite.min()))}, "
+        f"μ {number(0.0 if abs(mean) <= floor else mean)} [{number(float(finite.min()))}, "
         f"{number(float(finite.max()))}]"
     )
     return f"{text} ({bad} non-finite)" if bad else text

@@ -7,24 +7,36 @@ from typing import Any
 
 import graphc as gc
 from graphc import GraphError, Node
-from graphc.ir import as_list
+from graphc.ir import COMPOSITE_SCOPES, as_list
 
-from .annotate import magnitude, node_gradients, node_values
+from .annotate import gradient_flow, magnitude, node_gradients, node_values
 from .draw import Drawing, draw
-from .labels import summarize
+from .labels import denoise, noise_floor, summarize
+from .mode import live_order, mode_title, resolve_mode
 from .output import Picture
 from .style import EDGE, GRAPH, HIGHLIGHT_EDGE, NODE, VANISHING, gradient_color, gradient_width
 
 AUTO_EDGE_LABELS = 400  # above this many nodes, shape labels on edges cost more than they tell
+PIXELS_PER_INCH = 96  # what browsers and dot's PNGs use
 VALUE_COLOR = "#1e3a8a"
 GRAD_COLOR = "#b91c1c"
 
 
-def new_picture(title: str | None = None, rankdir: str = "TB") -> Picture:
-    """An empty picture with graphc's graph, node and edge style."""
+MAX_WIDTH = 900  # px: a notebook column; dot scales a wider picture down to fit
+
+
+def new_picture(
+    title: str | None = None, rankdir: str = "TB", max_width: int | None = MAX_WIDTH
+) -> Picture:
+    """An empty picture with graphc's graph, node and edge style, at most `max_width` pixels
+    wide (None: natural size)."""
     attrs = dict(GRAPH, rankdir=rankdir)
     if title:
         attrs.update(label=title, labelloc="t", fontsize="14")
+    if max_width is not None:
+        if isinstance(max_width, bool) or not isinstance(max_width, int) or max_width < 100:
+            raise GraphError(f"max_width must be a number of pixels >= 100, got {max_width!r}")
+        attrs["size"] = f"{max_width / PIXELS_PER_INCH:.3f},1000"  # dot shrinks, never grows
     return Picture(graph_attr=attrs, node_attr=NODE, edge_attr=EDGE)
 
 
@@ -41,24 +53,34 @@ def forward_drawing(order: list[Node], outputs: list[Node], prefix: str = "") ->
 
 
 def add_numbers(
-    drawing: Drawing, values: dict, grads: dict, edge_grads: dict, grad_edges: bool
+    drawing: Drawing,
+    values: dict,
+    grads: dict,
+    edge_grads: dict,
+    grad_edges: bool,
+    flow: set[int] | None = None,
 ) -> bool:
     """Put value and gradient summaries on the nodes and, if asked, colour each edge by the
     gradient flowing back along it (its part of the input's gradient when known, else the
-    input's whole gradient). Returns whether any edge was coloured."""
+    input's whole gradient). Only nodes in `flow` (default: all) get a ∂; numbers below the
+    rounding noise of the largest gradient show as 0. Returns whether any edge was coloured."""
+    flow = set(grads) if flow is None else flow
+    grads = {k: g for k, g in grads.items() if k in flow}
+    edge_grads = {k: g for k, g in edge_grads.items() if k[0] in flow and k[1] in flow}
+    floor = max((noise_floor(g) for g in grads.values()), default=0.0)
     coloured = False
     for node in drawing.order:
         notes = drawing.notes.setdefault(node.id, [])
         if node.id in values and node.op != "const":
             notes.append((f"= {summarize(values[node.id])}", VALUE_COLOR))
         if node.id in grads:
-            notes.append((f"∂ {summarize(grads[node.id])}", GRAD_COLOR))
+            notes.append((f"∂ {summarize(grads[node.id], floor)}", GRAD_COLOR))
         if not grad_edges:
             continue
         for child in node.inputs:
-            flow = edge_grads.get((child.id, node.id), grads.get(child.id))
-            if flow is not None and child.op != "const":
-                m = magnitude(flow)
+            flows = edge_grads.get((child.id, node.id), grads.get(child.id))
+            if flows is not None and node.id in flow:
+                m = magnitude(denoise(flows, floor))
                 attrs = {
                     "color": gradient_color(m),
                     "penwidth": gradient_width(m),
@@ -71,21 +93,38 @@ def add_numbers(
     return coloured
 
 
-def gradient_legend(graph) -> None:
-    """A key for the edge colours: mean |gradient| from vanishing to large."""
-    cells = "".join(
-        f'<TD BGCOLOR="{gradient_color(10.0**k)}"><FONT COLOR="{ink}">1e{k}</FONT></TD>'
-        for k, ink in ((-7, "black"), (-5, "black"), (-3, "white"), (-1, "white"), (1, "white"))
-    )
-    graph.node(
-        "legend",
-        shape="plain",
-        label=(
-            '<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">'
-            '<TR><TD COLSPAN="5"><B>mean |∂loss/∂edge|</B> (dashed: vanishing)</TD></TR>'
-            f"<TR>{cells}</TR></TABLE>>"
-        ),
-    )
+def legend(graph, values: bool, grads: bool, edges: bool) -> None:
+    """A key for what the numbers and colours mean: = value, ∂ gradient, and the edge
+    colours from vanishing to large mean |gradient|."""
+    rows = []
+    if values:
+        rows.append(
+            f'<TR><TD COLSPAN="5" ALIGN="LEFT"><FONT COLOR="{VALUE_COLOR}">= value: the '
+            "number, or μ mean [min, max]</FONT></TD></TR>"
+        )
+    if grads:
+        rows.append(
+            f'<TR><TD COLSPAN="5" ALIGN="LEFT"><FONT COLOR="{GRAD_COLOR}">∂ gradient of the '
+            "loss with respect to the node</FONT></TD></TR>"
+        )
+    if edges:
+        cells = "".join(
+            f'<TD BGCOLOR="{gradient_color(10.0**k)}"><FONT COLOR="{ink}">1e{k}</FONT></TD>'
+            for k, ink in ((-7, "black"), (-5, "black"), (-3, "white"), (-1, "white"), (1, "white"))
+        )
+        rows.append(
+            '<TR><TD COLSPAN="5">edge colour: mean |∂loss/∂edge| (dashed: vanishing)</TD></TR>'
+            f"<TR>{cells}</TR>"
+        )
+    if rows:
+        graph.node(
+            "legend",
+            shape="plain",
+            fontsize="9",
+            label='<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="2">'
+            + "".join(rows)
+            + "</TABLE>>",
+        )
 
 
 def resolve(order: list[Node], wanted: Iterable[Node | str], what: str) -> list[Node]:
@@ -128,6 +167,29 @@ def collapse_depth(collapse: bool | int) -> int:
     return collapse
 
 
+def check_values(values: Any, where: str) -> None:
+    """Refuse a second positional argument that is not values (graph first, values=...)."""
+    if values is not None and not isinstance(values, Mapping):
+        raise GraphError(
+            f"{where} takes the graph first, then values= (a dict of arrays by name or node), "
+            f"grads=, wrt= and training= by keyword; got {type(values).__name__} for values"
+        )
+
+
+def expand_set(expand: bool | str | Iterable[str]) -> bool | frozenset:
+    """expand=True opens every composite; a name or names open those; False opens none."""
+    if isinstance(expand, bool):
+        return expand
+    names = frozenset([expand] if isinstance(expand, str) else expand)
+    unknown = names - COMPOSITE_SCOPES
+    if unknown:
+        raise GraphError(
+            f"expand: {', '.join(sorted(unknown))} is not a composite; composites: "
+            f"{', '.join(sorted(COMPOSITE_SCOPES))}"
+        )
+    return names
+
+
 def render(
     outputs: Node | Iterable[Node],
     values: Mapping[Any, Any] | None = None,
@@ -136,11 +198,13 @@ def render(
     highlight: Iterable[Node | str] = (),
     clusters: bool = True,
     collapse: bool | int = False,
+    expand: bool | str | Iterable[str] = False,
     edge_labels: bool | None = None,
     grad_edges: bool = True,
     title: str | None = None,
     rankdir: str = "TB",
-    training: bool = False,
+    training: bool | None = None,
+    max_width: int | None = MAX_WIDTH,
 ) -> Picture:
     """Draw the graph of `outputs` (a `graphviz.Digraph`; shows as SVG in Jupyter).
 
@@ -149,22 +213,32 @@ def render(
     grads       arrays or gradient nodes (any mode) by name or node, or True for reverse-mode
                 gradients of the scalar output at every node; edges are coloured by the mean
                 |gradient| flowing back along them (grad_edges), so vanishing ones stand out
+    training    which branch to draw and evaluate: True (batch statistics, dropout mask),
+                False (running statistics, identity); default: inference when values are
+                given, else both branches
     highlight   nodes (or names) whose every path to the output is drawn in red
     clusters    draw each `gc.scope` as a box around its nodes
     collapse    draw each scope as a single node (True, or a depth for nested scopes)
+    expand      losses and layers are one box each; True draws all their ops, or name the
+                ones to open: expand=["batch_norm"]
     edge_labels the shape flowing along each edge (default: on up to 400 nodes)
+    max_width   the widest the picture may be, in pixels (None: natural size)
     """
+    check_values(values, "render")
     outs = as_list(outputs)
-    order = gc.topological_order(outs)
+    mode = resolve_mode(training, values)
+    order = live_order(gc.topological_order(outs), outs, mode)
     drawing = forward_drawing(order, outs)
-    numbers = (
-        node_values(order, values, training),
-        *node_gradients(order, outs, grads, values, training),
-    )
-    coloured = add_numbers(drawing, *numbers, grad_edges)
+    for node in order:  # the mode's choice, named as a student reads it
+        if node.op == "select_mode" and mode is not None and not node.name:
+            drawing.titles[node.id] = "training branch" if mode else "inference branch"
+    known = node_values(order, values, bool(mode))
+    grad_arrays, edge_arrays = node_gradients(order, outs, grads, values, bool(mode))
+    flow = gradient_flow(order, outs)
+    coloured = add_numbers(drawing, known, grad_arrays, edge_arrays, grad_edges, flow)
     if highlight:
         mark_paths(drawing, resolve(order, highlight, "highlight"))
-    picture = new_picture(title, rankdir)
+    picture = new_picture(mode_title(title, order, mode if values else None), rankdir, max_width)
     if edge_labels is None:
         edge_labels = len(order) <= AUTO_EDGE_LABELS
     draw(
@@ -173,7 +247,7 @@ def render(
         clusters=clusters,
         collapse=collapse_depth(collapse),
         edge_labels=edge_labels,
+        expand=expand_set(expand),
     )
-    if coloured:
-        gradient_legend(picture)
+    legend(picture, bool(known), bool(grad_arrays), coloured)
     return picture

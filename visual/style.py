@@ -60,6 +60,13 @@ NODE_STYLE: dict[str, dict[str, str]] = {
         "color": "#be123c",
         "peripheries": "2",
     },
+    "composite": {
+        "shape": "box",
+        "style": "rounded,filled,bold",
+        "fillcolor": "#ecfeff",
+        "color": "#0e7490",
+        "margin": "0.14,0.06",
+    },
     "scope": {
         "shape": "box3d",
         "style": "filled",
@@ -67,6 +74,17 @@ NODE_STYLE: dict[str, dict[str, str]] = {
         "color": "#374151",
         "margin": "0.2,0.12",
     },
+}
+
+# How a composite (a loss or layer drawn as one box) is called on the picture.
+COMPOSITE_LABELS = {
+    "softmax_cross_entropy": "softmax cross-entropy",
+    "binary_cross_entropy_with_logits": "binary cross-entropy (logits)",
+    "mse": "mean squared error",
+    "l1": "L1 penalty",
+    "l2": "L2 penalty",
+    "batch_norm": "batch norm",
+    "dropout": "dropout",
 }
 
 # Which attributes a mark adds on top of the kind's style.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GraphError, ShapeError
-from ..ir import Node, as_list, topological_order, user_site
+from ..ir import Node, as_list, composite, topological_order, user_site
 from .leaves import state
 from .reductions import mean
 from .registry import F, OpDef, apply, elementwise, lift, register, result_dtype, sample_inputs
@@ -96,6 +96,7 @@ def specialize(outputs, training: bool) -> list[Node]:
     return [rebuilt.get(o.id, o) for o in as_list(outputs)]
 
 
+@composite
 def batch_norm(
     x, gamma, beta, eps: float = 1e-5, momentum: float = 0.9, name: str | None = None
 ) -> Node:
@@ -137,6 +138,7 @@ def batch_norm(
     return F.select_mode(train, infer)
 
 
+@composite
 def dropout(x, rate: float, seed: int = 0) -> Node:
     """Inverted dropout: in training, zero each unit with probability `rate` and scale the
     rest by 1 / (1 - rate) (a seeded mask); at inference, the identity."""

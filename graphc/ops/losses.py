@@ -4,7 +4,7 @@ log_softmax, binary cross-entropy with logits through softplus."""
 from __future__ import annotations
 
 from ..errors import ShapeError
-from ..ir import Node, user_site
+from ..ir import Node, composite, user_site
 from .elementwise import softplus
 from .reductions import log_softmax, mean
 from .reductions import sum as reduce_sum
@@ -25,6 +25,7 @@ def _same_shape(what: str, pred: Node, target: Node) -> None:
         )
 
 
+@composite
 def mse(pred, target) -> Node:
     """Mean squared error over all elements."""
     pred = lift(pred)
@@ -34,6 +35,7 @@ def mse(pred, target) -> Node:
     return mean(diff * diff)
 
 
+@composite
 def binary_cross_entropy_with_logits(logits, target) -> Node:
     """Mean binary cross-entropy of sigmoid(logits) against 0/1 targets, computed as
     softplus(z) - z * t so that logits of any size stay finite."""
@@ -43,6 +45,7 @@ def binary_cross_entropy_with_logits(logits, target) -> Node:
     return mean(softplus(logits) - logits * target)
 
 
+@composite
 def softmax_cross_entropy(logits, labels) -> Node:
     """Mean over the batch of -log softmax(logits)[label]; `labels` are integer class ids
     of shape (batch,) or one-hot (probability) rows shaped like `logits`."""
@@ -67,12 +70,14 @@ def softmax_cross_entropy(logits, labels) -> Node:
     return -mean(reduce_sum(labels * log_softmax(logits, axis=-1), axis=-1))
 
 
+@composite
 def l2(w) -> Node:
     """Sum of squares of w (the L2 penalty, without the 1/2)."""
     w = lift(w)
     return reduce_sum(w * w)
 
 
+@composite
 def l1(w) -> Node:
     """Sum of absolute values of w (the L1 penalty)."""
     return reduce_sum(F.abs(lift(w)))
