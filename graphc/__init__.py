@@ -48,16 +48,9 @@ from .ops.registry import REGISTRY, OpDef
 from .ops.shape import expand_dims, matmul, one_hot, reshape, transpose
 from .serialize import load, save
 from .passes import CostTable, OptimizeResult, cost_table, optimize  # engineer D
+from .nn import dense, named
+from .montecarlo import mc_predict
 from .lower import GridResult, Lowered, export, grid_search, lower  # engineer E
-
-
-def named(node: Node, name: str) -> Node:
-    """A copy of `node` carrying a display name (used by renderings and generated code)."""
-    from .ops.registry import apply
-
-    if node.is_leaf:
-        raise GraphError(f"{node.site}: leaves are named when they are created")
-    return apply(node.op, *node.inputs, _name=str(name), _scope=node.scope, **dict(node.attrs))
 
 
 __version__ = "0.1.0"

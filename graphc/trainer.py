@@ -7,33 +7,96 @@ epoch at a time so the progress bar can follow.
 
 from __future__ import annotations
 
+import base64
+import html
 import importlib.util
+import io
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from .errors import GraphError
-from .progress import ProgressBar
+from .progress import ProgressBar, format_metric
 
 SHOWN = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
-@dataclass
-class Trained:
-    """What training left: the params and state, the per-epoch history, test figures."""
+class History(dict):
+    """Per-epoch metrics by name ('epoch', 'loss', 'accuracy', 'val_loss', ...), each a list.
 
-    params: dict[str, np.ndarray]
-    state: dict[str, Any]
-    history: dict[str, list] = field(default_factory=dict)
-    test: dict[str, float] = field(default_factory=dict)
+    A dict, so it converts to JSON and plots as before; it adds a short repr and `final`.
+    """
+
+    @property
+    def epochs(self) -> int:
+        """How many epochs are recorded."""
+        return len(self.get("epoch", ()))
 
     def final(self, key: str) -> float | None:
         """The last epoch's value of `key` ('loss', 'val_accuracy', ...), if recorded."""
-        values = self.history.get(key)
+        values = self.get(key)
         return float(values[-1]) if values else None
+
+    def summary(self) -> str:
+        """The last epoch's metrics on one line: 'loss 0.161  accuracy 98.00%  ...'."""
+        return "  ".join(
+            format_metric(k, self.final(k)) for k in self if self.get(k) and k != "epoch"
+        )
+
+    def __repr__(self) -> str:
+        return f"History({self.epochs} epochs; last: {self.summary()})"
+
+
+@dataclass(repr=False)
+class Trained:
+    """What training left: the params and state, the per-epoch history, test figures.
+
+    In a notebook it shows as its learning curves (once `visual` is imported, which sets
+    `Trained.plot`) and its final metrics; its repr is a few lines.
+    """
+
+    params: dict[str, np.ndarray]
+    state: dict[str, Any]
+    history: History = field(default_factory=History)
+    test: dict[str, float] = field(default_factory=dict)
+    plot: ClassVar[Callable | None] = None  # history -> matplotlib Figure; set by visual
+
+    def final(self, key: str) -> float | None:
+        """The last epoch's value of `key` ('loss', 'val_accuracy', ...), if recorded."""
+        return self.history.final(key)
+
+    def _lines(self) -> list[str]:
+        sizes = sum(int(np.size(v)) for v in self.params.values())
+        lines = [
+            f"Trained: {self.history.epochs} epochs, {len(self.params)} params ({sizes:,} numbers)",
+            f"  last epoch: {self.history.summary()}",
+        ]
+        if self.test:
+            lines.append("  test: " + "  ".join(format_metric(k, v) for k, v in self.test.items()))
+        return lines
+
+    def __repr__(self) -> str:
+        return "\n".join(self._lines())
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<div>{html.escape(line)}</div>" for line in self._lines())
+        png = self._repr_png_()
+        image = (
+            ""
+            if png is None
+            else (f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" width="760">')
+        )
+        return f'<div style="font-family: monospace">{rows}</div>{image}'
+
+    def _repr_png_(self) -> bytes | None:
+        if Trained.plot is None or not self.history.epochs:
+            return None
+        buffer = io.BytesIO()
+        Trained.plot(self.history).savefig(buffer, format="png", dpi=80)
+        return buffer.getvalue()
 
 
 def compile_trainer(

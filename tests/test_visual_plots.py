@@ -44,8 +44,8 @@ def test_history_lines_carry_the_data_and_the_reading(tmp_path):
     assert acc["training accuracy"][1] == OVERFIT["accuracy"]
     assert acc["validation accuracy"][1] == OVERFIT["val_accuracy"]
     notes = " ".join(t.get_text() for t in loss_ax.texts)
-    best = OVERFIT["epoch"][int(np.argmin(OVERFIT["val_loss"]))]
-    assert "overfitting" in notes and f"lowest validation loss\n(epoch {best})" in notes
+    best = visual.diagnose(OVERFIT).best_epoch
+    assert "overfitting" in notes and f"lowest validation loss\n(epoch {best:g})" in notes
     width, height = png_size(visual.save(fig, tmp_path / "curves.png"))
     assert 900 < width < 2000 and 300 < height < 1000
 
@@ -67,11 +67,23 @@ def test_without_validation_only_underfitting_can_be_read():
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.floats(0.01, 10), min_size=2, max_size=30), st.floats(1.5, 4.0))
-def test_a_validation_loss_far_above_training_is_always_overfitting(train, factor):
-    epochs = list(range(1, len(train) + 1))
-    h = {"epoch": epochs, "loss": train, "val_loss": [t * factor for t in train]}
+@given(st.integers(10, 60), st.floats(0.01, 0.2), st.floats(0.1, 0.5))
+def test_a_validation_loss_that_turns_upwards_is_overfitting(epochs, floor, climb):
+    e = np.arange(1, epochs + 1)
+    train = 2 * np.exp(-8 * e / epochs) + floor  # nearly flat by the turn
+    turn = epochs // 2
+    val = train + 0.05 + climb * np.maximum(e - turn, 0) / (epochs - turn)
+    h = {"epoch": list(e), "loss": list(train), "val_loss": list(val)}
     assert visual.diagnose(h).kind == "overfitting"
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(5, 60), st.floats(0.01, 0.2), st.floats(0.0, 0.5))
+def test_curves_that_fall_together_are_never_overfitting(epochs, floor, gap):
+    e = np.arange(1, epochs + 1)
+    train = 2 * np.exp(-e / 3) + floor
+    h = {"epoch": list(e), "loss": list(train), "val_loss": list(train * (1 + gap))}
+    assert visual.diagnose(h).kind != "overfitting"
 
 
 def test_eps_sweep_is_log_log_with_each_methods_best_eps_marked():

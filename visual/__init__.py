@@ -6,12 +6,17 @@ visual.save(picture, "loss.png")                     # .svg .png .pdf .dot
 visual.save(visual.plot_history(history), "curves.png")
 """
 
+import graphc.trainer as _trainer
+
 from .backward import render_backward, render_combined
 from .diagnose import Reading, diagnose
 from .diff import render_diff
 from .output import GraphvizNotFoundError, Picture, save
 from .plots import plot_eps_sweep, plot_forward_cost, plot_history, plot_swell
 from .render import render
+
+# graphc never imports visual; once visual is here, training results show their curves
+_trainer.Trained.plot = staticmethod(plot_history)
 
 __all__ = [
     "GraphvizNotFoundError",

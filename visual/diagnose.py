@@ -1,5 +1,10 @@
-"""The lecture's reading of learning curves: a large gap between training and validation loss
-is overfitting; no gap but a loss that stays high is underfitting."""
+"""The lecture's reading of learning curves, with the numbers it rests on.
+
+Overfitting: the validation loss has turned upwards (risen for several epochs in a row by more
+than its own epoch-to-epoch noise, read on a smoothed curve), or it sits far above the training
+loss and the gap keeps growing. Underfitting: both losses stay high and close. A good fit
+otherwise. One noisy epoch is not a trend, so nothing is judged on the last value alone.
+"""
 
 from __future__ import annotations
 
@@ -10,81 +15,156 @@ import numpy as np
 
 from graphc import GraphError
 
-GAP = 0.2  # validation loss more than 20% above training loss: a large gap
-RISE = 0.05  # validation loss 5% above its minimum at the end: it has turned upwards
-HIGH = 0.5  # the loss kept more than half of its first value: it stayed high
+PATIENCE = 3  # epochs in a row the smoothed validation loss must stay risen
+NOISE_FLOOR = 0.01  # noise below 1% of the loss is a float artefact, not a measurement
+LARGE_GAP = 1.0  # validation loss at least twice the training loss
+HIGH = 0.5  # the training loss kept more than half of its first epoch's value
+CLOSE = 0.25  # underfitting's losses are within 25% of each other
 
 
 @dataclass(frozen=True)
 class Reading:
-    """What the curves say: kind is 'overfitting', 'underfitting', 'good fit' or
-    'no validation'; text explains it in one sentence."""
+    """What the curves say and the numbers behind it.
+
+    kind is 'overfitting', 'underfitting', 'good fit' or 'no validation'; text says it in a
+    sentence; gap is (validation - training) / training loss, both smoothed over the last
+    epochs; best_epoch is where the smoothed validation loss was lowest; rise is how far
+    it has climbed since, and noise its epoch-to-epoch scatter."""
 
     kind: str
     text: str
-    gap: float | None
-    best_epoch: float | None
+    gap: float | None = None
+    best_epoch: float | None = None
+    train_loss: float | None = None
+    val_loss: float | None = None
+    rise: float | None = None
+    noise: float | None = None
+
+
+def smooth(values: np.ndarray, width: int) -> np.ndarray:
+    """A centred moving average of `width` epochs (narrower at the ends)."""
+    half = width // 2
+    cumulative = np.concatenate([[0.0], np.cumsum(values)])
+    low = np.maximum(np.arange(len(values)) - half, 0)
+    high = np.minimum(np.arange(len(values)) + half + 1, len(values))
+    return (cumulative[high] - cumulative[low]) / (high - low)
+
+
+def gap_words(train: float, val: float, epochs: int = 1) -> str:
+    """The gap in words that match its number: 'x % above', 'n times', 'x % below'; the
+    losses are averages over the last `epochs`."""
+    numbers = f"validation loss {val:.3g}, training loss {train:.3g}"
+    if epochs > 1:
+        numbers = f"averaged over the last {epochs} epochs, {numbers}"
+    if train <= 0:
+        return numbers
+    gap = (val - train) / train
+    if gap >= 1:
+        ratio = val / train
+        return f"{numbers}: validation is {ratio:,.{0 if ratio >= 100 else 1}f} times training"
+    if abs(gap) < 0.01:
+        return f"{numbers}: validation is within 1% of training"
+    if gap >= 0:
+        return f"{numbers}: validation is {gap:.0%} above training"
+    return (
+        f"{numbers}: validation is {-gap:.0%} below training (the training loss is averaged "
+        "over an epoch in which the model still improved, with dropout on if it has any)"
+    )
+
+
+def _series(history: Mapping, key: str, length: int | None = None) -> np.ndarray:
+    try:
+        values = np.asarray(history[key], dtype=float)
+    except KeyError:
+        raise GraphError(f"a training history needs {key!r}; got keys {sorted(history)}") from None
+    if values.ndim != 1 or values.size == 0 or (length is not None and values.size != length):
+        raise GraphError(
+            f"a training history needs one {key!r} per epoch, got shape {values.shape}"
+            + (f" for {length} epochs" if length is not None else "")
+        )
+    return values
 
 
 def diagnose(history: Mapping, high_loss: float | None = None) -> Reading:
-    """Read a training history: overfitting, underfitting or a good fit.
+    """Read a training history (epoch, loss, val_loss): overfitting, underfitting or a good fit.
 
-    The loss counts as high above `high_loss`, or, without it, when the last training loss
-    is more than half of the first.
+    The training loss counts as high above `high_loss` (for instance log(classes), the loss
+    of guessing) or, without it, when it kept more than half of its first epoch's value.
     """
-    try:
-        loss = np.asarray(history["loss"], dtype=float)
-        epoch = np.asarray(history["epoch"], dtype=float)
-    except KeyError as missing:
-        raise GraphError(
-            f"a training history needs 'epoch' and 'loss'; {missing} is missing"
-        ) from None
-    if loss.size == 0 or loss.shape != epoch.shape:
-        raise GraphError(
-            f"a training history needs one loss per epoch, got {loss.size} losses "
-            f"for {epoch.size} epochs"
-        )
-    high = loss[-1] > (high_loss if high_loss is not None else HIGH * loss[0])
+    epoch = _series(history, "epoch")
+    loss = _series(history, "loss", epoch.size)
+    width = min(max(3, epoch.size // 10), 9) | 1  # odd, a tenth of the run, at most 9 epochs
+    train = smooth(loss, width)
+    high = train[-1] > (high_loss if high_loss is not None else HIGH * loss[0])
     if "val_loss" not in history:
         if high:
             return Reading(
                 "underfitting",
-                "the training loss stays high: the model is too small or trains too briefly",
-                None,
-                None,
+                f"the training loss stays high ({loss[0]:.3g} at first, {train[-1]:.3g} at "
+                "the end): a bigger model or longer training",
+                train_loss=float(train[-1]),
             )
         return Reading(
             "no validation",
-            "the training loss falls; a validation set is needed to see overfitting",
-            None,
-            None,
+            f"the training loss falls ({loss[0]:.3g} to {train[-1]:.3g}); a validation set is "
+            "needed to see overfitting",
+            train_loss=float(train[-1]),
         )
-    val = np.asarray(history["val_loss"], dtype=float)
-    if val.shape != loss.shape:
-        raise GraphError(f"val_loss has {val.size} values for {loss.size} epochs")
+    val_raw = _series(history, "val_loss", epoch.size)
+    val = smooth(val_raw, width)
     best = int(np.argmin(val))
-    gap = float((val[-1] - loss[-1]) / max(abs(val[-1]), 1e-12))
-    rising = best < len(val) - 1 and val[-1] > val[best] * (1 + RISE)
-    if gap > GAP or (rising and gap > 0):
+    # median absolute deviation: robust to the large residuals of the first, steep epochs
+    residual = val_raw - val
+    mad = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+    noise = max(mad, NOISE_FLOOR * float(val[best]))
+    rise = float(val[-1] - val[best])
+    risen = val[best + 1 :] > val[best] + 2 * noise
+    trailing = len(risen) - (np.flatnonzero(~risen)[-1] + 1 if (~risen).any() else 0)
+    rising = trailing >= PATIENCE
+    gaps = (val - train) / np.maximum(train, 1e-12)
+    gap = float(gaps[-1])
+    third = max(1, epoch.size // 3)
+    growing = gap > float(np.max(gaps[-2 * third : -third] if epoch.size >= 3 else gaps[:1]))
+    numbers = dict(
+        gap=gap,
+        best_epoch=float(epoch[best]),
+        train_loss=float(train[-1]),
+        val_loss=float(val[-1]),
+        rise=rise,
+        noise=noise,
+    )
+    words = gap_words(float(train[-1]), float(val[-1]), min(width // 2 + 1, epoch.size))
+    if rising:
         return Reading(
             "overfitting",
-            f"validation loss is {gap:.0%} above training loss"
-            + (f" and has risen since epoch {epoch[best]:g} (stop there)" if rising else "")
-            + ": regularize, add data or stop earlier",
-            gap,
-            float(epoch[best]),
+            f"validation loss has risen for {trailing} epochs in a row, {rise:.3g} above its "
+            f"lowest (epoch {epoch[best]:g}, noise {noise:.2g}); {words}: stop at epoch "
+            f"{epoch[best]:g}, regularize or add data",
+            **numbers,
+        )
+    if gap >= LARGE_GAP and growing:
+        return Reading(
+            "overfitting",
+            f"{words}, and the gap keeps growing: regularize, add data or stop earlier",
+            **numbers,
+        )
+    if high and abs(gap) <= CLOSE:
+        return Reading(
+            "underfitting",
+            f"both losses stay high and close ({words}; the training loss started at "
+            f"{loss[0]:.3g}): a bigger model or longer training",
+            **numbers,
         )
     if high:
         return Reading(
             "underfitting",
-            "no gap between training and validation, but the loss "
-            "stays high: a bigger model or longer training",
-            gap,
-            float(epoch[best]),
+            f"the training loss stays high ({loss[0]:.3g} at first; {words}): a bigger "
+            "model or longer training",
+            **numbers,
         )
     return Reading(
         "good fit",
-        "training and validation loss fall together with a small gap",
-        gap,
-        float(epoch[best]),
+        f"training and validation loss fall together ({words}); the validation loss has not "
+        "turned upwards",
+        **numbers,
     )

@@ -50,15 +50,15 @@ def plot_history(history: Mapping[str, Sequence[float]], title: str | None = Non
     loss = series(history, "loss", "plot_history", n)
     ax = axes[0]
     ax.plot(epoch, loss, color=TRAIN, marker="o", markersize=3, label="training loss")
-    best = n - 1
     if "val_loss" in history:
         val = series(history, "val_loss", "plot_history", n)
         ax.plot(epoch, val, color=VAL, marker="o", markersize=3, label="validation loss")
         ax.fill_between(
             epoch, loss, val, where=val > loss, color=VAL, alpha=0.12, label="generalization gap"
         )
-        best = int(np.argmin(val))
-    if best < n - 1:  # validation loss turned upwards: mark where to stop
+    reading = diagnose(history)
+    if reading.kind == "overfitting":  # mark where the (smoothed) validation loss was lowest
+        best = int(np.flatnonzero(epoch == reading.best_epoch)[0])
         ax.axvline(epoch[best], color="#9ca3af", linestyle=":", linewidth=1)
         ax.annotate(
             f"lowest validation loss\n(epoch {epoch[best]:g})",
@@ -75,7 +75,6 @@ def plot_history(history: Mapping[str, Sequence[float]], title: str | None = Non
         # from zero, so a loss that stays high looks high; headroom for the reading's box
         ax.set_ylim(0, 1.45 * shown.max() or 1.0)
     ax.legend(loc="center right", fontsize=8)
-    reading = diagnose(history)
     # loss curves fall from the upper left, so the upper right corner is free for the reading
     ax.text(
         0.98,
