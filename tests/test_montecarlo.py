@@ -77,3 +77,24 @@ def test_samples_must_be_a_positive_int(samples):
     logits, values = linear_after_dropout(rows=2)
     with pytest.raises(gc.GraphError, match="samples must be a positive int"):
         gc.mc_predict(logits, values, samples=samples)
+
+
+def test_exported_predict_does_monte_carlo_dropout(tmp_path):
+    from graphc.trainer import import_trainer
+
+    logits, values = linear_after_dropout(rows=50)
+    y = gc.input("y", (None,), "int64")
+    loss = gc.softmax_cross_entropy(logits, y)
+    module = import_trainer(gc.export(loss, tmp_path / "mc.py", "adam", predictions=logits))
+    params, state = module["init_params"](0), module["init_state"](0)
+    batch = {"x": values["x"], "y": np.zeros(50, np.int64)}
+    single = module["predict"](params, state, batch)
+    np.testing.assert_array_equal(single, module["forward"](params, batch, state))
+    np.testing.assert_allclose(single, gc.evaluate(logits, params | batch), rtol=1e-12)
+    mean, std = module["predict"](params, state, batch, mc_samples=400)
+    assert np.all(std > 0)
+    # the mean's error is std / sqrt(400) per element: within 5 of those everywhere
+    assert np.all(np.abs(mean - single) < 5 * std / np.sqrt(400) + 1e-12)
+    # the same spread as the interpreter's Monte Carlo (different masks, same law)
+    _, gc_std = gc.mc_predict(logits, params | batch, samples=400)
+    assert np.sqrt(np.mean(std**2)) == pytest.approx(np.sqrt(np.mean(gc_std**2)), rel=0.1)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ..diff import grad, vjp
 from ..errors import GraphError
 from ..ir import Node, leaves, topological_order
+from ..montecarlo import mc_graph
 from ..ops.layers import specialize
 from ..ops.leaves import input as input_leaf
 from .. import files
@@ -91,6 +92,7 @@ def build_module(
     _emit_train_step(module, sig, loss, opt, values, dropout)
     _emit_loss_and_grads(module, sig, loss, dropout)
     forward_args = _emit_inference(module, sig, loss)
+    _emit_mc_forward(module, sig, forward_args, dropout)
     _emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout)
     _emit_wrappers(module, sig, opt, forward_args)
     return module
@@ -112,7 +114,8 @@ def export(
     optimizer: "sgd", "momentum" or "adam"; hyper-parameters by keyword (lr, momentum,
     beta1, beta2, eps). `predictions` is the node accuracy is measured on (found by itself
     for softmax and binary cross-entropy). The file has init_params(seed),
-    init_state(seed), forward(params, batch, state=None), loss_and_grads(params, batch),
+    init_state(seed), forward(params, batch, state=None), predict(params, state, batch,
+    mc_samples=0) (Monte Carlo dropout when mc_samples > 0), loss_and_grads(params, batch),
     train_step(params, state, batch), evaluate(params, state, data), fit(params, state,
     data, ...) and a command line (python FILE --help).
     """
@@ -146,6 +149,7 @@ _GLOBALS = (
     "loss_and_grads",
     "evaluate_batch",
     "forward",
+    "predict",
     "evaluate",
     "fit",
 )
@@ -157,7 +161,8 @@ def _doc(name: str, optimizer: str) -> str:
         "Needs NumPy only. Train from the command line on an .npz file with arrays named\n"
         "like the model's inputs (python THIS_FILE.py --help), or import it and call\n"
         "init_params(seed), init_state(seed), fit(params, state, data, ...),\n"
-        "train_step(params, state, batch), forward(params, batch, state) and\n"
+        "train_step(params, state, batch), forward(params, batch, state),\n"
+        "predict(params, state, batch, mc_samples=0) and\n"
         "loss_and_grads(params, batch).\n"
     )
 
@@ -312,6 +317,27 @@ def _emit_inference(module, sig, loss) -> list[Node]:
     return needed
 
 
+def _emit_mc_forward(module, sig, needed: list[Node], dropout) -> None:
+    """Emit _mc_forward: the predictions with fresh dropout masks, batch norm in inference
+    mode (one Monte Carlo sample; predict(mc_samples=...) averages them)."""
+    if sig.predictions is None:
+        return
+    (pred,) = prepare(mc_graph([sig.predictions]), training=False)
+    emitter = FunctionEmitter(module, "rng", _dropout_rate(dropout))
+    body = emitter.emit_body([pred], _args(sig, needed), {}, escaping=[pred])
+    module.add(
+        function_source(
+            "_mc_forward",
+            [sig.var[n.id] for n in needed] + ["rng"],
+            body,
+            body.var[pred.id],
+            batch_source([(n, sig.var[n.id]) for n in needed if n.op == "input"]),
+            module,
+            doc="Predictions with fresh dropout masks (one Monte Carlo dropout sample).",
+        )
+    )
+
+
 def _dropout_rate(rates: dict[str, float]):
     def rate(node: Node) -> str:
         key = f"dropout_{node.attrs['seed']}_{node.attrs['rate']}"
@@ -366,6 +392,16 @@ def _emit_wrappers(module, sig, opt, forward_args: list[Node]) -> None:
     def batch_arg(n):
         return f"np.asarray(batch[{n.name!r}], dtype={np_dtype(n.dtype)})"
 
+    def forward_call_args(leaves):
+        return [
+            batch_arg(n)
+            if n.op == "input"
+            else f"params[{n.name!r}]"
+            if n.op == "param"
+            else f"stats[{n.name!r}]"
+            for n in leaves
+        ]
+
     params = [f"params[{p.name!r}]" for p in sig.params]
     stats = [f"stats[{s.name!r}]" for s in sig.stats]
     slots = [f"slots[{p.name!r}][{s!r}]" for p in sig.params for s in opt.slots]
@@ -384,19 +420,14 @@ def _emit_wrappers(module, sig, opt, forward_args: list[Node]) -> None:
             grads_call=_call("_loss_and_grads", inputs + params + stats + ["rng"]),
             grad_names=repr([p.name for p in sig.params]),
             eval_call=_call("_evaluate", inputs + params + stats),
-            forward_call=_call(
-                "_forward",
-                [
-                    batch_arg(n)
-                    if n.op == "input"
-                    else f"params[{n.name!r}]"
-                    if n.op == "param"
-                    else f"stats[{n.name!r}]"
-                    for n in forward_args
-                ],
-            )
+            forward_call=_call("_forward", forward_call_args(forward_args))
             if sig.predictions is not None
             else "_evaluate_loss(params, batch, stats)",
+            mc_samples="samples = np.stack([\n        "
+            + _call("_mc_forward", [*forward_call_args(forward_args), "rng"], " " * 12)
+            + "\n        for _ in range(int(mc_samples))\n    ])"
+            if sig.predictions is not None
+            else 'raise ValueError("the model has no predictions to sample")',
         )
     )
 
@@ -452,6 +483,17 @@ def forward(params, batch, state=None):
     """The predictions (or, without any, the loss) in inference mode."""
     stats = (state if state is not None else init_state())["stats"]
     return {forward_call}
+
+
+def predict(params, state, batch, mc_samples=0):
+    """The predictions in inference mode; with mc_samples > 0, Monte Carlo dropout instead:
+    (mean, standard deviation) over that many passes with fresh dropout masks drawn from
+    state["rng"] (batch norm stays in inference mode)."""
+    if not mc_samples:
+        return forward(params, batch, state)
+    stats, rng = state["stats"], state["rng"]
+    {mc_samples}
+    return samples.mean(axis=0), samples.std(axis=0)
 
 
 def evaluate(params, state, data, batch_size=1024):
