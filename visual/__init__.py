@@ -8,6 +8,7 @@ visual.save(visual.plot_history(history), "curves.png")
 
 import graphc.trainer as _trainer
 
+from .backprop import render_backprop
 from .backward import render_backward, render_combined
 from .diagnose import Reading, diagnose
 from .diff import render_diff
@@ -28,6 +29,7 @@ __all__ = [
     "plot_history",
     "plot_swell",
     "render",
+    "render_backprop",
     "render_backward",
     "render_combined",
     "render_diff",

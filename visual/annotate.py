@@ -97,7 +97,8 @@ def reverse_gradients(
             continue
         for child, rule in zip(node.inputs, opdef.vjp):
             if rule is not None and child.dtype in FLOATS:
-                parts.setdefault((child.id, node.id), fit_to(rule(totals[node.id], node), child))
+                part, key = fit_to(rule(totals[node.id], node), child), (child.id, node.id)
+                parts[key] = parts[key] + part if key in parts else part  # x * x: both inputs
     arrays = gc.evaluate([*totals.values(), *parts.values()], leaves, training=training)
     return dict(zip(totals, arrays)), dict(zip(parts, arrays[len(totals) :]))
 

@@ -23,6 +23,7 @@ class Drawing:
     titles  node id -> a title replacing the generated one (e.g. "∂loss/∂W")
     notes   node id -> extra (text, colour) lines: value and gradient summaries, provenance
     marks   node id -> a MARKS row ("highlight", "added", "removed", ...)
+    tooltips node id -> the text shown on hover (default: op, shape and where it was made)
     edges   (source id, target id) -> extra edge attributes (gradient colour, highlight)
     prefix  prepended to every DOT name, so several drawings can share one picture
     """
@@ -33,6 +34,7 @@ class Drawing:
     notes: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     marks: dict[int, str] = field(default_factory=dict)
     edges: dict[tuple[int, int], dict[str, str]] = field(default_factory=dict)
+    tooltips: dict[int, str] = field(default_factory=dict)
     prefix: str = ""
 
     def name(self, node: Node) -> str:
@@ -47,11 +49,13 @@ def node_attrs(drawing: Drawing, node: Node) -> dict[str, str]:
     title, lines = node_lines(node)
     title = drawing.titles.get(node.id, title)
     attrs["label"] = html_label(title, lines, drawing.notes.get(node.id, ()))
-    attrs["tooltip"] = f"{node.op} {shape_dtype(node)}, made at {node.site}"
+    attrs["tooltip"] = drawing.tooltips.get(
+        node.id, f"{node.op} {shape_dtype(node)}, made at {node.site}"
+    )
     return attrs
 
 
-def _group(node: Node, depth: int, expand: bool | frozenset) -> str | None:
+def group_of(node: Node, depth: int, expand: bool | frozenset) -> str | None:
     """The collapsed box a node falls into: its scope cut to `depth` parts, or at its
     outermost composite (a loss or layer) not in `expand`, whichever is outer; nodes of
     shallower scopes stay nodes (inside their scope's cluster)."""
@@ -97,7 +101,9 @@ def _composite_attrs(drawing: Drawing, part: str, members: list[Node]) -> dict[s
     attrs.update(MARKS.get(mark, {}))
     attrs["label"] = html_label(title, [shape_dtype(result)], drawing.notes.get(result.id, ()))
     ops = sorted({n.op for n in members if not n.is_leaf})
-    attrs["tooltip"] = f"{part}: {len(members)} nodes ({', '.join(ops)}); expand=[{part!r}]"
+    attrs["tooltip"] = drawing.tooltips.get(
+        result.id, f"{part}: {len(members)} nodes ({', '.join(ops)}); expand=[{part!r}]"
+    )
     return attrs
 
 
@@ -140,7 +146,7 @@ def draw(
     boxes: dict[str, str] = {}  # scope path -> DOT name (no ':' there: DOT reads it as a port)
     endpoint: dict[int, str] = {}
     for node in drawing.order:
-        group = _group(node, collapse, expand)
+        group = group_of(node, collapse, expand)
         if group is None:
             endpoint[node.id] = drawing.name(node)
             place(node.scope, endpoint[node.id], node_attrs(drawing, node))

@@ -1,0 +1,102 @@
+"""The gate view on the lecture's network at blackboard size: every number the picture shows
+(read back from the SVG the real `dot` made) equals what `gc.grad` computes."""
+
+import re
+
+import numpy as np
+import pytest
+
+import graphc as gc
+import visual
+from graphc.demo import lecture_network
+from test_visual_render import SVG, svg_groups, svg_of, texts
+
+XLINK = "{http://www.w3.org/1999/xlink}title"
+
+
+@pytest.fixture
+def blackboard():
+    """4 inputs, 3 classes, a batch of 2."""
+    loss, _ = lecture_network(n_in=4, n_classes=3, l2=1e-3)
+    rng = np.random.default_rng(1)
+    values = gc.init_params(loss) | {"x": rng.normal(size=(2, 4)), "y": np.array([0, 2])}
+    return loss, values
+
+
+def tooltips(group) -> dict[str, np.ndarray]:
+    """The arrays a node's or edge's tooltip lists: 'what = [numbers]; ...'."""
+    found = {}
+    for a in group.iter(f"{SVG}a"):
+        for part in (a.get(XLINK) or "").split("; "):
+            if " = " in part:
+                what, numbers = part.rsplit(" = ", 1)
+                found[what] = np.array(
+                    [float(v) for v in re.findall(r"-?[\d.]+(?:e-?\d+)?", numbers)]
+                )
+    return found
+
+
+def grad_of(loss, node, values):
+    return np.ravel(gc.evaluate(gc.grad(loss, node), values))
+
+
+def test_every_number_of_the_gate_view_is_reverse_modes(blackboard):
+    loss, values = blackboard
+    root = svg_of(visual.render_backprop(loss, values, expand=True))
+    nodes, edges = svg_groups(root, "node"), svg_groups(root, "edge")
+    order = gc.topological_order(loss)
+    checked = 0
+    for node in order:
+        if node.op in ("const", "one_hot", "axis_size") or node.dtype != "float64":
+            assert not any("∂" in key for key in tooltips(nodes[f"n{node.id}"]))
+            continue
+        tips = tooltips(nodes[f"n{node.id}"])
+        what = f"∂L/∂{node.name}" if node.is_leaf else "↑ upstream ∂L/∂out"
+        np.testing.assert_allclose(tips[what], grad_of(loss, node, values), rtol=1e-5, atol=1e-9)
+        value = np.ravel(gc.evaluate(node, values))
+        np.testing.assert_allclose(tips["value"], value, rtol=1e-5, atol=1e-9)
+        checked += 1
+    assert checked >= 15
+    # downstream on each wire: the input's share, and the shares sum to the input's gradient
+    W = next(p for p in gc.params(loss) if p.name == "W")
+    shares = [
+        tooltips(g)["downstream ∂L/∂W"]
+        for name, g in edges.items()
+        if name.startswith(f"n{W.id}->")
+    ]
+    assert len(shares) == 2
+    np.testing.assert_allclose(sum(shares), grad_of(loss, W, values), rtol=1e-5, atol=1e-9)
+
+
+def test_a_gate_shows_upstream_times_local_equals_downstream(blackboard):
+    loss, values = blackboard
+    order = gc.topological_order(loss)
+    prelu = next(n for n in order if n.op == "prelu")
+    z, alpha = prelu.inputs
+    root = svg_of(visual.render_backprop(loss, values))
+    lines = texts(svg_groups(root, "node")[f"n{prelu.id}"])
+    assert any(line.startswith("∂/∂add: prelu'(add) = 1 if add > 0 else alpha") for line in lines)
+    tips = tooltips(svg_groups(root, "node")[f"n{prelu.id}"])
+    local = np.where(gc.evaluate(z, values) > 0, 1.0, gc.evaluate(alpha, values))
+    np.testing.assert_allclose(tips["local ∂out/∂add"], np.ravel(local), rtol=1e-5)
+    edge = svg_groups(root, "edge")[f"n{z.id}->n{prelu.id}"]
+    downstream = tooltips(edge)["downstream ∂L/∂add"]
+    np.testing.assert_allclose(downstream, tips["↑ upstream ∂L/∂out"] * np.ravel(local), rtol=1e-5)
+    np.testing.assert_allclose(downstream, grad_of(loss, z, values), rtol=1e-5, atol=1e-12)
+
+
+def test_the_loss_box_shows_p_minus_y_and_scalars_show_numbers(blackboard):
+    loss, values = blackboard
+    root = svg_of(visual.render_backprop(loss, values))
+    shown = {name: texts(g) for name, g in svg_groups(root, "node").items()}
+    box = next(lines for lines in shown.values() if lines[0] == "softmax cross-entropy")
+    assert "∂/∂z = (p − y) / N, p = softmax(z)" in box
+    assert "↑ upstream ∂L/∂out = 1" in box
+    y = next(n for n in gc.topological_order(loss) if n.name == "y")
+    assert not any("∂" in line for line in shown[f"n{y.id}"])  # integer labels: no gradient
+
+
+def test_the_gate_view_needs_values(blackboard):
+    loss, _ = blackboard
+    with pytest.raises(gc.GraphError, match="give values= with every input and param"):
+        visual.render_backprop(loss)

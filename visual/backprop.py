@@ -1,0 +1,147 @@
+"""`visual.render_backprop`: the gate view as one picture, and the drawing each frame of the
+step-through page reuses (numbers not yet computed are drawn in the node's own fill colour,
+so every frame has the same layout)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from graphc import Node
+
+from .draw import draw
+from .gates import GateNumbers, composite_rules, full, gate_numbers, input_name, short
+from .labels import caption
+from .mode import mode_title
+from .output import Picture
+from .render import (
+    GRAD_COLOR,
+    MAX_WIDTH,
+    VALUE_COLOR,
+    check_values,
+    expand_set,
+    forward_drawing,
+    legend,
+    new_picture,
+)
+from .annotate import magnitude
+from .style import NODE_STYLE, gradient_color, gradient_width
+
+RULE_COLOR = "#374151"
+PAPER = "#ffffff"
+
+
+@dataclass
+class Shown:
+    """What a frame shows: values of some nodes, the gradient numbers of some gates, the
+    downstream numbers on some wires, and the current node (None: everything, no focus)."""
+
+    values: set[int] = field(default_factory=set)
+    gates: set[int] = field(default_factory=set)
+    wires: set[tuple[int, int]] = field(default_factory=set)
+    current: int | None = None
+    complete: bool = False
+
+
+def everything(numbers: GateNumbers) -> Shown:
+    """The state in which every number is shown."""
+    return Shown(complete=True)
+
+
+def _ink(color: str, visible: bool, kind: str) -> str:
+    """The colour of a line: its own, or the node's fill (hidden, the layout unchanged)."""
+    return color if visible else NODE_STYLE.get(kind, {}).get("fillcolor", PAPER)
+
+
+def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = ""):
+    """The forward graph with the gate view's numbers, as far as `shown` allows."""
+    drawing = forward_drawing(numbers.order, [numbers.loss], prefix)
+    floor = numbers.floor
+    for node in numbers.order:
+        if node.op == "const":
+            continue
+        gate = next((g for g in numbers.gates if g.node is node), None)
+        if node.id in numbers.groups and gate is None:
+            continue  # inside a box: the box shows its result's numbers
+        kind = "composite" if gate and gate.composite else drawing.kinds.get(node.id, "op")
+        show_value = shown.complete or node.id in shown.values
+        show_grad = shown.complete or node.id in shown.gates
+        notes, tips = [], []
+        if node.id in numbers.values:
+            value = numbers.values[node.id]
+            notes.append((f"= {short(value)}", _ink(VALUE_COLOR, show_value, kind)))
+            tips.append(f"value = {full(value)}")
+        if node.id in numbers.upstream:
+            g = numbers.upstream[node.id]
+            what = f"∂L/∂{caption(node)}" if node.is_leaf else "↑ upstream ∂L/∂out"
+            notes.append((f"{what} = {short(g, floor)}", _ink(GRAD_COLOR, show_grad, kind)))
+            tips.append(f"{what} = {full(g, floor)}")
+        if gate is not None and node.id in numbers.flow:
+            for line in composite_rules(gate.composite):
+                notes.append((line, _ink(RULE_COLOR, show_grad, kind)))
+            for child in gate.inputs if gate.composite is None else ():
+                key = (child.id, node.id)
+                if key not in numbers.downstream:
+                    continue
+                name = input_name(child, numbers.gates, numbers.groups)
+                text = f"∂/∂{name}: {numbers.rules.get(key, '')}"
+                if key in numbers.local:
+                    text += f" = {short(numbers.local[key], floor)}"
+                    tips.append(f"local ∂out/∂{name} = {full(numbers.local[key])}")
+                notes.append((text, _ink(RULE_COLOR, show_grad, kind)))
+        drawing.notes[node.id] = notes
+        drawing.tooltips[node.id] = "; ".join(tips) or caption(node)
+        if node.id == shown.current:
+            drawing.marks[node.id] = "highlight"
+    for gate in numbers.gates:
+        for child in gate.inputs:
+            key = (child.id, gate.node.id)
+            if key not in numbers.downstream:
+                continue
+            d = numbers.downstream[key]
+            visible = shown.complete or key in shown.wires
+            member = next(m for m in gate.members if child in m.inputs)
+            m = magnitude(d)
+            drawing.edges[(child.id, member.id)] = {
+                "label": f"∂ {short(d, floor)}",
+                "fontcolor": GRAD_COLOR if visible else PAPER,
+                "labeltooltip": f"downstream ∂L/∂{caption(child)} = {full(d, floor)}",
+                "color": gradient_color(m) if visible else "#9ca3af",
+                "penwidth": gradient_width(m) if visible else "1",
+            }
+    return drawing
+
+
+def draw_gates(
+    numbers: GateNumbers,
+    shown: Shown,
+    title: str | None,
+    max_width: int | None,
+    legend_too: bool = True,
+) -> Picture:
+    """A picture of the gate view in a given state."""
+    drawing = gate_drawing(numbers, shown)
+    picture = new_picture(mode_title(title, numbers.order, numbers.training), "TB", max_width)
+    draw(picture, drawing, clusters=True, edge_labels=False, expand=numbers.expand)
+    if legend_too:
+        legend(picture, True, True, False)
+    return picture
+
+
+def render_backprop(
+    loss: Node,
+    values: Mapping | None = None,
+    *,
+    wrt: Iterable[Node] | None = None,
+    training: bool = False,
+    expand: bool | str | Iterable[str] = False,
+    title: str | None = None,
+    max_width: int | None = MAX_WIDTH,
+) -> Picture:
+    """The gate view of backprop: the forward graph with, at every op (and at every loss or
+    layer drawn as one box), its value, the upstream gradient ∂L/∂out, each input's local
+    derivative (rule and numbers), and on each wire the downstream gradient = upstream ×
+    local; inputs and params show ∂L/∂them. Hover a node or a wire for the full arrays."""
+    check_values(values, "render_backprop")
+    numbers = gate_numbers(loss, values, wrt, training, expand_set(expand))
+    return draw_gates(numbers, everything(numbers), title, max_width)

@@ -1,0 +1,205 @@
+"""The gate view: the forward graph with, at every gate (an op, or a loss or layer drawn as one
+box), the three numbers of the chain rule as the lecture's slides show them: the upstream
+gradient ∂L/∂out, the local derivative of each input (its rule, and its numbers for
+elementwise gates), and on each input's wire the downstream gradient = upstream × local."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import graphc as gc
+from graphc import GraphError, Node
+from graphc.ir import COMPOSITE_SCOPES
+from graphc.ops.registry import REGISTRY, F, lift
+
+from .annotate import gradient_flow, leaf_values, node_values, reverse_gradients
+from .draw import Drawing, group_of
+from .labels import caption, denoise, noise_floor, number, summarize
+from .mode import live_order, resolve_mode
+from .rules import COMPOSITE_RULES, op_rule
+
+INLINE = 6  # arrays up to this many numbers are written out in full on the picture
+
+
+@dataclass
+class Gate:
+    """One step of backprop: an op node, or a composite's box (its result and members)."""
+
+    node: Node  # the op, or the composite's result
+    inputs: list[Node]  # what flows in from outside the gate
+    members: list[Node]  # the nodes the gate stands for (just the op, or the box's nodes)
+    composite: str | None = None  # the composite's name when the gate is a box
+
+    @property
+    def title(self) -> str:
+        """How the gate is called in the side panel."""
+        label = caption(self.node)
+        if self.composite:
+            from .style import COMPOSITE_LABELS
+
+            label = COMPOSITE_LABELS.get(self.composite, self.composite)
+            label = f"{self.node.name} = {label}" if self.node.name else label
+        return label
+
+
+@dataclass
+class GateNumbers:
+    """Every number of the gate view, computed once (the picture and the page read them)."""
+
+    loss: Node
+    order: list[Node]
+    training: bool
+    expand: bool | frozenset
+    values: dict[int, np.ndarray]
+    upstream: dict[int, np.ndarray]  # node id -> ∂L/∂node
+    downstream: dict[tuple[int, int], np.ndarray]  # (input id, gate node id) -> ∂L along it
+    local: dict[tuple[int, int], np.ndarray]  # (input id, gate node id) -> local derivative
+    rules: dict[tuple[int, int], str]  # (input id, gate node id) -> the local rule's text
+    gates: list[Gate]
+    flow: set[int]
+    wrt: list[Node]
+    floor: float = 0.0
+    groups: dict[int, str] = field(default_factory=dict)
+
+
+def _elementwise_locals(gate: Gate, names: list[str]) -> tuple[dict, dict]:
+    """The rule text per input, and (elementwise ops) the local derivative as a graph: the
+    op's vjp rule with an upstream of ones."""
+    node = gate.node
+    elementwise, texts = op_rule(node.op, names)
+    rules, graphs = {}, {}
+    opdef = REGISTRY[node.op]
+    for k, child in enumerate(node.inputs):
+        rules[(child.id, node.id)] = texts[k] if k < len(texts) else ""
+        rule = opdef.vjp[k] if opdef.vjp and not isinstance(opdef.vjp, str) else None
+        if elementwise and rule is not None:
+            graphs[(child.id, node.id)] = rule(F.broadcast_like(lift(1.0, node), node), node)
+    return rules, graphs
+
+
+def find_gates(order: list[Node], expand: bool | frozenset) -> tuple[list[Gate], dict]:
+    """The gates of a graph in forward order, and each boxed node's composite path."""
+    groups = {n.id: g for n in order if (g := group_of(n, 0, expand)) is not None}
+    members: dict[str, list[Node]] = {}
+    for node in order:
+        if node.id in groups:
+            members.setdefault(groups[node.id], []).append(node)
+    gates, done = [], set()
+    for node in order:
+        group = groups.get(node.id)
+        if group is None and not node.is_leaf:
+            gates.append(Gate(node, list(dict.fromkeys(node.inputs)), [node]))
+        elif group is not None and group not in done and node is members[group][-1]:
+            done.add(group)
+            inside = {m.id for m in members[group]}
+            outside = [c for m in members[group] for c in m.inputs if c.id not in inside]
+            name = group.rsplit("/", 1)[-1]
+            gates.append(Gate(node, list(dict.fromkeys(outside)), members[group], name))
+    return gates, groups
+
+
+def gate_numbers(
+    loss: Node,
+    values: Mapping,
+    wrt: Iterable[Node] | None = None,
+    training: bool = False,
+    expand: bool | frozenset = False,
+) -> GateNumbers:
+    """Evaluate everything the gate view shows, with reverse mode's own rules."""
+    if not isinstance(values, Mapping) or not values:
+        raise GraphError(
+            "the gate view shows numbers: give values= with every input and param by name"
+        )
+    mode = bool(resolve_mode(training, values))
+    order = live_order(gc.topological_order(loss), [loss], mode)
+    leaves = leaf_values(order, values)
+    upstream, parts = reverse_gradients(order, [loss], leaves, mode)
+    flow = gradient_flow(order, [loss])
+    gates, groups = find_gates(order, expand)
+    rules, graphs, downstream = {}, {}, {}
+    for gate in gates:
+        for child in gate.inputs:
+            if child.id not in flow:
+                continue
+            flows = [parts[(child.id, m.id)] for m in gate.members if (child.id, m.id) in parts]
+            if flows and gate.node.id in flow:
+                downstream[(child.id, gate.node.id)] = sum(flows[1:], flows[0])
+        if gate.composite is None:
+            names = [input_name(c, gates, groups) for c in gate.node.inputs]
+            r, g = _elementwise_locals(gate, names)
+            rules.update(r)
+            graphs.update({k: v for k, v in g.items() if k[0] in flow})
+    arrays = gc.evaluate(list(graphs.values()), leaves, training=mode) if graphs else []
+    wrt = gc.params(loss) if wrt is None else list(wrt)
+    floor = max((noise_floor(g) for k, g in upstream.items() if k in flow), default=0.0)
+    return GateNumbers(
+        loss,
+        order,
+        mode,
+        expand,
+        node_values(order, values, mode),
+        {k: v for k, v in upstream.items() if k in flow},
+        downstream,
+        dict(zip(graphs, arrays)),
+        rules,
+        gates,
+        flow,
+        wrt,
+        floor,
+        groups,
+    )
+
+
+def input_name(node: Node, gates: list[Gate], groups: dict[int, str]) -> str:
+    """How a gate's input is called: its caption, or the box it comes out of."""
+    if node.id in groups:
+        gate = next((g for g in gates if g.node is node), None)
+        if gate is not None:
+            return gate.title
+    return caption(node)
+
+
+def short(array, floor: float = 0.0) -> str:
+    """A number or small array for the picture: in full up to six numbers, else summarized."""
+    a = denoise(np.asarray(array), floor)
+    if a.size == 0:
+        return "empty"
+    if a.dtype != bool and a.size > 1 and np.all(a == a.reshape(-1)[0]):
+        return f"{number(float(a.reshape(-1)[0]))} (every entry)"
+    if a.size == 1 or a.size > INLINE or a.dtype == bool:
+        return summarize(a, floor)
+    return np.array2string(
+        a, separator=", ", formatter={"all": lambda v: number(float(v))}, max_line_width=200
+    )
+
+
+def full(array, floor: float = 0.0) -> str:
+    """Every number of an array, for the tooltip (a page shows it on hover)."""
+    a = denoise(np.asarray(array), floor)
+    return np.array2string(
+        a,
+        separator=", ",
+        threshold=200,
+        max_line_width=10_000,
+        formatter={"all": lambda v: "0" if v == 0 else f"{float(v):.8g}"},
+    ).replace("\n", "")
+
+
+def composite_rules(name: str | None) -> tuple[str, ...]:
+    """The board rule of a composite drawn as one box."""
+    return COMPOSITE_RULES.get(name or "", ()) if name in COMPOSITE_SCOPES else ()
+
+
+def gate_of(numbers: GateNumbers, node: Node) -> Gate | None:
+    """The gate a node is drawn as (its own, or its composite's)."""
+    return next((g for g in numbers.gates if node in g.members), None)
+
+
+def empty_drawing(numbers: GateNumbers) -> Drawing:
+    """A drawing of the gate view's graph with no numbers yet."""
+    from .render import forward_drawing
+
+    return forward_drawing(numbers.order, [numbers.loss])
