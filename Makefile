@@ -3,12 +3,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench setup graphviz clean
+.PHONY: demo test bench setup graphviz browser clean
 
 demo: setup
 	$(VENV)/bin/graphc demo
 
-test: setup
+test: setup browser
 	$(PY) -m pytest
 
 bench: setup
@@ -23,6 +23,14 @@ graphviz:
 	  echo "installing Graphviz (the dot program)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq graphviz >/dev/null; }
+
+# The step-through page's tests drive a real headless Chromium (Debian's chromium and
+# chromium-driver packages); without them those tests fail, they do not skip.
+browser:
+	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
+	  echo "installing Chromium and its driver (for the browser tests)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)

@@ -32,6 +32,21 @@ def _add_optimizer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=32, help="default 32")
 
 
+def _add_picture_options(parser: argparse.ArgumentParser) -> None:
+    """The options every picture of numbers shares: the mode and which composites to open."""
+    parser.add_argument(
+        "--mode",
+        choices=["train", "eval"],
+        help="training (batch statistics, dropout on) or inference (default eval)",
+    )
+    parser.add_argument(
+        "--expand",
+        nargs="*",
+        metavar="NAME",
+        help="draw the ops inside losses and layers (all, or only these: batch_norm ...)",
+    )
+
+
 # ---- the parser ------------------------------------------------------------------------
 
 MODEL_HELP = "a model file (.py defining model()) or a saved graph (.json)"
@@ -72,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--combined", action="store_true", help="draw forward and backward side by side"
     )
     render.add_argument("--collapse", action="store_true", help="draw each gc.scope as one box")
+    _add_picture_options(render)
+    render.add_argument(
+        "--raw",
+        action="store_true",
+        help="with --backward/--combined: reverse mode's tape as built, not simplified",
+    )
     render.add_argument(
         "--values",
         action="store_true",
@@ -86,6 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="draw every path from these nodes to the loss in red",
     )
     render.set_defaults(run=commands.render)
+
+    explain = sub.add_parser(
+        "explain",
+        help="write one HTML page that steps through backprop gate by gate (→/← keys)",
+    )
+    explain.add_argument("model", help=MODEL_HELP)
+    explain.add_argument(
+        "-o", "--output", help="the .html page to write (default: MODEL-backprop.html here)"
+    )
+    explain.add_argument("--batch", type=int, default=2, help="rows of data to show (default 2)")
+    _add_picture_options(explain)
+    explain.set_defaults(run=commands.explain)
 
     compare = sub.add_parser(
         "compare", help="differentiate four ways and compare error, evaluations and time"

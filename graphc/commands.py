@@ -126,20 +126,51 @@ def render(args: argparse.Namespace) -> int:
     if args.values:
         values, where = example_values(model, args.batch)
         print(f"values and gradients from {where}")
+    training = None if args.mode is None else args.mode == "train"
     if kind == "forward":
         picture = visual.render(
             model.loss,
             values,
             grads=bool(values),
             collapse=args.collapse,
+            expand=_expand(args.expand),
             title=args.title,
             highlight=args.highlight or (),
+            training=training,
         )
     else:
         draw = visual.render_backward if kind == "backward" else visual.render_combined
-        picture = draw(model.loss, params(model.loss), values=values, title=args.title)
+        picture = draw(
+            model.loss,
+            params(model.loss),
+            values=values,
+            title=args.title,
+            raw=args.raw,
+            training=training,
+        )
     visual.save(picture, out)
     print(f"wrote {out} ({kind} graph of {model.source})")
+    return 0
+
+
+def _expand(names: list[str] | None):
+    """--expand alone opens every composite; --expand NAME... opens those."""
+    return False if names is None else (names or True)
+
+
+def explain(args: argparse.Namespace) -> int:
+    """Write the step-through page of backprop on a small batch of the model's data."""
+    import visual
+
+    check_outputs(args, {"-o": args.output}, {"-o": (".html", ".htm")})
+    model = _load(args, with_data=True)
+    out = args.output or f"{model.name}-backprop.html"
+    check_outputs(args, {"-o": out}, {"-o": (".html", ".htm")})
+    values, where = example_values(model, args.batch)
+    training = args.mode == "train"
+    visual.step_through(model.loss, values, out, training=training, expand=_expand(args.expand))
+    mode = "training" if training else "inference"
+    print(f"wrote {out} (backprop step by step on {where}, {mode} mode; open it in a browser)")
     return 0
 
 

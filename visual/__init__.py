@@ -14,6 +14,7 @@ from .diagnose import Reading, diagnose
 from .diff import render_diff
 from .output import GraphvizNotFoundError, Picture, save
 from .plots import plot_eps_sweep, plot_forward_cost, plot_history, plot_swell
+from .page import step_through
 from .render import render
 
 # graphc never imports visual; once visual is here, training results show their curves
@@ -34,4 +35,5 @@ __all__ = [
     "render_combined",
     "render_diff",
     "save",
+    "step_through",
 ]

@@ -56,6 +56,7 @@ def _ink(color: str, visible: bool, kind: str) -> str:
 def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = ""):
     """The forward graph with the gate view's numbers, as far as `shown` allows."""
     drawing = forward_drawing(numbers.order, [numbers.loss], prefix)
+    drawing.kinds.update({n.id: "gate" for n in numbers.order if drawing.kinds[n.id] == "op"})
     floor = numbers.floor
     for node in numbers.order:
         if node.op == "const":
@@ -85,7 +86,7 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = ""):
                     continue
                 name = input_name(child, numbers.gates, numbers.groups)
                 text = f"∂/∂{name}: {numbers.rules.get(key, '')}"
-                if key in numbers.local:
+                if key in numbers.local and not constant(numbers.rules.get(key, "")):
                     text += f" = {short(numbers.local[key], floor)}"
                     tips.append(f"local ∂out/∂{name} = {full(numbers.local[key])}")
                 notes.append((text, _ink(RULE_COLOR, show_grad, kind)))
@@ -110,6 +111,11 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = ""):
                 "penwidth": gradient_width(m) if visible else "1",
             }
     return drawing
+
+
+def constant(rule: str) -> bool:
+    """Whether a local rule is a plain number ("1", "−1"): its numbers add nothing."""
+    return rule.lstrip("−").isdigit()
 
 
 def draw_gates(

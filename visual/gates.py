@@ -173,7 +173,7 @@ def short(array, floor: float = 0.0) -> str:
         return summarize(a, floor)
     return np.array2string(
         a, separator=", ", formatter={"all": lambda v: number(float(v))}, max_line_width=200
-    )
+    ).replace("\n", "")
 
 
 def full(array, floor: float = 0.0) -> str:

@@ -45,6 +45,7 @@ NODE_STYLE: dict[str, dict[str, str]] = {
     "state": {"shape": "box", "style": "filled,dashed", "fillcolor": "#ede9fe", "color": "#6d28d9"},
     "const": {"shape": "plain", "fontcolor": "#6b7280", "fontsize": "10"},
     "op": {"shape": "ellipse", "style": "filled", "fillcolor": "#ffffff", "color": "#374151"},
+    "gate": {"shape": "box", "style": "rounded,filled", "fillcolor": "#ffffff", "color": "#374151"},
     "output": {
         "shape": "ellipse",
         "style": "filled",

@@ -1,0 +1,172 @@
+"""`visual.step_through`: one self-contained HTML page that steps through backprop on a
+graph: the forward pass node by node, then the backward pass gate by gate (→/← keys,
+buttons, a frame counter, #frame=N in the URL). Every frame is an SVG the real `dot` made of
+the same layout; a side panel says what happens at the current node, with its numbers."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from copy import deepcopy
+from pathlib import Path
+
+from graphc import Node
+from graphc.files import write_file
+
+from .backprop import Shown, constant, draw_gates
+from .gates import Gate, GateNumbers, composite_rules, gate_numbers, input_name, short
+from .labels import caption, op_label
+from .output import pipe
+from .render import check_values, expand_set
+
+PAGE = Path(__file__).with_name("page_template.html")
+
+
+def _pre(text: str) -> str:
+    return f"<code>{html.escape(text)}</code>"
+
+
+def _forward_panel(numbers: GateNumbers, gate: Gate, k: int, total: int) -> str:
+    """What the forward pass does at a gate: the op, what it reads, and its value."""
+    node = gate.node
+    names = [input_name(c, numbers.gates, numbers.groups) for c in gate.inputs]
+    reads = html.escape(", ".join(names))
+    what = html.escape(gate.composite.replace("_", " ") if gate.composite else op_label(node))
+    value = numbers.values.get(node.id)
+    return (
+        f"<h2>Forward {k} of {total}: {html.escape(gate.title)}</h2>"
+        f"<p>computes <b>{what}</b> of {reads or 'nothing'}</p>"
+        f'<p class="value">value = {_pre(short(value)) if value is not None else "?"}</p>'
+    )
+
+
+def _backward_panel(numbers: GateNumbers, gate: Gate, k: int, total: int) -> str:
+    """What backprop does at a gate: upstream × local = downstream, for each input."""
+    node, floor = gate.node, numbers.floor
+    up = numbers.upstream.get(node.id)
+    parts = [
+        f"<h2>Backward {k} of {total}: {html.escape(gate.title)}</h2>",
+        f'<p class="grad">upstream ∂L/∂out = {_pre(short(up, floor))}</p>',
+    ]
+    rules = composite_rules(gate.composite)
+    parts += [f'<p class="rule">{html.escape(line)}</p>' for line in rules]
+    rows = []
+    for child in gate.inputs:
+        key = (child.id, node.id)
+        if key not in numbers.downstream:
+            continue
+        local = numbers.rules.get(key, "see the rule above")
+        if key in numbers.local and not constant(local):
+            local += f" = {short(numbers.local[key], floor)}"
+        rows.append(
+            f"<tr><td>{html.escape(input_name(child, numbers.gates, numbers.groups))}</td>"
+            f"<td>{html.escape(local)}</td>"
+            f'<td class="grad">{_pre(short(numbers.downstream[key], floor))}</td></tr>'
+        )
+    if rows:
+        parts.append(
+            "<table><tr><th>input</th><th>local ∂out/∂input</th>"
+            "<th>downstream = upstream × local</th></tr>" + "".join(rows) + "</table>"
+        )
+    else:
+        parts.append("<p>no input of this gate needs a gradient</p>")
+    return "".join(parts)
+
+
+def _final_panel(numbers: GateNumbers) -> str:
+    """The last frame: every ∂L/∂param."""
+    rows = "".join(
+        f"<tr><td>∂L/∂{html.escape(caption(w))}</td>"
+        f'<td class="grad">{_pre(short(numbers.upstream.get(w.id, 0.0), numbers.floor))}</td></tr>'
+        for w in numbers.wrt
+    )
+    return (
+        "<h2>Done: the gradient of the loss with respect to every param</h2>"
+        f"<table><tr><th>param</th><th>gradient</th></tr>{rows}</table>"
+        "<p>each is the sum of the downstream gradients on the param's wires</p>"
+    )
+
+
+def frames(numbers: GateNumbers) -> list[tuple[Shown, str, int | None]]:
+    """(what is shown, the panel, the current node id) for every frame, in order."""
+    shown = Shown()
+    leaves = [n for n in numbers.order if n.is_leaf and n.op != "const"]
+    shown.values.update(n.id for n in leaves)
+    names = ", ".join(html.escape(caption(n)) for n in leaves)
+    result = [(deepcopy(shown), f"<h2>The inputs and params</h2><p>{names}</p>", None)]
+    gates = numbers.gates
+    for k, gate in enumerate(gates, 1):
+        shown.values.add(gate.node.id)
+        shown.current = gate.node.id
+        result.append((deepcopy(shown), _forward_panel(numbers, gate, k, len(gates)), gate.node.id))
+    backward = [g for g in reversed(gates) if g.node.id in numbers.flow]
+    waiting = {n.id: 0 for n in leaves}
+    for g in backward:
+        for child in g.inputs:
+            if (child.id, g.node.id) in numbers.downstream and child.id in waiting:
+                waiting[child.id] += 1
+    for k, gate in enumerate(backward, 1):
+        shown.gates.add(gate.node.id)
+        shown.current = gate.node.id
+        for child in gate.inputs:
+            if (child.id, gate.node.id) in numbers.downstream:
+                shown.wires.add((child.id, gate.node.id))
+                if child.id in waiting:
+                    waiting[child.id] -= 1
+                    if waiting[child.id] == 0:  # every use of the leaf is done: its total
+                        shown.gates.add(child.id)
+        panel = _backward_panel(numbers, gate, k, len(backward))
+        result.append((deepcopy(shown), panel, gate.node.id))
+    last = Shown(complete=True)
+    result.append((last, _final_panel(numbers), None))
+    return result
+
+
+def _inline_svg(svg: bytes) -> str:
+    """An SVG ready to sit inside HTML: no XML prolog, doctype or comments."""
+    text = svg.decode()
+    text = re.sub(r"<\?xml[^>]*\?>|<!DOCTYPE[^>]*>|<!--.*?-->", "", text, flags=re.S)
+    return re.sub(r">\s+<", "><", text).strip()
+
+
+def step_through(
+    loss: Node,
+    values: Mapping | None = None,
+    path: str | None = None,
+    *,
+    training: bool = False,
+    wrt: Iterable[Node] | None = None,
+    expand: bool | str | Iterable[str] = False,
+    title: str | None = None,
+) -> str:
+    """Write one self-contained HTML page (no network, no other file) that steps through
+    backprop on `loss`: the forward pass node by node, then the backward pass gate by gate,
+    with →/← keys, buttons and #frame=N (1-based) in the URL. Returns the path written."""
+    check_values(values, "step_through")
+    if not isinstance(path, (str, Path)):
+        from graphc import GraphError
+
+        raise GraphError(f"step_through needs the path of the .html file to write, got {path!r}")
+    numbers = gate_numbers(loss, values, wrt, training, expand_set(expand))
+    steps = frames(numbers)
+    title = title or f"Backprop through {caption(loss)}"
+    pictures = [draw_gates(numbers, shown, None, None, False) for shown, _, _ in steps]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # dot runs in its own process
+        svgs = list(pool.map(lambda p: _inline_svg(pipe(p, "svg")), pictures))
+    body = "".join(
+        f'<section class="frame" data-node="{"" if node is None else f"n{node}"}" hidden>'
+        f'<div class="picture">{svg}</div><aside class="panel">{panel}</aside></section>'
+        for svg, (_, panel, node) in zip(svgs, steps)
+    )
+    mode = "training" if numbers.training else "inference"
+    page = (
+        PAGE.read_text(encoding="utf-8")
+        .replace("{{title}}", html.escape(title))
+        .replace("{{mode}}", mode)
+        .replace("{{frames}}", body)
+        .replace("{{count}}", json.dumps(len(steps)))
+    )
+    return write_file(str(path), lambda f: f.write(page))
