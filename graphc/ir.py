@@ -164,6 +164,19 @@ class Node:
         label = f" {self.name!r}" if self.name else ""
         return f"<Node {self.op}{label} shape={self.shape} dtype={self.dtype} at {self.site}>"
 
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        """Jupyter shows a node as the picture of its graph. graphc never imports visual at
+        module level (visual imports graphc), so import it here; without visual or the dot
+        program, the one-line text repr."""
+        text = {"text/plain": repr(self)}
+        try:
+            import visual
+
+            svg = visual.output.pipe(visual.render(self), "svg").decode()
+        except Exception:  # noqa: BLE001 - any failure to draw falls back to the text repr
+            return text
+        return {**text, "image/svg+xml": svg}
+
     def __bool__(self):
         from .errors import GraphError
 

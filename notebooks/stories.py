@@ -75,7 +75,34 @@ grads = gc.grad(loss, [W, b, alpha])
 visual.render_backward(loss, [W, b, alpha], title="reverse mode: the gradient graph")
 """),
     md("""
-The `where` nodes are PReLU's local rule at work. SymPy derives it from the op's own
+graphc draws the gradient graph after its own passes have tidied it (`gc.optimize`): the
+`softmax - onehot` node is the lecture's $p - y$, and `prelu'(x)` is PReLU's local rule.
+`raw=True` shows the tape exactly as reverse mode built it, broadcasts and all.
+
+## Backprop gate by gate
+
+The gate view draws the forward graph with the three numbers of the chain rule at every gate:
+the **upstream** gradient $\\partial L/\\partial \\text{out}$ arriving from above, the
+**local** derivative of each input (its rule, and its numbers where the gate is elementwise),
+and on each input's wire the **downstream** gradient, upstream × local. The softmax
+cross-entropy and the L2 penalty are one box each (`expand=True` opens them). Hover a node for
+its full arrays.
+"""),
+    code("""
+visual.render_backprop(loss, values, title="backprop at every gate, on 5 rows")
+"""),
+    md("""
+`visual.step_through` writes the same thing as a page to step through, one gate at a time
+(→ and ← keys; `#frame=N` in the address opens frame N). `graphc explain MODEL -o page.html`
+does it from the command line.
+"""),
+    code("""
+import os, tempfile
+page = visual.step_through(loss, values, os.path.join(tempfile.mkdtemp(), "backprop.html"))
+print("open in a browser:", page)
+"""),
+    md("""
+The `where` nodes of the raw tape are PReLU's local rule at work. SymPy derives it from the op's own
 definition and checks it against the rule graphc registered:
 """),
     code('gc.local_rule("prelu")'),
@@ -327,6 +354,19 @@ print("inference mode: mean", inferred.mean(0).round(3), " std", inferred.std(0)
 print("running mean after one step:", updates["gamma.running_mean"].round(3))
 """),
     md("""
+With numbers on, a picture shows only the branch its mode runs. Side by side: in training the
+gradient flows through the batch statistics and none reaches the running statistics; at
+inference the running statistics feed the output and the batch statistics are not computed.
+"""),
+    code("""
+energy = gc.named(gc.sum(out * out), "energy")   # a scalar to differentiate
+both = dict(grads=True, expand=True, edge_labels=False)
+visual.side_by_side(
+    visual.render(energy, values, training=True, title="training", **both),
+    visual.render(energy, values, training=False, title="inference", **both),
+)
+"""),
+    md("""
 In a network, batch norm goes between the dense layer and the activation
 (`examples/batchnorm.py`); the `train | eval` node shows where the two modes part:
 """),
@@ -352,6 +392,18 @@ print("inference:\\n", gc.evaluate(dropped, ones, training=False))
 big = gc.dropout(gc.input("h", (None, 1000)), 0.5, seed=2)
 print("mean over 100,000 units in training:",
       gc.evaluate(big, {"h": np.ones((100, 1000))}, training=True).mean().round(3))
+"""),
+    md("""
+The two modes of dropout side by side: in training the mask multiplies the units (and their
+gradients: a dropped unit passes none back); at inference dropout is the identity.
+"""),
+    code("""
+net = gc.sum(gc.dropout(h * gc.param("w", (8,), init=1.0), 0.5, seed=1))
+on = {"h": np.ones((2, 8)), "w": np.ones(8)}
+visual.side_by_side(
+    visual.render(net, on, grads=True, training=True, expand=True, title="training"),
+    visual.render(net, on, grads=True, training=False, expand=True, title="inference"),
+)
 """),
     md("""
 Dropout's noise makes memorising harder. The wide network of notebook 3, trained on 100

@@ -96,3 +96,15 @@ def test_a_layout_failure_of_dot_is_a_graph_error_with_its_message(tmp_path):
     broken.body.append("\ta [label=<<B>unclosed>]\n")
     with pytest.raises(gc.GraphError, match="Graphviz failed to lay out the graph as svg"):
         visual.save(broken, tmp_path / "broken.svg")
+
+
+def test_a_node_shows_as_its_graph_in_jupyter_and_as_one_line_without_dot(monkeypatch, tmp_path):
+    x = gc.param("x", (3,))
+    y = gc.sum(gc.exp(x))
+    bundle = y._repr_mimebundle_()
+    assert bundle["text/plain"] == repr(y) and "\n" not in repr(y)
+    assert (
+        bundle["image/svg+xml"].lstrip().startswith("<?xml") and ">exp<" in bundle["image/svg+xml"]
+    )
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert y._repr_mimebundle_() == {"text/plain": repr(y)}

@@ -12,7 +12,7 @@ from .backprop import render_backprop
 from .backward import render_backward, render_combined
 from .diagnose import Reading, diagnose
 from .diff import render_diff
-from .output import GraphvizNotFoundError, Picture, save
+from .output import GraphvizNotFoundError, Picture, save, side_by_side
 from .plots import plot_eps_sweep, plot_forward_cost, plot_history, plot_swell
 from .page import step_through
 from .render import render
@@ -35,5 +35,6 @@ __all__ = [
     "render_combined",
     "render_diff",
     "save",
+    "side_by_side",
     "step_through",
 ]

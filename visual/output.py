@@ -38,6 +38,31 @@ class Picture(graphviz.Digraph):
             }
 
 
+class SideBySide:
+    """Pictures in one row in Jupyter, each shrunk to its share of the cell's width."""
+
+    def __init__(self, *pictures: graphviz.Digraph):
+        self.pictures = pictures
+
+    def _repr_html_(self) -> str:
+        cells = "".join(
+            f'<div style="flex: 1; min-width: 0">{pipe(p, "svg").decode()}</div>'
+            for p in self.pictures
+        )
+        return (
+            "<style>.graphc-row svg { max-width: 100%; height: auto; }</style>"
+            f'<div class="graphc-row" style="display: flex; gap: 1em">{cells}</div>'
+        )
+
+
+def side_by_side(*pictures: graphviz.Digraph) -> SideBySide:
+    """Show pictures next to each other in a notebook (e.g. the two modes of a layer)."""
+    for p in pictures:
+        if not isinstance(p, graphviz.Digraph):
+            raise GraphError(f"side_by_side takes renderings, got {type(p).__name__}")
+    return SideBySide(*pictures)
+
+
 def pipe(graph: graphviz.Digraph, fmt: str) -> bytes:
     """Run `dot` on the graph and return the output bytes, with graphc's errors."""
     try:
