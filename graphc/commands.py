@@ -126,7 +126,7 @@ def render(args: argparse.Namespace) -> int:
     if args.values:
         values, where = example_values(model, args.batch)
         print(f"values and gradients from {where}")
-    training = None if args.mode is None else args.mode == "train"
+    training = args.mode == "train"  # inference unless --mode train, as gc.evaluate
     if kind == "forward":
         picture = visual.render(
             model.loss,

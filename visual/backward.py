@@ -29,10 +29,13 @@ from .style import NODE_STYLE, REUSE_EDGE, SIDE_CLUSTER, TIE_EDGE
 ORIGIN_COLOR = "#9f1239"
 
 
-def gradient_nodes(y: Node, wrt: Any, grads: Any, raw: bool = True) -> tuple[list, list]:
-    """(wrt, gradient nodes): `grads` as given (a list aligned with `wrt`, or a dict from wrt
-    nodes to gradient nodes of any mode), or reverse mode's `gc.grad(y, wrt)`; unless `raw`,
-    simplified by graphc's passes (`gc.optimize`: no broadcast chains, fused rules)."""
+def gradient_nodes(
+    y: Node, wrt: Any, grads: Any, raw: bool = True, training: bool | None = None
+) -> tuple[Node, list, list]:
+    """(y, wrt, gradient nodes): `grads` as given (a list aligned with `wrt`, or a dict from
+    wrt nodes to gradient nodes of any mode), or reverse mode's `gc.grad(y, wrt)`; unless
+    `raw`, resolved for the mode (`gc.specialize`, y with them) and simplified by graphc's
+    passes (`gc.optimize`: no broadcast chains, fused rules)."""
     if isinstance(wrt, Mapping):
         raise GraphError(
             "got a dict where wrt belongs: the backward pictures take (y, wrt, grads) and "
@@ -51,7 +54,14 @@ def gradient_nodes(y: Node, wrt: Any, grads: Any, raw: bool = True) -> tuple[lis
         grads = gc.grad(y, wrt) if grads is None else as_list(grads)
         if len(grads) != len(wrt):
             raise GraphError(f"got {len(grads)} gradient nodes for {len(wrt)} wrt nodes")
-    return wrt, grads if raw else gc.optimize(grads).outputs
+    if raw:
+        return y, wrt, grads
+    if training is not None:
+        y, *grads = gc.specialize([y, *grads], training)
+    # y goes through the passes too, so the forward nodes the gradients read stay the
+    # forward graph's own (a pass that rebuilt them alone would draw them as backward)
+    y, *grads = gc.optimize([y, *grads]).outputs
+    return y, wrt, grads
 
 
 def backward_drawing(
@@ -112,7 +122,7 @@ def render_backward(
     values: Mapping | None = None,
     *,
     raw: bool = False,
-    clusters: bool = True,
+    clusters: bool | None = None,
     edge_labels: bool | None = None,
     title: str | None = None,
     training: bool | None = None,
@@ -122,16 +132,15 @@ def render_backward(
     gives gradient nodes), simplified by graphc's passes unless `raw` (the tape as reverse
     mode built it); with `values` every node shows its value in the `training` mode."""
     check_values(values, "render_backward")
-    wrt, grads = gradient_nodes(y, wrt, grads, raw)
     mode = resolve_mode(training, values)
+    y, wrt, grads = gradient_nodes(y, wrt, grads, raw, mode)
     drawing = backward_drawing(y, wrt, grads, training=mode)
     add_numbers(drawing, node_values(drawing.order, values, bool(mode)), {}, {}, False)
-    picture = new_picture(
-        mode_title(title, drawing.order, mode if values else None), "TB", max_width
-    )
+    picture = new_picture(mode_title(title, drawing.order, mode), "TB", max_width)
     if edge_labels is None:
         edge_labels = len(drawing.order) <= AUTO_EDGE_LABELS
-    draw(picture, drawing, clusters=clusters, edge_labels=edge_labels)
+    # the passes rebuild nodes outside the scopes they replace: clusters only on the raw tape
+    draw(picture, drawing, clusters=raw if clusters is None else clusters, edge_labels=edge_labels)
     add_gradient_outputs(picture, [drawing], y, wrt, grads)
     return picture
 
@@ -157,8 +166,8 @@ def render_combined(
     backward under forward, "TB" beside it. `reuse_edges` draws (dashed) where the backward
     pass reads a forward value; `raw` draws reverse mode's tape unsimplified."""
     check_values(values, "render_combined")
-    wrt, grads = gradient_nodes(y, wrt, grads, raw)
     mode = resolve_mode(training, values)
+    y, wrt, grads = gradient_nodes(y, wrt, grads, raw, mode)
     fwd_order = live_order(gc.topological_order(y), [y], mode)
     fwd = forward_drawing(fwd_order, [y], prefix="f")
     bwd = backward_drawing(y, wrt, grads, prefix="b", context=False, training=mode)
@@ -170,9 +179,7 @@ def render_combined(
     for node in bwd.order:
         for child in node.inputs:
             bwd.edges[(child.id, node.id)] = {"_reverse": "1"}
-    picture = new_picture(
-        mode_title(title, fwd_order, mode if values else None), rankdir, max_width
-    )
+    picture = new_picture(mode_title(title, fwd_order, mode), rankdir, max_width)
     if edge_labels is None:
         edge_labels = len(fwd_order) + len(bwd.order) <= AUTO_EDGE_LABELS
     for drawing, label in ((fwd, "forward"), (bwd, "backward (reverse mode)")):

@@ -238,7 +238,7 @@ def render(
     coloured = add_numbers(drawing, known, grad_arrays, edge_arrays, grad_edges, flow)
     if highlight:
         mark_paths(drawing, resolve(order, highlight, "highlight"))
-    picture = new_picture(mode_title(title, order, mode if values else None), rankdir, max_width)
+    picture = new_picture(mode_title(title, order, mode), rankdir, max_width)
     if edge_labels is None:
         edge_labels = len(order) <= AUTO_EDGE_LABELS
     draw(
