@@ -13,7 +13,7 @@ import pytest
 import graphc as gc
 import visual
 from graphc.demo import lecture_network
-from visual.gates import gate_numbers, short
+from visual.gates import gate_numbers, matrix
 from visual.page import frames
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -120,11 +120,12 @@ def test_arrow_keys_step_and_the_url_opens_a_frame_with_its_nodes_numbers(
         assert counter == f"frame {n} / {len(steps)}"
         assert gate.title in panel
         assert highlighted(svg) == {f"n{node}"}
+        panel = " ".join(panel.split())
         if n <= len(numbers.gates) + 1:
-            assert short(numbers.values[node]) in panel.replace("\n", " ")
+            assert " ".join(matrix(numbers.values[node]).split()) in panel
         else:
-            up = short(numbers.upstream[node], numbers.floor)
-            assert f"upstream ∂L/∂out = {up}" in panel.replace("\n", " ")
+            up = " ".join(matrix(numbers.upstream[node], numbers.floor).split())
+            assert f"upstream ∂L/∂out = {up}" in panel
     browser.get(f"{page.as_uri()}#frame={len(steps)}")
     browser.refresh()
     panel = visible(browser)[1]

@@ -176,6 +176,15 @@ def short(array, floor: float = 0.0) -> str:
     ).replace("\n", "")
 
 
+def matrix(array, floor: float = 0.0, limit: int = 60) -> str:
+    """An array as rows of four-digit numbers, for the page's side panel (summarized when
+    it has more than `limit` numbers)."""
+    a = denoise(np.asarray(array), floor)
+    if a.size <= 1 or a.size > limit or a.dtype == bool:
+        return short(a, floor)
+    return np.array2string(a, separator=", ", formatter={"all": lambda v: number(float(v))})
+
+
 def full(array, floor: float = 0.0) -> str:
     """Every number of an array, for the tooltip (a page shows it on hover)."""
     a = denoise(np.asarray(array), floor)

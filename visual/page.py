@@ -17,7 +17,7 @@ from graphc import Node
 from graphc.files import write_file
 
 from .backprop import Shown, constant, draw_gates
-from .gates import Gate, GateNumbers, composite_rules, gate_numbers, input_name, short
+from .gates import Gate, GateNumbers, composite_rules, gate_numbers, input_name, matrix, short
 from .labels import caption, op_label
 from .output import pipe
 from .render import check_values, expand_set
@@ -39,7 +39,7 @@ def _forward_panel(numbers: GateNumbers, gate: Gate, k: int, total: int) -> str:
     return (
         f"<h2>Forward {k} of {total}: {html.escape(gate.title)}</h2>"
         f"<p>computes <b>{what}</b> of {reads or 'nothing'}</p>"
-        f'<p class="value">value = {_pre(short(value)) if value is not None else "?"}</p>'
+        f'<p class="value">value = {_pre(matrix(value)) if value is not None else "?"}</p>'
     )
 
 
@@ -49,7 +49,7 @@ def _backward_panel(numbers: GateNumbers, gate: Gate, k: int, total: int) -> str
     up = numbers.upstream.get(node.id)
     parts = [
         f"<h2>Backward {k} of {total}: {html.escape(gate.title)}</h2>",
-        f'<p class="grad">upstream ∂L/∂out = {_pre(short(up, floor))}</p>',
+        f'<p class="grad">upstream ∂L/∂out = {_pre(matrix(up, floor))}</p>',
     ]
     rules = composite_rules(gate.composite)
     parts += [f'<p class="rule">{html.escape(line)}</p>' for line in rules]
@@ -64,7 +64,7 @@ def _backward_panel(numbers: GateNumbers, gate: Gate, k: int, total: int) -> str
         rows.append(
             f"<tr><td>{html.escape(input_name(child, numbers.gates, numbers.groups))}</td>"
             f"<td>{html.escape(local)}</td>"
-            f'<td class="grad">{_pre(short(numbers.downstream[key], floor))}</td></tr>'
+            f'<td class="grad">{_pre(matrix(numbers.downstream[key], floor))}</td></tr>'
         )
     if rows:
         parts.append(
@@ -80,7 +80,7 @@ def _final_panel(numbers: GateNumbers) -> str:
     """The last frame: every ∂L/∂param."""
     rows = "".join(
         f"<tr><td>∂L/∂{html.escape(caption(w))}</td>"
-        f'<td class="grad">{_pre(short(numbers.upstream.get(w.id, 0.0), numbers.floor))}</td></tr>'
+        f'<td class="grad">{_pre(matrix(numbers.upstream.get(w.id, 0.0), numbers.floor))}</td></tr>'
         for w in numbers.wrt
     )
     return (
