@@ -165,17 +165,8 @@ class Node:
         return f"<Node {self.op}{label} shape={self.shape} dtype={self.dtype} at {self.site}>"
 
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
-        """Jupyter shows a node as the picture of its graph. graphc never imports visual at
-        module level (visual imports graphc), so import it here; without visual or the dot
-        program, the one-line text repr."""
-        text = {"text/plain": repr(self)}
-        try:
-            import visual
-
-            svg = visual.output.pipe(visual.render(self), "svg").decode()
-        except Exception:  # noqa: BLE001 - any failure to draw falls back to the text repr
-            return text
-        return {**text, "image/svg+xml": svg}
+        """Jupyter shows a node as the picture of its graph (text elsewhere)."""
+        return _graph_bundle(self, repr(self))
 
     def __bool__(self):
         from .errors import GraphError
@@ -291,6 +282,30 @@ class Node:
 
 
 LEAF_OPS = frozenset({"input", "param", "const", "state"})
+
+
+def _graph_bundle(outputs, text: str) -> dict:
+    """Jupyter's display of nodes: the SVG of their graph beside the text repr. graphc never
+    imports visual at module level (visual imports graphc), so it is imported here; without
+    visual or the dot program, only the one-line text."""
+    try:
+        import visual
+
+        svg = visual.output.pipe(visual.render(outputs), "svg").decode()
+    except Exception:  # noqa: BLE001 - any failure to draw falls back to the text repr
+        return {"text/plain": text}
+    return {"text/plain": text, "image/svg+xml": svg}
+
+
+class Nodes(list):
+    """A list of nodes that graphc returns (gc.grad's gradients): a plain list that shows
+    as the graph of its nodes in Jupyter."""
+
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        """The graph of every node in the list, and the list's repr."""
+        if not self or not all(isinstance(n, Node) for n in self):
+            return {"text/plain": repr(self)}
+        return _graph_bundle(list(self), repr(self))
 
 
 def as_list(outputs: Node | Iterable[Node]) -> list[Node]:

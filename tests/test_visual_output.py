@@ -106,5 +106,9 @@ def test_a_node_shows_as_its_graph_in_jupyter_and_as_one_line_without_dot(monkey
     assert (
         bundle["image/svg+xml"].lstrip().startswith("<?xml") and ">exp<" in bundle["image/svg+xml"]
     )
+    grads = gc.grad(y, [x])
+    assert isinstance(grads, list) and grads == [grads[0]]
+    assert ">exp<" in grads._repr_mimebundle_()["image/svg+xml"]
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert y._repr_mimebundle_() == {"text/plain": repr(y)}
+    assert grads._repr_mimebundle_() == {"text/plain": repr(grads)}

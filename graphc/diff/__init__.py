@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import GraphError
-from ..ir import Node, as_list
+from ..ir import Node, Nodes, as_list
 from .forward import forward_gradient, forward_gradient_graph, forward_jvp_count, jvp
 from .hessian import hessian, hvp
 from .reverse import gradient_graph, vjp
@@ -49,7 +49,7 @@ def grad(y: Node, wrt: Node | Sequence[Node], mode: str = "reverse", **options):
         raise GraphError(
             f"unknown differentiation mode {mode!r}; use 'reverse', 'forward' or 'symbolic'"
         )
-    return result[0] if isinstance(wrt, Node) else result
+    return result[0] if isinstance(wrt, Node) else Nodes(result)  # a list that draws
 
 
 __all__ = [
