@@ -158,3 +158,15 @@ def test_every_wrt_gets_its_gradient_box_even_when_two_share_a_node():
         assert {"∂f/∂x", "∂f/∂y", "∂f/∂z"} <= set(titles), titles
     with pytest.raises(gc.GraphError, match="values= by keyword"):
         visual.render_backward(f, {"x": 1.0, "y": 2.0, "z": 3.0})
+
+
+def test_the_input_a_mode_does_not_run_gets_no_edge():
+    h = gc.input("h", (None, 4))
+    out = gc.sum(gc.dropout(h * gc.param("w", (4,), init=1.0), 0.5, seed=1))
+    choice = next(n for n in gc.topological_order(out) if n.op == "select_mode")
+    product = choice.inputs[1]  # inference passes h * w straight through
+    values = {"h": np.ones((2, 4)), "w": np.ones(4)}
+    for training, drawn in ((True, False), (False, True)):
+        picture = visual.render(out, values, grads=True, training=training, expand=True)
+        edges = {t for t in svg_groups(svg_of(picture), "edge")}
+        assert (f"n{product.id}->n{choice.id}" in edges) is drawn

@@ -55,7 +55,7 @@ def _ink(color: str, visible: bool, kind: str) -> str:
 
 def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = ""):
     """The forward graph with the gate view's numbers, as far as `shown` allows."""
-    drawing = forward_drawing(numbers.order, [numbers.loss], prefix)
+    drawing = forward_drawing(numbers.order, [numbers.loss], prefix, numbers.training)
     drawing.kinds.update({n.id: "gate" for n in numbers.order if drawing.kinds[n.id] == "op"})
     floor = numbers.floor
     for node in numbers.order:

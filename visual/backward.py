@@ -78,7 +78,7 @@ def backward_drawing(
     forward = {n.id for n in gc.topological_order(y)}
     order = live_order(gc.topological_order(grads), grads, training)
     order = [n for n in order if context or n.id not in forward]
-    drawing = Drawing(order, {}, prefix=prefix)
+    drawing = Drawing(order, {}, prefix=prefix, training=training)
     for node in order:
         if node.id in forward:
             drawing.kinds[node.id] = leaf_kind(node)
@@ -169,7 +169,7 @@ def render_combined(
     mode = resolve_mode(training, values)
     y, wrt, grads = gradient_nodes(y, wrt, grads, raw, mode)
     fwd_order = live_order(gc.topological_order(y), [y], mode)
-    fwd = forward_drawing(fwd_order, [y], prefix="f")
+    fwd = forward_drawing(fwd_order, [y], prefix="f", training=mode)
     bwd = backward_drawing(y, wrt, grads, prefix="b", context=False, training=mode)
     known = values and node_values(gc.topological_order([y, *grads]), values, bool(mode))
     if known:

@@ -11,6 +11,7 @@ import graphviz
 from graphc import Node
 from graphc.ir import COMPOSITE_SCOPES
 
+from .mode import mode_inputs
 from .labels import format_shape, html_label, node_lines, shape_dtype
 from .style import CLUSTER, COMPOSITE_LABELS, MARKS, NODE_STYLE
 
@@ -24,6 +25,7 @@ class Drawing:
     notes   node id -> extra (text, colour) lines: value and gradient summaries, provenance
     marks   node id -> a MARKS row ("highlight", "added", "removed", ...)
     tooltips node id -> the text shown on hover (default: op, shape and where it was made)
+    training the mode drawn: a mode choice's other input gets no edge (None: both modes)
     edges   (source id, target id) -> extra edge attributes (gradient colour, highlight)
     prefix  prepended to every DOT name, so several drawings can share one picture
     """
@@ -35,6 +37,7 @@ class Drawing:
     marks: dict[int, str] = field(default_factory=dict)
     edges: dict[tuple[int, int], dict[str, str]] = field(default_factory=dict)
     tooltips: dict[int, str] = field(default_factory=dict)
+    training: bool | None = None
     prefix: str = ""
 
     def name(self, node: Node) -> str:
@@ -162,7 +165,7 @@ def draw(
 
     crossing: dict[tuple[str, str], list[tuple[Node, Node]]] = defaultdict(list)
     for node in drawing.order:
-        for child in node.inputs:
+        for child in mode_inputs(node, drawing.training):
             if child.id not in endpoint:
                 continue  # an input outside this drawing: the caller ties it in
             source, target = endpoint[child.id], endpoint[node.id]

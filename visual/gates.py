@@ -16,7 +16,7 @@ from graphc.ir import COMPOSITE_SCOPES
 from graphc.ops.registry import REGISTRY, F, lift
 
 from .annotate import gradient_flow, leaf_values, node_values, reverse_gradients
-from .draw import Drawing, group_of
+from .draw import group_of
 from .labels import caption, denoise, noise_floor, number, summarize
 from .mode import live_order, resolve_mode
 from .rules import COMPOSITE_RULES, op_rule
@@ -200,15 +200,3 @@ def full(array, floor: float = 0.0) -> str:
 def composite_rules(name: str | None) -> tuple[str, ...]:
     """The board rule of a composite drawn as one box."""
     return COMPOSITE_RULES.get(name or "", ()) if name in COMPOSITE_SCOPES else ()
-
-
-def gate_of(numbers: GateNumbers, node: Node) -> Gate | None:
-    """The gate a node is drawn as (its own, or its composite's)."""
-    return next((g for g in numbers.gates if node in g.members), None)
-
-
-def empty_drawing(numbers: GateNumbers) -> Drawing:
-    """A drawing of the gate view's graph with no numbers yet."""
-    from .render import forward_drawing
-
-    return forward_drawing(numbers.order, [numbers.loss])

@@ -45,11 +45,13 @@ def leaf_kind(node: Node) -> str:
     return node.op if node.is_leaf else "op"
 
 
-def forward_drawing(order: list[Node], outputs: list[Node], prefix: str = "") -> Drawing:
-    """A drawing of a forward graph: leaves by kind, outputs with a double border."""
+def forward_drawing(
+    order: list[Node], outputs: list[Node], prefix: str = "", training: bool | None = None
+) -> Drawing:
+    """A drawing of a forward graph in a mode: leaves by kind, outputs with a double border."""
     kinds = {n.id: leaf_kind(n) for n in order}
     kinds.update({o.id: "output" for o in outputs if not o.is_leaf})
-    return Drawing(order, kinds, prefix=prefix)
+    return Drawing(order, kinds, prefix=prefix, training=training)
 
 
 def add_numbers(
@@ -228,7 +230,7 @@ def render(
     outs = as_list(outputs)
     mode = resolve_mode(training, values)
     order = live_order(gc.topological_order(outs), outs, mode)
-    drawing = forward_drawing(order, outs)
+    drawing = forward_drawing(order, outs, training=mode)
     for node in order:  # the mode's choice, named as a student reads it
         if node.op == "select_mode" and mode is not None and not node.name:
             drawing.titles[node.id] = "training branch" if mode else "inference branch"
