@@ -53,7 +53,7 @@ def _ink(color: str, visible: bool, kind: str) -> str:
     return color if visible else NODE_STYLE.get(kind, {}).get("fillcolor", PAPER)
 
 
-def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = ""):
+def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit: int = 200):
     """The forward graph with the gate view's numbers, as far as `shown` allows."""
     drawing = forward_drawing(numbers.order, [numbers.loss], prefix, numbers.training)
     drawing.kinds.update({n.id: "gate" for n in numbers.order if drawing.kinds[n.id] == "op"})
@@ -71,12 +71,12 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = ""):
         if node.id in numbers.values:
             value = numbers.values[node.id]
             notes.append((f"= {short(value)}", _ink(VALUE_COLOR, show_value, kind)))
-            tips.append(f"value = {full(value)}")
+            tips.append(f"value = {full(value, 0.0, tip_limit)}")
         if node.id in numbers.upstream:
             g = numbers.upstream[node.id]
             what = f"∂L/∂{caption(node)}" if node.is_leaf else "↑ upstream ∂L/∂out"
             notes.append((f"{what} = {short(g, floor)}", _ink(GRAD_COLOR, show_grad, kind)))
-            tips.append(f"{what} = {full(g, floor)}")
+            tips.append(f"{what} = {full(g, floor, tip_limit)}")
         if gate is not None and node.id in numbers.flow:
             for line in composite_rules(gate.composite):
                 notes.append((line, _ink(RULE_COLOR, show_grad, kind)))
@@ -88,7 +88,7 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = ""):
                 text = f"∂/∂{name}: {numbers.rules.get(key, '')}"
                 if key in numbers.local and not constant(numbers.rules.get(key, "")):
                     text += f" = {short(numbers.local[key], floor)}"
-                    tips.append(f"local ∂out/∂{name} = {full(numbers.local[key])}")
+                    tips.append(f"local ∂out/∂{name} = {full(numbers.local[key], 0.0, tip_limit)}")
                 notes.append((text, _ink(RULE_COLOR, show_grad, kind)))
         drawing.notes[node.id] = notes
         drawing.tooltips[node.id] = "; ".join(tips) or caption(node)
@@ -106,7 +106,7 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = ""):
             drawing.edges[(child.id, member.id)] = {
                 "label": f"∂ {short(d, floor)}",
                 "fontcolor": GRAD_COLOR if visible else PAPER,
-                "labeltooltip": f"downstream ∂L/∂{caption(child)} = {full(d, floor)}",
+                "labeltooltip": f"downstream ∂L/∂{caption(child)} = {full(d, floor, tip_limit)}",
                 "color": gradient_color(m) if visible else "#9ca3af",
                 "penwidth": gradient_width(m) if visible else "1",
             }
@@ -124,9 +124,10 @@ def draw_gates(
     title: str | None,
     max_width: int | None,
     legend_too: bool = True,
+    tip_limit: int = 200,
 ) -> Picture:
-    """A picture of the gate view in a given state."""
-    drawing = gate_drawing(numbers, shown)
+    """A picture of the gate view in a given state; tooltips list up to `tip_limit` numbers."""
+    drawing = gate_drawing(numbers, shown, tip_limit=tip_limit)
     picture = new_picture(mode_title(title, numbers.order, numbers.training), "TB", max_width)
     draw(picture, drawing, clusters=True, edge_labels=False, expand=numbers.expand)
     if legend_too:

@@ -185,13 +185,14 @@ def matrix(array, floor: float = 0.0, limit: int = 60) -> str:
     return np.array2string(a, separator=", ", formatter={"all": lambda v: number(float(v))})
 
 
-def full(array, floor: float = 0.0) -> str:
-    """Every number of an array, for the tooltip (a page shows it on hover)."""
+def full(array, floor: float = 0.0, limit: int = 200) -> str:
+    """Every number of an array (up to `limit`, else its corners), for the tooltip."""
     a = denoise(np.asarray(array), floor)
     return np.array2string(
         a,
         separator=", ",
-        threshold=200,
+        threshold=limit,
+        edgeitems=2,
         max_line_width=10_000,
         formatter={"all": lambda v: "0" if v == 0 else f"{float(v):.8g}"},
     ).replace("\n", "")

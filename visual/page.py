@@ -153,7 +153,10 @@ def step_through(
     numbers = gate_numbers(loss, values, wrt, training, expand_set(expand))
     steps = frames(numbers)
     title = title or f"Backprop through {caption(loss)}"
-    pictures = [draw_gates(numbers, shown, None, None, False) for shown, _, _ in steps]
+    # every frame repeats the tooltips: short ones keep the page small (the panel has more)
+    pictures = [
+        draw_gates(numbers, shown, None, None, False, tip_limit=24) for shown, _, _ in steps
+    ]
     with ThreadPoolExecutor(max_workers=2) as pool:  # dot runs in its own process
         svgs = list(pool.map(lambda p: _inline_svg(pipe(p, "svg")), pictures))
     body = "".join(
