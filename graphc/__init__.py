@@ -16,41 +16,41 @@ from .errors import (
     ShapeError,
     UnknownOpError,
 )
-from .diff import grad, vjp
-from .diff import (
-    forward_gradient,
-    forward_jvp_count,
-    hessian,
-    hvp,
-    jvp,  # engineer A
-    symbolic_swell,
-    to_sympy,
-)
 from .diff import (
     check_grad,
     compare,
+    cost_table,
     eps_sweep,
-    forward_cost,  # engineer B
+    forward_cost,
+    forward_gradient,
+    forward_jvp_count,
+    grad,
+    hessian,
+    hvp,
+    jvp,
     local_rule,
     numeric_grad,
     saturation,
     swell_study,
+    symbolic_swell,
+    to_sympy,
+    vjp,
 )
 from .evaluate import evaluate, init_params, init_state, inputs, params
 from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
 from .ops.binary import equal, greater, leaky_relu, maximum, minimum, prelu, where
 from .ops.elementwise import abs, exp, log, relu, sigmoid, sign, softplus, sqrt, tanh
-from .ops.layers import batch_norm, dropout, specialize
+from .ops.layers import batch_norm, dropout
 from .ops.leaves import const, input, param, state
 from .ops.losses import binary_cross_entropy_with_logits, l1, l2, mse, softmax_cross_entropy
 from .ops.reductions import log_softmax, logsumexp, mean, softmax, sum
 from .ops.registry import REGISTRY, OpDef
 from .ops.shape import expand_dims, matmul, one_hot, reshape, transpose
 from .serialize import load, save
-from .passes import CostTable, OptimizeResult, cost_table, optimize  # engineer D
+from .passes import CostTable, OptimizeResult, optimize, specialize
 from .nn import dense, named
 from .montecarlo import mc_predict
-from .lower import GridResult, Lowered, export, grid_search, lower  # engineer E
+from .lower import GridResult, Lowered, export, grid_search, lower
 
 
 __version__ = "0.1.0"

@@ -360,7 +360,7 @@ def optimize(args: argparse.Namespace) -> int:
 
 def cost(args: argparse.Namespace) -> int:
     """Print the FLOPs and bytes of every node of the forward and gradient graphs."""
-    from .passes import cost_table
+    from .diff import cost_table
 
     model = _load(args)
     if args.batch < 1:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
-from .errors import EvaluationError, MissingValueError, ShapeError
+from .errors import MissingValueError, ShapeError
 from .ir import Node, as_list, leaves, topological_order
-from .ops.layers import specialize
 from .ops.leaves import initial_value
-from .ops.registry import get
+from .ops.registry import run_node
+from .passes.specialize import specialize
 
 
 def params(outputs: Node | Iterable[Node]) -> list[Node]:
@@ -66,26 +65,6 @@ def leaf_value(node: Node, values: Mapping[str, Any]) -> np.ndarray:
     return array
 
 
-def run_node(node: Node, args: list[np.ndarray]) -> np.ndarray:
-    """Apply one op's kernel, turning NumPy's failures into an error that names the op."""
-    try:
-        result = get(node.op).kernel(*args, **node.attrs)
-    except (ValueError, TypeError, IndexError) as error:
-        shapes = ", ".join(str(np.shape(a)) for a in args)
-        raise EvaluationError(
-            f"{node.site}: {node.op} failed on inputs of shapes {shapes}: {error}"
-        ) from None
-    return np.asarray(result, dtype=node.dtype)
-
-
-@functools.lru_cache(maxsize=64)
-def evaluation_plan(outputs: tuple[Node, ...], training: bool) -> tuple[list[Node], list[Node]]:
-    """The mode-specialized outputs and their topological order (cached: nodes are immutable)."""
-    graph = specialize(list(outputs), training)
-    leaves(graph)  # refuse duplicate names before running anything
-    return graph, topological_order(graph)
-
-
 def evaluate(
     outputs: Node | Iterable[Node],
     values: Mapping[str, Any],
@@ -99,7 +78,9 @@ def evaluate(
     a dict, it receives the new running statistics by state name.
     """
     single = isinstance(outputs, Node)
-    graph, order = evaluation_plan(tuple(as_list(outputs)), bool(training))
+    graph = specialize(as_list(outputs), bool(training))
+    order = topological_order(graph)
+    leaves(graph)  # refuse duplicate names before running anything
     env: dict[int, np.ndarray] = {}
     with np.errstate(all="ignore"):  # inf and nan propagate as in NumPy; no warning spam
         for node in order:

@@ -14,11 +14,13 @@ import functools
 import itertools
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+
+from .errors import DuplicateNameError, GraphError
 
 Shape = tuple  # tuple[int | None, ...]
 
@@ -49,8 +51,6 @@ def user_site() -> str:
 def scope(name: str):
     """Group the nodes created inside the block under `name` (nested scopes join with '/')."""
     if not isinstance(name, str) or not name:
-        from .errors import GraphError
-
         raise GraphError(f"scope name must be a non-empty string, got {name!r}")
     token = _scope.set(_scope.get() + (name,))
     try:
@@ -169,8 +169,6 @@ class Node:
         return _graph_bundle(self, repr(self))
 
     def __bool__(self):
-        from .errors import GraphError
-
         raise GraphError(f"a graph node has no truth value (use gc.where for conditions): {self!r}")
 
     def __iter__(self):
@@ -242,8 +240,6 @@ class Node:
 
     def __getitem__(self, index) -> Node:
         """x[..., k] or x[:, k]: one entry of the last axis (the only indexing supported)."""
-        from .errors import GraphError
-
         if (
             isinstance(index, tuple)
             and len(index) == 2
@@ -281,7 +277,9 @@ class Node:
         )
 
 
-LEAF_OPS = frozenset({"input", "param", "const", "state"})
+# The ops whose OpDef says `leaf=True`; `ops.registry.register` fills it (the IR cannot
+# import the registry, which builds on it).
+LEAF_OPS: set[str] = set()
 
 
 def _graph_bundle(outputs, text: str) -> dict:
@@ -310,8 +308,6 @@ class Nodes(list):
 
 def as_list(outputs: Node | Iterable[Node]) -> list[Node]:
     """Accept one node or an iterable of nodes; return a list of nodes."""
-    from .errors import GraphError
-
     items = [outputs] if isinstance(outputs, Node) else list(outputs)
     for item in items:
         if not isinstance(item, Node):
@@ -345,8 +341,6 @@ def topological_order(outputs: Node | Iterable[Node]) -> list[Node]:
 
 def leaves(outputs: Node | Iterable[Node], *ops: str) -> list[Node]:
     """The leaves of the graph (optionally only those of the given ops); refuses name clashes."""
-    from .errors import DuplicateNameError
-
     found: list[Node] = []
     by_name: dict[str, Node] = {}
     for node in topological_order(outputs):
@@ -375,19 +369,35 @@ def users(outputs: Node | Iterable[Node]) -> dict[int, list[Node]]:
     return result
 
 
-def substitute(outputs: Node | Iterable[Node], mapping: Mapping[Node, Node]) -> list[Node]:
-    """Rebuild `outputs` with each node in `mapping` replaced by its image.
+def rebuild(
+    outputs: Node | Iterable[Node],
+    visit: Callable[[Node, Node], Node] | None = None,
+    replace: Mapping[Node, Node] | None = None,
+) -> list[Node]:
+    """Rebuild the graph of `outputs` bottom-up: the one walker every transform uses.
 
-    Untouched parts of the graph are shared, not copied.
+    Each node in `replace` becomes its image as it is; every other node is copied with its
+    already-rebuilt inputs (or kept when none changed), then `visit(old, new)` may return
+    another node to use in its place. Untouched parts of the graph are shared, not copied.
     """
-    replaced: dict[int, Node] = {old.id: new for old, new in mapping.items()}
+    images: dict[int, Node] = {old.id: new for old, new in (replace or {}).items()}
     for node in topological_order(outputs):
-        if node.id in replaced:
+        if node.id in images:
             continue
-        new_inputs = [replaced.get(i.id, i) for i in node.inputs]
-        if any(a is not b for a, b in zip(new_inputs, node.inputs)):
-            replaced[node.id] = node.with_inputs(new_inputs)
-    return [replaced.get(o.id, o) for o in as_list(outputs)]
+        inputs = [images.get(i.id, i) for i in node.inputs]
+        new = node
+        if any(a is not b for a, b in zip(inputs, node.inputs)):
+            new = node.with_inputs(inputs)
+        if visit is not None:
+            new = visit(node, new)
+        if new is not node:
+            images[node.id] = new
+    return [images.get(o.id, o) for o in as_list(outputs)]
+
+
+def substitute(outputs: Node | Iterable[Node], mapping: Mapping[Node, Node]) -> list[Node]:
+    """Rebuild `outputs` with each node in `mapping` replaced by its image."""
+    return rebuild(outputs, replace=mapping)
 
 
 def to_networkx(outputs: Node | Iterable[Node]):

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from .errors import GraphError
-from .evaluate import leaf_value, run_node
+from .evaluate import leaf_value
 from .ir import Node, as_list, substitute, topological_order
-from .ops.layers import specialize
-from .ops.registry import get
+from .passes.specialize import specialize
+from .ops.registry import get, run_node
 
 
 def is_dropout(node: Node) -> bool:

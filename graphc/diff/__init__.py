@@ -1,56 +1,17 @@
 """Differentiation four ways: reverse, forward, symbolic (SymPy) and numeric."""
 
-from __future__ import annotations
-
-from collections.abc import Sequence
-
-from ..errors import GraphError
-from ..ir import Node, Nodes, as_list
-from .forward import forward_gradient, forward_gradient_graph, forward_jvp_count, jvp
-from .hessian import hessian, hvp
-from .reverse import gradient_graph, vjp
-from .check import check_grad  # engineer B: numeric, checks, comparison
+from .check import check_grad
 from .compare import compare
+from .costs import cost_table
+from .forward import forward_gradient, forward_jvp_count, jvp
+from .gradient import grad
+from .hessian import hessian, hvp
 from .numeric import numeric_grad
-from .studies import eps_sweep, forward_cost, swell_study
+from .reverse import vjp
 from .saturation import saturation
+from .studies import eps_sweep, forward_cost, swell_study
+from .symbolic import symbolic_swell, to_sympy
 from .teaching import local_rule
-from .symbolic import symbolic_gradient_graph, symbolic_swell, to_sympy
-
-
-# what each mode accepts (reverse needs no concrete shapes, but takes them for uniformity)
-OPTIONS = {
-    "reverse": {"values", "shapes"},
-    "forward": {"values", "shapes"},
-    "symbolic": {"values", "shapes", "training", "constants", "max_ops"},
-}
-
-
-def grad(y: Node, wrt: Node | Sequence[Node], mode: str = "reverse", **options):
-    """The gradient of scalar `y` with respect to `wrt`, as new graph nodes.
-
-    `mode` is "reverse" (backprop), "forward" (one JVP per input element) or "symbolic"
-    (SymPy). One node in `wrt` gives one node back; a list gives a list. Forward and
-    symbolic mode need concrete shapes: batch dimensions come from `values=` or `shapes=`
-    (dicts keyed by leaf name); symbolic mode also takes `training=`, `constants=` (leaf
-    names to bake in from `values`) and `max_ops=` (its size cap).
-    """
-    targets = as_list(wrt)
-    extra = sorted(set(options) - OPTIONS.get(mode, set(options)))
-    if extra:
-        raise GraphError(f"{mode} mode takes the options {sorted(OPTIONS[mode])}, not {extra}")
-    if mode == "reverse":
-        result = gradient_graph(y, targets)
-    elif mode == "forward":
-        result = forward_gradient_graph(y, targets, **options)
-    elif mode == "symbolic":
-        result = symbolic_gradient_graph(y, targets, **options)
-    else:
-        raise GraphError(
-            f"unknown differentiation mode {mode!r}; use 'reverse', 'forward' or 'symbolic'"
-        )
-    return result[0] if isinstance(wrt, Node) else Nodes(result)  # a list that draws
-
 
 __all__ = [
     "grad",
@@ -62,8 +23,6 @@ __all__ = [
     "to_sympy",
     "hvp",
     "hessian",
-]
-__all__ += [
     "numeric_grad",
     "check_grad",
     "compare",
@@ -72,4 +31,5 @@ __all__ += [
     "swell_study",
     "local_rule",
     "saturation",
+    "cost_table",
 ]

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import GraphError
 from ..evaluate import evaluate
 from ..ir import Node, as_list
+from .gradient import grad
 from .numeric import Program, check_number, check_scheme, describe, expected_error, steps_for
 
 KINK_POLICIES = ("move", "flag", "ignore")
@@ -143,8 +144,6 @@ def gradient_nodes(
 ) -> list[Node]:
     """`gc.grad(y, wrt, mode=mode)`, passing forward and symbolic mode the concrete shapes
     (and symbolic mode the training flag) they need."""
-    from . import grad
-
     if mode in ("forward", "symbolic"):
         options = {"values": values} | options
     if mode == "symbolic":

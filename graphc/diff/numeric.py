@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import EvaluationError, GraphError
-from ..evaluate import leaf_value, run_node
+from ..evaluate import leaf_value
 from ..ir import Node, as_list, leaves, topological_order
-from ..ops.layers import specialize
-from ..ops.registry import FLOAT_DTYPES, get
+from ..passes.specialize import specialize
+from ..ops.registry import FLOAT_DTYPES, get, run_node
 from .reverse import check_gradient_args, depends_on
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from ..errors import GraphError
 from ..ir import Node, topological_order
-from ..ops.registry import FLOAT_DTYPES, MULTILINEAR, F, broadcast_shapes, get, lift
+from ..ops.registry import FLOAT_DTYPES, F, broadcast_shapes, get, lift
 
 
 def fit_to(value: Node, like: Node) -> Node:
@@ -80,8 +80,6 @@ def vjp(outputs: Sequence[Node], cotangents: Sequence[Node], wrt: Sequence[Node]
         opdef = get(node.op)
         if opdef.leaf or opdef.nondiff:
             continue
-        if opdef.vjp == MULTILINEAR:
-            raise GraphError(f"op {node.op!r} has no explicit vjp rules")
         for x, rule in zip(node.inputs, opdef.vjp):
             if rule is not None and x.id in live:
                 pending.setdefault(x.id, []).append(_mark(fit_to(rule(g, node), x), node, known))

@@ -13,12 +13,10 @@ import numpy as np
 from ..errors import GraphError
 from ..evaluate import evaluate
 from ..ir import Node, as_list, topological_order
-from ..ops.layers import specialize
-from ..ops.registry import get
+from ..passes.specialize import specialize
+from ..ops.registry import REGISTRY, get
 from .numeric import check_number, describe
 from .reverse import zeros_like
-
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "prelu", "softplus")
 
 
 @dataclass(frozen=True)
@@ -99,11 +97,16 @@ class SaturationReport:
         }
 
 
+def activations() -> tuple[str, ...]:
+    """The ops whose local derivative can vanish (`OpDef.saturates`), in registry order."""
+    return tuple(name for name, opdef in REGISTRY.items() if opdef.saturates)
+
+
 def local_derivative(node: Node) -> Node:
     """d node / d its first input, elementwise: the op's own vjp rule with a cotangent of
     ones (exact for elementwise activations, whose Jacobian is diagonal)."""
     opdef = get(node.op)
-    if opdef.nondiff or not opdef.vjp or opdef.vjp[0] is None or isinstance(opdef.vjp, str):
+    if opdef.nondiff or not opdef.vjp or opdef.vjp[0] is None:
         raise GraphError(f"{node.site}: {node.op} has no local derivative to measure")
     return opdef.vjp[0](zeros_like(node) + 1.0, node)
 
@@ -113,11 +116,14 @@ def saturation(
     values: Mapping[str, Any],
     threshold: float = 1e-2,
     training: bool = False,
-    ops: Sequence[str] = ACTIVATIONS,
+    ops: Sequence[str] | None = None,
 ) -> SaturationReport:
-    """Per activation node of `ops` in the graph of `outputs`: the fraction of values and of
-    units whose local derivative is below `threshold`, evaluated at `values`."""
+    """Per activation node of `ops` (default: every op whose `OpDef.saturates`) in the graph
+    of `outputs`: the fraction of values and of units whose local derivative is below
+    `threshold`, evaluated at `values`."""
     check_number(threshold, "threshold")
+    if ops is None:
+        ops = activations()
     graph = specialize(as_list(outputs), training)
     found = [n for n in topological_order(graph) if n.op in ops]
     if not found:

@@ -12,15 +12,16 @@ from typing import Any
 import numpy as np
 
 from ..errors import GraphError
-from ..evaluate import evaluate, init_params
+from ..evaluate import evaluate, init_params, params
 from ..ir import Node, as_list
+from ..ops.elementwise import tanh
+from ..ops.leaves import input, param
+from ..ops.losses import mse
+from ..ops.reductions import sum as reduce_sum
+from .forward import forward_jvp_count
+from .gradient import grad
 from .numeric import Program, check_number, check_scheme, gradient_of
-
-
-def _grad(y: Node, wrt: list[Node], mode: str, **options) -> list[Node]:
-    from . import grad
-
-    return grad(y, wrt, mode=mode, **options)
+from .symbolic import DEFAULT_MAX_OPS, symbolic_swell
 
 
 def eps_sweep(
@@ -50,7 +51,7 @@ def eps_sweep(
     for e in eps:
         check_number(e, "eps")  # a positive, finite step
     eps = [float(e) for e in eps]
-    reference = evaluate(_grad(y, targets, "reverse"), values, training=training)
+    reference = evaluate(grad(y, targets, mode="reverse"), values, training=training)
     errors: dict[str, list[float]] = {}
     for scheme in schemes:
         errors[scheme] = [
@@ -69,10 +70,6 @@ def dense_layer(
 ) -> tuple[Node, dict[str, np.ndarray]]:
     """A one-layer tanh network with n_in * n_out + n_out params and its values: the model
     the cost studies grow."""
-    from ..ops.elementwise import tanh
-    from ..ops.leaves import input, param
-    from ..ops.losses import mse
-
     x, t = input("x", (None, n_in)), input("t", (None, n_out))
     W, b = param("W", (n_in, n_out), init="xavier_normal"), param("b", (n_out,), init=0.1)
     loss = mse(tanh(x @ W + b), t)
@@ -88,7 +85,7 @@ def _timed_gradient(loss: Node, wrt: list[Node], values: dict, mode: str) -> flo
     """Seconds to build and evaluate the gradient in `mode`."""
     start = time.perf_counter()
     options = {"values": values} if mode == "forward" else {}
-    evaluate(_grad(loss, wrt, mode, **options), values)
+    evaluate(grad(loss, wrt, mode=mode, **options), values)
     return time.perf_counter() - start
 
 
@@ -102,9 +99,6 @@ def forward_cost(
     param is built and evaluated both ways. Forward mode needs one JVP (one pass over the
     graph) per parameter element; reverse mode needs one backward pass.
     """
-    from ..evaluate import params
-    from .forward import forward_jvp_count
-
     out: dict[str, list] = {
         "n_params": [],
         "forward_evals": [],
@@ -130,10 +124,6 @@ def tanh_chain(
 ) -> tuple[Node, dict[str, np.ndarray]]:
     """`depth` tanh layers of width `width` summed to a scalar, with values: the model
     whose symbolic derivative swells as it deepens."""
-    from ..ops.elementwise import tanh
-    from ..ops.leaves import input, param
-    from ..ops.reductions import sum as reduce_sum
-
     h = input("x", (None, width))
     for i in range(depth):
         h = tanh(h @ param(f"W{i + 1}", (width, width), init="xavier_normal"))
@@ -152,9 +142,6 @@ def swell_study(
     """Symbolic expression swell as the network deepens: the operation count of the
     derivative with respect to every param, as trees ("ops") and after sympy.cse
     ("ops_cse"), for each depth."""
-    from ..evaluate import params
-    from .symbolic import DEFAULT_MAX_OPS, symbolic_swell
-
     out: dict[str, list] = {"depth": [], "ops": [], "ops_cse": []}
     for depth in depths:
         loss, values = build(depth)

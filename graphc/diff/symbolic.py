@@ -23,7 +23,7 @@ import sympy as sp
 from ..errors import EvaluationError, GraphError
 from ..evaluate import leaf_value
 from ..ir import Node, as_list, topological_order
-from ..ops.layers import specialize
+from ..passes.specialize import specialize
 from ..ops.leaves import const
 from ..ops.registry import FLOAT_DTYPES, KERNEL, F, get
 from .forward import concrete_shape

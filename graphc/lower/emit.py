@@ -66,7 +66,7 @@ def batch_source(args: Sequence[tuple[Node, str]]) -> str | None:
 
 def prepare(outputs: Sequence[Node], training: bool) -> list[Node]:
     """The graph as it will be lowered: specialized for the mode, then optimized."""
-    from ..ops.layers import specialize
+    from ..passes.specialize import specialize
 
     graph = specialize(list(outputs), training)
     try:
@@ -182,7 +182,7 @@ def lower(
 
 
 def _specialize(outputs, training):
-    from ..ops.layers import specialize
+    from ..passes.specialize import specialize
 
     return specialize(outputs, training)
 

@@ -14,7 +14,7 @@ from ..diff import grad, vjp
 from ..errors import GraphError
 from ..ir import Node, leaves, topological_order
 from ..montecarlo import mc_graph
-from ..ops.layers import specialize
+from ..passes.specialize import specialize
 from ..ops.leaves import input as input_leaf
 from .. import files
 from ..files import write_text

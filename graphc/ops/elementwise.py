@@ -28,31 +28,39 @@ def _complex_softplus(z):
     return np.where(z.real > 0, z + np.log1p(np.exp(-z)), np.log1p(np.exp(z)))
 
 
-def _unary(
-    name, emit, rule, sympy, samples=None, kink=None, kernel=None, doc="", complex_step=True
-):
+def _unary(name, emit, rule, sympy, samples=None, **more):
+    """An elementwise op of one input whose one rule serves as vjp and jvp."""
     rules = None if rule is None else (rule,)
     register(
         OpDef(
             name,
             1,
             float_like,
-            kernel=kernel,
             vjp=rules,
             jvp=rules,
             sympy=sympy,
             emit=emit,
             samples=samples or sample_inputs((3, 4)),
             nondiff=rule is None,
-            kink=kink,
-            complex_step=complex_step,
-            doc=doc,
+            elementwise=True,
+            **more,
         )
     )
 
 
-_unary("neg", "-{0}", lambda g, n: -g, KERNEL, kernel=np.negative, doc="-x")
-_unary("exp", "np.exp({0})", lambda g, n: g * n, scalar_sympy(sp.exp), kernel=np.exp)
+_unary(
+    "neg",
+    "-{0}",
+    lambda g, n: -g,
+    KERNEL,
+    kernel=np.negative,
+    doc="-x",
+    complex_step=True,
+    linear=(0,),
+)
+_unary(
+    "exp", "np.exp({0})", lambda g, n: g * n, scalar_sympy(sp.exp), kernel=np.exp, complex_step=True
+)
 _unary(
     "log",
     "np.log({0})",
@@ -60,6 +68,7 @@ _unary(
     scalar_sympy(sp.log),
     samples=sample_inputs((3, 4), positive=True),
     kernel=np.log,
+    complex_step=True,
 )
 _unary(
     "sqrt",
@@ -68,6 +77,7 @@ _unary(
     scalar_sympy(sp.sqrt),
     samples=sample_inputs((3, 4), positive=True),
     kernel=np.sqrt,
+    complex_step=True,
 )
 _unary(
     "abs",
@@ -76,7 +86,6 @@ _unary(
     scalar_sympy(sp.Abs),
     kink=lambda x: x,
     kernel=np.abs,
-    complex_step=False,
 )
 _unary(
     "sign",
@@ -84,12 +93,17 @@ _unary(
     None,
     scalar_sympy(sp.sign),
     kernel=np.sign,
-    complex_step=False,
     kink=lambda x: x,
     doc="-1, 0 or 1; its derivative is zero wherever it exists",
 )
 _unary(
-    "tanh", "np.tanh({0})", lambda g, n: g * (1.0 - n * n), scalar_sympy(sp.tanh), kernel=np.tanh
+    "tanh",
+    "np.tanh({0})",
+    lambda g, n: g * (1.0 - n * n),
+    scalar_sympy(sp.tanh),
+    kernel=np.tanh,
+    complex_step=True,
+    saturates=True,
 )
 _unary(
     "sigmoid",
@@ -98,6 +112,8 @@ _unary(
     scalar_sympy(lambda x: 1 / (1 + sp.exp(-x))),
     kernel=sigmoid_kernel,
     complex_step=_complex_sigmoid,
+    flops=4,
+    saturates=True,
 )
 _unary(
     "relu",
@@ -106,7 +122,7 @@ _unary(
     scalar_sympy(lambda x: sp.Piecewise((x, x > 0), (0, True))),
     kink=lambda x: x,
     kernel=lambda x: np.maximum(x, 0),
-    complex_step=False,
+    saturates=True,
 )
 _unary(
     "softplus",
@@ -115,6 +131,8 @@ _unary(
     scalar_sympy(lambda x: sp.log(1 + sp.exp(x))),
     kernel=lambda x: np.logaddexp(0, x),
     complex_step=_complex_softplus,
+    flops=3,
+    saturates=True,
     doc="log(1 + e**x), computed without overflow",
 )
 

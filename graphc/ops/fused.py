@@ -26,13 +26,17 @@ import sympy as sp
 from ..errors import DtypeError, ShapeError
 from ..ir import Node
 from .registry import (
+    BROADCAST,
     F,
     OpDef,
     broadcast_shapes,
     normalize_axis,
+    per_input_element,
+    reduced_shape,
     register,
     result_dtype,
     scalar_sympy,
+    size,
 )
 
 # ---- softmax cross-entropy backward -------------------------------------------------------
@@ -198,8 +202,10 @@ register(
         ),
         sympy=_xent_sympy,
         label="softmax - onehot",
+        runtime_shape=BROADCAST,
+        # with log-probabilities: exp, subtract, multiply; else a softmax (5) more
+        flops=lambda n: (3 if n.attrs["log_probs"] else 7) * size(n.shape),
         samples=_xent_samples,
-        complex_step=False,
         doc="softmax cross-entropy's backward in one op: scale * (softmax(z) * sum(t) - t)",
     )
 )
@@ -225,6 +231,9 @@ def target_log_prob_kernel(logits, target, axis, log_probs=False):
         picked = np.take_along_axis(shifted, np.where(valid, target, 0)[..., None], axis=-1)
         return np.where(valid, (picked - log_total)[..., 0], 0)
     return np.sum(target * (shifted - log_total), axis=axis)
+
+
+_PER_LOGIT = per_input_element(4)
 
 
 def _log_prob_infer(attrs, logits: Node, target: Node):
@@ -278,7 +287,9 @@ register(
         jvp=(_log_prob_jvp_logits, lambda t, n: F.sum(t * _log_probs(n), axis=n.attrs["axis"])),
         sympy=_log_prob_sympy,
         label="Σ t·log softmax",
-        complex_step=False,
+        runtime_shape=lambda n, logits, target: reduced_shape(logits, (n.attrs["axis"],), False),
+        # with log-probabilities a pick per row; else a log-softmax per logit
+        flops=lambda n: size(n.shape) if n.attrs["log_probs"] else _PER_LOGIT(n),
         samples=lambda rng: [(s[0][:2], s[1]) for k, s in enumerate(_xent_samples(rng)) if k != 3],
         doc="softmax cross-entropy's forward in one op (its negative): each row's log-probability "
         "of its target, without building the one-hot rows",
@@ -366,7 +377,8 @@ register(
         sympy=scalar_sympy(lambda x, a, g: _where_sympy(x > 0, g, a * g)),
         kink=lambda x, a, g: x,
         label="prelu'(x)",
-        complex_step=False,
+        elementwise=True,
+        flops=3,
         samples=lambda rng: [
             ((rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=(3, 4))), {})
         ],
@@ -410,7 +422,9 @@ register(
         sympy=_alpha_sympy,
         kink=lambda x, g: x,
         label=lambda n: f"prelu'(alpha){list(n.shape)}",
-        complex_step=False,
+        runtime_shape=BROADCAST,  # a kept None axis keeps the input's size
+        # x and g broadcast before the sum
+        flops=lambda n: 4 * size(np.broadcast_shapes(*(x.shape for x in n.inputs))),
         samples=_alpha_samples,
         doc="PReLU's alpha cotangent in one where, summed to alpha's shape",
     )

@@ -2,8 +2,8 @@
 
 One graph serves training and inference. `select_mode(train, infer)` picks a branch and
 `update_state(value, new_state)` carries a running-statistics update; `specialize`
-resolves both for a given mode before a graph is evaluated or lowered, so no kernel
-ever sees a mode.
+(passes/specialize.py) resolves both for a given mode before a graph is evaluated or
+lowered, so no kernel ever sees a mode.
 """
 
 from __future__ import annotations
@@ -11,10 +11,20 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GraphError, ShapeError
-from ..ir import Node, as_list, composite, topological_order, user_site
+from ..ir import Node, composite, user_site
 from .leaves import state
 from .reductions import mean
-from .registry import F, OpDef, apply, elementwise, lift, register, result_dtype, sample_inputs
+from .registry import (
+    BROADCAST,
+    F,
+    OpDef,
+    apply,
+    elementwise,
+    lift,
+    register,
+    result_dtype,
+    sample_inputs,
+)
 
 
 def _select_infer(attrs, train: Node, infer: Node):
@@ -33,6 +43,13 @@ register(
         2,
         _select_infer,
         label="train | eval",
+        runtime_shape=BROADCAST,
+        linear=(0, 1),
+        foldable=False,
+        view=True,
+        flops=0,
+        mode=lambda inputs, training: inputs[0] if training else inputs[1],
+        complex_step=True,
         vjp=(lambda g, n: F.select_mode(g, _zeros(g)), lambda g, n: F.select_mode(_zeros(g), g)),
         jvp=(lambda t, n: F.select_mode(t, _zeros(t)), lambda t, n: F.select_mode(_zeros(t), t)),
         doc="the first input in training mode, the second in inference; removed by specialize()",
@@ -56,6 +73,12 @@ register(
         sympy=lambda value, new, target: value,
         emit="{0}",
         samples=sample_inputs((3, 4), (4,), target="running_mean"),
+        runtime_shape=lambda n, value, new: value,
+        foldable=False,
+        view=True,
+        flops=0,
+        mode=lambda inputs, training: None if training else inputs[0],
+        complex_step=True,
         doc="passes `value` through; in training mode the evaluator stores `new_state` "
         "as the next value of the state leaf named `target`",
     )
@@ -78,22 +101,12 @@ register(
         label=lambda n: f"mask p={n.attrs['rate']}",
         sympy=lambda x, rate, seed: dropout_mask_kernel(np.zeros(np.shape(x)), rate, seed),
         samples=sample_inputs((3, 4), rate=0.5, seed=0),
+        runtime_shape=BROADCAST,
+        foldable=False,  # a mask as big as x, and only meant for training
+        flops=2,
+        complex_step=True,
     )
 )
-
-
-def specialize(outputs, training: bool) -> list[Node]:
-    """Resolve every select_mode (and, for inference, every update_state) for one mode."""
-    rebuilt: dict[int, Node] = {}
-    for node in topological_order(outputs):
-        inputs = [rebuilt.get(i.id, i) for i in node.inputs]
-        if node.op == "select_mode":
-            rebuilt[node.id] = inputs[0] if training else inputs[1]
-        elif node.op == "update_state" and not training:
-            rebuilt[node.id] = inputs[0]
-        elif any(a is not b for a, b in zip(inputs, node.inputs)):
-            rebuilt[node.id] = node.with_inputs(inputs)
-    return [rebuilt.get(o.id, o) for o in as_list(outputs)]
 
 
 @composite

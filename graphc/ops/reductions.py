@@ -8,6 +8,7 @@ import sympy as sp
 
 from ..ir import Node
 from .registry import (
+    BROADCAST,
     KERNEL,
     MULTILINEAR,
     F,
@@ -16,6 +17,7 @@ from .registry import (
     attr_label,
     float_like,
     normalize_axis,
+    per_input_element,
     reduced_shape,
     register,
     result_dtype,
@@ -56,6 +58,9 @@ register(
         jvp=MULTILINEAR,
         label=lambda n: f"sum(axis={n.attrs['axis']})",
         samples=sample_inputs((3, 4), axis=(1,), keepdims=False),
+        runtime_shape=lambda n, x: reduced_shape(x, n.attrs["axis"], n.attrs["keepdims"]),
+        flops=per_input_element(1),
+        complex_step=True,
     )
 )
 
@@ -81,6 +86,10 @@ register(
         nondiff=True,
         label=attr_label,
         samples=sample_inputs((3, 4), axis=(0,), dtype="float64"),
+        shape_only=(0,),
+        view=True,
+        flops=0,
+        complex_step=True,
         doc="the number of elements in the given axes, known only at run time",
     )
 )
@@ -155,6 +164,9 @@ register(
         ),
         label=attr_label,
         samples=sample_inputs((3, 4), axis=1, keepdims=False),
+        runtime_shape=lambda n, x: reduced_shape(x, (n.attrs["axis"],), n.attrs["keepdims"]),
+        flops=per_input_element(4),
+        complex_step=True,
     )
 )
 
@@ -170,6 +182,9 @@ register(
         jvp=(lambda t, n: n * (t - _keep(n, t * n)),),
         label=attr_label,
         samples=sample_inputs((3, 4), axis=1),
+        runtime_shape=BROADCAST,
+        flops=5,
+        complex_step=True,
     )
 )
 
@@ -185,6 +200,9 @@ register(
         jvp=(lambda t, n: t - _keep(n, _softmax_of(n) * t),),
         label=attr_label,
         samples=sample_inputs((3, 4), axis=1),
+        runtime_shape=BROADCAST,
+        flops=5,
+        complex_step=True,
     )
 )
 

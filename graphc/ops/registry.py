@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DtypeError, GraphError, ShapeError, UnknownOpError
-from ..ir import Node, current_scope, user_site
+from ..errors import DtypeError, EvaluationError, GraphError, ShapeError, UnknownOpError
+from ..ir import LEAF_OPS, Node, current_scope, user_site
 
 DTYPES = ("float64", "float32", "int64", "int32", "bool")
 FLOAT_DTYPES = ("float64", "float32")
@@ -23,6 +23,7 @@ FLOAT_DTYPES = ("float64", "float32")
 # Sentinels for the common shapes of a rule.
 KERNEL = "kernel"  # sympy: the NumPy kernel already works on object arrays of SymPy expressions
 MULTILINEAR = "multilinear"  # jvp: linear in each input, so the tangent goes through the op itself
+BROADCAST = "broadcast"  # runtime_shape: inputs right-aligned with the output (see OpDef)
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,37 @@ class OpDef:
     samples  rng -> list of (input arrays, attrs) for the registry-wide tests
     kink     where the op is not differentiable: (*arrays) -> array that is 0 at a kink
     normalize (attrs, *inputs) -> attrs in canonical form (for hashing and saving)
-    complex_step  True: the kernel is analytic and runs on complex arrays (complex-step
-             differentiation may pass through it); False: it is not analytic (a kink, a
-             comparison); or a complex-safe analytic kernel to use instead of `kernel`
+    complex_step  opt-in: True when the kernel is analytic and runs on complex arrays
+             (complex-step differentiation may pass through it), or a complex-safe analytic
+             kernel to use instead of `kernel`; False (the default): not analytic (a kink, a
+             comparison, `np.abs`), so the complex step refuses the op
+
+    Facts the passes read (no pass keeps a table of op names):
+
+    elementwise  each output element is computed from the input elements at the same
+             (broadcast) position, so NumPy's broadcasting of an input gives what broadcasting
+             it first would (simplify drops a `broadcast_like` input). Implies
+             `runtime_shape=BROADCAST`.
+    runtime_shape  how the output's run-time sizes follow the inputs' (passes/shapes.py):
+             BROADCAST (the inputs right-aligned with the output; None dims that meet are
+             one batch size), a function (node, *input_dims) -> one entry per output axis
+             (an input's symbolic dim, an int, or None for a size of its own) or None for
+             "unknown", or None: every None dim is a size of its own
+    commutative  a binary op whose inputs may be swapped (CSE and rule patterns match both)
+    shape_only  positions of the inputs the op reads only the shape of (dead-node
+             elimination repoints them, folding needs only their static shape)
+    linear   positions of inputs the op is jointly linear in (the others fixed): when all
+             of them are zeros so is the result. Ops with `jvp=MULTILINEAR` are linear in
+             each input alone, so any zero input gives zeros.
+    foldable  False for ops that constant folding must leave alone (mode-dependent, random)
+    view     the result is an input's memory (a view, the input itself) or read off its
+             metadata: computing it moves no bytes
+    flops    FLOPs per output element (an int), or a function (node with known shape) ->
+             its total FLOPs, for the cost table
+    mode     for an op whose meaning depends on training vs inference: (inputs, training) ->
+             the node standing for it in that mode, or None to keep it (passes/specialize.py)
+    saturates  an activation whose local derivative can vanish (a saturated sigmoid, a dead
+             relu): `gc.saturation` reports it by default
     """
 
     name: str
@@ -63,8 +92,23 @@ class OpDef:
     kink: Callable[..., Any] | None = None
     normalize: Callable[..., dict] | None = None
     leaf: bool = False
-    complex_step: bool | Callable[..., Any] = True
+    complex_step: bool | Callable[..., Any] = False
     doc: str = field(default="", compare=False)
+    # ---- facts the passes read ----
+    elementwise: bool = False
+    runtime_shape: str | Callable[..., Any] | None = None
+    commutative: bool = False
+    shape_only: tuple[int, ...] = ()
+    linear: tuple[int, ...] = ()
+    foldable: bool = True
+    view: bool = False
+    flops: int | Callable[[Node], int] = 1
+    mode: Callable[[tuple[Node, ...], bool], Node | None] | None = None
+    saturates: bool = False
+
+    def __post_init__(self):
+        if self.elementwise and self.runtime_shape is None:
+            object.__setattr__(self, "runtime_shape", BROADCAST)
 
     def display(self, node: Node) -> str:
         """The label shown for `node` in renderings and tables."""
@@ -80,10 +124,19 @@ def register(opdef: OpDef) -> OpDef:
     """Add an op to the registry (each name once)."""
     if opdef.name in REGISTRY:
         raise GraphError(f"op {opdef.name!r} is registered twice")
+    if opdef.vjp == MULTILINEAR:  # reverse mode needs each input's transpose, not the op
+        raise GraphError(f"op {opdef.name!r}: vjp cannot be MULTILINEAR; give one rule per input")
     if not opdef.leaf and opdef.arity != 0 and not opdef.nondiff:
         for rules, kind in ((opdef.vjp, "vjp"), (opdef.jvp, "jvp")):
             if rules != MULTILINEAR and (rules is None or len(rules) != opdef.arity):
                 raise GraphError(f"op {opdef.name!r} needs one {kind} rule per input")
+    positions = (*opdef.shape_only, *opdef.linear)
+    if any(not 0 <= k < opdef.arity for k in positions):
+        raise GraphError(f"op {opdef.name!r}: an input position is out of range")
+    if opdef.commutative and opdef.arity != 2:
+        raise GraphError(f"op {opdef.name!r}: only a binary op can be commutative")
+    if opdef.leaf:
+        LEAF_OPS.add(opdef.name)
     REGISTRY[opdef.name] = opdef
     return opdef
 
@@ -96,6 +149,18 @@ def get(name: str) -> OpDef:
         raise UnknownOpError(
             f"unknown op {name!r}; known ops: {', '.join(sorted(REGISTRY))}"
         ) from None
+
+
+def run_node(node: Node, args: list) -> np.ndarray:
+    """Apply one op's kernel, turning NumPy's failures into an error that names the op."""
+    try:
+        result = get(node.op).kernel(*args, **node.attrs)
+    except (ValueError, TypeError, IndexError) as error:
+        shapes = ", ".join(str(np.shape(a)) for a in args)
+        raise EvaluationError(
+            f"{node.site}: {node.op} failed on inputs of shapes {shapes}: {error}"
+        ) from None
+    return np.asarray(result, dtype=node.dtype)
 
 
 def check_dtype(dtype: Any) -> str:
@@ -261,3 +326,16 @@ def sample_inputs(*shapes: tuple, positive: bool = False, **attrs: Any):
         return [(arrays, dict(attrs))]
 
     return samples
+
+
+# ---- cost helpers (OpDef.flops) -----------------------------------------------------------
+
+
+def size(shape: tuple) -> int:
+    """The number of elements of a fully known shape."""
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def per_input_element(flops: int) -> Callable[[Node], int]:
+    """flops hook for a reduction: `flops` per element of its largest input."""
+    return lambda node: flops * max(size(x.shape) for x in node.inputs)

@@ -8,6 +8,7 @@ import numpy as np
 from ..errors import DtypeError, ShapeError
 from ..ir import Node
 from .registry import (
+    BROADCAST,
     KERNEL,
     MULTILINEAR,
     F,
@@ -16,9 +17,11 @@ from .registry import (
     attr_label,
     broadcast_shapes,
     normalize_axis,
+    per_input_element,
     register,
     result_dtype,
     sample_inputs,
+    size,
 )
 
 
@@ -65,6 +68,9 @@ register(
         vjp=(_matmul_vjp_a, _matmul_vjp_b),
         jvp=MULTILINEAR,
         label="@",
+        runtime_shape=lambda n, a, b: a[:-1] + b[1:],
+        flops=lambda n: 2 * size(n.shape) * n.inputs[0].shape[-1],
+        complex_step=True,
         samples=lambda rng: [
             ((rng.normal(size=(3, 4)), rng.normal(size=(4, 2))), {}),
             ((rng.normal(size=(4,)), rng.normal(size=(4, 2))), {}),
@@ -96,6 +102,10 @@ register(
         label=lambda n: "T" if n.ndim == 2 else attr_label(n),
         vjp=(lambda g, n: F.transpose(g, axes=tuple(np.argsort(n.attrs["axes"]).tolist())),),
         samples=sample_inputs((3, 4, 2), axes=(2, 0, 1)),
+        runtime_shape=lambda n, x: [x[a] for a in n.attrs["axes"]],
+        view=True,
+        flops=0,
+        complex_step=True,
     )
 )
 
@@ -139,6 +149,11 @@ register(
             ),
         ),
         samples=sample_inputs((3, 4), shape=(2, 6)),
+        # a reshape to the same static shape keeps the run-time sizes
+        runtime_shape=lambda n, x: x if n.inputs[0].shape == n.shape else None,
+        view=True,
+        flops=0,
+        complex_step=True,
     )
 )
 
@@ -148,11 +163,15 @@ def _expand_attrs(attrs, x: Node) -> dict:
     return {"axis": normalize_axis(attrs["axis"], x.ndim + count)}
 
 
+def _expanded(shape: tuple, axes: tuple[int, ...]) -> tuple:
+    out = list(shape)
+    for a in axes:
+        out.insert(a, 1)
+    return tuple(out)
+
+
 def _expand_infer(attrs, x: Node):
-    shape = list(x.shape)
-    for a in attrs["axis"]:
-        shape.insert(a, 1)
-    return tuple(shape), x.dtype
+    return _expanded(x.shape, attrs["axis"]), x.dtype
 
 
 register(
@@ -168,6 +187,10 @@ register(
         vjp=(lambda g, n: F.sum(g, axis=n.attrs["axis"]),),
         label=attr_label,
         samples=sample_inputs((3, 4), axis=(1,)),
+        runtime_shape=lambda n, x: _expanded(x, n.attrs["axis"]),
+        view=True,
+        flops=0,
+        complex_step=True,
     )
 )
 
@@ -195,6 +218,11 @@ register(
         vjp=(lambda g, n: F.sum_to(g, shape=n.inputs[0].shape), None),
         jvp=(lambda t, n: F.broadcast_like(t, n.inputs[1]), None),
         samples=sample_inputs((1, 4), (3, 4)),
+        runtime_shape=lambda n, x, ref: ref,
+        shape_only=(1,),
+        view=True,
+        flops=0,
+        complex_step=True,
         doc="x broadcast to the run-time shape of ref (ref gives only its shape)",
     )
 )
@@ -233,6 +261,9 @@ register(
         label=lambda n: f"sum_to{list(n.shape)}",
         vjp=(lambda g, n: F.broadcast_like(g, n.inputs[0]),),
         samples=sample_inputs((3, 4), shape=(4,)),
+        runtime_shape=BROADCAST,  # a kept None axis keeps the input's size
+        flops=per_input_element(1),
+        complex_step=True,
     )
 )
 
@@ -270,6 +301,10 @@ register(
         jvp=MULTILINEAR,
         label=lambda n: f"[..., {n.attrs['index']}]",
         samples=sample_inputs((3, 4), index=2),
+        runtime_shape=lambda n, x: x[:-1],
+        view=True,
+        flops=0,
+        complex_step=True,
     )
 )
 
@@ -298,6 +333,7 @@ register(
             "dtype": attrs.get("dtype", "float64"),
         },
         samples=lambda rng: [((rng.integers(0, 4, size=(5,)),), {"depth": 4, "dtype": "float64"})],
+        runtime_shape=lambda n, labels: (*labels, n.attrs["depth"]),
     )
 )
 

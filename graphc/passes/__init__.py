@@ -1,8 +1,8 @@
 """Passes on the IR, one small module each: dead-node elimination, common-subexpression
 elimination, constant folding, algebraic simplification and fusion; `optimize` runs them
-in order and records what each did; `cost_table` counts FLOPs and bytes per node."""
+in order and records what each did; `specialize` resolves the training/inference ops;
+`cost` counts FLOPs and bytes per node."""
 
-from ..ops import fused  # noqa: F401 - registers the fused ops
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_nodes
 from .fold import fold_constants
@@ -10,4 +10,5 @@ from .fuse import fuse
 from .pattern import P, Rule, graph_rewrite
 from .pipeline import DEFAULT_PASSES, PASSES, OptimizeResult, PassStep, optimize
 from .simplify import simplify
-from .cost import CostTable, cost_table
+from .cost import CostTable
+from .specialize import specialize

@@ -3,12 +3,12 @@
 Counting follows the cheap-gradient principle's convention: one operation per element for
 each arithmetic op, comparison, select or elementary function (exp, log, tanh ... count 1);
 composite ops count their decomposition (softmax: max, subtract, exp, sum, divide = 5 per
-element); a matrix product counts 2*m*k*n. Bytes are the input arrays read plus the output
-written; views (transpose, reshape, expand_dims, broadcast_like) and leaves move nothing.
+element); a matrix product counts 2*m*k*n. Each op says its count (`OpDef.flops`). Bytes
+are the input arrays read plus the output written; views (`OpDef.view`: transpose, reshape,
+expand_dims, broadcast_like) and leaves move nothing.
 
-`cost_table(loss, shapes, batch=...)` totals the forward graph and the gradient graph (the
-optimized graph of the loss and its gradients, what one training step evaluates), so the
-ratio gradient FLOPs / forward FLOPs can be read off.
+`cost_table(loss, shapes, batch=...)` (in `graphc.diff.costs`, as it differentiates) totals
+the forward graph and the gradient graph; this module costs any graph.
 """
 
 from __future__ import annotations
@@ -20,76 +20,26 @@ from typing import Any
 import numpy as np
 
 from ..errors import GraphError, ShapeError
-from ..ir import Node, as_list, topological_order
-from ..ops.layers import specialize
+from ..ir import Node, as_list, rebuild, topological_order
 from ..ops.leaves import input as input_leaf
-from ..ops.registry import get
-
-# FLOPs per output element (default 1 for an op not listed; 0 for views and bookkeeping)
-PER_ELEMENT = {
-    "softmax": 5,
-    "log_softmax": 5,
-    "sigmoid": 4,
-    "softplus": 3,
-    "prelu": 2,
-    "dropout_mask": 2,
-    "softmax_xent_grad": 7,
-    "prelu_vjp_x": 3,
-    "broadcast_like": 0,
-    "transpose": 0,
-    "reshape": 0,
-    "expand_dims": 0,
-    "index_last": 0,
-    "axis_size": 0,
-    "update_state": 0,
-    "select_mode": 0,
-}
-VIEWS = frozenset(
-    {
-        "broadcast_like",
-        "transpose",
-        "reshape",
-        "expand_dims",
-        "index_last",
-        "axis_size",
-        "update_state",
-        "select_mode",
-    }
-)
-# FLOPs per *input* element, for reductions
-PER_INPUT_ELEMENT = {
-    "sum": 1,
-    "sum_to": 1,
-    "logsumexp": 4,
-    "prelu_vjp_alpha": 4,
-    "target_log_prob": 4,
-}
+from ..ops.registry import get, size
+from .specialize import specialize
 
 
 def node_flops(node: Node) -> int:
     """FLOPs of one node whose shape is fully known."""
     if node.is_leaf:
         return 0
-    if node.op == "matmul":
-        a, b = node.inputs
-        return 2 * int(np.prod(node.shape, dtype=np.int64)) * a.shape[-1]
-    if node.attrs.get("log_probs"):  # on a shared log_softmax: no normalization of its own
-        per = {"target_log_prob": 1, "softmax_xent_grad": 3}[node.op]  # a pick; exp, sub, mul
-        return per * int(np.prod(node.shape, dtype=np.int64))
-    if node.op in PER_INPUT_ELEMENT:
-        shapes = [x.shape for x in node.inputs]
-        if node.op == "prelu_vjp_alpha":  # x and g broadcast before the sum
-            shapes = [np.broadcast_shapes(*shapes)]
-        return PER_INPUT_ELEMENT[node.op] * max(int(np.prod(s, dtype=np.int64)) for s in shapes)
-    return PER_ELEMENT.get(node.op, 1) * int(np.prod(node.shape, dtype=np.int64))
+    flops = get(node.op).flops
+    return flops(node) if callable(flops) else flops * size(node.shape)
 
 
 def node_bytes(node: Node) -> int:
     """Bytes one node reads and writes (zero for views and leaves)."""
-    if node.is_leaf or node.op in VIEWS:
+    if node.is_leaf or get(node.op).view:
         return 0
     arrays = list(node.inputs) + [node]
-    return sum(int(np.prod(a.shape, dtype=np.int64)) * np.dtype(a.dtype).itemsize for a in arrays)
+    return sum(size(a.shape) * np.dtype(a.dtype).itemsize for a in arrays)
 
 
 def _given_shape(leaf: Node, given: Any) -> tuple:
@@ -140,12 +90,15 @@ def concrete(
 ) -> dict[int, Node]:
     """Each node of the graph rebuilt with fully known shapes (None dims resolved), by id."""
     env: dict[int, Node] = {}
-    for node in topological_order(outputs):
-        if node.is_leaf:
-            shape = _concrete_shape(node, shapes, batch) if node.op != "const" else node.shape
-            env[node.id] = node if shape == node.shape else input_leaf(node.name, shape, node.dtype)
-        else:
-            env[node.id] = node.with_inputs([env[i.id] for i in node.inputs])
+
+    def visit(old: Node, new: Node) -> Node:
+        if old.is_leaf and old.op != "const":
+            shape = _concrete_shape(old, shapes, batch)
+            new = old if shape == old.shape else input_leaf(old.name, shape, old.dtype)
+        env[old.id] = new
+        return new
+
+    rebuild(outputs, visit)
     return env
 
 
@@ -215,7 +168,11 @@ class CostTable:
         return "\n".join(lines)
 
 
-def _rows(graph: Sequence[Node], shapes, batch, forward: set[int] | None) -> list[dict]:
+def cost_rows(
+    graph: Sequence[Node], shapes, batch: int | None, forward: set[int] | None = None
+) -> list[dict]:
+    """One row per node of `graph` at concrete shapes; with `forward` (node ids), each row is
+    marked "forward" or "backward"."""
     env = concrete(graph, shapes, batch)
     rows = []
     for node in topological_order(graph):
@@ -237,23 +194,14 @@ def _rows(graph: Sequence[Node], shapes, batch, forward: set[int] | None) -> lis
     return rows
 
 
-def cost_table(
+def prepare(
     outputs: Node | Iterable[Node],
-    shapes: Mapping[str, Any] | None = None,
-    batch: int | None = None,
-    wrt: Sequence[Node] | None = None,
-    gradient: bool | None = None,
-    optimized: bool = True,
-    training: bool = False,
-) -> CostTable:
-    """FLOPs and bytes per node at the given input shapes (or values), None dims set to
-    `batch` (by default, the size a given shape puts there). For a scalar loss, also the
-    gradient graph with respect to `wrt` (default: every param). Both graphs are optimized
-    first (as lowering does) unless `optimized=False`."""
-    from ..diff import grad
-    from ..evaluate import params
-    from .pipeline import optimize
-
+    shapes: Mapping[str, Any] | None,
+    batch: int | None,
+    training: bool,
+) -> tuple[list[Node], dict, int | None]:
+    """The graph specialized for the mode, the checked shapes, and the batch size to use
+    (by default, the size a given shape puts in a None dimension)."""
     outputs = specialize(as_list(outputs), training)
     shapes = dict(shapes or {})
     names = {leaf.name for leaf in topological_order(outputs) if leaf.op == "input"}
@@ -267,20 +215,4 @@ def cost_table(
         not isinstance(batch, (int, np.integer)) or isinstance(batch, bool) or batch < 1
     ):
         raise GraphError(f"cost_table: batch must be a positive int, got {batch!r}")
-    if batch is None:
-        batch = _batch_of(outputs, shapes)
-    if gradient is None:
-        gradient = len(outputs) == 1 and outputs[0].shape == ()
-    forward = _rows(optimize(outputs).outputs if optimized else outputs, shapes, batch, None)
-    totals = [sum(r[k] for r in forward) for k in ("flops", "bytes")]
-    if not gradient:
-        return CostTable(forward, *totals, None, None)
-    if len(outputs) != 1 or outputs[0].shape != ():
-        raise GraphError("cost_table: the gradient needs one scalar output (a loss)")
-    targets = list(wrt) if wrt is not None else params(outputs)
-    step = [outputs[0], *as_list(grad(outputs[0], targets))]
-    if optimized:
-        step = optimize(step).outputs
-    rows = _rows(step, shapes, batch, {n.id for n in topological_order(step[0])})
-    flops, moved = sum(r["flops"] for r in rows), sum(r["bytes"] for r in rows)
-    return CostTable(rows, *totals, flops, moved)
+    return outputs, shapes, _batch_of(outputs, shapes) if batch is None else batch

@@ -2,8 +2,8 @@
 
 Walk in topological order with inputs already merged; a node's `structural_key` (op, input
 ids, attrs, dtype) then names its computation, so the first node with a key stands for all
-later ones. Equal consts merge by value; add, mul and equal ignore their input order (IEEE
-addition and multiplication are commutative). Inputs, params and state never merge.
+later ones. Equal consts merge by value; commutative ops (`OpDef.commutative`: add, mul,
+equal) ignore their input order. Inputs, params and state never merge.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from ..ir import Node, as_list
-from .pattern import COMMUTATIVE, rebuild
+from ..ir import Node, as_list, rebuild
+from ..ops.registry import get
 
 _CONST_KEY_LIMIT = 1 << 20  # bytes: bigger consts are compared by identity only
 
@@ -25,7 +25,7 @@ def computation_key(node: Node) -> tuple:
             return ("const", value.dtype.str, value.shape, value.tobytes())
         return node.structural_key
     key = node.structural_key
-    if node.op in COMMUTATIVE:
+    if get(node.op).commutative:
         return (key[0], tuple(sorted(key[1])), *key[2:])
     return key
 

@@ -1,9 +1,10 @@
 """Dead-node elimination: drop every node whose value no output needs.
 
 A graph is defined by its outputs, so unreachable nodes are gone already. What remains dead
-are nodes kept alive only for their *shape*: `broadcast_like` reads only the shape of its
-reference and `axis_size` only the sizes of some axes. Reverse mode makes many such uses
-(the gradient of a mean refers back to the forward loss for the batch size). This pass points
+are nodes kept alive only for their *shape*: an op reads its `OpDef.shape_only` inputs (such
+as `broadcast_like`'s reference and `axis_size`'s input) only for their sizes. Reverse mode
+makes many such uses (the gradient of a mean refers back to the forward loss for the batch
+size). This pass points
 each shape-only use at a node that is computed anyway (or at an input leaf) with the same
 symbolic run-time shape (see `shapes.py`), so the forward nodes it referred to can go.
 """
@@ -13,20 +14,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from ..ir import Node, as_list, topological_order
-from ..ops.registry import apply
-from .pattern import rebuild
-from .shapes import runtime_shape
-
-# op -> positions of the inputs whose value the op never reads (only their shape)
-SHAPE_ONLY = {"broadcast_like": (1,), "axis_size": (0,)}
+from ..ir import Node, as_list, rebuild, topological_order
+from ..ops.registry import apply, get
+from .shapes import runtime_shape, shape_scope
 
 
 def _value_live(outputs: list[Node], order: list[Node]) -> set[int]:
     live = {o.id for o in outputs}
     for node in reversed(order):
         if node.id in live:
-            skip = SHAPE_ONLY.get(node.op, ())
+            skip = get(node.op).shape_only
             live.update(x.id for k, x in enumerate(node.inputs) if k not in skip)
     return live
 
@@ -49,13 +46,16 @@ class _Providers:
 
     def repoint(self, old: Node, new: Node, live: set[int]) -> Node | None:
         """`new` with its shape-only input replaced by a provider, or None if it stays."""
-        ref = old.inputs[SHAPE_ONLY[old.op][0]]
+        (position,) = get(old.op).shape_only
+        ref = old.inputs[position]
         if ref.id in live or ref.is_leaf:
             return None
         other = self.whole.get((ref.shape, runtime_shape(ref)))
         if other is not None:
-            return new.with_inputs([other] if old.op == "axis_size" else [new.inputs[0], other])
-        if old.op == "broadcast_like":
+            inputs = list(new.inputs)
+            inputs[position] = other
+            return new.with_inputs(inputs)
+        if old.op != "axis_size":  # the size of one axis can be read off any node with it
             return None
         terms = [runtime_shape(ref)[a] for a in old.attrs["axis"]]
         if len(terms) != 1 or isinstance(terms[0], int) or terms[0] not in self.dims:
@@ -74,7 +74,11 @@ class _Providers:
 
 def eliminate_dead_nodes(outputs: Node | Iterable[Node]) -> tuple[list[Node], Counter]:
     """Drop nodes needed only for their shape; return the new outputs and {"repointed": n}."""
-    outputs = as_list(outputs)
+    with shape_scope():
+        return _eliminate(as_list(outputs))
+
+
+def _eliminate(outputs: list[Node]) -> tuple[list[Node], Counter]:
     order = topological_order(outputs)
     live = _value_live(outputs, order)
     for node in order:  # every symbol unified before any is used as a key
@@ -84,7 +88,7 @@ def eliminate_dead_nodes(outputs: Node | Iterable[Node]) -> tuple[list[Node], Co
 
     def visit(old: Node, new: Node) -> Node:
         nonlocal repointed
-        if old.op in SHAPE_ONLY and old.id in live:
+        if len(get(old.op).shape_only) == 1 and old.id in live:
             moved = providers.repoint(old, new, live)
             if moved is not None:
                 new, repointed = moved, repointed + 1

@@ -1,9 +1,10 @@
 """Constant folding: evaluate, once, every node whose inputs are all known before a run.
 
 A node folds when each input is a const, or is read only for a shape that is fully static
-(`broadcast_like`'s reference, `axis_size`'s input). The op's own kernel computes the value,
-so folding agrees with evaluation bit for bit. Never folded: the mode ops (`select_mode`,
-`update_state`, `dropout_mask`), whose meaning depends on training vs inference, and results
+(an `OpDef.shape_only` input, such as `broadcast_like`'s reference). The op's own kernel
+computes the value, so folding agrees with evaluation bit for bit. Never folded: ops whose
+`OpDef.foldable` is False (`select_mode`, `update_state`, `dropout_mask`: their meaning
+depends on training vs inference), and results
 bigger than both their const inputs and `MAX_FOLD_BYTES`: folding a broadcast would store a
 big array in the graph for what a scalar says (zeros_like of a 784x256 weight is 1.6 MB),
 and the simplifier removes such broadcasts anyway.
@@ -17,13 +18,10 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..errors import EvaluationError
-from ..evaluate import run_node
-from ..ir import Node, as_list
+from ..ir import Node, as_list, rebuild
 from ..ops.leaves import const
-from .dce import SHAPE_ONLY
-from .pattern import rebuild
+from ..ops.registry import get, run_node
 
-NEVER_FOLD = frozenset({"select_mode", "update_state", "dropout_mask"})
 MAX_FOLD_BYTES = 256
 
 
@@ -31,14 +29,14 @@ def _argument(node: Node, position: int, x: Node) -> np.ndarray | None:
     """The array a kernel gets for input `x`, or None when it is not known before a run."""
     if x.op == "const":
         return x.attrs["value"]
-    if position in SHAPE_ONLY.get(node.op, ()) and None not in x.shape:
+    if position in get(node.op).shape_only and None not in x.shape:
         return np.broadcast_to(np.zeros((), dtype=x.dtype), x.shape)  # shape only, no memory
     return None
 
 
 def folded_value(node: Node) -> np.ndarray | None:
     """The value of `node` if it can be folded, else None."""
-    if node.is_leaf or node.op in NEVER_FOLD or None in node.shape:
+    if node.is_leaf or not get(node.op).foldable or None in node.shape:
         return None
     args = [_argument(node, k, x) for k, x in enumerate(node.inputs)]
     if any(a is None for a in args):

@@ -20,11 +20,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import GraphError
-from ..ir import Node, as_list, topological_order
-from ..ops.registry import apply
-from .shapes import same_runtime_shape
+from ..ir import Node, as_list, rebuild, topological_order
+from ..ops.registry import apply, get
+from .shapes import same_runtime_shape, shape_scope
 
-COMMUTATIVE = frozenset({"add", "mul", "equal"})
 _SCAN_LIMIT = 1 << 16  # consts bigger than this are never inspected element by element
 
 
@@ -74,7 +73,7 @@ class P:
         if len(self.inputs) != len(node.inputs):
             return False
         orders = [node.inputs]
-        if node.op in COMMUTATIVE and len(node.inputs) == 2:
+        if get(node.op).commutative:
             orders.append(node.inputs[::-1])
         for order in orders:
             trial = dict(env)
@@ -137,21 +136,6 @@ def first_rewrite(node: Node, rules: Iterable[Rule]) -> tuple[Rule, Node] | None
     return None
 
 
-def rebuild(outputs: list[Node], visit: Callable[[Node, Node], Node]) -> list[Node]:
-    """Walk the graph in topological order; `visit(old, new)` gets each node and its copy with
-    already-rebuilt inputs and returns the node to use in its place."""
-    rebuilt: dict[int, Node] = {}
-    for node in topological_order(outputs):
-        inputs = [rebuilt.get(i.id, i) for i in node.inputs]
-        new = node
-        if any(a is not b for a, b in zip(inputs, node.inputs)):
-            new = node.with_inputs(inputs)
-        new = visit(node, new)
-        if new is not node:
-            rebuilt[node.id] = new
-    return [rebuilt.get(o.id, o) for o in outputs]
-
-
 def _rewrite_node(
     old: Node, new: Node, rules: list[Rule], fired: Counter, existing: set[int]
 ) -> Node:
@@ -171,13 +155,14 @@ def graph_rewrite(
     each rule fired (by rule name)."""
     outputs = as_list(outputs)
     fired: Counter = Counter()
-    for _ in range(max_sweeps):
-        before = sum(fired.values())
-        existing = {node.id for node in topological_order(outputs)}
-        visit = functools.partial(_rewrite_node, rules=rules, fired=fired, existing=existing)
-        outputs = rebuild(outputs, visit)
-        if sum(fired.values()) == before:
-            break
+    with shape_scope():
+        for _ in range(max_sweeps):
+            before = sum(fired.values())
+            existing = {node.id for node in topological_order(outputs)}
+            visit = functools.partial(_rewrite_node, rules=rules, fired=fired, existing=existing)
+            outputs = rebuild(outputs, visit)
+            if sum(fired.values()) == before:
+                break
     return outputs, fired
 
 

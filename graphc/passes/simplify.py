@@ -20,6 +20,7 @@ import numpy as np
 
 from ..ir import Node
 from ..ops.leaves import const
+from ..ops.registry import MULTILINEAR, get
 from .pattern import P, Rule, build, const_value, graph_rewrite, is_all, number, var
 from .shapes import same_runtime_shape
 
@@ -43,15 +44,12 @@ def zeros_for(node: Node) -> Node | None:
 
 
 def _only_zeros_flow(node: Node) -> bool:
-    """True when `node` is linear in inputs that are all zeros (so it is zeros)."""
-    xs = node.inputs
-    if node.op in ("neg", "sum", "sum_to", "expand_dims", "transpose", "reshape", "index_last"):
-        return is_all(xs[0], 0.0)
-    if node.op in ("where", "select_mode"):
-        return all(is_all(x, 0.0) for x in xs[-2:])
-    if node.op == "matmul":
-        return any(is_all(x, 0.0) for x in xs)
-    return False
+    """True when `node` is linear in inputs that are all zeros (so it is zeros): the op's
+    `linear` inputs all zeros, or any input of a multilinear op."""
+    opdef = get(node.op)
+    if opdef.linear:
+        return all(is_all(node.inputs[k], 0.0) for k in opdef.linear)
+    return opdef.jvp == MULTILINEAR and any(is_all(x, 0.0) for x in node.inputs)
 
 
 def _compose(x: Node, outer: Node, **_) -> Node:
@@ -95,25 +93,10 @@ def _drop_broadcast(node: Node, **_) -> Node | None:
     return build(node.op, *inputs, **dict(node.attrs))
 
 
-def _has_broadcast_input(node: Node) -> bool:
-    return any(x.op == "broadcast_like" for x in node.inputs)
+def _elementwise_of_broadcast(node: Node) -> bool:
+    return get(node.op).elementwise and any(x.op == "broadcast_like" for x in node.inputs)
 
 
-_WITH_BROADCAST = (
-    "add",
-    "sub",
-    "mul",
-    "div",
-    "pow",
-    "maximum",
-    "prelu",
-    "where",
-    "greater",
-    "greater_equal",
-    "less",
-    "less_equal",
-    "equal",
-)
 _SAME_COND = P("where", var("cond"), X, ZERO), P("where", var("cond"), ZERO, Y)
 
 RULES = [
@@ -190,8 +173,8 @@ RULES = [
         P("broadcast_like", P("broadcast_like", X, var("r1")), var("r2")),
         lambda x, r2, **_: build("broadcast_like", x, r2),
     ),
-    # f(broadcast_like(a, r), b) -> f(a, b): NumPy broadcasts anyway (same result shape)
-    Rule("f(broadcast)", P(_WITH_BROADCAST, test=_has_broadcast_input), _drop_broadcast),
+    # f(broadcast_like(a, r), b) -> f(a, b) for elementwise f: NumPy broadcasts anyway
+    Rule("f(broadcast)", P(None, test=_elementwise_of_broadcast), _drop_broadcast),
 ]
 
 
