@@ -16,7 +16,7 @@ from ..ir import Node, leaves, topological_order
 from ..montecarlo import mc_graph
 from ..passes.specialize import specialize
 from ..ops.leaves import input as input_leaf
-from .. import files
+from .. import files, initializers
 from ..files import write_text
 from . import optimizers, training
 from .body import FunctionEmitter
@@ -85,6 +85,7 @@ def build_module(
             raise GraphError(f"gc.export: {what} must be a positive int, got {value!r}")
     module = Module(_doc(name, optimizer))
     module.copy_module(files)  # the script's --save and --history write atomically too
+    module.copy_module(initializers)
     module.copy_module(training)
     module.namer.taken.update(_GLOBALS)  # a user's name never shadows them in a function
     sig = _signature(loss, predictions, module)

@@ -7,35 +7,12 @@ NumPy and the standard library only. The functions take the exported module's na
 
 import argparse
 import json
-import math
 import sys
 import time
-import zlib
 
 import numpy as np
 
 from ..files import write_file
-
-
-def initial_value(name, init, shape, dtype, seed):
-    """A param's initial array, exactly as gc.init_params makes it (seeded per name)."""
-    if isinstance(init, np.ndarray):
-        return init.astype(dtype, copy=True)
-    if isinstance(init, float):
-        return np.full(shape, init, dtype=dtype)
-    rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
-    fan_in, fan_out = (shape[0], shape[-1]) if shape else (1, 1)
-    draws = {
-        "zeros": lambda: np.zeros(shape),
-        "ones": lambda: np.ones(shape),
-        "normal": lambda: rng.normal(0.0, 0.01, shape),
-        "uniform": lambda: rng.uniform(-0.05, 0.05, shape),
-        "he_normal": lambda: rng.normal(0.0, math.sqrt(2 / fan_in), shape),
-        "he_uniform": lambda: rng.uniform(-1, 1, shape) * math.sqrt(6 / fan_in),
-        "xavier_normal": lambda: rng.normal(0.0, math.sqrt(2 / (fan_in + fan_out)), shape),
-        "xavier_uniform": lambda: rng.uniform(-1, 1, shape) * math.sqrt(6 / (fan_in + fan_out)),
-    }
-    return np.asarray(draws[init](), dtype=dtype)
 
 
 def count_hits(predictions, target):

@@ -141,7 +141,8 @@ register(
 )
 
 
-def _prelu_positive(n: Node) -> Node:
+def first_positive(n: Node) -> Node:
+    """Where the first input of `n` is positive (PReLU's branch), as a graph node."""
     return F.greater(n.inputs[0], 0.0)
 
 
@@ -159,12 +160,12 @@ register(
         flops=2,
         saturates=True,
         vjp=(
-            lambda g, n: F.where(_prelu_positive(n), g, g * n.inputs[1]),
-            lambda g, n: F.where(_prelu_positive(n), 0.0, g * n.inputs[0]),
+            lambda g, n: F.where(first_positive(n), g, g * n.inputs[1]),
+            lambda g, n: F.where(first_positive(n), 0.0, g * n.inputs[0]),
         ),
         jvp=(
-            lambda t, n: F.where(_prelu_positive(n), t, t * n.inputs[1]),
-            lambda t, n: F.where(_prelu_positive(n), 0.0, t * n.inputs[0]),
+            lambda t, n: F.where(first_positive(n), t, t * n.inputs[1]),
+            lambda t, n: F.where(first_positive(n), 0.0, t * n.inputs[0]),
         ),
         doc="x where x > 0, alpha * x elsewhere; alpha is learned (scalar or per unit)",
     )
@@ -206,7 +207,8 @@ def _where_infer(attrs, cond: Node, a: Node, b: Node):
     return broadcast_shapes(cond.shape, a.shape, b.shape), elementwise(attrs, a, b)[1]
 
 
-def _piecewise(c, a, b):
+def where_sympy(c, a, b):
+    """where(c, a, b) on SymPy scalars (c a relation, a SymPy or a Python bool)."""
     return sp.Piecewise((a, bool(c) if isinstance(c, (bool, np.bool_)) else c), (b, True))
 
 
@@ -221,7 +223,7 @@ register(
         _where_infer,
         kernel=np.where,
         emit="np.where({0}, {1}, {2})",
-        sympy=scalar_sympy(_piecewise),
+        sympy=scalar_sympy(where_sympy),
         samples=_where_samples,
         elementwise=True,
         linear=(1, 2),

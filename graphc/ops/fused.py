@@ -25,6 +25,9 @@ import sympy as sp
 
 from ..errors import DtypeError, ShapeError
 from ..ir import Node
+from .binary import first_positive, where_sympy
+from .reductions import sum_kept
+from .shape import sum_to_axes
 from .registry import (
     BROADCAST,
     F,
@@ -115,10 +118,6 @@ def _dense_target(n: Node) -> Node:
     return target
 
 
-def _row_sum(n: Node, v: Node) -> Node:
-    return F.sum(v, axis=n.attrs["axis"], keepdims=True)
-
-
 def _probs(n: Node) -> Node:
     """softmax of the first input: exp of it when it holds log-probabilities."""
     if n.attrs["log_probs"]:
@@ -134,23 +133,23 @@ def _log_probs(n: Node) -> Node:
 def _softmax_vjp(n: Node, h: Node) -> Node:
     """h through _probs' Jacobian (symmetric, so also its jvp)."""
     p = _probs(n)
-    return p * h if n.attrs["log_probs"] else p * (h - _row_sum(n, h * p))
+    return p * h if n.attrs["log_probs"] else p * (h - sum_kept(n, h * p))
 
 
 def _xent_vjp_logits(g: Node, n: Node) -> Node:
-    return _softmax_vjp(n, g * n.inputs[2] * _row_sum(n, _dense_target(n)))
+    return _softmax_vjp(n, g * n.inputs[2] * sum_kept(n, _dense_target(n)))
 
 
 def _xent_vjp_target(g: Node, n: Node) -> Node:
     p = _probs(n)
     h = g * n.inputs[2]  # the scale may vary along the row, so it goes inside the row sum
-    return _row_sum(n, h * p) - h
+    return sum_kept(n, h * p) - h
 
 
 def _xent_unscaled(n: Node) -> Node:
     p = _probs(n)
     t = _dense_target(n)
-    return p * _row_sum(n, t) - t
+    return p * sum_kept(n, t) - t
 
 
 def _xent_sympy(logits, target, scale, axis, log_probs=False):
@@ -196,8 +195,8 @@ register(
         normalize=_xent_attrs,
         vjp=(_xent_vjp_logits, _xent_vjp_target, lambda g, n: g * _xent_unscaled(n)),
         jvp=(
-            lambda t, n: n.inputs[2] * _row_sum(n, _dense_target(n)) * _softmax_vjp(n, t),
-            lambda t, n: n.inputs[2] * (_probs(n) * _row_sum(n, t) - t),
+            lambda t, n: n.inputs[2] * sum_kept(n, _dense_target(n)) * _softmax_vjp(n, t),
+            lambda t, n: n.inputs[2] * (_probs(n) * sum_kept(n, t) - t),
             lambda t, n: t * _xent_unscaled(n),
         ),
         sympy=_xent_sympy,
@@ -315,10 +314,6 @@ def prelu_vjp_alpha_kernel(x, g, axis, lead):
     return total.reshape(total.shape[lead:])
 
 
-def _where_sympy(c, a, b):
-    return sp.Piecewise((a, c), (b, True))
-
-
 def _prelu_x_infer(attrs, x: Node, alpha: Node, g: Node):
     return broadcast_shapes(x.shape, alpha.shape, g.shape), result_dtype(x, alpha, g)
 
@@ -336,10 +331,7 @@ def _prelu_alpha_attrs(attrs, x: Node, g: Node) -> dict:
     shape = tuple(attrs["shape"])
     if len(shape) > len(full) or broadcast_shapes(full, shape) != full:
         raise ShapeError(f"cannot sum {full} down to {shape}")
-    lead = len(full) - len(shape)
-    axis = tuple(range(lead)) + tuple(
-        lead + i for i, d in enumerate(shape) if d == 1 and full[lead + i] != 1
-    )
+    axis, lead = sum_to_axes(full, shape)
     return {"axis": axis, "lead": lead}
 
 
@@ -353,10 +345,6 @@ def _negative(n: Node) -> Node:
     return F.less_equal(n.inputs[0], 0.0)
 
 
-def _positive(n: Node) -> Node:
-    return F.greater(n.inputs[0], 0.0)
-
-
 register(
     OpDef(
         "prelu_vjp_x",
@@ -366,15 +354,15 @@ register(
         emit="np.where({0} > 0, {2}, {1} * {2})",
         vjp=(
             None,
-            lambda c, n: F.where(_positive(n), 0.0, c * n.inputs[2]),
-            lambda c, n: F.where(_positive(n), c, c * n.inputs[1]),
+            lambda c, n: F.where(first_positive(n), 0.0, c * n.inputs[2]),
+            lambda c, n: F.where(first_positive(n), c, c * n.inputs[1]),
         ),
         jvp=(
             None,
-            lambda t, n: F.where(_positive(n), 0.0, t * n.inputs[2]),
-            lambda t, n: F.where(_positive(n), t, t * n.inputs[1]),
+            lambda t, n: F.where(first_positive(n), 0.0, t * n.inputs[2]),
+            lambda t, n: F.where(first_positive(n), t, t * n.inputs[1]),
         ),
-        sympy=scalar_sympy(lambda x, a, g: _where_sympy(x > 0, g, a * g)),
+        sympy=scalar_sympy(lambda x, a, g: where_sympy(x > 0, g, a * g)),
         kink=lambda x, a, g: x,
         label="prelu'(x)",
         elementwise=True,
@@ -398,7 +386,7 @@ def _alpha_samples(rng):
 
 def _alpha_sympy(x, g, axis, lead):
     total = np.sum(
-        scalar_sympy(lambda a, b: _where_sympy(a > 0, 0, b * a))(x, g), axis=axis, keepdims=True
+        scalar_sympy(lambda a, b: where_sympy(a > 0, 0, b * a))(x, g), axis=axis, keepdims=True
     )
     total = np.asarray(total, dtype=object)  # a 0-d sum comes back as a bare expression
     return total.reshape(total.shape[lead:])

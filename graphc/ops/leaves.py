@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
-import zlib
 from typing import Any
 
 import numpy as np
 
 from ..errors import DtypeError, GraphError, ShapeError
+from ..initializers import NAMES as INITIALIZERS
+from ..initializers import initial_value as draw_initial
 from ..ir import Node, current_scope, user_site
 from .registry import FLOAT_DTYPES, OpDef, check_dtype, register
 
@@ -133,31 +133,7 @@ def const(value: Any, dtype: str | None = None) -> Node:
     )
 
 
-def _fans(shape: tuple) -> tuple[int, int]:
-    if not shape:
-        return 1, 1
-    return shape[0], shape[-1]
-
-
-INITIALIZERS = {  # (rng, shape) -> array; fans as in Glorot & Bengio and He et al.
-    "zeros": lambda rng, s: np.zeros(s),
-    "ones": lambda rng, s: np.ones(s),
-    "normal": lambda rng, s: rng.normal(0.0, 0.01, s),
-    "uniform": lambda rng, s: rng.uniform(-0.05, 0.05, s),
-    "he_normal": lambda rng, s: rng.normal(0.0, math.sqrt(2 / _fans(s)[0]), s),
-    "he_uniform": lambda rng, s: rng.uniform(-1, 1, s) * math.sqrt(6 / _fans(s)[0]),
-    "xavier_normal": lambda rng, s: rng.normal(0.0, math.sqrt(2 / sum(_fans(s))), s),
-    "xavier_uniform": lambda rng, s: rng.uniform(-1, 1, s) * math.sqrt(6 / sum(_fans(s))),
-}
-
-
 def initial_value(node: Node, seed: int = 0) -> np.ndarray:
     """The initial array of a param or state leaf; seeded per name, so adding a param
     does not change the others."""
-    init = node.attrs["init"]
-    if isinstance(init, np.ndarray):
-        return init.astype(node.dtype, copy=True)
-    if isinstance(init, float):
-        return np.full(node.shape, init, dtype=node.dtype)
-    rng = np.random.default_rng([seed, zlib.crc32(node.name.encode())])
-    return np.asarray(INITIALIZERS[init](rng, node.shape), dtype=node.dtype)
+    return draw_initial(node.name, node.attrs["init"], node.shape, node.dtype, seed)

@@ -130,7 +130,8 @@ def _sp_logsumexp(x, axis, keepdims=True):
     return np.vectorize(sp.log, otypes=[object])(total)
 
 
-def _keep(n: Node, v: Node) -> Node:
+def sum_kept(n: Node, v: Node) -> Node:
+    """`v` summed along the axis of `n` (an op with an `axis` attr), kept as size 1."""
     return F.sum(v, axis=n.attrs["axis"], keepdims=True)
 
 
@@ -178,8 +179,8 @@ register(
         kernel=softmax_kernel,
         normalize=_one_axis,
         sympy=lambda x, axis: _sp_exp(x) / np.sum(_sp_exp(x), axis=axis, keepdims=True),
-        vjp=(lambda g, n: n * (g - _keep(n, g * n)),),
-        jvp=(lambda t, n: n * (t - _keep(n, t * n)),),
+        vjp=(lambda g, n: n * (g - sum_kept(n, g * n)),),
+        jvp=(lambda t, n: n * (t - sum_kept(n, t * n)),),
         label=attr_label,
         samples=sample_inputs((3, 4), axis=1),
         runtime_shape=BROADCAST,
@@ -196,8 +197,8 @@ register(
         kernel=log_softmax_kernel,
         normalize=_one_axis,
         sympy=lambda x, axis: x - _sp_logsumexp(x, axis),
-        vjp=(lambda g, n: g - _softmax_of(n) * _keep(n, g),),
-        jvp=(lambda t, n: t - _keep(n, _softmax_of(n) * t),),
+        vjp=(lambda g, n: g - _softmax_of(n) * sum_kept(n, g),),
+        jvp=(lambda t, n: t - sum_kept(n, _softmax_of(n) * t),),
         label=attr_label,
         samples=sample_inputs((3, 4), axis=1),
         runtime_shape=BROADCAST,

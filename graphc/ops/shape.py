@@ -228,12 +228,19 @@ register(
 )
 
 
+def sum_to_axes(full, shape):
+    """(the axes of `full` that summing down to `shape` reduces, how many leading axes it
+    drops): the leading axes, and the size-1 axes of `shape` that `full` broadcast."""
+    lead = len(full) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and full[lead + i] != 1
+    )
+    return axes, lead
+
+
 def sum_to_kernel(x, shape):
     """Sum x down to `shape` (None keeps an axis): undoes NumPy broadcasting."""
-    lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, d in enumerate(shape) if d == 1 and x.shape[lead + i] != 1
-    )
+    axes, lead = sum_to_axes(x.shape, shape)
     if not axes:
         return x
     total = np.sum(x, axis=axes, keepdims=True)
