@@ -19,7 +19,8 @@ from ..ops.registry import apply, get
 from .shapes import runtime_shape, shape_scope
 
 
-def _value_live(outputs: list[Node], order: list[Node]) -> set[int]:
+def value_live(outputs: list[Node], order: list[Node]) -> set[int]:
+    """Ids of the nodes in `order` whose value (not only their shape) an output needs."""
     live = {o.id for o in outputs}
     for node in reversed(order):
         if node.id in live:
@@ -80,7 +81,7 @@ def eliminate_dead_nodes(outputs: Node | Iterable[Node]) -> tuple[list[Node], Co
 
 def _eliminate(outputs: list[Node]) -> tuple[list[Node], Counter]:
     order = topological_order(outputs)
-    live = _value_live(outputs, order)
+    live = value_live(outputs, order)
     for node in order:  # every symbol unified before any is used as a key
         runtime_shape(node)
     providers = _Providers()

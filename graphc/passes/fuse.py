@@ -20,10 +20,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from ..ir import Node, topological_order
-from ..ops import fused  # noqa: F401 - registers the fused ops
-from .dce import _value_live
-from .pattern import P, Rule, _keep_name, build, graph_rewrite, number, rebuild, var
+from ..ir import Node, rebuild, topological_order
+from .dce import value_live
+from .pattern import P, Rule, build, graph_rewrite, keep_name, number, var
 
 X, G, A = var("x"), var("g"), var("a")
 ZERO = number(0.0)
@@ -132,7 +131,7 @@ def share_log_softmax(outputs: list[Node]) -> tuple[list[Node], Counter]:
     """Rebuild softmax cross-entropy's forward and backward on one shared log_softmax of
     their logits, where both are in the graph; {"shared log_softmax": logits shared}."""
     nodes = topological_order(outputs)
-    live = _value_live(outputs, nodes)  # a loss kept only for its batch size is not computed
+    live = value_live(outputs, nodes)  # a loss kept only for its batch size is not computed
     found: dict[str, set] = {op: set() for op in _SOFTMAX_CE}
     for n in nodes:
         if n.op in _SOFTMAX_CE and not n.attrs["log_probs"] and n.id in live:
@@ -149,6 +148,6 @@ def share_log_softmax(outputs: list[Node]) -> tuple[list[Node], Counter]:
         if key not in made:
             made[key] = build("log_softmax", new.inputs[0], axis=key[1])
         shared = build(old.op, made[key], *new.inputs[1:], axis=key[1], log_probs=True)
-        return _keep_name(old, shared, existing)
+        return keep_name(old, shared, existing)
 
     return rebuild(outputs, visit), Counter({"shared log_softmax": len(both)})

@@ -117,7 +117,7 @@ def keeps_shape(old: Node, new: Node) -> bool:
     return new.dtype == old.dtype and same_runtime_shape(old, new)
 
 
-def _keep_name(old: Node, new: Node, existing: set[int]) -> Node:
+def keep_name(old: Node, new: Node, existing: set[int]) -> Node:
     """The user's name for `old` stays on a freshly built replacement (renderings and
     generated code); a node already in the graph keeps its own, or it would be duplicated."""
     if old.name is None or new.name is not None or new.is_leaf or new.id in existing:
@@ -144,7 +144,7 @@ def _rewrite_node(
         if hit is None:
             break
         fired[hit[0].name] += 1
-        new = _keep_name(new, hit[1], existing)
+        new = keep_name(new, hit[1], existing)
     return new
 
 
