@@ -10,12 +10,22 @@ import math
 import os
 from collections import Counter
 
+import numpy as np
+
+from .demo import run_demo
+from .diff import compare as compare_gradients
+from .diff import cost_table, grad
 from .errors import GraphError
-from .evaluate import inputs
+from .evaluate import inputs, params
 from .files import write_file, write_text
-from .modelfile import example_values
-from .progress import format_metric
-from .trainer import SHOWN
+from .ir import leaves, topological_order
+from .lower import export as export_module
+from .modelfile import example_values, load_model, load_npz, save_npz
+from .passes import optimize as run_passes
+from .progress import ProgressBar, format_metric
+from .serialize import save
+from .trainer import SHOWN, check_run, compile_trainer
+from .trainer import train as run_training
 
 EXIT_ERROR = 1
 PICTURES = (".svg", ".png", ".pdf", ".dot", ".gv")  # what visual.save writes for a graph
@@ -27,8 +37,6 @@ class CommandError(GraphError):
 
 
 def _load(args: argparse.Namespace, with_data: bool = False):
-    from .modelfile import load_model
-
     return load_model(args.model, with_data=with_data)
 
 
@@ -77,9 +85,6 @@ def check_outputs(
 
 def show(args: argparse.Namespace) -> int:
     """List a model's inputs, params, state, ops and data sizes."""
-    from .evaluate import params
-    from .ir import leaves, topological_order
-
     model = _load(args, with_data=True)
     order = topological_order(model.outputs)
     ops = Counter(n.op for n in order if not n.is_leaf)
@@ -114,8 +119,6 @@ def _shape(shape: tuple) -> str:
 def render(args: argparse.Namespace) -> int:
     """Draw the forward, backward or combined graph into a picture file."""
     import visual
-
-    from .evaluate import params
 
     check_outputs(args, {"-o": args.output}, {"-o": PICTURES})
     model = _load(args, with_data=args.values)
@@ -179,9 +182,6 @@ def explain(args: argparse.Namespace) -> int:
 
 def compare(args: argparse.Namespace) -> int:
     """Differentiate four ways on a small batch; print (and save) the comparison."""
-    from .diff import compare
-    from .evaluate import params
-
     check_outputs(args, {"-o": args.output})
     model = _load(args, with_data=True)
     every = params(model.loss)
@@ -189,7 +189,7 @@ def compare(args: argparse.Namespace) -> int:
         raise CommandError(f"{model.source}: the loss has no params to differentiate")
     wrt = every if not args.wrt else [_param(every, name, model.source) for name in args.wrt]
     values, where = example_values(model, args.batch)
-    report = compare(model.loss, wrt, values, methods=args.methods, max_ops=args.max_ops)
+    report = compare_gradients(model.loss, wrt, values, methods=args.methods, max_ops=args.max_ops)
     print(report)
     print(f"(on {where})")
     if args.output:
@@ -232,14 +232,11 @@ def _predictions(model):
 
 def export(args: argparse.Namespace) -> int:
     """Write the NumPy-only training script (and, with --data, its data as .npz)."""
-    from .lower import export
-    from .modelfile import save_npz
-
     check_outputs(args, {"-o": args.output, "--data": args.data}, {"-o": (".py",)})
     model = _load(args, with_data=bool(args.data))
     out = args.output or f"{model.name}_train.py"
     check_outputs(args, {"-o": out, "--data": args.data})
-    export(
+    export_module(
         model.loss,
         out,
         args.optimizer,
@@ -265,10 +262,6 @@ def export(args: argparse.Namespace) -> int:
 
 def train(args: argparse.Namespace) -> int:
     """Train through the exported code with a progress bar; write history, plot, params."""
-    from .modelfile import load_npz
-    from .progress import ProgressBar
-    from .trainer import check_run, compile_trainer, train
-
     check_run(args.epochs, args.batch_size)  # before the model loads and the banner prints
     check_outputs(
         args,
@@ -288,7 +281,7 @@ def train(args: argparse.Namespace) -> int:
     rows = len(next(iter(data["train"].values())))
     print(f"training {model.name} on {rows} rows, {args.optimizer}, {args.epochs} epochs")
     bar = None if args.quiet else ProgressBar(args.epochs)
-    result = train(trainer, data, args.epochs, args.batch_size, seed=args.seed, progress=bar)
+    result = run_training(trainer, data, args.epochs, args.batch_size, seed=args.seed, progress=bar)
     summary = "  ".join(
         format_metric(k, result.final(k)) for k in SHOWN if result.final(k) is not None
     )
@@ -300,8 +293,6 @@ def train(args: argparse.Namespace) -> int:
 
 
 def _write_training_outputs(args, model, result) -> None:
-    import numpy as np
-
     if args.history:
         history = result.history | ({"test": result.test} if result.test else {})
         write_text(args.history, json.dumps(history, indent=1))
@@ -322,8 +313,6 @@ def _write_training_outputs(args, model, result) -> None:
 
 def demo(args: argparse.Namespace) -> int:
     """Run the lecture's network end to end into --out."""
-    from .demo import run_demo
-
     run_demo(args.out)
     return 0
 
@@ -331,11 +320,6 @@ def demo(args: argparse.Namespace) -> int:
 def optimize(args: argparse.Namespace) -> int:
     """Run graphc's passes over the training step (loss and gradients) or the forward graph;
     print what each pass did, optionally draw the change and save the result."""
-    from .diff import grad
-    from .evaluate import params
-    from .passes import optimize as run_passes
-    from .serialize import save
-
     check_outputs(
         args,
         {"--render": args.render, "-o": args.output},
@@ -360,8 +344,6 @@ def optimize(args: argparse.Namespace) -> int:
 
 def cost(args: argparse.Namespace) -> int:
     """Print the FLOPs and bytes of every node of the forward and gradient graphs."""
-    from .diff import cost_table
-
     model = _load(args)
     if args.batch < 1:
         raise CommandError(f"the batch size must be a positive int, got {args.batch}")

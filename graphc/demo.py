@@ -14,7 +14,11 @@ import numpy as np
 
 import graphc as gc
 
+from .datasets import digits
 from .files import write_text
+from .modelfile import save_npz
+from .progress import ProgressBar
+from .trainer import import_trainer, train
 
 EPOCHS = 20
 OPTIMIZER = {"optimizer": "adam", "lr": 0.01}
@@ -123,10 +127,6 @@ def _compare(full_loss, full_values, written: Written) -> dict:
 
 
 def _export_and_train(loss, logits, data, written: Written, epochs: int) -> dict:
-    from .modelfile import save_npz
-    from .progress import ProgressBar
-    from .trainer import import_trainer, train
-
     script = written.path("train_prelu_l2.py", "NumPy-only training code (python it --help)")
     gc.export(
         loss, script, OPTIMIZER["optimizer"], predictions=logits, epochs=epochs, lr=OPTIMIZER["lr"]
@@ -162,8 +162,6 @@ def _plot(history: dict, written: Written) -> None:
 
 def run_demo(out: str, epochs: int = EPOCHS) -> dict:
     """Run the whole demo into folder `out`; print what was written where; return a summary."""
-    from .datasets import digits
-
     os.makedirs(out, exist_ok=True)
     print(f"graphc demo: the lecture's network end to end, written into {out}/")
     written = Written(out)

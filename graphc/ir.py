@@ -176,7 +176,7 @@ class Node:
 
     # ---- operators: `x @ W + b` builds nodes -------------------------------------------
     def _op(self, name, *others, **attrs):
-        from .ops.registry import apply
+        from .ops.registry import apply  # the registry builds on this module
 
         return apply(name, *others, **attrs)
 
@@ -265,7 +265,7 @@ class Node:
 
     def with_inputs(self, inputs: Iterable[Node]) -> Node:
         """Return a copy of this node with other inputs (same op, attrs, name and site)."""
-        from .ops.registry import apply
+        from .ops.registry import apply  # the registry builds on this module
 
         return apply(
             self.op,
@@ -402,7 +402,7 @@ def substitute(outputs: Node | Iterable[Node], mapping: Mapping[Node, Node]) -> 
 
 def to_networkx(outputs: Node | Iterable[Node]):
     """The graph as a `networkx.DiGraph` keyed by node id (attributes: op, shape, dtype, name)."""
-    import networkx as nx
+    import networkx as nx  # only here: it would add a quarter to `import graphc`
 
     graph = nx.DiGraph()
     for node in topological_order(outputs):

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GraphError, LoadError
+from .evaluate import init_params
 from .files import write_file
 from .ir import Node, leaves
 from .serialize import load
@@ -235,8 +236,6 @@ def load_model(path: str | os.PathLike, with_data: bool = True) -> Model:
 def example_values(model: Model, batch: int = 4, seed: int = 0) -> tuple[dict, str]:
     """Initial params plus `batch` rows for every input, and where the rows came from: the
     model's training data when it has some, else seeded random numbers (0/1 for integers)."""
-    from .evaluate import init_params
-
     if not isinstance(batch, int) or batch < 1:
         raise ModelFileError(f"the batch size must be a positive int, got {batch!r}")
     values: dict[str, Any] = init_params(model.outputs, seed=seed)

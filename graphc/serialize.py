@@ -17,6 +17,7 @@ import numpy as np
 from .errors import GraphError, LoadError
 from .files import write_file
 from .ir import Node, as_list, scope, topological_order
+from .ops import leaves
 from .ops.registry import REGISTRY, apply, check_dtype
 
 FORMAT = "graphc-graph"
@@ -76,8 +77,6 @@ def save(outputs: Node | Iterable[Node], path: str | os.PathLike) -> None:
 
 
 def _leaf(entry: dict) -> Node:
-    from .ops import leaves
-
     op, attrs = entry["op"], entry.get("attrs", {})
     if op == "const":
         return leaves.const(_decode(attrs["value"]))

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .errors import GraphError
+from .lower import build_module
 from .progress import ProgressBar, format_metric
 
 SHOWN = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -103,8 +104,6 @@ def compile_trainer(
     loss, optimizer: str = "sgd", predictions=None, name: str = "model", **hyper
 ) -> dict:
     """The exported training module for `loss`, compiled in memory (its namespace)."""
-    from .lower import build_module
-
     module = build_module(loss, optimizer, predictions=predictions, name=name, **hyper)
     return module.compile(f"<graphc export of {name}>")
 

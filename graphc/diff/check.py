@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import GraphError
 from ..evaluate import evaluate
 from ..ir import Node, as_list
+from ..table import text_table
 from .gradient import grad
 from .numeric import Program, check_number, check_scheme, describe, expected_error, steps_for
 
@@ -103,13 +104,18 @@ class GradCheck:
             lines = [
                 f"gradient check FAILED: {len(self.mismatches)} of {self.checked} elements "
                 f"disagree ({how})",
-                f"  {'element':<16}{self.mode:>14}{'numeric':>14}{'|diff|':>11}{'rel':>10}",
             ]
-            for m in self.mismatches[:20]:
-                lines.append(
-                    f"  {m.element:<16}{m.analytic:>14.6g}{m.numeric:>14.6g}"
-                    f"{m.abs_error:>11.2e}{m.rel_error:>10.2e}"
+            rows = [("element", self.mode, "numeric", "|diff|", "rel")] + [
+                (
+                    m.element,
+                    f"{m.analytic:.6g}",
+                    f"{m.numeric:.6g}",
+                    f"{m.abs_error:.2e}",
+                    f"{m.rel_error:.2e}",
                 )
+                for m in self.mismatches[:20]
+            ]
+            lines += text_table(rows, right=(1, 2, 3, 4), indent="  ")
             if len(self.mismatches) > 20:
                 lines.append(f"  ... and {len(self.mismatches) - 20} more")
         if self.kinks:

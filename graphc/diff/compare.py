@@ -3,7 +3,6 @@ reports accuracy, cost and size, as a table, a dict and an HTML table for Jupyte
 
 from __future__ import annotations
 
-import html
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +13,9 @@ import numpy as np
 from ..errors import GraphError
 from ..evaluate import evaluate
 from ..ir import Node, as_list, substitute, topological_order
+from ..table import html_table, text_table
 from .check import gradient_nodes
+from .forward import forward_jvp_count
 from .numeric import SCHEMES, describe, numeric_grad
 
 METHODS = ("symbolic", "numeric", "forward", "reverse")
@@ -63,6 +64,9 @@ def _number(value: float | int | None, fmt: str) -> str:
 
 def _seconds(s: float) -> str:
     return f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.2f} s"
+
+
+_NUMBERS = (1, 2, 3, 4, 5)  # the right-aligned columns (method and note are text)
 
 
 @dataclass
@@ -116,31 +120,13 @@ class Comparison:
         )
 
     def __str__(self) -> str:
-        rows = [self.COLUMNS] + self.rows()
-        widths = [max(len(row[i]) for row in rows) for i in range(len(self.COLUMNS) - 1)]
-        lines = [self.title()]
-        for row in rows:
-            cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:-1], widths[1:])]
-            lines.append("  ".join(cells + [row[-1]]).rstrip())
-        return "\n".join(lines)
+        rows = [self.COLUMNS, *self.rows()]
+        return "\n".join([self.title(), *text_table(rows, _NUMBERS)])
 
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.COLUMNS)
-        body = "".join(
-            "<tr>"
-            + "".join(
-                f"<td style='text-align:{'left' if i in (0, 6) else 'right'}'>{html.escape(c)}</td>"
-                for i, c in enumerate(row)
-            )
-            + "</tr>"
-            for row in self.rows()
-        )
-        return (
-            f"<table><caption>{html.escape(self.title())}</caption>"
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-        )
+        return html_table(self.title(), self.COLUMNS, self.rows(), _NUMBERS)
 
     def to_dict(self) -> dict:
         """The report as JSON-able data."""
@@ -189,8 +175,6 @@ def _run(method: str, y: Node, wrt: list[Node], values, training: bool, eps, max
     nodes = gradient_nodes(y, wrt, values, method, training, **options)
     grads = evaluate(nodes, values, training=training)
     if method == "forward":
-        from .forward import forward_jvp_count
-
         return (
             grads,
             forward_jvp_count(y, wrt, values=values),

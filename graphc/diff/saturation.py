@@ -3,7 +3,6 @@ small that almost no gradient passes (saturated sigmoid/tanh, dead ReLU)."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -15,8 +14,12 @@ from ..evaluate import evaluate
 from ..ir import Node, as_list, topological_order
 from ..passes.specialize import specialize
 from ..ops.registry import REGISTRY, get
+from ..table import html_table, text_table
 from .numeric import check_number, describe
 from .reverse import zeros_like
+
+
+_NUMBERS = (3, 4, 5)  # the right-aligned columns
 
 
 @dataclass(frozen=True)
@@ -64,30 +67,17 @@ class SaturationReport:
             for a in self.layers
         ]
 
+    def title(self) -> str:
+        """The table's caption."""
+        return f"saturation: local derivative below {self.threshold:g}"
+
     def __str__(self) -> str:
-        rows = [self.COLUMNS] + self.rows()
-        widths = [max(len(r[i]) for r in rows) for i in range(len(self.COLUMNS))]
-        lines = [f"saturation: local derivative below {self.threshold:g}"]
-        lines += [
-            "  ".join(
-                c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))
-            ).rstrip()
-            for row in rows
-        ]
-        return "\n".join(lines)
+        return "\n".join([self.title(), *text_table([self.COLUMNS, *self.rows()], _NUMBERS)])
 
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.COLUMNS)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-            for row in self.rows()
-        )
-        return (
-            f"<table><caption>saturation: local derivative below {self.threshold:g}"
-            f"</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-        )
+        return html_table(self.title(), self.COLUMNS, self.rows(), _NUMBERS)
 
     def to_dict(self) -> dict:
         """JSON-able data."""

@@ -182,7 +182,7 @@ def lift(value: Any, like: Node | None = None) -> Node:
     """
     if isinstance(value, Node):
         return value
-    from .leaves import const
+    from .leaves import const  # leaves registers its ops through this module
 
     if isinstance(value, (bool, int, float, np.number)) and not isinstance(value, np.ndarray):
         dtype = like.dtype if like is not None and like.dtype in FLOAT_DTYPES else "float64"

@@ -23,6 +23,7 @@ from ..errors import GraphError, ShapeError
 from ..ir import Node, as_list, rebuild, topological_order
 from ..ops.leaves import input as input_leaf
 from ..ops.registry import get, size
+from ..table import text_table
 from .specialize import specialize
 
 
@@ -151,13 +152,12 @@ class CostTable:
         }
 
     def __str__(self) -> str:
-        lines = [f"{'part':<9}{'op':<28}{'shape':<16}{'FLOPs':>14}{'bytes':>14}"]
-        for r in self.rows:
-            if r["flops"] or r["bytes"]:
-                lines.append(
-                    f"{r['part']:<9}{r['label'][:27]:<28}{str(r['shape']):<16}"
-                    f"{r['flops']:>14,}{r['bytes']:>14,}"
-                )
+        rows = [("part", "op", "shape", "FLOPs", "bytes")] + [
+            (r["part"], r["label"][:27], str(r["shape"]), f"{r['flops']:,}", f"{r['bytes']:,}")
+            for r in self.rows
+            if r["flops"] or r["bytes"]
+        ]
+        lines = text_table(rows, right=(3, 4))
         lines.append(f"forward:  {self.forward_flops:,} FLOPs, {self.forward_bytes:,} bytes")
         if self.gradient_flops is not None:
             lines.append(
