@@ -2,7 +2,9 @@
 
 `SympyToGraph` turns scalar SymPy expressions into scalar graph nodes, sharing a node per
 distinct subexpression. Symbols are looked up in a table the caller fills (leaf elements,
-or the temporaries of `sympy.cse`). Translations are rules as data, one per SymPy head.
+or the temporaries of `sympy.cse`). Translations are rules as data, one per SymPy head:
+each op whose `OpDef.sympy_head` names a SymPy function translates it back, and the rules
+below handle what is not one op (sums, products, powers, Piecewise, Min, Heaviside).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from ..errors import GraphError
 from ..ir import Node
 from ..ops.binary import minimum
 from ..ops.leaves import const
-from ..ops.registry import F
+from ..ops.registry import REGISTRY, F, apply
 
 
 class SympyToGraph:
@@ -26,6 +28,7 @@ class SympyToGraph:
         self.symbols = symbols
         self.dtype = dtype
         self.memo: dict[sp.Basic, Node] = {}
+        self.rules = RULES + _registry_rules() + _LAST
 
     def number(self, value) -> Node:
         """A scalar float const."""
@@ -67,7 +70,7 @@ class SympyToGraph:
             return self.number(e)
         if isinstance(e, sp.logic.boolalg.BooleanAtom):
             return const(np.asarray(bool(e)))
-        for head, rule in RULES:
+        for head, rule in self.rules:
             if isinstance(e, head):
                 return rule(self, e)
         raise GraphError(f"symbolic: cannot turn the SymPy {type(e).__name__} {e} into graph ops")
@@ -187,8 +190,18 @@ def _unary(fn: Callable[[Node], Node]) -> Callable:
     return lambda conv, e: fn(conv.node(e.args[0]))
 
 
-def _relation(name: str) -> Callable:
-    return lambda conv, e: getattr(F, name)(conv.node(e.lhs), conv.node(e.rhs))
+def _op_of(name: str) -> Callable:
+    """The rule for a SymPy head that op `name` computes: unary, or chained over the args."""
+    return (
+        _chain(lambda a, b: apply(name, a, b))
+        if REGISTRY[name].arity == 2
+        else _unary(lambda x: apply(name, x))
+    )
+
+
+def _registry_rules() -> list[tuple[type, Callable]]:
+    """A rule per op that names its SymPy head (before the catch-all BooleanFunction)."""
+    return [(op.sympy_head, _op_of(name)) for name, op in REGISTRY.items() if op.sympy_head]
 
 
 # SymPy head -> graph ops. Order matters only where heads are subclasses of one another.
@@ -196,21 +209,10 @@ RULES: list[tuple[type, Callable[[SympyToGraph, sp.Basic], Node]]] = [
     (sp.Add, _add),
     (sp.Mul, _mul),
     (sp.Pow, _pow),
-    (sp.exp, _unary(F.exp)),
-    (sp.log, _unary(F.log)),
-    (sp.tanh, _unary(F.tanh)),
-    (sp.Abs, _unary(F.abs)),
-    (sp.sign, _unary(F.sign)),
     (sp.Piecewise, _piecewise),
     (sp.Heaviside, _heaviside),
     (sp.DiracDelta, lambda conv, e: conv.number(0)),  # zero wherever the derivative exists
-    (sp.Max, _chain(F.maximum)),
     (sp.Min, _chain(minimum)),
-    (sp.StrictGreaterThan, _relation("greater")),
-    (sp.GreaterThan, _relation("greater_equal")),
-    (sp.StrictLessThan, _relation("less")),
-    (sp.LessThan, _relation("less_equal")),
-    (sp.Equality, _relation("equal")),
     (sp.Unequality, lambda conv, e: _boolean(conv, e)),
-    (sp.logic.boolalg.BooleanFunction, _boolean),
 ]
+_LAST = [(sp.logic.boolalg.BooleanFunction, _boolean)]  # after the ops' own heads

@@ -59,13 +59,20 @@ _unary(
     linear=(0,),
 )
 _unary(
-    "exp", "np.exp({0})", lambda g, n: g * n, scalar_sympy(sp.exp), kernel=np.exp, complex_step=True
+    "exp",
+    "np.exp({0})",
+    lambda g, n: g * n,
+    scalar_sympy(sp.exp),
+    sympy_head=sp.exp,
+    kernel=np.exp,
+    complex_step=True,
 )
 _unary(
     "log",
     "np.log({0})",
     lambda g, n: g / n.inputs[0],
     scalar_sympy(sp.log),
+    sympy_head=sp.log,
     samples=sample_inputs((3, 4), positive=True),
     kernel=np.log,
     complex_step=True,
@@ -84,6 +91,7 @@ _unary(
     "np.abs({0})",
     lambda g, n: g * F.sign(n.inputs[0]),
     scalar_sympy(sp.Abs),
+    sympy_head=sp.Abs,
     kink=lambda x: x,
     kernel=np.abs,
 )
@@ -92,6 +100,7 @@ _unary(
     "np.sign({0})",
     None,
     scalar_sympy(sp.sign),
+    sympy_head=sp.sign,
     kernel=np.sign,
     kink=lambda x: x,
     doc="-1, 0 or 1; its derivative is zero wherever it exists",
@@ -101,6 +110,7 @@ _unary(
     "np.tanh({0})",
     lambda g, n: g * (1.0 - n * n),
     scalar_sympy(sp.tanh),
+    sympy_head=sp.tanh,
     kernel=np.tanh,
     complex_step=True,
     saturates=True,

@@ -76,6 +76,9 @@ class OpDef:
              the node standing for it in that mode, or None to keep it (passes/specialize.py)
     saturates  an activation whose local derivative can vanish (a saturated sigmoid, a dead
              relu): `gc.saturation` reports it by default
+    sympy_head  the SymPy function the op computes elementwise (sp.exp, sp.Max, sp.Gt), so
+             symbolic differentiation turns f(a, b, ...) back into the op (chained when f
+             has more arguments than the op has inputs)
     """
 
     name: str
@@ -105,6 +108,7 @@ class OpDef:
     flops: int | Callable[[Node], int] = 1
     mode: Callable[[tuple[Node, ...], bool], Node | None] | None = None
     saturates: bool = False
+    sympy_head: type | None = None
 
     def __post_init__(self):
         if self.elementwise and self.runtime_shape is None:
