@@ -1,4 +1,33 @@
-"""Lowering graphs to NumPy source: gc.lower (one function) and gc.export (a training file)."""
+"""Lowering graphs to source code: gc.lower (one function) and gc.export (a training file).
+
+The path, one file per stage:
+
+    graph -> specialize + gc.optimize (emit.prepare)
+          -> decompose.py   every op rewritten into primitive ops (OpDef.decompose builders),
+                            then the ordinary passes again (CSE, fold, simplify, and the
+                            lowering-only fusions of passes/fuse.py such as sum(x*x) -> vdot)
+          -> plan.py        one statement per primitive node, in order, target-independent
+          -> render_fast.py the fast NumPy renderer (buffers.py: its `out=` buffer plan)
+          -> module.py      the generated module: imports, copied helper modules
+                            (runtime.py, pool.py), constants, functions
+
+How to add a renderer (readable NumPy, JAX, ...): write one module that turns a `Plan`
+into source, touching nothing upstream. Call `plan_function(outputs, args, namer, ...)`
+and render each `Statement` of `plan.statements` as `target = <call>`:
+- `call` is an array-API function that NumPy and jax.numpy spell alike ("add", "exp",
+  "sum", "max", "matmul", "where", "transpose", "reshape", "broadcast_to", "take",
+  "asarray", "vdot", "copy", ...): write your module's prefix and the call, with the
+  positional operands `args` and the keyword literals `kwargs` (Python values; render
+  them with `names.literal`);
+- when `helper` is set, `call` names a function your renderer's own runtime provides
+  (today "dropout_mask"(x, rate=, seed=): random draws differ per target);
+- an operand is ("var", name), ("lit", value), ("shape", name) for `name.shape`, or
+  ("size", name, axes) for the product of `name.shape[a]` over the axes;
+- `plan.constants` maps the variables of module-level constants to their arrays;
+  `plan.results` are the variables to return; `comment` is the op and the user's line.
+Nothing in a plan assumes mutation: a pure-function target ignores `view` and renders
+the final "copy" statements as plain assignments if it likes.
+"""
 
 from .emit import Lowered, lower
 from .export import build_module, export

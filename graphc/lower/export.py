@@ -19,11 +19,11 @@ from ..ops.leaves import input as input_leaf
 from .. import files, initializers
 from ..files import write_text
 from . import optimizers, training
-from .body import FunctionEmitter
-from .emit import batch_source, function_source, prepare
+from .emit import batch_source, prepare
 from .module import Module
-from .names import comment, np_dtype
-from .steps import literal
+from .names import comment, literal, np_dtype
+from .plan import plan_function
+from .render_fast import function_source, render_body
 
 
 @dataclass
@@ -205,23 +205,29 @@ def _emit_train_step(module, sig, loss, opt, hyper, dropout) -> None:
     slot_vars = {
         p.id: [module.namer.fresh(f"{p.name}_{s}", "slot") for s in opt.slots] for p in sig.params
     }
-    emitter = FunctionEmitter(module, "rng", _dropout_rate(dropout))
-    names = {g.id: f"{'step' if scaled else 'grad'}_{p.name}" for g, p in zip(grad_n, sig.params)}
-    names[loss_n.id] = loss.name or "loss"
+    names = [loss.name or "loss"]
+    names += [f"{'step' if scaled else 'grad'}_{p.name}" for p in sig.params]
     leaves = sig.inputs + sig.params + sig.stats + ([lr_leaf] if scaled else [])
-    body = emitter.emit_body(
-        graph, _args(sig, leaves), names, escaping=[loss_n], keep=grad_n + new_n + coefficients
+    plan = plan_function(
+        graph,
+        _args(sig, leaves),
+        module.namer,
+        names,
+        escaping=[True],
+        keep=[False] + [True] * (len(graph) - 1),
     )
+    body = render_body(module, plan, "rng", _dropout_rate(dropout))
+    var = dict(zip([n.id for n in graph], plan.results))
     stat_by_name = {s.name: s for s in sig.stats}
     epilogue = [
-        f"np.copyto({sig.var[stat_by_name[target].id]}, {body.var[new.id]})"
+        f"np.copyto({sig.var[stat_by_name[target].id]}, {var[new.id]})"
         f"  # running statistic {comment(target, 50)}"
         for (target, _), new in zip(updates, new_n)
     ]
     epilogue += optimizers.prologue(opt, hyper, "lr", "step")
     scratch = set(body.scratch)
     for p, g, k in zip(sig.params, grad_n, decay):
-        gvar = body.var[g.id]
+        gvar = var[g.id]
         epilogue += optimizers.update(
             opt,
             hyper,
@@ -230,7 +236,7 @@ def _emit_train_step(module, sig, loss, opt, hyper, dropout) -> None:
             slot_vars[p.id],
             "lr",
             grad_is_scratch=gvar in scratch,
-            decay=None if k is None else body.var[k.id],
+            decay=None if k is None else var[k.id],
         )
         scratch.discard(gvar)
     args = [sig.var[n.id] for n in sig.inputs + sig.params + sig.stats]
@@ -242,7 +248,7 @@ def _emit_train_step(module, sig, loss, opt, hyper, dropout) -> None:
             "_train_step",
             args,
             body,
-            body.var[loss_n.id],
+            var[loss_n.id],
             _batch(sig),
             module,
             prologue=prologue,
@@ -255,13 +261,16 @@ def _emit_train_step(module, sig, loss, opt, hyper, dropout) -> None:
 def _emit_loss_and_grads(module, sig, loss, dropout) -> None:
     (loss_t,) = specialize([loss], True)
     graph = prepare([loss_t, *grad(loss_t, sig.params)], training=True)
-    emitter = FunctionEmitter(module, "rng", _dropout_rate(dropout))
-    names = {g.id: f"grad_{p.name}" for g, p in zip(graph[1:], sig.params)}
-    body = emitter.emit_body(
-        graph, _args(sig, sig.inputs + sig.params + sig.stats), names, escaping=graph
+    plan = plan_function(
+        graph,
+        _args(sig, sig.inputs + sig.params + sig.stats),
+        module.namer,
+        [None] + [f"grad_{p.name}" for p in sig.params],
+        escaping=[True] * len(graph),
     )
+    body = render_body(module, plan, "rng", _dropout_rate(dropout))
     args = [sig.var[n.id] for n in sig.inputs + sig.params + sig.stats] + ["rng"]
-    returns = ", ".join(body.var[n.id] for n in graph)
+    returns = ", ".join(plan.results)
     module.add(
         function_source(
             "_loss_and_grads",
@@ -279,11 +288,15 @@ def _emit_inference(module, sig, loss) -> list[Node]:
     """Emit _evaluate (and _forward, when there are predictions); the leaves _forward takes."""
     outputs = [loss] + ([sig.predictions] if sig.predictions is not None else [])
     graph = prepare(outputs, training=False)
-    body = FunctionEmitter(module).emit_body(
-        graph, _args(sig, sig.inputs + sig.params + sig.stats), {}, escaping=graph
+    plan = plan_function(
+        graph,
+        _args(sig, sig.inputs + sig.params + sig.stats),
+        module.namer,
+        escaping=[True] * len(graph),
     )
+    body = render_body(module, plan)
     args = [sig.var[n.id] for n in sig.inputs + sig.params + sig.stats]
-    returns = ", ".join(body.var[n.id] for n in graph)
+    returns = ", ".join(plan.results)
     module.add(
         function_source(
             "_evaluate",
@@ -298,18 +311,16 @@ def _emit_inference(module, sig, loss) -> list[Node]:
     if sig.predictions is None:
         return []
     (pred,) = prepare([sig.predictions], training=False)
-    needed = [
-        n
-        for n in sig.inputs + sig.params + sig.stats
-        if n.id in {leaf.id for leaf in leaves([sig.predictions])}
-    ]
-    body = FunctionEmitter(module).emit_body([pred], _args(sig, needed), {}, escaping=[pred])
+    feeding = {leaf.id for leaf in leaves([sig.predictions])}  # one walk, not one per leaf
+    needed = [n for n in sig.inputs + sig.params + sig.stats if n.id in feeding]
+    plan = plan_function([pred], _args(sig, needed), module.namer, escaping=[True])
+    body = render_body(module, plan)
     module.add(
         function_source(
             "_forward",
             [sig.var[n.id] for n in needed],
             body,
-            body.var[pred.id],
+            plan.results[0],
             batch_source([(n, sig.var[n.id]) for n in needed if n.op == "input"]),
             module,
             doc="Predictions in inference mode.",
@@ -324,14 +335,14 @@ def _emit_mc_forward(module, sig, needed: list[Node], dropout) -> None:
     if sig.predictions is None:
         return
     (pred,) = prepare(mc_graph([sig.predictions]), training=False)
-    emitter = FunctionEmitter(module, "rng", _dropout_rate(dropout))
-    body = emitter.emit_body([pred], _args(sig, needed), {}, escaping=[pred])
+    plan = plan_function([pred], _args(sig, needed), module.namer, escaping=[True])
+    body = render_body(module, plan, "rng", _dropout_rate(dropout))
     module.add(
         function_source(
             "_mc_forward",
             [sig.var[n.id] for n in needed] + ["rng"],
             body,
-            body.var[pred.id],
+            plan.results[0],
             batch_source([(n, sig.var[n.id]) for n in needed if n.op == "input"]),
             module,
             doc="Predictions with fresh dropout masks (one Monte Carlo dropout sample).",
@@ -340,9 +351,9 @@ def _emit_mc_forward(module, sig, needed: list[Node], dropout) -> None:
 
 
 def _dropout_rate(rates: dict[str, float]):
-    def rate(node: Node) -> str:
-        key = f"dropout_{node.attrs['seed']}_{node.attrs['rate']}"
-        rates.setdefault(key, float(node.attrs["rate"]))
+    def rate(mask: dict) -> str:
+        key = f"dropout_{mask['seed']}_{mask['rate']}"
+        rates.setdefault(key, float(mask["rate"]))
         return f"DROPOUT_RATES[{key!r}]"
 
     return rate

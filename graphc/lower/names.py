@@ -11,6 +11,10 @@ import builtins
 import keyword
 import re
 
+import numpy as np
+
+from ..errors import GraphError
+
 # Names the generated code itself uses; a user's name never shadows them.
 RESERVED = frozenset(
     {
@@ -76,22 +80,44 @@ class Namer:
 
     def __init__(self, taken: set[str] | None = None):
         self.taken: set[str] = set(taken or ())
+        self._next: dict[str, int] = {}  # base -> the next suffix to try: no probing from 2
 
     def fresh(self, name: str | None, fallback: str = "v") -> str:
         """A unique identifier derived from `name` (a numeric suffix resolves clashes)."""
         base = identifier(name, fallback)
-        candidate, k = base, 1
-        while candidate in self.taken:
-            k += 1
-            candidate = f"{base}{k}" if base.endswith("_") else f"{base}_{k}"
-        self.taken.add(candidate)
-        return candidate
+        return self._unique(base, "" if base.endswith("_") else "_")
 
     def internal(self, name: str) -> str:
         """A unique name with a leading underscore, which no user name can take."""
-        candidate, k = f"_{name}", 1
-        while candidate in self.taken:
-            k += 1
-            candidate = f"_{name}{k}"
+        return self._unique(f"_{name}", "")
+
+    def _unique(self, base: str, sep: str) -> str:
+        candidate, k = base, self._next.get(base, 1)
+        if k > 1 or candidate in self.taken:
+            k = max(k, 2)
+            candidate = f"{base}{sep}{k}"
+            while candidate in self.taken:  # taken by another base's suffix: rare
+                k += 1
+                candidate = f"{base}{sep}{k}"
+        self._next[base] = k + 1
         self.taken.add(candidate)
         return candidate
+
+
+def literal(value) -> str:
+    """Python source for an attribute value; only plain data is allowed into source."""
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        return repr(None if value is None else bool(value))
+    if isinstance(value, (int, np.integer)):
+        return repr(int(value))
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return repr(value) if np.isfinite(value) else f"float({str(value)!r})"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, tuple):
+        inner = ", ".join(literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    raise GraphError(
+        f"cannot write attribute value {value!r} ({type(value).__name__}) into generated source"
+    )

@@ -1,151 +1,233 @@
-"""Output buffers for a straight-line list of steps: reuse and in-place writes.
+"""Schedule: a primitive graph becomes a straight list of statements, one per node.
 
-Every variable lives in some storage. A step that can take `out=` writes either into
-the storage of an operand that dies at this step (in place), or into a pooled buffer that
-no live variable uses, or (when its value leaves the function) into a fresh array. Views
-and copied kernels share the storage of their operands, so a storage is free only when
-every variable that may point into it is dead. Leaves (the caller's arrays) are never
-written. Pooled buffers persist across calls, one set per batch size.
+The plan knows no target: each statement names a primitive (an array-API function such
+as "add" or "sum", or a runtime helper), its operands (variables, Python literals, the
+run-time shape or size of a variable) and keyword literals, the result's shape and dtype,
+whether the result may view its operands, and a comment saying which op and which line of
+the user's code it comes from. Renderers turn statements into source; only the fast
+NumPy renderer adds buffers (buffers.py).
+
+Operands are tuples: ("var", name), ("lit", python value), ("shape", name) for the
+run-time shape of a variable, ("size", name, axes) for the product of some of its sizes.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .steps import Step
+import numpy as np
 
-FOREVER = 1 << 60
-
-
-@dataclass
-class Storage:
-    """Memory that variables may point into: a pooled buffer, a fresh array, or a leaf."""
-
-    writable: bool
-    vars: set = field(default_factory=set)
-    buffer: str | None = None  # pooled buffer name
-    released: bool = False
+from ..errors import GraphError
+from ..ir import Node, topological_order
+from ..ops.registry import FLOAT_DTYPES, REGISTRY, ShapeOf, SizeOf, result_dtype
+from .decompose import digests_of, primitive_graph
+from .names import Namer, comment
 
 
 @dataclass
-class Buffer:
-    """A pooled work buffer: its variable name in the source, static shape and dtype."""
+class Statement:
+    """`target = call(*args, **kwargs)`: one primitive call (see the module docstring)."""
 
-    name: str
+    target: str
+    call: str  # the array-API function, or the helper's name when `helper`
+    args: list
+    kwargs: dict
     shape: tuple
     dtype: str
+    helper: bool = False
+    view: bool = False  # the result may share memory with its operands
+    comment: str = ""
+
+    def reads(self) -> list[str]:
+        """The variables this statement reads (values or shapes)."""
+        return [a[1] for a in self.args if a[0] in ("var", "shape", "size")]
 
 
-def plan(
-    steps: list[Step],
-    leaves: list[str],
-    escaping: set[str],
-    keep: set[str],
-    shapes: dict,
-    dtypes: dict,
-) -> tuple[list[Buffer], dict[str, list[Storage]]]:
-    """Fill in `step.out` for each step; return the pooled buffers and each variable's storages.
+@dataclass
+class Plan:
+    """One function's statements, in order, with its arguments and results.
 
-    `escaping` are the variables whose values the caller keeps after the function returns
-    (they and whatever they may view get fresh arrays, never pooled buffers); `keep` are
-    read after the last step inside the function (they stay live, in pooled buffers).
+    `constants` are module-level arrays the statements read by name. `escaping` results
+    outlive the call (the caller keeps them); `keep` results are read by statements the
+    caller appends after these. A result that is an argument or views one (or views a
+    constant) is copied by a final "copy" statement, so no caller array leaks back.
     """
-    last_use: dict[str, int] = {}
-    for i, step in enumerate(steps):
-        for kind, name in step.args:
-            if kind == "var":
-                last_use[name] = i
-        for name in _expr_vars(step):
-            last_use[name] = i
-    for name in escaping | keep:
-        last_use[name] = FOREVER
-    escaping = _close_over_views(steps, escaping)
 
-    storages_of: dict[str, list[Storage]] = {}
-    for name in leaves:
-        storages_of[name] = [Storage(writable=False, vars={name})]
-    free: dict[tuple, list[str]] = {}
-    buffers: list[Buffer] = []
-    by_name: dict[str, Buffer] = {}
+    args: list[str]
+    statements: list[Statement]
+    results: list[str]
+    constants: dict[str, np.ndarray] = field(default_factory=dict)
+    escaping: set[str] = field(default_factory=set)
+    keep: set[str] = field(default_factory=set)
+    shapes: dict[str, tuple] = field(default_factory=dict)
+    dtypes: dict[str, str] = field(default_factory=dict)
 
-    def dead_after(storage: Storage, i: int) -> bool:
-        return all(last_use.get(v, -1) <= i for v in storage.vars)
 
-    for i, step in enumerate(steps):
-        operands = [name for kind, name in step.args if kind == "var"] + _expr_vars(step)
-        if step.kind in ("call", "expr") or not step.can_write_out or step.target in escaping:
-            own = Storage(
-                writable=step.kind in ("ufunc", "reduce", "select") and step.target not in escaping
-            )
-            shared = (
-                [s for name in operands for s in storages_of.get(name, ())]
-                if step.kind in ("call", "expr")
-                else []
-            )
-            storages = [own] + shared
+def plan_function(
+    outputs: Sequence[Node],
+    args: dict[int, str],
+    namer: Namer,
+    names: Sequence[str | None] = (),
+    escaping: Sequence[bool] = (),
+    keep: Sequence[bool] = (),
+    optimize: bool = True,
+) -> Plan:
+    """The plan computing `outputs` from the argument variables `args` (leaf id -> name).
+
+    Per output (by position): `names` suggests its variable name, `escaping` says the
+    caller keeps its value, `keep` that statements appended later read it.
+    """
+    graph, origins = primitive_graph(list(outputs), optimize)
+    schedule = _Scheduler(namer, origins, digests_of(graph))
+    for node in topological_order(graph):
+        if node.is_leaf and node.op != "const":
+            if node.id not in args:
+                raise GraphError(
+                    f"the graph needs {node.op} {node.name!r} (made at "
+                    f"{node.site}), which is not among the function's inputs"
+                )
+            schedule.bind(node, args[node.id])
+    wanted = {}
+    for k, node in enumerate(graph):
+        if k < len(names) and names[k] and not node.is_leaf:
+            wanted.setdefault(node.id, names[k])
+    for node in topological_order(graph):
+        if not node.is_leaf:
+            schedule.add(node, wanted.get(node.id))
+    results = [
+        schedule.constant(node) if node.op == "const" else schedule.var[node.id] for node in graph
+    ]  # a constant result is copied below, like an argument: callers may change it
+    plan = Plan(
+        list(args.values()),
+        schedule.statements,
+        results,
+        schedule.constants,
+        {v for v, e in zip(results, escaping) if e},
+        {v for v, k in zip(results, keep) if k},
+        schedule.shapes,
+        schedule.dtypes,
+    )
+    _copy_shared_results(plan, schedule, graph, names)
+    return plan
+
+
+class _Scheduler:
+    """Gives each node a variable and a statement, in topological order."""
+
+    def __init__(self, namer: Namer, origins, digests: dict[int, int]):
+        self.namer, self.origins, self.digests = namer, origins, digests
+        self.var: dict[int, str] = {}
+        self.statements: list[Statement] = []
+        self.constants: dict[str, np.ndarray] = {}
+        self.shapes: dict[str, tuple] = {}
+        self.dtypes: dict[str, str] = {}
+        self.aliases: dict[str, frozenset] = {}  # variable -> arguments/constants it may view
+
+    def bind(self, node: Node, name: str) -> None:
+        """`node`'s value is in variable `name` (an argument or a constant)."""
+        self.var[node.id] = name
+        self.shapes[name], self.dtypes[name] = node.shape, node.dtype
+        self.aliases[name] = frozenset({name})
+
+    def constant(self, node: Node) -> str:
+        """A module-level constant holding a const node's value; its name."""
+        if node.id not in self.var:
+            name = self.namer.internal("c")
+            self.constants[name] = node.attrs["value"]
+            self.bind(node, name)
+        return self.var[node.id]
+
+    def add(self, node: Node, wanted: str | None) -> None:
+        """The statement computing `node` (its inputs have variables already)."""
+        opdef = REGISTRY[node.op]
+        digest = self.digests[node.id]
+        origin = self.origins.roots.get(digest)
+        if wanted is None and origin is None and digest in self.origins.inner:
+            target = self.namer.internal("t")
         else:
-            storages = [
-                _in_place(step, i, storages_of, shapes, dtypes, dead_after)
-                or _pooled(step, free, buffers)
-            ]
-        by_name.update((b.name, b) for b in buffers)
-        for storage in storages:
-            storage.vars.add(step.target)
-        storages_of[step.target] = storages
-        for name in set(operands) | {step.target}:
-            for storage in storages_of.get(name, ()):
-                if storage.buffer and not storage.released and dead_after(storage, i):
-                    storage.released = True
-                    buffer = by_name[storage.buffer]
-                    free.setdefault((buffer.shape, buffer.dtype), []).append(buffer.name)
-    return buffers, storages_of
+            source = node if origin is None else origin
+            target = self.namer.fresh(wanted or source.name or node.name, source.op)
+        positional, kwargs = opdef.call(node)
+        args = [self._operand(a, node) for a in positional]
+        view = opdef.view
+        statement = Statement(
+            target,
+            opdef.helper or opdef.array_fn,
+            args,
+            dict(kwargs),
+            node.shape,
+            node.dtype,
+            helper=opdef.helper is not None,
+            view=view,
+            comment="" if target.startswith("_t") else _comment(node if origin is None else origin),
+        )
+        self.statements.append(statement)
+        self.var[node.id] = target
+        self.shapes[target], self.dtypes[target] = node.shape, node.dtype
+        reads = [a[1] for a in args if a[0] == "var"]
+        self.aliases[target] = (
+            frozenset().union(*(self.aliases.get(r, frozenset()) for r in reads))
+            if view
+            else frozenset()
+        )
+
+    def _operand(self, value, user: Node) -> tuple:
+        if isinstance(value, ShapeOf):
+            return ("shape", self.var[value.node.id])
+        if isinstance(value, SizeOf):
+            return ("size", self.var[value.node.id], tuple(value.axes))
+        if not isinstance(value, Node):
+            return ("lit", value)
+        if value.op != "const":
+            return ("var", self.var[value.id])
+        array = value.attrs["value"]
+        floats = [i for i in user.inputs if i.op != "const" and i.dtype in FLOAT_DTYPES]
+        # A Python number takes the dtype of the arrays it meets (NEP 50), so it may stand
+        # in for the const only when the other operands already give the node's dtype.
+        weak_ok = user.dtype == "bool" or (floats and result_dtype(*floats) == user.dtype)
+        if array.ndim == 0 and np.isfinite(array) and weak_ok and array.dtype.kind in "fb":
+            return ("lit", bool(array) if array.dtype.kind == "b" else float(array))
+        return ("var", self.constant(value))
 
 
-def _in_place(step: Step, i: int, storages_of, shapes, dtypes, dead_after) -> Storage | None:
-    """The storage of an operand that dies here and has the result's shape and dtype."""
-    names = [a[1] if a[0] == "var" else None for a in step.args]
-    for pos in step.overwritable():
-        name = names[pos]
-        if name is None or shapes.get(name) != step.shape or dtypes.get(name) != step.dtype:
+def _copy_shared_results(plan: Plan, schedule: _Scheduler, graph, names) -> None:
+    """Give every kept or escaping result that is (or views) an argument or a constant a
+    copy of its own: the caller may change what it gets back, and a training step updates
+    params in place after the body, so a gradient that is another param must not follow."""
+    copies: dict[str, str] = {}
+    for k, name in enumerate(plan.results):
+        if name not in plan.escaping | plan.keep or not schedule.aliases.get(name):
             continue
-        storages = storages_of.get(name, [])
-        if len(storages) != 1 or not storages[0].writable or not dead_after(storages[0], i):
-            continue
-        storage = storages[0]
-        # an elementwise ufunc may read the same variable at another position (x * x into
-        # x); select reads `b` after writing, so b must not be the storage it writes
-        others = [
-            n
-            for k, n in enumerate(names)
-            if n is not None and k != pos and (n != name or step.kind != "ufunc")
-        ]
-        if any(storage in storages_of.get(n, ()) for n in others):
-            continue
-        step.out = name
-        return storage
-    return None
+        if name not in copies:
+            copy = schedule.namer.fresh(name, "copy")
+            plan.statements.append(
+                Statement(
+                    copy,
+                    "copy",
+                    [("var", name)],
+                    {},
+                    plan.shapes[name],
+                    plan.dtypes[name],
+                    comment="not the caller's array",
+                )
+            )
+            plan.shapes[copy], plan.dtypes[copy] = plan.shapes[name], plan.dtypes[name]
+            copies[name] = copy
+        plan.results[k] = copies[name]
+    plan.escaping = {copies.get(v, v) for v in plan.escaping}
+    plan.keep = {copies.get(v, v) for v in plan.keep}
 
 
-def _pooled(step: Step, free: dict, buffers: list[Buffer]) -> Storage:
-    key = (step.shape, step.dtype)
-    if free.get(key):
-        name = free[key].pop()
-    else:
-        name = f"_buf{len(buffers)}"
-        buffers.append(Buffer(name, step.shape, step.dtype))
-    step.out = name
-    return Storage(writable=True, buffer=name)
+def _comment(node: Node) -> str:
+    label = REGISTRY[node.op].display(node)
+    label = label if label.startswith(node.op) else f"{node.op} {label}"
+    return f"{comment(label, 40)}  ({comment(_site(node), 60)})"
 
 
-def _expr_vars(step: Step) -> list[str]:
-    return list(step.refs)
-
-
-def _close_over_views(steps: list[Step], escaping: set[str]) -> set[str]:
-    """Escaping variables plus every variable an escaping view or kernel result may view."""
-    result = set(escaping)
-    for step in reversed(steps):
-        if step.target in result and step.kind in ("call", "expr"):
-            result.update(name for kind, name in step.args if kind == "var")
-            result.update(_expr_vars(step))
-    return result
+def _site(node: Node) -> str:
+    site = node.site or ""
+    path, _, line = site.rpartition(":")
+    where = f"{os.path.basename(path)}:{line}" if path else site
+    return f"{where} [{node.scope}]" if node.scope else where

@@ -1,4 +1,6 @@
-"""Helpers that generated modules carry with them (copied by source, NumPy only).
+"""Helpers that generated modules carry with them: this module is copied whole into every
+generated module that uses one of them, so it imports NumPy only and keeps no state that
+grows (select's scratch masks are a few, reused call after call).
 
 `select` is np.where without branches: NumPy's where runs a data-dependent branch per
 element, which mispredicts on random masks (a ReLU or PReLU mask) and costs about 7x a
@@ -9,7 +11,7 @@ included, with no branches.
 import numpy as np
 
 _SAME_SIZE_INT = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
-_MASKS = {}
+_MASKS = {}  # select's scratch masks, one per shape and int type; at most 16 kept
 
 
 def select(cond, a, b, out=None):
@@ -25,6 +27,8 @@ def select(cond, a, b, out=None):
     key = (np.shape(cond), itype)
     mask = _MASKS.get(key)
     if mask is None:  # one scratch mask per shape, so no step allocates a fresh one
+        if len(_MASKS) >= 16:
+            _MASKS.clear()
         mask = _MASKS[key] = np.empty(key[0], itype)
     bits = out.view(itype)
     if np.ndim(a) == 0 and a == 0 and not np.signbit(a):  # where(c, 0, b): b's bits or 0
@@ -43,15 +47,12 @@ def select(cond, a, b, out=None):
     return out
 
 
-def dropout_mask(rng, x, rate):
-    """A fresh inverted-dropout mask shaped like x: 0 with probability `rate`, else 1/(1-rate)."""
+def dropout_mask(x, rate, seed, rng=None):
+    """An inverted-dropout mask shaped like x: 0 with probability `rate`, else 1/(1-rate).
+    Without `rng`, the op's own seeded mask, drawn as gc.evaluate draws it (the kernel of
+    graphc/ops/layers.py); with a generator, a fresh mask per call (training)."""
+    if rng is None:
+        keep = np.random.default_rng(seed).random(np.shape(x)) >= rate
+        return keep.astype(x.dtype) / (1.0 - rate)
     keep = rng.random(x.shape, dtype=x.dtype) >= rate
     return np.multiply(keep, 1.0 / (1.0 - rate), dtype=x.dtype)
-
-
-def buffers(pool, alloc, n):
-    """Work buffers for batch size n, made on first use; at most 8 batch sizes are kept."""
-    if len(pool) >= 8:
-        pool.clear()
-    found = pool[n] = alloc(n)
-    return found

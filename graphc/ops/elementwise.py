@@ -16,6 +16,12 @@ def sigmoid_kernel(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
+def _sigmoid_parts(x: Node) -> Node:
+    """sigmoid_kernel's steps as ops, for lowering."""
+    e = F.exp(F.neg(F.abs(x)))
+    return F.where(F.greater_equal(x, 0.0), 1.0 / (1.0 + e), e / (1.0 + e))
+
+
 def _complex_sigmoid(z):
     """sigmoid_kernel for complex-step differentiation: the branch is picked by the real part,
     and each branch is the same analytic function."""
@@ -28,7 +34,7 @@ def _complex_softplus(z):
     return np.where(z.real > 0, z + np.log1p(np.exp(-z)), np.log1p(np.exp(z)))
 
 
-def _unary(name, emit, rule, sympy, samples=None, **more):
+def _unary(name, array_fn, rule, sympy, samples=None, **more):
     """An elementwise op of one input whose one rule serves as vjp and jvp."""
     rules = None if rule is None else (rule,)
     register(
@@ -39,7 +45,7 @@ def _unary(name, emit, rule, sympy, samples=None, **more):
             vjp=rules,
             jvp=rules,
             sympy=sympy,
-            emit=emit,
+            array_fn=array_fn,
             samples=samples or sample_inputs((3, 4)),
             nondiff=rule is None,
             elementwise=True,
@@ -50,7 +56,7 @@ def _unary(name, emit, rule, sympy, samples=None, **more):
 
 _unary(
     "neg",
-    "-{0}",
+    "negative",
     lambda g, n: -g,
     KERNEL,
     kernel=np.negative,
@@ -60,7 +66,7 @@ _unary(
 )
 _unary(
     "exp",
-    "np.exp({0})",
+    "exp",
     lambda g, n: g * n,
     scalar_sympy(sp.exp),
     sympy_head=sp.exp,
@@ -69,7 +75,7 @@ _unary(
 )
 _unary(
     "log",
-    "np.log({0})",
+    "log",
     lambda g, n: g / n.inputs[0],
     scalar_sympy(sp.log),
     sympy_head=sp.log,
@@ -79,7 +85,7 @@ _unary(
 )
 _unary(
     "sqrt",
-    "np.sqrt({0})",
+    "sqrt",
     lambda g, n: g / (2.0 * n),
     scalar_sympy(sp.sqrt),
     samples=sample_inputs((3, 4), positive=True),
@@ -88,7 +94,7 @@ _unary(
 )
 _unary(
     "abs",
-    "np.abs({0})",
+    "abs",
     lambda g, n: g * F.sign(n.inputs[0]),
     scalar_sympy(sp.Abs),
     sympy_head=sp.Abs,
@@ -97,7 +103,7 @@ _unary(
 )
 _unary(
     "sign",
-    "np.sign({0})",
+    "sign",
     None,
     scalar_sympy(sp.sign),
     sympy_head=sp.sign,
@@ -107,7 +113,7 @@ _unary(
 )
 _unary(
     "tanh",
-    "np.tanh({0})",
+    "tanh",
     lambda g, n: g * (1.0 - n * n),
     scalar_sympy(sp.tanh),
     sympy_head=sp.tanh,
@@ -121,25 +127,28 @@ _unary(
     lambda g, n: g * n * (1.0 - n),
     scalar_sympy(lambda x: 1 / (1 + sp.exp(-x))),
     kernel=sigmoid_kernel,
+    decompose=lambda n: _sigmoid_parts(n.inputs[0]),
     complex_step=_complex_sigmoid,
     flops=4,
     saturates=True,
 )
 _unary(
     "relu",
-    "np.maximum({0}, 0)",
+    None,
     lambda g, n: F.where(F.greater(n.inputs[0], 0.0), g, 0.0),
     scalar_sympy(lambda x: sp.Piecewise((x, x > 0), (0, True))),
     kink=lambda x: x,
     kernel=lambda x: np.maximum(x, 0),
     saturates=True,
+    decompose=lambda n: F.maximum(n.inputs[0], 0.0),
 )
 _unary(
     "softplus",
-    "np.logaddexp(0, {0})",
+    "logaddexp",
     lambda g, n: g * F.sigmoid(n.inputs[0]),
     scalar_sympy(lambda x: sp.log(1 + sp.exp(x))),
     kernel=lambda x: np.logaddexp(0, x),
+    array_args=lambda n: ((0, n.inputs[0]), {}),
     complex_step=_complex_softplus,
     flops=3,
     saturates=True,

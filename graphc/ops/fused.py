@@ -27,7 +27,7 @@ from ..errors import DtypeError, ShapeError
 from ..ir import Node
 from .binary import first_positive, where_sympy
 from .reductions import sum_kept
-from .shape import sum_to_axes
+from .shape import drop_leading, one_hot_columns, sum_to_axes
 from .registry import (
     BROADCAST,
     F,
@@ -192,6 +192,7 @@ register(
         3,
         _xent_infer,
         kernel=softmax_xent_grad_kernel,
+        decompose=lambda n: _xent_unscaled(n) * n.inputs[2],
         normalize=_xent_attrs,
         vjp=(_xent_vjp_logits, _xent_vjp_target, lambda g, n: g * _xent_unscaled(n)),
         jvp=(
@@ -254,6 +255,16 @@ def _log_prob_sympy(logits, target, axis, log_probs=False):
     return np.sum(target * log_p, axis=axis)
 
 
+def _log_prob_parts(n: Node) -> Node:
+    """target_log_prob_kernel's result from ops, for lowering: the picked entries (zero for
+    an id out of range, whatever the other entries hold) or the sum over probability rows."""
+    logits, target = n.inputs
+    if target.dtype.startswith("int"):
+        hot = F.equal(F.expand_dims(target, axis=(target.ndim,)), one_hot_columns(logits))
+        return F.sum(F.where(hot, _log_probs(n), 0.0), axis=n.attrs["axis"])
+    return F.sum(target * _log_probs(n), axis=n.attrs["axis"])
+
+
 def _keep_axis(n: Node, g: Node) -> Node:
     return F.expand_dims(g, axis=(n.attrs["axis"],))
 
@@ -281,6 +292,7 @@ register(
         2,
         _log_prob_infer,
         kernel=target_log_prob_kernel,
+        decompose=_log_prob_parts,
         normalize=_xent_attrs,
         vjp=(_log_prob_vjp_logits, lambda g, n: _keep_axis(n, g) * _log_probs(n)),
         jvp=(_log_prob_jvp_logits, lambda t, n: F.sum(t * _log_probs(n), axis=n.attrs["axis"])),
@@ -351,7 +363,7 @@ register(
         3,
         _prelu_x_infer,
         kernel=prelu_vjp_x_kernel,
-        emit="np.where({0} > 0, {2}, {1} * {2})",
+        decompose=lambda n: F.where(first_positive(n), n.inputs[2], n.inputs[1] * n.inputs[2]),
         vjp=(
             None,
             lambda c, n: F.where(first_positive(n), 0.0, c * n.inputs[2]),
@@ -373,6 +385,15 @@ register(
         doc="PReLU's x cotangent in one where; its derivative in x is zero away from 0",
     )
 )
+
+
+def _alpha_parts(n: Node) -> Node:
+    """prelu_vjp_alpha_kernel's steps as ops, for lowering."""
+    x, g = n.inputs
+    masked = F.where(first_positive(n), 0.0, g * x)
+    if n.attrs["axis"] == tuple(range(n.attrs["lead"])):
+        return F.sum(masked, axis=n.attrs["axis"])
+    return drop_leading(F.sum(masked, axis=n.attrs["axis"], keepdims=True), n.attrs["lead"])
 
 
 def _alpha_samples(rng):
@@ -398,6 +419,7 @@ register(
         2,
         _prelu_alpha_infer,
         kernel=prelu_vjp_alpha_kernel,
+        decompose=_alpha_parts,
         normalize=_prelu_alpha_attrs,
         vjp=(
             lambda c, n: F.where(_negative(n), n.inputs[1] * c, 0.0),

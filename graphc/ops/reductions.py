@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from ..errors import ShapeError
 from ..ir import Node
 from .registry import (
     BROADCAST,
@@ -13,6 +14,7 @@ from .registry import (
     MULTILINEAR,
     F,
     OpDef,
+    SizeOf,
     apply,
     attr_label,
     float_like,
@@ -23,6 +25,7 @@ from .registry import (
     result_dtype,
     sample_inputs,
 )
+from .shape import drop_axis
 
 
 def _axes_attrs(attrs, x: Node) -> dict:
@@ -41,6 +44,10 @@ def _expanded(g: Node, n: Node) -> Node:
     return g if n.attrs["keepdims"] else F.expand_dims(g, axis=n.attrs["axis"])
 
 
+def _reduce_args(n: Node) -> tuple[tuple, dict]:
+    return (n.inputs[0],), {"axis": n.attrs["axis"], "keepdims": n.attrs["keepdims"]}
+
+
 def sum_kernel(x, axis, keepdims):
     return np.asarray(np.sum(x, axis=axis, keepdims=keepdims))
 
@@ -52,7 +59,8 @@ register(
         _sum_infer,
         kernel=sum_kernel,
         normalize=_axes_attrs,
-        emit="np.sum({0}, axis={axis}, keepdims={keepdims})",
+        array_fn="sum",
+        array_args=_reduce_args,
         sympy=KERNEL,
         vjp=(lambda g, n: F.broadcast_like(_expanded(g, n), n.inputs[0]),),
         jvp=MULTILINEAR,
@@ -61,6 +69,87 @@ register(
         runtime_shape=lambda n, x: reduced_shape(x, n.attrs["axis"], n.attrs["keepdims"]),
         flops=per_input_element(1),
         complex_step=True,
+    )
+)
+
+
+def max_kernel(x, axis, keepdims):
+    return np.asarray(np.max(x, axis=axis, keepdims=keepdims))
+
+
+def _max2(a, b):
+    """max(a, b) as (a + b + |a - b|) / 2: its derivatives are signs, not Piecewise (a tie
+    shares the gradient, as the vjp does)."""
+    return (a + b + sp.Abs(a - b)) / 2
+
+
+def _max_sympy(x, axis, keepdims):
+    """The maximum over `axis` (the reduced axes moved last and flattened into one)."""
+    x = np.asarray(x, dtype=object)
+    rest = [a for a in range(x.ndim) if a not in axis]
+    flat = np.transpose(x, rest + list(axis)).reshape([x.shape[a] for a in rest] + [-1])
+    out = np.asarray(np.frompyfunc(_max2, 2, 1).reduce(flat, axis=-1), dtype=object)
+    return out.reshape(reduced_shape(x.shape, axis, keepdims))
+
+
+def _max_share(n: Node) -> Node:
+    """Where x attains its maximum, 1 / (how many entries tie for it); 0 elsewhere."""
+    x = n.inputs[0]
+    top = F.max(x, axis=n.attrs["axis"], keepdims=True)
+    hit = F.where(F.equal(x, F.broadcast_like(top, x)), 1.0, 0.0)
+    return hit / F.sum(hit, axis=n.attrs["axis"], keepdims=True)
+
+
+register(
+    OpDef(
+        "max",
+        1,
+        _sum_infer,
+        kernel=max_kernel,
+        normalize=_axes_attrs,
+        array_fn="max",
+        array_args=_reduce_args,
+        sympy=_max_sympy,
+        vjp=(lambda g, n: F.broadcast_like(_expanded(g, n), n.inputs[0]) * _max_share(n),),
+        jvp=(
+            lambda t, n: F.sum(
+                t * _max_share(n), axis=n.attrs["axis"], keepdims=n.attrs["keepdims"]
+            ),
+        ),
+        # a tie for the top of a row (the samples reduce the last axis)
+        kink=lambda x: np.diff(np.sort(x, axis=-1)[..., -2:], axis=-1)[..., 0],
+        complex_step=False,
+        label=lambda n: f"max(axis={n.attrs['axis']})",
+        samples=sample_inputs((3, 2), axis=(1,), keepdims=False),
+        doc="the largest entry along the axes; a tie shares the gradient equally",
+    )
+)
+
+
+def vdot_kernel(a, b):
+    return np.asarray(np.vdot(a, b))
+
+
+def _vdot_infer(attrs, a: Node, b: Node):
+    if a.shape != b.shape:
+        raise ShapeError(f"vdot needs two operands of one shape, got {a.shape} and {b.shape}")
+    return (), result_dtype(a, b)
+
+
+register(
+    OpDef(
+        "vdot",
+        2,
+        _vdot_infer,
+        kernel=vdot_kernel,
+        array_fn="vdot",
+        sympy=lambda a, b: np.sum(a * b),
+        vjp=(lambda g, n: g * n.inputs[1], lambda g, n: g * n.inputs[0]),
+        jvp=MULTILINEAR,
+        label="Σ a·b",
+        complex_step=False,  # np.vdot conjugates its first operand
+        samples=sample_inputs((3, 4), (3, 4)),
+        doc="the sum of a * b over every entry in one pass (sum of squares: vdot(a, a))",
     )
 )
 
@@ -78,6 +167,11 @@ register(
         1,
         lambda attrs, x: ((), attrs["dtype"]),
         kernel=axis_size_kernel,
+        array_fn="asarray",
+        array_args=lambda n: (
+            (SizeOf(n.inputs[0], n.attrs["axis"]),),
+            {"dtype": n.attrs["dtype"]},
+        ),
         normalize=lambda attrs, x: {
             "axis": normalize_axis(attrs.get("axis"), x.ndim),
             "dtype": attrs.get("dtype") or result_dtype(x),
@@ -121,6 +215,29 @@ def log_softmax_kernel(x, axis):
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
+def _shifted(x: Node, axis: int) -> Node:
+    return x - F.max(x, axis=axis, keepdims=True)
+
+
+def _lse_parts(n: Node) -> Node:
+    """logsumexp_kernel's steps as ops, for lowering."""
+    x, axis = n.inputs[0], n.attrs["axis"]
+    m = F.max(x, axis=axis, keepdims=True)
+    m = F.where(F.less(F.abs(m), np.inf), m, 0.0)  # |m| < inf: np.isfinite
+    out = m + F.log(F.sum(F.exp(x - m), axis=axis, keepdims=True))
+    return out if n.attrs["keepdims"] else drop_axis(out, axis)
+
+
+def _softmax_parts(n: Node) -> Node:
+    e = F.exp(_shifted(n.inputs[0], n.attrs["axis"]))
+    return e / F.sum(e, axis=n.attrs["axis"], keepdims=True)
+
+
+def _log_softmax_parts(n: Node) -> Node:
+    shifted = _shifted(n.inputs[0], n.attrs["axis"])
+    return shifted - F.log(F.sum(F.exp(shifted), axis=n.attrs["axis"], keepdims=True))
+
+
 def _sp_exp(x):
     return np.vectorize(sp.exp, otypes=[object])(x)
 
@@ -149,6 +266,7 @@ register(
         1,
         _lse_infer,
         kernel=logsumexp_kernel,
+        decompose=_lse_parts,
         normalize=_one_axis,
         sympy=lambda x, axis, keepdims: _sp_logsumexp(x, axis, keepdims),
         vjp=(
@@ -177,6 +295,7 @@ register(
         1,
         float_like,
         kernel=softmax_kernel,
+        decompose=_softmax_parts,
         normalize=_one_axis,
         sympy=lambda x, axis: _sp_exp(x) / np.sum(_sp_exp(x), axis=axis, keepdims=True),
         vjp=(lambda g, n: n * (g - sum_kept(n, g * n)),),
@@ -195,6 +314,7 @@ register(
         1,
         float_like,
         kernel=log_softmax_kernel,
+        decompose=_log_softmax_parts,
         normalize=_one_axis,
         sympy=lambda x, axis: x - _sp_logsumexp(x, axis),
         vjp=(lambda g, n: g - _softmax_of(n) * sum_kept(n, g),),

@@ -39,8 +39,6 @@ class OpDef:
              gradient (integer labels, conditions); `nondiff` ops have no rules at all
     jvp      one rule per input, (tangent, node) -> Node, or MULTILINEAR
     sympy    (*object arrays of SymPy expressions, **attrs) -> object array, or KERNEL
-    emit     NumPy source template such as "np.exp({0})" (attrs by name: "{axis}");
-             None calls the kernel by its name
     label    display label: a string, or a callable (node) -> str
     samples  rng -> list of (input arrays, attrs) for the registry-wide tests
     kink     where the op is not differentiable: (*arrays) -> array that is 0 at a kink
@@ -79,6 +77,20 @@ class OpDef:
     sympy_head  the SymPy function the op computes elementwise (sp.exp, sp.Max, sp.Gt), so
              symbolic differentiation turns f(a, b, ...) back into the op (chained when f
              has more arguments than the op has inputs)
+
+    How lowering (graphc/lower) writes the op as code: each op is a primitive (one call
+    of an array-API function or of a runtime helper) or decomposes into other ops.
+
+    array_fn   the array-API function that computes the op in one call, spelled alike in
+               NumPy and jax.numpy ("add", "exp", "sum", "matmul", "where")
+    array_args node -> (positional operands, keyword literals) of that call; an operand is
+               an input node, a Python literal, or ShapeOf/SizeOf of an input. Default: the
+               inputs, no keywords
+    helper     for an op whose meaning differs per target (random draws): the name of a
+               function each renderer's runtime provides, called as array_fn would be
+    decompose  node -> Node: the op rebuilt from other ops with `F`, every input used as
+               is (graphc/lower/decompose.py applies it until only primitives remain); the
+               result must equal the kernel's to the last bit
     """
 
     name: str
@@ -88,7 +100,6 @@ class OpDef:
     vjp: tuple | None = None
     jvp: tuple | str | None = None
     sympy: Callable[..., Any] | str | None = None
-    emit: str | None = None
     label: str | Callable[[Node], str] | None = None
     samples: Callable[[np.random.Generator], list] | None = None
     nondiff: bool = False
@@ -114,11 +125,38 @@ class OpDef:
         if self.elementwise and self.runtime_shape is None:
             object.__setattr__(self, "runtime_shape", BROADCAST)
 
+    # ---- lowering (see above) ----
+    array_fn: str | None = None
+    array_args: Callable[[Node], tuple[tuple, dict]] | None = None
+    helper: str | None = None
+    decompose: Callable[[Node], Node] | None = None
+
+    def call(self, node: Node) -> tuple[tuple, dict]:
+        """The positional operands and keyword literals of the op's primitive call."""
+        if self.array_args is not None:
+            return self.array_args(node)
+        return tuple(node.inputs), {}
+
     def display(self, node: Node) -> str:
         """The label shown for `node` in renderings and tables."""
         if callable(self.label):
             return self.label(node)
         return self.label or self.name
+
+
+@dataclass(frozen=True)
+class ShapeOf:
+    """A call operand: the run-time shape of a node (what `broadcast_to` needs)."""
+
+    node: Node
+
+
+@dataclass(frozen=True)
+class SizeOf:
+    """A call operand: the run-time number of elements of a node along `axes` (an int)."""
+
+    node: Node
+    axes: tuple[int, ...]
 
 
 REGISTRY: dict[str, OpDef] = {}

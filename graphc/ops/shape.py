@@ -13,9 +13,11 @@ from .registry import (
     MULTILINEAR,
     F,
     OpDef,
+    ShapeOf,
     apply,
     attr_label,
     broadcast_shapes,
+    lift,
     normalize_axis,
     per_input_element,
     register,
@@ -63,7 +65,7 @@ register(
         2,
         _matmul_infer,
         kernel=np.matmul,
-        emit="{0} @ {1}",
+        array_fn="matmul",
         sympy=KERNEL,
         vjp=(_matmul_vjp_a, _matmul_vjp_b),
         jvp=MULTILINEAR,
@@ -96,14 +98,15 @@ register(
         lambda attrs, x: (tuple(x.shape[a] for a in attrs["axes"]), x.dtype),
         kernel=np.transpose,
         normalize=_transpose_attrs,
-        emit="{0}.transpose({axes})",
+        array_fn="transpose",
+        view=True,
+        array_args=lambda n: ((n.inputs[0], n.attrs["axes"]), {}),
         sympy=KERNEL,
         jvp=MULTILINEAR,
         label=lambda n: "T" if n.ndim == 2 else attr_label(n),
         vjp=(lambda g, n: F.transpose(g, axes=tuple(np.argsort(n.attrs["axes"]).tolist())),),
         samples=sample_inputs((3, 4, 2), axes=(2, 0, 1)),
         runtime_shape=lambda n, x: [x[a] for a in n.attrs["axes"]],
-        view=True,
         flops=0,
         complex_step=True,
     )
@@ -138,7 +141,9 @@ register(
         1,
         _reshape_infer,
         kernel=np.reshape,
-        emit="{0}.reshape({shape})",
+        array_fn="reshape",
+        view=True,
+        array_args=lambda n: ((n.inputs[0], n.attrs["shape"]), {}),
         normalize=lambda attrs, x: {"shape": tuple(int(d) for d in attrs["shape"])},
         sympy=KERNEL,
         jvp=MULTILINEAR,
@@ -151,7 +156,6 @@ register(
         samples=sample_inputs((3, 4), shape=(2, 6)),
         # a reshape to the same static shape keeps the run-time sizes
         runtime_shape=lambda n, x: x if n.inputs[0].shape == n.shape else None,
-        view=True,
         flops=0,
         complex_step=True,
     )
@@ -181,14 +185,15 @@ register(
         _expand_infer,
         kernel=np.expand_dims,
         normalize=_expand_attrs,
-        emit="np.expand_dims({0}, {axis})",
+        array_fn="expand_dims",
+        view=True,
+        array_args=lambda n: ((n.inputs[0], n.attrs["axis"]), {}),
         sympy=KERNEL,
         jvp=MULTILINEAR,
         vjp=(lambda g, n: F.sum(g, axis=n.attrs["axis"]),),
         label=attr_label,
         samples=sample_inputs((3, 4), axis=(1,)),
         runtime_shape=lambda n, x: _expanded(x, n.attrs["axis"]),
-        view=True,
         flops=0,
         complex_step=True,
     )
@@ -212,7 +217,9 @@ register(
         2,
         _broadcast_like_infer,
         kernel=broadcast_like_kernel,
-        emit="np.broadcast_to({0}, {1}.shape)",
+        array_fn="broadcast_to",
+        view=True,
+        array_args=lambda n: ((n.inputs[0], ShapeOf(n.inputs[1])), {}),
         sympy=KERNEL,
         label="broadcast",
         vjp=(lambda g, n: F.sum_to(g, shape=n.inputs[0].shape), None),
@@ -220,7 +227,6 @@ register(
         samples=sample_inputs((1, 4), (3, 4)),
         runtime_shape=lambda n, x, ref: ref,
         shape_only=(1,),
-        view=True,
         flops=0,
         complex_step=True,
         doc="x broadcast to the run-time shape of ref (ref gives only its shape)",
@@ -247,6 +253,45 @@ def sum_to_kernel(x, shape):
     return total.reshape(total.shape[lead:])
 
 
+def _sum_to_parts(n: Node) -> Node:
+    """sum_to_kernel's steps as ops, for lowering. An axis of unknown size where the target
+    has 1 is summed too: at run time it is either summed or of size 1 (which sums exactly)."""
+    x, shape = n.inputs[0], n.attrs["shape"]
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and x.shape[lead + i] != 1
+    )
+    if not axes:
+        return x
+    if axes == tuple(range(lead)):  # leading axes only (a batch): no reshape needed
+        return F.sum(x, axis=axes)
+    return drop_leading(F.sum(x, axis=axes, keepdims=True), lead)
+
+
+def drop_leading(x: Node, lead: int) -> Node:
+    """x without its first `lead` axes, which have size 1 (for lowering)."""
+    return _drop(x, tuple(range(lead)))
+
+
+def drop_axis(x: Node, axis: int) -> Node:
+    """x without the size-1 `axis` (np.squeeze, for lowering)."""
+    return _drop(x, (axis,))
+
+
+def _drop(x: Node, axes: tuple[int, ...]) -> Node:
+    if not axes:
+        return x
+    kept = [d for i, d in enumerate(x.shape) if i not in axes]
+    if kept.count(None) > 1:  # reshape takes one unknown size: sum the size-1 axes away
+        return F.sum(x, axis=axes)
+    return F.reshape(x, shape=tuple(-1 if d is None else d for d in kept))
+
+
+def one_hot_columns(node: Node) -> Node:
+    """The class ids 0..depth-1 along the last axis of `node` (one_hot compares with them)."""
+    return lift(np.arange(node.shape[-1]))
+
+
 def _sum_to_infer(attrs, x: Node):
     shape = attrs["shape"]
     full = broadcast_shapes(x.shape, shape) if x.ndim >= len(shape) else None
@@ -262,6 +307,7 @@ register(
         1,
         _sum_to_infer,
         kernel=sum_to_kernel,
+        decompose=_sum_to_parts,
         normalize=lambda attrs, x: {"shape": tuple(attrs["shape"])},
         sympy=KERNEL,
         jvp=MULTILINEAR,
@@ -297,7 +343,8 @@ register(
         1,
         _index_infer,
         kernel=index_last_kernel,
-        emit="{0}[..., {index}]",
+        array_fn="take",
+        array_args=lambda n: ((n.inputs[0], n.attrs["index"]), {"axis": -1}),
         normalize=lambda attrs, x: {
             "index": int(attrs["index"]) % max(x.shape[-1] or 1, 1)
             if x.ndim
@@ -332,6 +379,11 @@ register(
         1,
         _one_hot_infer,
         kernel=one_hot_kernel,
+        decompose=lambda n: F.where(
+            F.equal(F.expand_dims(n.inputs[0], axis=(n.ndim - 1,)), one_hot_columns(n)),
+            np.ones((), n.dtype),
+            np.zeros((), n.dtype),
+        ),
         nondiff=True,
         sympy=KERNEL,
         label=attr_label,

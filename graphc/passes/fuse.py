@@ -151,3 +151,24 @@ def share_log_softmax(outputs: list[Node]) -> tuple[list[Node], Counter]:
         return keep_name(old, shared, existing)
 
     return rebuild(outputs, visit), Counter({"shared log_softmax": len(both)})
+
+
+def _sum_of_squares(node: Node, x: Node, **_) -> Node | None:
+    if node.shape != () or node.dtype not in ("float32", "float64") or x.op == "const":
+        return None
+    if x.dtype != node.dtype:
+        return None
+    return build("vdot", x, x, _site=node.site, _scope=node.scope)
+
+
+# Rules for generated code only: they change the rounding, so gc.optimize leaves them out.
+LOWERING_RULES = [
+    # sum(x * x) over every axis -> vdot(x, x): one pass, no temporary
+    Rule("vdot", P("sum", P("mul", X, X)), _sum_of_squares),
+]
+
+
+def fuse_for_lowering(outputs: Node | Iterable[Node]) -> tuple[list[Node], Counter]:
+    """Apply the lowering-only fusions; return the new outputs and {"fused": n, rule: n}."""
+    outputs, fired = graph_rewrite(outputs, LOWERING_RULES)
+    return outputs, Counter(fused=sum(fired.values())) + fired

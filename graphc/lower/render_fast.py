@@ -1,0 +1,200 @@
+"""The fast NumPy renderer: a plan becomes a function that writes into reused buffers.
+
+The only part of graphc that knows NumPy's `out=`: each statement that can take it writes
+into a pooled buffer or in place into a dying operand (buffers.py decides which); sums
+and maxima are ufunc reductions (np.sum's Python wrapper costs microseconds a call);
+`where` is the runtime's branch-free `select`. A function keeps one set of buffers per
+batch size between calls, so it is not re-entrant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .buffers import Buffer, plan_buffers
+from .module import Module
+from .names import comment, literal, np_dtype
+from .plan import Plan, Statement
+
+_REDUCE = {"sum": "np.add.reduce", "max": "np.maximum.reduce"}
+_INFIX = {
+    "add": "+",
+    "subtract": "-",
+    "multiply": "*",
+    "divide": "/",
+    "power": "**",
+    "matmul": "@",
+    "greater": ">",
+    "greater_equal": ">=",
+    "less": "<",
+    "less_equal": "<=",
+    "equal": "==",
+}
+_METHODS = ("transpose", "reshape", "copy")  # x.f(...): no module-level wrapper to pass
+
+
+def _is_ufunc(call: str) -> bool:
+    return isinstance(getattr(np, call, None), np.ufunc)
+
+
+def can_write_out(statement: Statement) -> bool:
+    """Whether the statement may be given an output buffer (`out=`)."""
+    if statement.helper or statement.view or statement.shape == ():
+        return False
+    return statement.call in _REDUCE or statement.call == "where" or _is_ufunc(statement.call)
+
+
+def overwritable(statement: Statement) -> tuple[int, ...]:
+    """Operand positions whose storage the statement may write its result into."""
+    if statement.call == "where":
+        return (1,)  # select reads b after writing: only `a` may share the output
+    if _is_ufunc(statement.call) and statement.call != "matmul":
+        return tuple(range(len(statement.args)))
+    return ()
+
+
+@dataclass
+class Body:
+    """A rendered function body: its lines, pooled buffers and the results it may scratch."""
+
+    lines: list[str]
+    buffers: list[Buffer] = field(default_factory=list)
+    scratch: set[str] = field(default_factory=set)  # kept results nothing else shares
+
+
+def render_body(
+    module: Module,
+    plan: Plan,
+    rng: str | None = None,
+    dropout_rate: Callable[[dict], str] | None = None,
+) -> Body:
+    """The statements of `plan` as NumPy source lines, buffers planned.
+
+    With `rng` (a variable holding a Generator), dropout masks are fresh draws from it;
+    `dropout_rate(kwargs)` gives the source of a mask's rate (default: the literal).
+    """
+    for name, value in plan.constants.items():
+        module.constant(value, name=name)
+    buffers = plan_buffers(plan, can_write_out, overwritable)
+    lines = []
+    for i, statement in enumerate(plan.statements):
+        expression = _expression(module, statement, buffers.out.get(i), rng, dropout_rate)
+        text = f"{statement.target} = {expression}"
+        if statement.comment:
+            text += f"  # {statement.comment}"
+        lines.append(text)
+    return Body(lines, buffers.buffers, _scratch(plan, buffers.storages))
+
+
+def _scratch(plan: Plan, storages: dict) -> set[str]:
+    """Kept results whose storage is theirs alone (a pooled buffer or fresh array that no
+    other kept or escaping result shares): free to overwrite after the body."""
+    holders: dict[int, int] = {}
+    kept = [v for v in plan.results if v in plan.keep]
+    for name in set(kept) | plan.escaping:
+        for storage in storages.get(name, ()):
+            holders[id(storage)] = holders.get(id(storage), 0) + 1
+    scratch = set()
+    for name in plan.keep:
+        mine = storages.get(name, [])
+        if (
+            len(mine) == 1
+            and mine[0].writable
+            and holders.get(id(mine[0])) == 1
+            and kept.count(name) == 1
+        ):
+            scratch.add(name)
+    return scratch
+
+
+def _operand(operand: tuple) -> str:
+    kind = operand[0]
+    if kind == "var":
+        return operand[1]
+    if kind == "lit":
+        return literal(operand[1])
+    if kind == "shape":
+        return f"{operand[1]}.shape"
+    dims = [f"{operand[1]}.shape[{a}]" for a in operand[2]]
+    return " * ".join(dims) or "1"
+
+
+def _expression(module, statement: Statement, out, rng, dropout_rate) -> str:
+    args = [_operand(a) for a in statement.args]
+    kwargs = dict(statement.kwargs)
+    call = statement.call
+    if statement.helper:
+        if call == "dropout_mask" and dropout_rate is not None:
+            kwargs["rate"] = _Source(dropout_rate(kwargs))
+        if call == "dropout_mask" and rng is not None:
+            kwargs["rng"] = _Source(rng)
+        return f"{module.helper(call)}({_joined(args, kwargs, out)})"
+    if call == "asarray":  # a size: a NumPy scalar of the dtype keeps scalar arithmetic cheap
+        return f"{np_dtype(kwargs['dtype'])}({args[0]})"
+    if call in _METHODS:
+        return f"{args[0]}.{call}({_joined(args[1:], kwargs, None)})"
+    if call == "where":
+        return f"{module.helper('select')}({_joined(args, kwargs, out)})"
+    if call in _REDUCE:
+        if not kwargs.get("keepdims"):
+            kwargs.pop("keepdims", None)
+        return f"{_REDUCE[call]}({_joined(args, kwargs, out)})"
+    if out is None and call in _INFIX and len(args) == 2 and not kwargs:
+        return f"{args[0]} {_INFIX[call]} {args[1]}"
+    if out is None and call == "negative":
+        return f"-{args[0]}"
+    return f"np.{call}({_joined(args, kwargs, out)})"
+
+
+class _Source(str):
+    """Keyword source text to write as it is (not as a literal)."""
+
+
+def _joined(args: list[str], kwargs: dict, out: str | None) -> str:
+    parts = list(args)
+    parts += [f"{k}={v if isinstance(v, _Source) else literal(v)}" for k, v in kwargs.items()]
+    if out is not None:
+        parts.append(f"out={out}")
+    return ", ".join(parts)
+
+
+def function_source(
+    name: str,
+    params: list[str],
+    body: Body,
+    returns: str,
+    batch: str | None,
+    module: Module,
+    prologue: Sequence[str] = (),
+    epilogue: Sequence[str] = (),
+    doc: str = "",
+) -> str:
+    """A complete `def` with the buffer pool prologue, the body and the return."""
+    lines = [f"def {name}({', '.join(params)}):"]
+    if doc:
+        lines.append(f'    """{comment(doc, 90)}"""')
+    lines += [f"    {line}" for line in prologue]
+    if body.buffers:
+        pool = module.namer.internal(f"pool_{name}")
+        alloc = module.namer.internal(f"alloc_{name}")
+        shapes = [_shape_source(b.shape) for b in body.buffers]
+        allocs = ", ".join(
+            f"np.empty({s}, dtype={np_dtype(b.dtype)})" for s, b in zip(shapes, body.buffers)
+        )
+        module.add(f"def {alloc}(n):\n    return ({allocs},)\n\n\n{pool} = {{}}")
+        names = ", ".join(b.name for b in body.buffers)
+        key = batch if batch and any(None in b.shape for b in body.buffers) else "0"
+        helper = module.helper("buffers")
+        lines += [f"    {names}, = {pool}.get({key}) or {helper}({pool}, {alloc}, {key})"]
+    lines += [f"    {line}" for line in body.lines]
+    lines += [f"    {line}" for line in epilogue]
+    lines.append(f"    return {returns}")
+    return "\n".join(lines) + "\n"
+
+
+def _shape_source(shape: tuple) -> str:
+    dims = ["n" if d is None else str(int(d)) for d in shape]
+    return f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
