@@ -157,14 +157,15 @@ def render_combined(
     edge_labels: bool | None = None,
     title: str | None = None,
     training: bool | None = None,
-    rankdir: str = "LR",
+    rankdir: str = "TB",
     max_width: int | None = MAX_WIDTH,
 ):
     """Forward and backward together: the forward pass flows from the inputs to the loss, the
     backward pass beside it flows back from the loss to the params, and a dotted tie joins
-    each forward node to the backward nodes its cotangent made. rankdir "LR" (default) puts
-    backward under forward, "TB" beside it. `reuse_edges` draws (dashed) where the backward
-    pass reads a forward value; `raw` draws reverse mode's tape unsimplified."""
+    each forward node to the backward nodes its cotangent made. rankdir "TB" (default) puts
+    backward beside forward, which fits a notebook column; "LR" puts it under.
+    `reuse_edges` draws (dashed) where the backward pass reads a forward value; `raw`
+    draws reverse mode's tape unsimplified."""
     check_values(values, "render_combined")
     mode = resolve_mode(training, values)
     y, wrt, grads = gradient_nodes(y, wrt, grads, raw, mode)

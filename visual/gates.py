@@ -20,6 +20,7 @@ from .draw import group_of
 from .labels import caption, denoise, noise_floor, number, summarize
 from .mode import live_order, resolve_mode
 from .rules import COMPOSITE_RULES, op_rule
+from .style import COMPOSITE_LABELS
 
 INLINE = 6  # arrays up to this many numbers are written out in full on the picture
 
@@ -38,8 +39,6 @@ class Gate:
         """How the gate is called in the side panel."""
         label = caption(self.node)
         if self.composite:
-            from .style import COMPOSITE_LABELS
-
             label = COMPOSITE_LABELS.get(self.composite, self.composite)
             label = f"{self.node.name} = {label}" if self.node.name else label
         return label

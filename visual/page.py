@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
 from pathlib import Path
 
-from graphc import Node
+from graphc import GraphError, Node
 from graphc.files import write_file
 
 from .backprop import Shown, constant, draw_gates
@@ -147,8 +147,6 @@ def step_through(
     with →/← keys, buttons and #frame=N (1-based) in the URL. Returns the path written."""
     check_values(values, "step_through")
     if not isinstance(path, (str, Path)):
-        from graphc import GraphError
-
         raise GraphError(f"step_through needs the path of the .html file to write, got {path!r}")
     numbers = gate_numbers(loss, values, wrt, training, expand_set(expand))
     steps = frames(numbers)
