@@ -140,3 +140,16 @@ def test_the_real_optimizer_on_the_lecture_gradients_is_drawn_with_its_counts():
     assert len(svg_groups(root, "node")) == n_before + n_after
     caption = " ".join(texts(root.find(f"{SVG}g")))
     assert f"before: {n_before} nodes, after: {n_after} nodes" in caption
+
+
+def test_the_simplified_combined_view_ties_rebuilt_nodes_to_the_forward_node_they_read():
+    loss, _ = lecture_network(n_in=4, n_classes=3)
+    params = gc.params(loss)
+    source = visual.render_combined(loss, params).source
+    ties = [line for line in source.splitlines() if "style=dotted" in line and "->" in line]
+    assert len(ties) >= 5  # softmax - onehot beside the logits, prelu'(x) beside its input...
+    tied = {line.split("->")[0].strip() for line in ties}
+    logits = next(  # the forward side is the graph after the passes: find it by its label
+        line.split()[0] for line in source.splitlines() if "<B>logits</B>" in line
+    )
+    assert logits.startswith("fn") and logits in tied

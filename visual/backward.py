@@ -11,7 +11,7 @@ from graphc import GraphError, Node
 from graphc.diff.reverse import origin
 from graphc.ir import as_list
 
-from .annotate import node_values
+from .annotate import FLOATS, node_values
 from .draw import Drawing, draw
 from .labels import caption, html_label
 from .mode import live_order, mode_title, resolve_mode
@@ -115,6 +115,17 @@ def add_gradient_outputs(graph, drawings: list[Drawing], y: Node, wrt: list, gra
         graph.edge(drawing.name(g), name)
 
 
+def tie_source(node: Node, forward: dict[int, int]) -> Node | None:
+    """The forward node a backward node sits beside: the one whose cotangent made it, or,
+    for a node the passes rebuilt (no record of that), the latest forward node it reads
+    (prelu'(x) reads prelu's input, softmax - onehot the logits)."""
+    source = origin(node)
+    if source is not None and source.id in forward:
+        return source
+    reads = [c for c in node.inputs if c.id in forward and c.op != "const" and c.dtype in FLOATS]
+    return max(reads, key=lambda c: forward[c.id], default=None)
+
+
 def render_backward(
     y: Node,
     wrt: Node | Iterable[Node] | None = None,
@@ -189,10 +200,10 @@ def render_combined(
             draw(side, drawing, clusters=False, edge_labels=edge_labels)
             if drawing is bwd:
                 add_gradient_outputs(side, [fwd, bwd], y, wrt, grads)
-    forward_ids = {n.id: n for n in fwd_order}
+    forward_ids = {n.id: k for k, n in enumerate(fwd_order)}
     tied: set[int] = set()
     for node in bwd.order:
-        source = origin(node)
+        source = tie_source(node, forward_ids)
         # one tie per forward node keeps the picture readable; each node's note names it
         if ties and source is not None and source.id in forward_ids and source.id not in tied:
             tied.add(source.id)
