@@ -117,13 +117,13 @@ def add_gradient_outputs(graph, drawings: list[Drawing], y: Node, wrt: list, gra
 
 def tie_source(node: Node, forward: dict[int, int]) -> Node | None:
     """The forward node a backward node sits beside: the one whose cotangent made it, or,
-    for a node the passes rebuilt (no record of that), the latest forward node it reads
-    (prelu'(x) reads prelu's input, softmax - onehot the logits)."""
+    for a node the passes rebuilt (no record of that), the earliest float forward node it
+    reads (prelu'(x) reads prelu's input before alpha, softmax - onehot the log-softmax)."""
     source = origin(node)
     if source is not None and source.id in forward:
         return source
     reads = [c for c in node.inputs if c.id in forward and c.op != "const" and c.dtype in FLOATS]
-    return max(reads, key=lambda c: forward[c.id], default=None)
+    return min(reads, key=lambda c: forward[c.id], default=None)
 
 
 def render_backward(
