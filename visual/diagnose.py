@@ -165,6 +165,9 @@ def diagnose(history: Mapping, high_loss: float | None = None) -> Reading:
     return Reading(
         "good fit",
         f"training and validation loss fall together ({words}); the validation loss has not "
-        "turned upwards",
+        "turned upwards"
+        if gap < LARGE_GAP
+        else f"{words}, but the gap is not growing and the validation loss has not turned "
+        "upwards: a good fit so far; watch the gap if you train longer",
         **numbers,
     )
