@@ -155,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_optimizer_options(export)
     export.add_argument("--epochs", type=int, default=10, help="the script's default (10)")
     export.add_argument(
+        "--readable",
+        action="store_true",
+        help="write code made to be read: the forward pass one line per node, the backward "
+        "pass one line per gradient with its chain-rule step, the optimizer's formula",
+    )
+    export.add_argument(
         "--data",
         metavar="FILE.npz",
         help="also write the model's data() as an .npz the script reads",

@@ -243,9 +243,12 @@ def export(args: argparse.Namespace) -> int:
         predictions=_predictions(model),
         batch_size=args.batch_size,
         epochs=args.epochs,
+        name=model.name,
+        style="readable" if args.readable else "fast",
         **_hyper(args),
     )
-    print(f"wrote {out} (NumPy-only training code, {args.optimizer})")
+    kind = "readable" if args.readable else "NumPy-only"
+    print(f"wrote {out} ({kind} training code, {args.optimizer})")
     if args.data:
         if not model.data:
             raise CommandError(f"{model.source}: --data needs a model file with data()")

@@ -140,6 +140,7 @@ def _export_and_train(loss, logits, data, written: Written, epochs: int) -> dict
     with open(script) as f:
         lines = len(f.readlines())
     print(f"exported {script} ({lines} lines, imports NumPy only)")
+    _readable(loss, logits, written, epochs)
     trainer = import_trainer(script)
     _heading(
         f"training the exported code on {len(data['train']['y'])} digits "
@@ -147,6 +148,31 @@ def _export_and_train(loss, logits, data, written: Written, epochs: int) -> dict
     )
     result = train(trainer, data, epochs, progress=ProgressBar(epochs))
     return result
+
+
+def _readable(loss, logits, written: Written, epochs: int) -> None:
+    """Export the code made to be read too, and show its backward pass."""
+    script = written.path(
+        "train_prelu_l2_readable.py",
+        "the same training code written to be read: the forward pass one line per node, "
+        "the backward pass one line per gradient, the optimizer's formula",
+    )
+    gc.export(
+        loss,
+        script,
+        OPTIMIZER["optimizer"],
+        predictions=logits,
+        epochs=epochs,
+        lr=OPTIMIZER["lr"],
+        style="readable",
+    )
+    with open(script) as f:
+        source = f.read()
+    backward = source[
+        source.index("    # backward:") : source.index("\n\n\n", source.index("def model("))
+    ]
+    print(f"exported {script}, written to be read; its backward pass, the chain rule line by line:")
+    print(backward)
 
 
 def _plot(history: dict, written: Written) -> None:

@@ -189,9 +189,12 @@ EXPORT_TRAIN = [
 # 3. Exporting and training, and reading the curves
 
 `gc.export` lowers the loss, its reverse-mode gradient and an optimizer update into one plain
-NumPy file: no graphc needed to run it. We export the lecture's network (the model file
-`examples/prelu_l2.py`), read the generated training step, and train it on scikit-learn's
-bundled 8x8 digits.
+NumPy file: no graphc needed to run it. With `style="readable"` the file is written to be
+read: the forward pass one line per node of the graph, the backward pass one line per
+gradient with its chain-rule step, and the optimizer's update as its formula (the default,
+`style="fast"`, computes the same numbers with reused buffers and fused kernels; it is what
+`graphc train` runs). We export the lecture's network (the model file
+`examples/prelu_l2.py`), read it, and train it on scikit-learn's bundled 8x8 digits.
 """),
     code(
         SETUP
@@ -206,15 +209,17 @@ model = load_model("../examples/prelu_l2.py")   # (loss, logits) and the digits 
 loss, logits = model.outputs
 print({split: len(arrays["y"]) for split, arrays in model.data.items()}, "digits")
 path = gc.export(loss, os.path.join(tempfile.mkdtemp(), "train_prelu.py"), "adam", lr=0.01,
-                 predictions=logits)
+                 predictions=logits, style="readable")
 source = open(path).read()
-step = source[source.index("def _train_step("):]
-print(step[:step.index("\\n\\n\\n")])
+model_code = source[source.index("def model("):]
+print(model_code[:model_code.index("\\n\\n\\nMODEL_NAME")])
 """
     ),
     md("""
-That is the whole training step: the forward pass, the backward pass (the gradient graph,
-lowered), and Adam's update written in place. Import the file and train it:
+That is the whole model: read the backward pass from the loss down. Each line is one step
+of the chain rule, `dL/dv = dL/du * du/dv` summed over the nodes u that use v (the comment
+says which), and where a value was broadcast forward (the bias `b` over the batch) its
+gradient is summed back. `update` is Adam as a formula. Import the file and train it:
 """),
     code("""
 trainer = import_trainer(path)

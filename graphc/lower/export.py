@@ -76,13 +76,28 @@ def build_module(
     batch_size: int = 32,
     epochs: int = 10,
     name: str = "model",
+    style: str = "fast",
     **hyper,
 ) -> Module:
     """The training module for `loss` (see `export`), not yet written anywhere."""
+    if style not in STYLES:
+        raise GraphError(f"gc.export: style must be one of {', '.join(STYLES)}, got {style!r}")
     opt, values = optimizers.get(optimizer, **hyper)
     for what, value in (("batch_size", batch_size), ("epochs", epochs)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise GraphError(f"gc.export: {what} must be a positive int, got {value!r}")
+    if style == "readable":
+        from .readable_module import build_readable_module  # it builds on this module
+
+        return build_readable_module(
+            loss,
+            optimizer,
+            predictions=predictions,
+            batch_size=batch_size,
+            epochs=epochs,
+            name=name,
+            **hyper,
+        )
     module = Module(_doc(name, optimizer))
     module.copy_module(files)  # the script's --save and --history write atomically too
     module.copy_module(initializers)
@@ -108,9 +123,15 @@ def export(
     batch_size: int = 32,
     epochs: int = 10,
     name: str | None = None,
+    style: str = "fast",
     **hyper,
 ) -> str:
     """Write a NumPy-only training module for `loss` to `path`; return the path.
+
+    style "fast" (the default, what graphc train runs) reuses buffers and fuses kernels;
+    "readable" writes the forward pass one line per node, the backward pass one line per
+    gradient with its chain-rule step and the optimizer's formula, with the same functions,
+    command line and numbers.
 
     optimizer: "sgd", "momentum" or "adam"; hyper-parameters by keyword (lr, momentum,
     beta1, beta2, eps). `predictions` is the node accuracy is measured on (found by itself
@@ -129,9 +150,13 @@ def export(
         batch_size=batch_size,
         epochs=epochs,
         name=name,
+        style=style,
         **hyper,
     ).source()
     return write_text(path, source)
+
+
+STYLES = ("fast", "readable")
 
 
 # The module-level names the generated file defines besides functions copied from
