@@ -100,3 +100,25 @@ def test_the_gate_view_needs_values(blackboard):
     loss, _ = blackboard
     with pytest.raises(gc.GraphError, match="give values= with every input and param"):
         visual.render_backprop(loss)
+
+
+def test_in_training_mode_batch_norms_gate_numbers_are_the_training_gradients():
+    x = gc.input("x", (None, 3))
+    t = gc.input("t", (None,), "int64")
+    W = gc.param("W", (3, 3), init="he_normal")
+    gamma, beta = gc.param("g", (3,), init=1.0), gc.param("be", (3,))
+    hidden = gc.relu(gc.batch_norm(x @ W, gamma, beta, name="bn"))
+    loss = gc.named(gc.softmax_cross_entropy(hidden, t), "loss")
+    rng = np.random.default_rng(2)
+    values = gc.init_params(loss) | {"x": rng.normal(size=(2, 3)), "t": np.array([0, 2])}
+    root = svg_of(visual.render_backprop(loss, values, training=True))
+    nodes = svg_groups(root, "node")
+    assert "training mode" in " ".join(texts(root.find(f"{SVG}g")))
+    box = next(lines for lines in map(texts, nodes.values()) if lines[0] == "batch norm")
+    assert "∂/∂γ = Σ g x̂, ∂/∂β = Σ g" in box
+    for p in (W, gamma, beta):
+        shown = tooltips(nodes[f"n{p.id}"])[f"∂L/∂{p.name}"]
+        want = np.ravel(gc.evaluate(gc.grad(loss, p), values, training=True))
+        np.testing.assert_allclose(shown, want, rtol=1e-5, atol=1e-9)
+        infer = np.ravel(gc.evaluate(gc.grad(loss, p), values, training=False))
+        assert not np.allclose(want, infer)  # the two modes really differ here

@@ -150,8 +150,8 @@ def _carries(node: Node, position: int) -> bool:
     opdef = REGISTRY[node.op]
     if opdef.leaf or opdef.nondiff or node.dtype not in FLOATS:
         return False
-    if node.inputs[position].dtype not in FLOATS:
-        return False
+    if node.inputs[position].dtype not in FLOATS or position in opdef.shape_only:
+        return False  # integers, and inputs read only for their shape, get no gradient
     return opdef.vjp == MULTILINEAR or opdef.vjp[position] is not None
 
 

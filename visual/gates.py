@@ -68,13 +68,13 @@ def _elementwise_locals(gate: Gate, names: list[str]) -> tuple[dict, dict]:
     """The rule text per input, and (elementwise ops) the local derivative as a graph: the
     op's vjp rule with an upstream of ones."""
     node = gate.node
-    elementwise, texts = op_rule(node.op, names)
+    texts = op_rule(node.op, names)
     rules, graphs = {}, {}
     opdef = REGISTRY[node.op]
     for k, child in enumerate(node.inputs):
         rules[(child.id, node.id)] = texts[k] if k < len(texts) else ""
         rule = opdef.vjp[k] if opdef.vjp and not isinstance(opdef.vjp, str) else None
-        if elementwise and rule is not None:
+        if opdef.elementwise and rule is not None:  # the op's own fact: numbers are local
             graphs[(child.id, node.id)] = rule(F.broadcast_like(lift(1.0, node), node), node)
     return rules, graphs
 
