@@ -364,7 +364,7 @@ def local_rule(op: str, seed: int = 0) -> LocalRule:
             f"unknown op {op!r}; known ops: {', '.join(sorted(REGISTRY))}; "
             f"composites: {', '.join(COMPOSITES)}"
         )
-    if opdef.leaf or opdef.sympy is None or opdef.samples is None or isinstance(opdef.vjp, str):
+    if opdef.leaf or opdef.sympy is None or opdef.samples is None:
         raise GraphError(
             f"op {op!r} has no local rule to show (a leaf, or an op that "
             f"gc.specialize removes before anything runs)"

@@ -48,6 +48,12 @@ class OpDef:
              kernel to use instead of `kernel`; False (the default): not analytic (a kink, a
              comparison, `np.abs`), so the complex step refuses the op
 
+    Short spellings: `nondiff=True` for an op whose derivative is zero wherever it exists
+    (comparisons, sign, one_hot): no rules at all; a None rule for one input that gets no
+    gradient; `jvp=MULTILINEAR` for an op linear in each input (the tangent goes through the
+    op itself: sum, matmul, transpose). Reverse mode needs a transpose per input, so
+    register() refuses `vjp=MULTILINEAR`.
+
     Facts the passes read (no pass keeps a table of op names):
 
     elementwise  each output element is computed from the input elements at the same
