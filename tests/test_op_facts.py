@@ -1,6 +1,9 @@
 """Every pass reads what it knows about an op from the op's `OpDef`: ops registered here with
 unusual facts (and twins without them) are treated by each pass as those facts say."""
 
+import gc as garbage
+import weakref
+
 import numpy as np
 import pytest
 
@@ -14,6 +17,7 @@ from graphc.passes import (
 )
 from graphc.passes.cost import node_bytes, node_flops
 from graphc.passes.pattern import P, Rule, var
+from graphc.passes import shapes
 from graphc.passes.shapes import same_runtime_shape
 
 
@@ -168,3 +172,21 @@ def test_register_refuses_facts_that_cannot_hold():
     with pytest.raises(gc.GraphError, match="out of range"):
         register(OpDef("bad_pos", 2, elementwise, vjp=ident, jvp=ident, shape_only=(2,)))
     assert not {"bad_linear", "bad_comm", "bad_pos"} & set(REGISTRY)
+
+
+def test_passes_and_evaluation_keep_no_graph_alive_after_they_return():
+    """The symbolic shapes a pass learns live in its own scope, and evaluation caches no
+    plan: a graph that was optimized and evaluated is freed with its last reference."""
+    before = len(shapes._DEFAULT.parent)
+    refs = []
+    for _ in range(3):
+        x = gc.input("x", (None, 3))
+        w = gc.param("w", (3,), init=0.5)
+        loss = gc.mean(gc.tanh(x * w) + gc.relu(x))
+        step = gc.optimize([loss, *gc.grad(loss, [w])]).outputs
+        gc.evaluate(step, gc.init_params(loss) | {"x": np.ones((2, 3))})
+        refs.append(weakref.ref(step[0]))
+        del x, w, loss, step
+    garbage.collect()
+    assert all(ref() is None for ref in refs)
+    assert len(shapes._DEFAULT.parent) == before
