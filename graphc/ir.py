@@ -344,8 +344,10 @@ def leaves(outputs: Node | Iterable[Node], *ops: str) -> list[Node]:
     found: list[Node] = []
     by_name: dict[str, Node] = {}
     for node in topological_order(outputs):
-        if node.op not in ("input", "param", "state"):
-            if node.op == "const" and (not ops or "const" in ops):
+        if not node.is_leaf:
+            continue
+        if node.name is None:  # a const: its value is in the graph, so no name to clash
+            if not ops or node.op in ops:
                 found.append(node)
             continue
         other = by_name.setdefault(node.name, node)
