@@ -207,15 +207,19 @@ def tanh_chain(n_ops: int):
 
 
 def test_a_long_chain_differentiates_fast_and_the_gradient_grows_linearly():
-    sizes, ratios = (500, 2000), []
+    sizes, ratios, seconds = (500, 2000), [], []
     for n_ops in sizes:
         y, x = tanh_chain(n_ops)
-        start = time.perf_counter()
-        g = gc.grad(y, x)
-        seconds = time.perf_counter() - start
+        best = float("inf")
+        for _ in range(3):  # the best of three: a shared machine's load only adds time
+            start = time.perf_counter()
+            g = gc.grad(y, x)
+            best = min(best, time.perf_counter() - start)
+        seconds.append(best)
         ratios.append(len(gc.topological_order(g)) / len(gc.topological_order(y)))
-        assert seconds < 0.5, f"{n_ops}-op chain took {seconds:.2f} s"
     assert ratios[1] < 4 and abs(ratios[1] - ratios[0]) < 0.05  # a small, constant ratio
+    # 4x the ops: about 4x the time when linear, 16x when quadratic (a ratio, not a deadline)
+    assert seconds[1] < 8 * seconds[0], f"500 ops: {seconds[0]:.3f} s, 2000: {seconds[1]:.3f} s"
     value = gc.evaluate(g, {"x": np.full(4, 0.3)})
     assert value.shape == (4,) and np.all(np.isfinite(value))
 
