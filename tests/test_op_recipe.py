@@ -14,6 +14,7 @@ import test_numeric as numeric
 import test_registry as registry_checks
 
 import graphc as gc
+from graphc.lower import build_module
 from graphc.ops.registry import REGISTRY
 from graphc.passes.shapes import same_runtime_shape
 
@@ -83,14 +84,20 @@ def test_the_passes_and_the_cost_table_cover_the_recipe(softsign):
     assert table.ratio is not None and table.gradient_flops > table.forward_flops
 
 
-def test_the_exporter_writes_the_recipe(softsign, tmp_path):
+@pytest.mark.parametrize("style", ["fast", "readable"])
+def test_both_export_styles_write_the_recipe(softsign, tmp_path, style):
     x = gc.input("x", (None, 3))
     w = gc.param("w", (3,), init=0.5)
     loss = gc.mean(softsign(x * w))
     path = tmp_path / "step.py"
-    gc.export(loss, str(path))
-    assert "np.abs" in path.read_text()
+    gc.export(loss, str(path), style=style)
+    assert "abs" in path.read_text()
+    module = build_module(loss, style=style).compile(f"<{style}>")
     values = gc.init_params(loss) | {"x": np.random.default_rng(2).normal(size=(4, 3))}
+    got_loss, got_grads = module["loss_and_grads"](gc.init_params(loss), {"x": values["x"]})
+    want_loss, want_grad = gc.evaluate([loss, gc.grad(loss, w)], values)
+    assert got_loss == pytest.approx(float(want_loss), rel=1e-12)
+    np.testing.assert_allclose(got_grads["w"], want_grad, rtol=1e-12)
     step = [loss, *gc.grad(loss, [w])]
     for got, want in zip(gc.lower(step).run(values), gc.evaluate(step, values)):
         np.testing.assert_allclose(got, want, rtol=1e-12)

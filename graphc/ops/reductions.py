@@ -24,6 +24,7 @@ from .registry import (
     register,
     result_dtype,
     sample_inputs,
+    size,
 )
 from .shape import drop_axis
 
@@ -121,6 +122,8 @@ register(
         complex_step=False,
         label=lambda n: f"max(axis={n.attrs['axis']})",
         samples=sample_inputs((3, 2), axis=(1,), keepdims=False),
+        runtime_shape=lambda n, x: reduced_shape(x, n.attrs["axis"], n.attrs["keepdims"]),
+        flops=per_input_element(1),
         doc="the largest entry along the axes; a tie shares the gradient equally",
     )
 )
@@ -148,6 +151,8 @@ register(
         jvp=MULTILINEAR,
         label="Σ a·b",
         complex_step=False,  # np.vdot conjugates its first operand
+        commutative=True,
+        flops=lambda n: 2 * size(n.inputs[0].shape),  # a multiply and an add per entry
         samples=sample_inputs((3, 4), (3, 4)),
         doc="the sum of a * b over every entry in one pass (sum of squares: vdot(a, a))",
     )
