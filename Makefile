@@ -14,6 +14,7 @@ test: setup browser
 bench: setup
 	$(PY) benchmarks/train_step.py
 	$(PY) benchmarks/render_large.py
+	$(PY) benchmarks/jax_step.py
 
 setup: graphviz $(STAMP)
 
@@ -35,7 +36,7 @@ browser:
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,jax]'
 	touch $(STAMP)
 
 clean:

@@ -147,7 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("-o", "--output", help="also write the table (.txt, .json or .html)")
     compare.set_defaults(run=commands.compare)
 
-    export = sub.add_parser("export", help="write NumPy-only training code for the model")
+    export = sub.add_parser(
+        "export", help="write training code for the model (NumPy only, or JAX with --backend jax)"
+    )
     export.add_argument("model", help=MODEL_HELP)
     export.add_argument(
         "-o", "--output", help="the .py file to write (default: MODEL_train.py in this folder)"
@@ -159,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write code made to be read: the forward pass one line per node, the backward "
         "pass one line per gradient with its chain-rule step, the optimizer's formula",
+    )
+    export.add_argument(
+        "--backend",
+        choices=("numpy", "jax"),
+        default="numpy",
+        help="numpy (default): NumPy-only code; jax: jitted JAX code for any device",
     )
     export.add_argument(
         "--data",

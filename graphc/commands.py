@@ -245,9 +245,10 @@ def export(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         name=model.name,
         style="readable" if args.readable else "fast",
+        backend=args.backend,
         **_hyper(args),
     )
-    kind = "readable" if args.readable else "NumPy-only"
+    kind = "JAX" if args.backend == "jax" else "readable" if args.readable else "NumPy-only"
     print(f"wrote {out} ({kind} training code, {args.optimizer})")
     if args.data:
         if not model.data:

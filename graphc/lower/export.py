@@ -83,9 +83,7 @@ def build_module(
     if style not in STYLES:
         raise GraphError(f"gc.export: style must be one of {', '.join(STYLES)}, got {style!r}")
     opt, values = optimizers.get(optimizer, **hyper)
-    for what, value in (("batch_size", batch_size), ("epochs", epochs)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise GraphError(f"gc.export: {what} must be a positive int, got {value!r}")
+    check_sizes(batch_size, epochs)
     if style == "readable":
         from .readable_module import build_readable_module  # it builds on this module
 
@@ -114,6 +112,13 @@ def build_module(
     return module
 
 
+def check_sizes(batch_size, epochs) -> None:
+    """Raise a GraphError unless the batch size and epoch count are positive ints."""
+    for what, value in (("batch_size", batch_size), ("epochs", epochs)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise GraphError(f"gc.export: {what} must be a positive int, got {value!r}")
+
+
 def export(
     loss: Node,
     path: str | os.PathLike,
@@ -124,14 +129,19 @@ def export(
     epochs: int = 10,
     name: str | None = None,
     style: str = "fast",
+    backend: str = "numpy",
     **hyper,
 ) -> str:
-    """Write a NumPy-only training module for `loss` to `path`; return the path.
+    """Write a training module for `loss` to `path`; return the path.
 
     style "fast" (the default, what graphc train runs) reuses buffers and fuses kernels;
     "readable" writes the forward pass one line per node, the backward pass one line per
     gradient with its chain-rule step and the optimizer's formula, with the same functions,
     command line and numbers.
+
+    backend "numpy" (the default) writes a file that needs NumPy only; "jax" one that needs
+    JAX and NumPy: pure functions that XLA compiles, a jitted train_step, fit data-parallel
+    over the devices JAX sees (see export_jax.py).
 
     optimizer: "sgd", "momentum" or "adam"; hyper-parameters by keyword (lr, momentum,
     beta1, beta2, eps). `predictions` is the node accuracy is measured on (found by itself
@@ -143,7 +153,10 @@ def export(
     """
     path = os.fspath(path)
     name = name or os.path.splitext(os.path.basename(path))[0]
-    source = build_module(
+    build = _BACKENDS.get(backend) if isinstance(backend, str) else None
+    if build is None:
+        raise GraphError(f"gc.export: unknown backend {backend!r}; choose numpy or jax")
+    source = build()(
         loss,
         optimizer,
         predictions=predictions,
@@ -157,6 +170,21 @@ def export(
 
 
 STYLES = ("fast", "readable")
+
+
+def _jax_builder():
+    from .render_jax import is_installed
+
+    if not is_installed():
+        raise GraphError(
+            "gc.export(backend='jax') needs JAX: pip install 'graphc[jax]' (or pip install jax)"
+        )
+    from .export_jax import build_jax_module
+
+    return build_jax_module
+
+
+_BACKENDS = {"numpy": lambda: build_module, "jax": _jax_builder}
 
 
 # The module-level names the generated file defines besides functions copied from
@@ -375,11 +403,11 @@ def _emit_mc_forward(module, sig, needed: list[Node], dropout) -> None:
     )
 
 
-def _dropout_rate(rates: dict[str, float]):
+def _dropout_rate(rates: dict[str, float], table: str = "DROPOUT_RATES"):
     def rate(mask: dict) -> str:
         key = f"dropout_{mask['seed']}_{mask['rate']}"
         rates.setdefault(key, float(mask["rate"]))
-        return f"DROPOUT_RATES[{key!r}]"
+        return f"{table}[{key!r}]"
 
     return rate
 

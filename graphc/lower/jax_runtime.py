@@ -1,0 +1,138 @@
+"""The runtime every exported JAX module carries (its source is copied whole into the file).
+
+graphc never imports this module: it needs JAX, which graphc does not. The exporter reads
+its source and copies it, beside the NumPy data handling of training.py, into the JAX
+training file. Everything here is a pure function of arrays except the training loop,
+which keeps the host-side bookkeeping (shuffling, history, printing).
+
+Devices: fit() trains data-parallel on a one-axis mesh named "batch": each minibatch is
+split over the devices, params and optimizer state are replicated, and XLA inserts the
+reduction of the gradients itself. Across hosts, call jax.distributed.initialize() in every
+process before fit(); jax.devices() then lists every host's devices and the same code
+splits each batch over all of them (every process must load the same data and seed).
+"""
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+
+def sgd_update(param, grad, slots, lr, step):
+    """SGD: param - lr * grad."""
+    return param - lr * grad, slots
+
+
+def momentum_update(param, grad, slots, lr, step, momentum):
+    """SGD with momentum: velocity = momentum * velocity + grad; param - lr * velocity."""
+    velocity = momentum * slots["velocity"] + grad
+    return param - lr * velocity, {"velocity": velocity}
+
+
+def adam_update(param, grad, slots, lr, step, beta1, beta2, eps):
+    """Adam with its bias correction folded into the learning rate (as the NumPy module)."""
+    m = beta1 * slots["m"] + (1.0 - beta1) * grad
+    v = beta2 * slots["v"] + (1.0 - beta2) * (grad * grad)
+    t = step.astype(param.dtype)  # the step count in the param's precision
+    lr_t = lr * (1.0 - beta2**t) ** 0.5 / (1.0 - beta1**t)  # Adam's bias correction
+    return param - lr_t * m / (jnp.sqrt(v) + eps), {"m": m, "v": v}
+
+
+def apply_updates(update, params, grads, slots, lr, step, **hyper):
+    """(new params, new slots): `update` applied to every param by name."""
+    new = {
+        name: update(params[name], grads[name], slots[name], lr, step, **hyper) for name in params
+    }
+    return {name: p for name, (p, _) in new.items()}, {name: s for name, (_, s) in new.items()}
+
+
+def dropout_mask(key, x, rate):
+    """A fresh inverted-dropout mask shaped like x: 0 with probability `rate`, else 1/(1-rate)."""
+    keep = jax.random.uniform(key, x.shape, x.dtype) >= rate
+    return keep * jnp.asarray(1.0 / (1.0 - rate), x.dtype)
+
+
+def data_mesh(devices=None):
+    """A one-axis mesh named "batch" over `devices`: None for every device JAX sees, an int
+    for the first that many, or a list of devices."""
+    found = jax.devices()
+    if devices is None:
+        devices = found
+    elif isinstance(devices, int):
+        if not 1 <= devices <= len(found):
+            raise ValueError(
+                f"devices={devices}: JAX sees {len(found)} {found[0].platform} device(s)"
+            )
+        devices = found[:devices]
+    return Mesh(np.array(list(devices)), ("batch",))
+
+
+def place(mesh, tree, split):
+    """`tree` on the mesh: split along its first axis over the devices, or replicated."""
+    spec = PartitionSpec("batch") if split else PartitionSpec()
+    return jax.device_put(tree, NamedSharding(mesh, spec))
+
+
+def fit_model(
+    model,
+    params,
+    state,
+    data,
+    epochs,
+    batch_size,
+    lr=None,
+    validation=None,
+    seed=0,
+    verbose=True,
+    dropout=None,
+    devices=None,
+):
+    """Train data-parallel on `devices`; (params, state, per-epoch history). The arrays
+    passed in are donated to the first step: use the returned ones."""
+    train = as_batch(model, data)
+    mesh = data_mesh(devices)
+    params, state = place(mesh, params, False), place(mesh, state, False)
+    rng = np.random.default_rng(seed)
+    history = {"epoch": [], "loss": []}
+    for epoch in range(1, epochs + 1):
+        started, total, count = time.perf_counter(), 0.0, 0
+        for batch in minibatches(train, batch_size, rng):
+            size = len(next(iter(batch.values())))
+            # a last batch that does not split evenly runs replicated on every device
+            batch = place(mesh, batch, size % mesh.size == 0)
+            params, state, loss = model["train_step"](params, state, batch, lr, dropout)
+            total, count = total + loss * size, count + size  # stays on the device
+        history["epoch"].append(epoch)
+        history["loss"].append(float(total) / count)
+        if not end_epoch(
+            model, params, state, train, validation, history, epochs, started, verbose
+        ):
+            break
+    return params, state, history
+
+
+def run_command_line(model, argv=None):
+    """The command line's work (see `main`): the NumPy module's options plus --devices."""
+    parser = command_line(model, "JAX")
+    parser.add_argument(
+        "--devices", type=int, help="train data-parallel on this many devices (default: all)"
+    )
+    args = parser.parse_args(argv)
+    train, validation, test = load_splits(model, args.data, args.val_split, args.seed)
+    params, state = model["init_params"](args.seed), model["init_state"](args.seed)
+    params, state, history = fit_model(
+        model,
+        params,
+        state,
+        train,
+        args.epochs,
+        args.batch_size,
+        args.lr,
+        validation,
+        args.seed,
+        verbose=not args.quiet,
+        devices=args.devices,
+    )
+    return finish_run(model, args, params, state, history, test)
