@@ -10,6 +10,7 @@ data-parallel over the devices JAX sees. The file imports JAX, NumPy and the sta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..diff import grad
@@ -22,7 +23,8 @@ from .emit import prepare
 from .export import Signature, _dropout_rate, _emit_tables, _signature, check_sizes
 from .jax_module import JaxModule, names_used
 from .names import comment
-from .render_jax import JaxFunction
+from .plan import plan_function
+from .render_jax import render_body
 
 # training.py's host-side helpers the wrappers call (jax_runtime's loop and main replace
 # training.py's; the helpers those call are copied with them)
@@ -100,25 +102,41 @@ def _doc(name: str, optimizer: str) -> str:
     )
 
 
-def _leaves(sig: Signature, nodes: list[Node], stats: str = "stats") -> dict:
-    """Each leaf's (variable, source): read from the params, stats and batch pytrees."""
-    source = {}
-    for n in nodes:
-        var = sig.var[n.id]
-        if n.op == "input":
-            read = f"batch[{n.name!r}]"
-            if n.dtype in ("float32", "float64"):
-                read = f"jnp.asarray({read}, jnp.{n.dtype})"
-        else:
-            read = f"{'params' if n.op == 'param' else stats}[{n.name!r}]"
-        source[n.id] = (var, read)
-    return source
-
-
-def _function(module, name, args, fn: JaxFunction, returns: str, doc: str) -> None:
+def _function(
+    module: JaxModule,
+    name: str,
+    args: list[str],
+    sig: Signature,
+    graph: list[Node],
+    returns,
+    doc: str,
+    names: Sequence[str | None] = (),
+    key: str | None = None,
+    dropout: dict | None = None,
+) -> None:
+    """Add `@jax.jit def name(args)`: the leaves read from the params, stats and batch
+    pytrees, then the plan of `graph` rendered for JAX; `returns(results)` is the return
+    expression made from the variables of the outputs."""
+    every = sig.inputs + sig.params + sig.stats
+    plan = plan_function(graph, {n.id: sig.var[n.id] for n in every}, module.namer, names)
+    rate = _dropout_rate(dropout, "rates") if dropout is not None else None
+    body = render_body(module, plan, key, rate)
+    read = {v for statement in plan.statements for v in statement.reads()} | set(plan.results)
     lines = [f"@jax.jit\ndef {name}({', '.join(args)}):", f'    """{comment(doc, 90)}"""']
-    lines += [f"    {line}" for line in fn.lines] + [f"    return {returns}"]
+    lines += [f"    {sig.var[n.id]} = {_read(n)}" for n in every if sig.var[n.id] in read]
+    lines += [f"    {line}" for line in body] + [f"    return {returns(plan.results)}"]
     module.add("\n".join(lines))
+
+
+def _read(leaf: Node) -> str:
+    """Source reading a leaf's value from the function's params, stats or batch pytree."""
+    if leaf.op == "param":
+        return f"params[{leaf.name!r}]"
+    if leaf.op == "state":
+        return f"stats[{leaf.name!r}]"
+    if leaf.dtype in ("float32", "float64"):  # the batch may come as float64 NumPy arrays
+        return f"jnp.asarray(batch[{leaf.name!r}], jnp.{leaf.dtype})"
+    return f"batch[{leaf.name!r}]"
 
 
 def _emit_loss_and_grads(module: JaxModule, sig: Signature, loss: Node, dropout: dict) -> None:
@@ -126,57 +144,44 @@ def _emit_loss_and_grads(module: JaxModule, sig: Signature, loss: Node, dropout:
     updates = {
         n.attrs["target"]: n.inputs[1] for n in topological_order(loss_t) if n.op == "update_state"
     }
-    outputs = [loss_t, *grad(loss_t, sig.params), *updates.values()]
-    graph = prepare(outputs, training=True)
-    loss_n, grads = graph[0], graph[1 : 1 + len(sig.params)]
-    new_stats = dict(zip(updates, graph[1 + len(sig.params) :]))
-    fn = JaxFunction(module, "key", _dropout_rate(dropout, "rates"))
-    names = {g.id: f"grad_{p.name}" for g, p in zip(grads, sig.params)}
-    names[loss_n.id] = loss.name or "loss"
-    fn.body(graph, _leaves(sig, sig.inputs + sig.params + sig.stats), names)
-    grads_src = ", ".join(f"{p.name!r}: {fn.value(g)}" for p, g in zip(sig.params, grads))
-    stats_src = ", ".join(
-        f"{s.name!r}: {fn.value(new_stats[s.name]) if s.name in new_stats else sig.var[s.id]}"
-        for s in sig.stats
-    )
+    graph = prepare([loss_t, *grad(loss_t, sig.params), *updates.values()], training=True)
+    n_params = len(sig.params)
+
+    def returns(results: list[str]) -> str:
+        grads = ", ".join(f"{p.name!r}: {v}" for p, v in zip(sig.params, results[1:]))
+        new = dict(zip(updates, results[1 + n_params :]))
+        stats = ", ".join(f"{s.name!r}: {new.get(s.name, sig.var[s.id])}" for s in sig.stats)
+        return f"{results[0]}, {{{grads}}}, {{{stats}}}"
+
     _function(
         module,
         "_loss_and_grads",
         ["params", "stats", "batch", "key", "rates"],
-        fn,
-        f"{fn.value(loss_n)}, {{{grads_src}}}, {{{stats_src}}}",
+        sig,
+        graph,
+        returns,
         "Training mode: (loss, gradients by param, new running statistics).",
+        [loss.name or "loss"] + [f"grad_{p.name}" for p in sig.params],
+        "key",
+        dropout,
     )
 
 
 def _emit_inference(module: JaxModule, sig: Signature, loss: Node) -> None:
     outputs = [loss] + ([sig.predictions] if sig.predictions is not None else [])
     graph = prepare(outputs, training=False)
-    every = sig.inputs + sig.params + sig.stats
-    fn = JaxFunction(module)
-    fn.body(graph, _leaves(sig, every), {})
-    returns = ", ".join(fn.value(n) for n in graph)
     doc = "Inference mode: (loss, predictions)." if len(graph) > 1 else "Inference mode: (loss,)."
-    returns = returns if len(graph) > 1 else f"({returns},)"
-    _function(module, "_evaluate", ["params", "stats", "batch"], fn, returns, doc)
-    (out,) = prepare([outputs[-1]], training=False)
-    fn = JaxFunction(module)
-    fn.body([out], _leaves(sig, every), {})
+    pytree = ["params", "stats", "batch"]
+    _function(module, "_evaluate", pytree, sig, graph, lambda r: f"({', '.join(r)},)", doc)
     what = "predictions" if sig.predictions is not None else "loss"
-    _function(module, "_forward", ["params", "stats", "batch"], fn, fn.value(out), f"The {what}.")
+    graph = prepare([outputs[-1]], training=False)
+    _function(module, "_forward", pytree, sig, graph, lambda r: r[0], f"The {what}.")
     if sig.predictions is None:
         return
-    (out,) = prepare(mc_graph([sig.predictions]), training=False)
-    fn = JaxFunction(module, "key", _dropout_rate({}, "rates"))
-    fn.body([out], _leaves(sig, every), {})
-    _function(
-        module,
-        "_mc_forward",
-        ["params", "stats", "batch", "key", "rates"],
-        fn,
-        fn.value(out),
-        "Predictions with dropout masks from `key`, batch norm in inference mode.",
-    )
+    doc = "Predictions with dropout masks from `key`, batch norm in inference mode."
+    graph = prepare(mc_graph([sig.predictions]), training=False)
+    args = [*pytree, "key", "rates"]
+    _function(module, "_mc_forward", args, sig, graph, lambda r: r[0], doc, (), "key", {})
 
 
 _MC_SAMPLES = """keys = jax.random.split(state["key"], int(mc_samples))

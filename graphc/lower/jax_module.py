@@ -1,6 +1,6 @@
 """The generated JAX module: a `Module` that copies helper files by their source.
 
-graphc never imports the JAX helpers (jax_runtime.py, jax_kernels.py): they need JAX,
+graphc never imports the JAX helpers (jax_runtime.py): they need JAX,
 which graphc does not. Their source is read as text and copied, each top-level definition
 once, beside the NumPy-only helpers the JAX module shares with the NumPy one.
 """
@@ -21,7 +21,7 @@ class JaxModule(Module):
     def __init__(self, doc: str):
         super().__init__(doc)
         self.imports = []
-        self.copied: set[str] = set()  # top-level names copied so far
+        self.copied_names: set[str] = set()  # top-level names copied so far
 
     def copy_file(self, path: Path, only: Iterable[str] | None = None) -> None:
         """Copy the Python file at `path` (whole, or the functions of `only` it defines and
@@ -38,10 +38,14 @@ class JaxModule(Module):
                     self.imports.append(line)
                 continue
             names = _defined(statement)
-            if not names or names & self.copied or (wanted is not None and not names & wanted):
+            if (
+                not names
+                or names & self.copied_names
+                or (wanted is not None and not names & wanted)
+            ):
                 continue  # the docstring, or copied already, or not needed
             self.preamble.append(ast.get_source_segment(source, statement) + "\n")
-            self.copied |= names
+            self.copied_names |= names
             self.namer.taken |= names
         self.imports.sort(key=_import_order)
 

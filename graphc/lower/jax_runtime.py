@@ -12,6 +12,7 @@ process before fit(); jax.devices() then lists every host's devices and the same
 splits each batch over all of them (every process must load the same data and seed).
 """
 
+import math
 import time
 
 import jax
@@ -35,8 +36,11 @@ def adam_update(param, grad, slots, lr, step, beta1, beta2, eps):
     """Adam with its bias correction folded into the learning rate (as the NumPy module)."""
     m = beta1 * slots["m"] + (1.0 - beta1) * grad
     v = beta2 * slots["v"] + (1.0 - beta2) * (grad * grad)
-    t = step.astype(param.dtype)  # the step count in the param's precision
-    lr_t = lr * (1.0 - beta2**t) ** 0.5 / (1.0 - beta1**t)  # Adam's bias correction
+    # Adam's bias correction; 1 - beta**t as -expm1(t log beta): exact in float32 too,
+    # where 1 - 0.999**t would cancel away half the digits (NumPy computes it in float64)
+    t = step.astype(param.dtype)
+    correction2 = -jnp.expm1(t * math.log(beta2))
+    lr_t = lr * correction2**0.5 / -jnp.expm1(t * math.log(beta1))
     return param - lr_t * m / (jnp.sqrt(v) + eps), {"m": m, "v": v}
 
 

@@ -1,104 +1,89 @@
-"""The JAX renderer: a lowered graph becomes one pure function of arrays, one `jnp`
-statement per node, no buffers and no in-place writes (XLA plans the memory).
+"""The JAX renderer: a plan (plan.py) becomes the body of one pure function of arrays, one
+`jnp` call per statement, with no buffers and no in-place writes (XLA plans the memory).
 
-An op with a NumPy `emit` template is written with the template's `np.` calls as `jnp.`
-calls (NumPy and jax.numpy spell these functions alike); an op that NumPy lowers by
-calling a kernel calls the kernel of the same name from jax_kernels.py, copied into the
-module. Dropout draws its mask from the function's PRNG key, one `fold_in` per layer.
+A statement's `call` is an array-API function that NumPy and jax.numpy spell alike, so it
+is written as `jnp.<call>(...)` (or an operator, or a method for transpose and reshape).
+The one helper, dropout_mask, draws from the function's PRNG key, one `fold_in` per mask.
 """
 
 from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from pathlib import Path
 
-import numpy as np
+from .module import Module
+from .names import literal
+from .plan import Plan, Statement
 
-from ..errors import GraphError
-from ..ir import Node, topological_order
-from ..ops.registry import FLOAT_DTYPES, REGISTRY, result_dtype
-from .jax_module import JaxModule
-from .names import comment
-from .steps import literal
+_INFIX = {
+    "add": "+",
+    "subtract": "-",
+    "multiply": "*",
+    "divide": "/",
+    "power": "**",
+    "matmul": "@",
+    "greater": ">",
+    "greater_equal": ">=",
+    "less": "<",
+    "less_equal": "<=",
+    "equal": "==",
+}
+_METHODS = ("transpose", "reshape")  # x.f(...): read like the NumPy module's
 
-KERNELS = Path(__file__).parent / "jax_kernels.py"
+
+def render_body(
+    module: Module, plan: Plan, key: str | None = None, dropout_rate: Callable | None = None
+) -> list[str]:
+    """The statements of `plan` as jax.numpy source lines. With `key` (a variable holding a
+    PRNG key) dropout masks are drawn from it; `dropout_rate(kwargs)` gives the source of
+    a mask's rate (default: the literal)."""
+    for name, value in plan.constants.items():
+        module.constant(value, name=name)
+    lines, masks = [], 0
+    for statement in plan.statements:
+        if statement.helper:
+            if key is None:
+                raise ValueError(f"{statement.call} needs a PRNG key")
+            rate = dropout_rate(statement.kwargs) if dropout_rate else None
+            expression = _dropout(statement, f"jax.random.fold_in({key}, {masks})", rate)
+            masks += 1
+        else:
+            expression = _expression(statement)
+        text = f"{statement.target} = {expression}"
+        lines.append(f"{text}  # {statement.comment}" if statement.comment else text)
+    return lines
 
 
-class JaxFunction:
-    """Renders one pure function: leaves read from pytrees, one statement per node."""
+def _operand(operand: tuple) -> str:
+    kind = operand[0]
+    if kind == "var":
+        return operand[1]
+    if kind == "lit":
+        text = literal(operand[1])
+        return f"({text})" if text.startswith("-") else text
+    if kind == "shape":
+        return f"{operand[1]}.shape"
+    return " * ".join(f"{operand[1]}.shape[{a}]" for a in operand[2]) or "1"
 
-    def __init__(self, module: JaxModule, key: str | None = None, rate: Callable | None = None):
-        self.module = module
-        self.key = key  # the PRNG key dropout masks are drawn from
-        self.rate = rate  # node -> source of its dropout rate
-        self.var: dict[int, str] = {}
-        self.lines: list[str] = []
-        self.dropouts = 0
 
-    def body(self, outputs: list[Node], leaves: dict[int, tuple[str, str]], names: dict) -> None:
-        """Statements computing `outputs`; `leaves` maps a leaf's id to (variable, source).
-        The leaves are read first, then one statement per node in topological order."""
-        reads, statements = [], []
-        for node in topological_order(outputs):
-            if node.op == "const":
-                continue
-            if node.is_leaf:
-                if node.id not in leaves:
-                    raise GraphError(
-                        f"the graph needs {node.op} {node.name!r} (made at {node.site}), "
-                        "which is not among the function's inputs"
-                    )
-                self.var[node.id], source = leaves[node.id]
-                reads.append(f"{self.var[node.id]} = {source}")
-                continue
-            target = self.module.namer.fresh(names.get(node.id) or node.name, node.op)
-            line = f"{target} = {self._expression(node)}"
-            if REGISTRY[node.op].emit is None:  # a kernel call: say what the op is
-                line += f"  # {comment(REGISTRY[node.op].display(node), 50)}"
-            statements.append(line)
-            self.var[node.id] = target
-        self.lines += reads + statements
+def _expression(statement: Statement) -> str:
+    args = [_operand(a) for a in statement.args]
+    kwargs = [f"{k}={literal(v)}" for k, v in statement.kwargs.items()]
+    call = statement.call
+    if call == "copy":  # arrays are immutable: the value itself
+        return args[0]
+    if call in _METHODS:
+        return f"{args[0]}.{call}({', '.join(args[1:] + kwargs)})"
+    if call in _INFIX and len(args) == 2 and not kwargs:
+        return f"{args[0]} {_INFIX[call]} {args[1]}"
+    if call == "negative" and not kwargs:
+        return f"-{args[0]}"
+    return f"jnp.{call}({', '.join(args + kwargs)})"
 
-    def value(self, node: Node) -> str:
-        """The source of `node`'s value after the body (a variable, or a constant)."""
-        if node.op == "const":
-            return self._operand(node, node)
-        return self.var[node.id]
 
-    def _expression(self, node: Node) -> str:
-        opdef = REGISTRY[node.op]
-        args = [self._operand(x, node) for x in node.inputs]
-        if node.op == "dropout_mask":
-            key = f"jax.random.fold_in({self.key}, {self.dropouts})"
-            self.dropouts += 1
-            rate = self.rate(node) if self.rate else literal(node.attrs["rate"])
-            return f"dropout_mask({key}, {args[0]}, {rate})"
-        if opdef.emit is not None:
-            template = opdef.emit.replace("np.", "jnp.")
-            attrs = {k: literal(v) for k, v in node.attrs.items()}
-            return template.format(*args, **attrs)
-        if opdef.kernel is None:
-            raise GraphError(f"{node.site}: op {node.op!r} cannot be lowered to JAX")
-        name = opdef.kernel.__name__
-        self.module.copy_file(KERNELS, [name])
-        attrs = "".join(f", {k}={literal(v)}" for k, v in node.attrs.items())
-        return f"{name}({', '.join(args)}{attrs})"
-
-    def _operand(self, x: Node, user: Node) -> str:
-        if x.op != "const":
-            return self.var[x.id]
-        value = x.attrs["value"]
-        floats = [i for i in user.inputs if i.op != "const" and i.dtype in FLOAT_DTYPES]
-        # a Python number is weakly typed in JAX as in NumPy: it may stand in for the
-        # const only when the other operands already give the result's dtype
-        weak_ok = user.dtype == "bool" or (floats and result_dtype(*floats) == user.dtype)
-        if value.ndim == 0 and np.isfinite(value) and weak_ok and value.dtype.kind in "fb":
-            number = bool(value) if value.dtype.kind == "b" else float(value)
-            return f"({number!r})" if number < 0 else repr(number)
-        if x.id not in self.var:
-            self.var[x.id] = self.module.constant(value)
-        return self.var[x.id]
+def _dropout(statement: Statement, key: str, rate: str | None) -> str:
+    (x,) = [_operand(a) for a in statement.args]
+    return f"dropout_mask({key}, {x}, {rate or literal(statement.kwargs['rate'])})"
 
 
 def is_installed() -> bool:
