@@ -325,15 +325,17 @@ def topological_order(outputs: Node | Iterable[Node]) -> list[Node]:
     for root in as_list(outputs):
         if root.id in done:
             continue
-        stack: list[tuple[Node, int]] = [(root, 0)]
+        # the stack is a path from the root, each node with an iterator over its inputs: a
+        # node is pushed once, since a DAG never reaches a node on the path again
+        stack = [(root, iter(root.inputs))]
         while stack:
-            node, i = stack.pop()
-            if i < len(node.inputs):
-                stack.append((node, i + 1))
-                child = node.inputs[i]
+            node, inputs = stack[-1]
+            for child in inputs:
                 if child.id not in done:
-                    stack.append((child, 0))
-            elif node.id not in done:
+                    stack.append((child, iter(child.inputs)))
+                    break
+            else:
+                stack.pop()
                 done.add(node.id)
                 order.append(node)
     return order

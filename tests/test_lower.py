@@ -221,3 +221,15 @@ def test_every_none_axis_is_the_one_batch_size():
     np.testing.assert_allclose(lowered(np.zeros((4, 4))), np.full((4, 4), 3.0))
     with pytest.raises(gc.GraphError, match=r"x.shape\[0\]': 4, 'x.shape\[1\]': 7"):
         lowered(np.zeros((4, 7)))
+
+
+def test_a_20000_node_chain_lowers_and_computes_what_evaluate_does():
+    x = gc.input("x", (None, 4))
+    y = x * gc.param("w", (4,), init=0.5)
+    for _ in range(20_000):  # quadratic naming or planning would take minutes here
+        y = gc.tanh(y)
+    lowered = lower(gc.mean(y * y))
+    assert lowered.source.count("np.tanh(") == 20_000
+    feed = {"x": np.linspace(-1, 1, 8).reshape(2, 4), "w": np.full(4, 0.5)}
+    # sum(y * y) lowers to one vdot, which rounds its own way
+    assert lowered.run(feed) == pytest.approx(gc.evaluate(gc.mean(y * y), feed), rel=1e-12)

@@ -22,10 +22,10 @@ from ..ops.registry import REGISTRY, apply
 from ..passes.fuse import fuse_for_lowering
 from ..passes.pipeline import optimize
 
-# after decomposition: the ordinary passes, the lowering-only fusions (sum of squares ->
-# vdot), then common subexpressions once more (the masks that forward and backward share)
-PASSES = ("cse", "fold", "simplify", fuse_for_lowering, "dce", "cse")
-UNOPTIMIZED_PASSES = ("cse", fuse_for_lowering)
+# after decomposition (the graph was folded and simplified before it): the lowering-only
+# fusions (sum of squares -> vdot) and common subexpressions, which merge what decomposed
+# ops share (PReLU's mask in the forward and the backward, log-softmax's shifted logits)
+PASSES = ("cse", fuse_for_lowering)
 
 
 @dataclass
@@ -141,14 +141,8 @@ def _new_nodes(result: Node, known: set[int]) -> list[Node]:
     return order
 
 
-def primitive_graph(outputs: Sequence[Node], optimize_: bool = True) -> tuple[list[Node], Origins]:
+def primitive_graph(outputs: Sequence[Node]) -> tuple[list[Node], Origins]:
     """`outputs` decomposed into primitives and passed through the lowering passes."""
     graph, origins = decompose(outputs)
     origins.digest(graph)
-    graph = optimize(graph, PASSES if optimize_ else UNOPTIMIZED_PASSES).outputs
-    if not all(is_primitive(n) for n in topological_order(graph)):  # a rule built a composite
-        graph, more = decompose(graph)
-        more.digest(graph)
-        origins.roots.update(more.roots)
-        origins.inner.update(more.inner)
-    return graph, origins
+    return optimize(graph, PASSES).outputs, origins  # these passes build primitives only

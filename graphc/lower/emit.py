@@ -8,7 +8,9 @@ re-entrant); the module is compiled and the function handed back with its source
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import gc
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import GraphError
@@ -27,6 +29,21 @@ def batch_source(args: Sequence[tuple[Node, str]]) -> str | None:
         if None in node.shape:
             return f"{name}.shape[{node.shape.index(None)}]"
     return None
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a graph is lowered: lowering builds
+    hundreds of thousands of small acyclic objects (nodes, keys, statements), and each
+    collection would walk all of them again for nothing (a third of the time of a
+    20,000-node export). Reference counting still frees everything as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def prepare(outputs: Sequence[Node], training: bool) -> list[Node]:
@@ -103,6 +120,11 @@ def lower(
     (no allocation per call, but the next call overwrites them). Every None in the
     graph's shapes stands for one batch size, read from the first input that has one.
     """
+    with collector_paused():
+        return _lower(outputs, inputs, training, name, optimize, reuse_outputs)
+
+
+def _lower(outputs, inputs, training, name, optimize, reuse_outputs) -> Lowered:
     single = isinstance(outputs, Node)
     outs = as_list(outputs)
     graph = prepare(outs, training) if optimize else specialize(outs, training)
@@ -118,7 +140,6 @@ def lower(
         names=[o.name for o in graph],
         escaping=[not reuse_outputs] * len(graph),
         keep=[reuse_outputs] * len(graph),
-        optimize=optimize,
     )
     body = render_body(module, plan)
     coerce = [

@@ -19,7 +19,7 @@ from ..ops.leaves import input as input_leaf
 from .. import files, initializers
 from ..files import write_text
 from . import optimizers, training
-from .emit import batch_source, prepare
+from .emit import batch_source, collector_paused, prepare
 from .module import Module
 from .names import comment, literal, np_dtype
 from .plan import plan_function
@@ -103,10 +103,11 @@ def build_module(
     module.namer.taken.update(_GLOBALS)  # a user's name never shadows them in a function
     sig = _signature(loss, predictions, module)
     dropout: dict[str, float] = {}
-    _emit_train_step(module, sig, loss, opt, values, dropout)
-    _emit_loss_and_grads(module, sig, loss, dropout)
-    forward_args = _emit_inference(module, sig, loss)
-    _emit_mc_forward(module, sig, forward_args, dropout)
+    with collector_paused():
+        _emit_train_step(module, sig, loss, opt, values, dropout)
+        _emit_loss_and_grads(module, sig, loss, dropout)
+        forward_args = _emit_inference(module, sig, loss)
+        _emit_mc_forward(module, sig, forward_args, dropout)
     _emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout)
     _emit_wrappers(module, sig, opt, forward_args)
     return module

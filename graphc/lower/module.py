@@ -43,6 +43,7 @@ class Module:
         self.preamble: list[str] = []  # top-level blocks copied verbatim (helper modules)
         self.copied: set[str] = set()  # the helper modules copied, by name
         self.constants: list[str] = []
+        self.constant_names: dict[tuple, str] = {}  # by dtype, shape and bytes
         self.blocks: list[str] = []
 
     def helper(self, name: str) -> str:
@@ -53,9 +54,12 @@ class Module:
 
     def constant(self, array: np.ndarray, hint: str = "c", name: str | None = None) -> str:
         """A module-level constant holding `array` exactly (named `name`, or a fresh name
-        from `hint`); its name."""
-        name = name or self.namer.internal(hint)
+        from `hint`); its name, which is an earlier constant's when the values are equal."""
         array = np.asarray(array)
+        key = (array.dtype.str, array.shape, array.tobytes())
+        if key in self.constant_names:
+            return self.constant_names[key]
+        name = self.constant_names[key] = name or self.namer.internal(hint)
         dtype = np_dtype(array.dtype.name)
         if array.ndim == 0 and np.isfinite(array).all() and array.dtype.kind in "fiub":
             value = f"{dtype}({literal(array.item())})"

@@ -72,16 +72,16 @@ def plan_function(
     names: Sequence[str | None] = (),
     escaping: Sequence[bool] = (),
     keep: Sequence[bool] = (),
-    optimize: bool = True,
 ) -> Plan:
     """The plan computing `outputs` from the argument variables `args` (leaf id -> name).
 
     Per output (by position): `names` suggests its variable name, `escaping` says the
     caller keeps its value, `keep` that statements appended later read it.
     """
-    graph, origins = primitive_graph(list(outputs), optimize)
-    schedule = _Scheduler(namer, origins, digests_of(graph))
-    for node in topological_order(graph):
+    graph, origins = primitive_graph(list(outputs))
+    order = topological_order(graph)
+    schedule = _Scheduler(namer, origins, digests_of(order))
+    for node in order:
         if node.is_leaf and node.op != "const":
             if node.id not in args:
                 raise GraphError(
@@ -93,7 +93,7 @@ def plan_function(
     for k, node in enumerate(graph):
         if k < len(names) and names[k] and not node.is_leaf:
             wanted.setdefault(node.id, names[k])
-    for node in topological_order(graph):
+    for node in order:
         if not node.is_leaf:
             schedule.add(node, wanted.get(node.id))
     results = [

@@ -1,10 +1,12 @@
 """The fast NumPy renderer: a plan becomes a function that writes into reused buffers.
 
 The only part of graphc that knows NumPy's `out=`: each statement that can take it writes
-into a pooled buffer or in place into a dying operand (buffers.py decides which); sums
-and maxima are ufunc reductions (np.sum's Python wrapper costs microseconds a call);
-`where` is the runtime's branch-free `select`. A function keeps one set of buffers per
-batch size between calls, so it is not re-entrant.
+into a pooled buffer or in place into a dying operand (buffers.py decides which). What
+keeps small arrays fast is call overhead, so the spelling is the cheapest NumPy has: sums
+and maxima as ufunc reductions (np.sum's Python wrapper costs microseconds a call),
+indexing for expand_dims and take, methods for transpose and reshape, operators where
+there is no buffer; `where` is the runtime's branch-free `select`. A function keeps one
+set of buffers per batch size between calls, so it is not re-entrant.
 """
 
 from __future__ import annotations
@@ -76,12 +78,12 @@ def render_body(
     With `rng` (a variable holding a Generator), dropout masks are fresh draws from it;
     `dropout_rate(kwargs)` gives the source of a mask's rate (default: the literal).
     """
-    for name, value in plan.constants.items():
-        module.constant(value, name=name)
+    # equal constants of several functions are one module constant
+    renamed = {name: module.constant(value, name=name) for name, value in plan.constants.items()}
     buffers = plan_buffers(plan, can_write_out, overwritable)
     lines = []
     for i, statement in enumerate(plan.statements):
-        expression = _expression(module, statement, buffers.out.get(i), rng, dropout_rate)
+        expression = _expression(module, statement, buffers.out.get(i), rng, dropout_rate, renamed)
         text = f"{statement.target} = {expression}"
         if statement.comment:
             text += f"  # {statement.comment}"
@@ -110,10 +112,10 @@ def _scratch(plan: Plan, storages: dict) -> set[str]:
     return scratch
 
 
-def _operand(operand: tuple) -> str:
+def _operand(operand: tuple, renamed: dict) -> str:
     kind = operand[0]
     if kind == "var":
-        return operand[1]
+        return renamed.get(operand[1], operand[1])
     if kind == "lit":
         return literal(operand[1])
     if kind == "shape":
@@ -122,8 +124,8 @@ def _operand(operand: tuple) -> str:
     return " * ".join(dims) or "1"
 
 
-def _expression(module, statement: Statement, out, rng, dropout_rate) -> str:
-    args = [_operand(a) for a in statement.args]
+def _expression(module, statement: Statement, out, rng, dropout_rate, renamed) -> str:
+    args = [_operand(a, renamed) for a in statement.args]
     kwargs = dict(statement.kwargs)
     call = statement.call
     if statement.helper:
@@ -136,6 +138,12 @@ def _expression(module, statement: Statement, out, rng, dropout_rate) -> str:
         return f"{np_dtype(kwargs['dtype'])}({args[0]})"
     if call in _METHODS:
         return f"{args[0]}.{call}({_joined(args[1:], kwargs, None)})"
+    if call == "expand_dims":  # x[:, None]: a view without np.expand_dims' Python wrapper
+        axes = statement.args[1][1]
+        index = ["None" if k in axes else ":" for k in range(len(statement.shape))]
+        return f"{args[0]}[{', '.join(index)}]"
+    if call == "take" and kwargs == {"axis": -1} and statement.args[1][0] == "lit":
+        return f"{args[0]}[..., {args[1]}]"
     if call == "where":
         return f"{module.helper('select')}({_joined(args, kwargs, out)})"
     if call in _REDUCE:
@@ -149,13 +157,17 @@ def _expression(module, statement: Statement, out, rng, dropout_rate) -> str:
     return f"np.{call}({_joined(args, kwargs, out)})"
 
 
+def _literal(value) -> str:
+    return value if isinstance(value, _Source) else literal(value)
+
+
 class _Source(str):
     """Keyword source text to write as it is (not as a literal)."""
 
 
 def _joined(args: list[str], kwargs: dict, out: str | None) -> str:
     parts = list(args)
-    parts += [f"{k}={v if isinstance(v, _Source) else literal(v)}" for k, v in kwargs.items()]
+    parts += [f"{k}={_literal(v)}" for k, v in kwargs.items()]
     if out is not None:
         parts.append(f"out={out}")
     return ", ".join(parts)

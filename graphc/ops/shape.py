@@ -379,10 +379,10 @@ register(
         1,
         _one_hot_infer,
         kernel=one_hot_kernel,
-        decompose=lambda n: F.where(
+        # the comparison's bools times 1 of the dtype: astype in one cheap multiply
+        decompose=lambda n: F.mul(
             F.equal(F.expand_dims(n.inputs[0], axis=(n.ndim - 1,)), one_hot_columns(n)),
             np.ones((), n.dtype),
-            np.zeros((), n.dtype),
         ),
         nondiff=True,
         sympy=KERNEL,

@@ -170,5 +170,6 @@ LOWERING_RULES = [
 
 def fuse_for_lowering(outputs: Node | Iterable[Node]) -> tuple[list[Node], Counter]:
     """Apply the lowering-only fusions; return the new outputs and {"fused": n, rule: n}."""
-    outputs, fired = graph_rewrite(outputs, LOWERING_RULES)
+    # one sweep: a rule's result (a primitive) never makes another rule match
+    outputs, fired = graph_rewrite(outputs, LOWERING_RULES, max_sweeps=1)
     return outputs, Counter(fused=sum(fired.values())) + fired

@@ -136,11 +136,24 @@ def first_rewrite(node: Node, rules: Iterable[Rule]) -> tuple[Rule, Node] | None
     return None
 
 
+class _RulesByOp:
+    """The rules whose pattern can match a node of each op, in their order (built per op on
+    first use): a node is tried only against those, not against every rule."""
+
+    def __init__(self, rules: list[Rule]):
+        self.rules, self.by_op = rules, {}
+
+    def __getitem__(self, op: str) -> list[Rule]:
+        if op not in self.by_op:
+            self.by_op[op] = [r for r in self.rules if r.pattern.ops is None or op in r.pattern.ops]
+        return self.by_op[op]
+
+
 def _rewrite_node(
-    old: Node, new: Node, rules: list[Rule], fired: Counter, existing: set[int]
+    old: Node, new: Node, rules: _RulesByOp, fired: Counter, existing: set[int]
 ) -> Node:
     for _ in range(16):  # a node rarely needs more than a few rules in a row
-        hit = first_rewrite(new, rules)
+        hit = first_rewrite(new, rules[new.op])
         if hit is None:
             break
         fired[hit[0].name] += 1
@@ -155,6 +168,7 @@ def graph_rewrite(
     each rule fired (by rule name)."""
     outputs = as_list(outputs)
     fired: Counter = Counter()
+    rules = _RulesByOp(rules)
     with shape_scope():
         for _ in range(max_sweeps):
             before = sum(fired.values())
