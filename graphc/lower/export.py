@@ -498,7 +498,8 @@ def _emit_wrappers(module, sig, opt, forward_args: list[Node]) -> None:
     )
 
 
-_WRAPPERS = '''
+# The wrappers both styles of module share (format field: slot_names).
+STATE_WRAPPERS = '''
 def init_params(seed=0):
     """Fresh params by name (the same arrays gc.init_params(loss, seed) gives)."""
     return {{name: initial_value(name, init, shape, dtype, seed)
@@ -515,7 +516,26 @@ def init_state(seed=0):
         "slots": {{name: {{slot: np.zeros(shape, dtype=dtype) for slot in {slot_names}}}
                   for name, (init, shape, dtype) in PARAMS.items()}},
     }}
+'''
 
+DATA_WRAPPERS = '''
+
+def evaluate(params, state, data, batch_size=1024):
+    """(mean loss, accuracy or None) over a whole data set in inference mode."""
+    return evaluate_data(globals(), params, state, data, batch_size)
+
+
+def fit(params, state, data, epochs=None, batch_size=None, lr=None, validation=None, seed=0,
+        verbose=True, dropout=None):
+    """Train in place on `data` (dict of arrays by input name); the per-epoch history."""
+    return fit_model(globals(), params, state, data, epochs or HYPER["epochs"],
+                     batch_size or HYPER["batch_size"], lr, validation, seed, verbose, dropout)
+
+'''
+
+_WRAPPERS = (
+    STATE_WRAPPERS
+    + '''
 
 def train_step(params, state, batch, lr=None):
     """One optimizer step on `batch` in training mode; params, running statistics and
@@ -560,20 +580,10 @@ def predict(params, state, batch, mc_samples=0):
     stats, rng = state["stats"], state["rng"]
     {mc_samples}
     return samples.mean(axis=0), samples.std(axis=0)
-
-
-def evaluate(params, state, data, batch_size=1024):
-    """(mean loss, accuracy or None) over a whole data set in inference mode."""
-    return evaluate_data(globals(), params, state, data, batch_size)
-
-
-def fit(params, state, data, epochs=None, batch_size=None, lr=None, validation=None, seed=0,
-        verbose=True, dropout=None):
-    """Train in place on `data` (dict of arrays by input name); the per-epoch history."""
-    return fit_model(globals(), params, state, data, epochs or HYPER["epochs"],
-                     batch_size or HYPER["batch_size"], lr, validation, seed, verbose, dropout)
-
-
+'''
+    + DATA_WRAPPERS
+    + """
 if __name__ == "__main__":
     main(globals())
-'''
+"""
+)

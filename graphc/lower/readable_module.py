@@ -14,7 +14,14 @@ from ..ir import Node, leaves, topological_order
 from ..montecarlo import mc_graph
 from ..passes.specialize import specialize
 from . import optimizers, training
-from .export import _GLOBALS, _dropout_rate, _emit_tables, _signature
+from .export import (
+    _GLOBALS,
+    DATA_WRAPPERS,
+    STATE_WRAPPERS,
+    _dropout_rate,
+    _emit_tables,
+    _signature,
+)
 from .module import Module
 from .names import Namer, comment
 from .readable import Body, backward_lines, forward_lines, unpack_lines
@@ -85,10 +92,10 @@ def build_readable_module(
     if dropout:
         module.add(_DROPOUT)
     module.add(
-        _WRAPPERS.format(
+        (STATE_WRAPPERS + _WRAPPERS + DATA_WRAPPERS).format(
             inference_call=_call(inference, "None"),
             sample_call=_call(sampled, 'state["rng"]'),
-            slots=repr(opt.slots),
+            slot_names=repr(opt.slots),
         )
     )
     return module
@@ -236,27 +243,10 @@ def dropout_mask(x, rate, rng):
 '''
 
 _WRAPPERS = '''
+
 def _cast(batch):
     """The batch's arrays in the dtypes the model's inputs declare."""
     return {{k: np.asarray(v, dtype=INPUTS[k][1]) for k, v in batch.items() if k in INPUTS}}
-
-
-def init_params(seed=0):
-    """Fresh params by name (the same arrays gc.init_params(loss, seed) gives)."""
-    return {{name: initial_value(name, init, shape, dtype, seed)
-            for name, (init, shape, dtype) in PARAMS.items()}}
-
-
-def init_state(seed=0):
-    """Training state: step count, dropout generator, running statistics, optimizer slots."""
-    return {{
-        "step": 0,
-        "rng": np.random.default_rng(seed),
-        "stats": {{name: np.full(shape, init, dtype=dtype)
-                  for name, (init, shape, dtype) in STATS.items()}},
-        "slots": {{name: {{slot: np.zeros(shape, dtype=dtype) for slot in {slots}}}
-                  for name, (init, shape, dtype) in PARAMS.items()}},
-    }}
 
 
 def _gradients(params, state, batch):
@@ -314,16 +304,4 @@ def predict(params, state, batch, mc_samples=0):
     if samples[0] is None:
         raise ValueError("the model has no predictions to sample")
     return np.mean(samples, axis=0), np.std(samples, axis=0)
-
-
-def evaluate(params, state, data, batch_size=1024):
-    """(mean loss, accuracy or None) over a whole data set in inference mode."""
-    return evaluate_data(globals(), params, state, data, batch_size)
-
-
-def fit(params, state, data, epochs=None, batch_size=None, lr=None, validation=None, seed=0,
-        verbose=True, dropout=None):
-    """Train in place on `data` (dict of arrays by input name); the per-epoch history."""
-    return fit_model(globals(), params, state, data, epochs or HYPER["epochs"],
-                     batch_size or HYPER["batch_size"], lr, validation, seed, verbose, dropout)
 '''
