@@ -124,26 +124,29 @@ def fuse(outputs: Node | Iterable[Node]) -> tuple[list[Node], Counter]:
     return outputs, Counter(fused=sum(fired.values())) + fired + shared
 
 
-_SOFTMAX_CE = ("target_log_prob", "softmax_xent_grad")
+def _normalizes(n: Node) -> bool:
+    """An op that takes `log_probs=`, run on raw logits: it normalizes them itself."""
+    return n.attrs.get("log_probs") is False
 
 
 def share_log_softmax(outputs: list[Node]) -> tuple[list[Node], Counter]:
-    """Rebuild softmax cross-entropy's forward and backward on one shared log_softmax of
-    their logits, where both are in the graph; {"shared log_softmax": logits shared}."""
+    """Rebuild softmax cross-entropy's forward and backward (the ops that take `log_probs=`)
+    on one shared log_softmax of their logits, where both are in the graph; {"shared
+    log_softmax": logits shared}."""
     nodes = topological_order(outputs)
     live = value_live(outputs, nodes)  # a loss kept only for its batch size is not computed
-    found: dict[str, set] = {op: set() for op in _SOFTMAX_CE}
+    found: dict[tuple, set[str]] = {}
     for n in nodes:
-        if n.op in _SOFTMAX_CE and not n.attrs["log_probs"] and n.id in live:
-            found[n.op].add((n.inputs[0].id, n.attrs["axis"]))
-    both = found[_SOFTMAX_CE[0]] & found[_SOFTMAX_CE[1]]
+        if _normalizes(n) and n.id in live:
+            found.setdefault((n.inputs[0].id, n.attrs["axis"]), set()).add(n.op)
+    both = {key for key, ops in found.items() if len(ops) > 1}
     if not both:
         return outputs, Counter()
     existing, made = {n.id for n in nodes}, {}
 
     def visit(old: Node, new: Node) -> Node:
-        key = (old.inputs[0].id, old.attrs["axis"]) if old.op in _SOFTMAX_CE else None
-        if key not in both or old.attrs["log_probs"]:
+        key = (old.inputs[0].id, old.attrs["axis"]) if _normalizes(old) else None
+        if key not in both:
             return new
         if key not in made:
             made[key] = build("log_softmax", new.inputs[0], axis=key[1])
