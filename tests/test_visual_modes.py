@@ -121,6 +121,9 @@ def test_pictures_fit_a_notebook_column_unless_asked_for_natural_size():
     assert width_pt <= 900 * 0.75 + 1  # 900 px at 96 px per inch is 675 pt
     natural = visual.render_combined(model.loss, gc.params(model.loss), raw=True, max_width=None)
     assert float(svg_of(natural).get("width").removesuffix("pt")) > 1.5 * width_pt
+    grads = gc.grad(model.loss, gc.params(model.loss))
+    diff = visual.render_diff(gc.optimize(grads))  # the optimizer's before and after, too
+    assert float(svg_of(diff).get("width").removesuffix("pt")) <= 900 * 0.75 + 1
 
 
 def test_values_go_by_keyword_and_the_message_says_so(lecture):

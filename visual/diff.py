@@ -13,7 +13,7 @@ from graphc import GraphError, Node
 from graphc.ir import as_list
 
 from .draw import draw
-from .render import forward_drawing, new_picture
+from .render import MAX_WIDTH, forward_drawing, new_picture
 from .style import SIDE_CLUSTER
 
 
@@ -79,10 +79,12 @@ def render_diff(
     labels: tuple[str, str] = ("before", "after"),
     edge_labels: bool = True,
     title: str | None = None,
+    max_width: int | None = MAX_WIDTH,
 ):
     """Draw two graphs side by side: removed nodes red (left), added green (right), merged
     duplicates orange; the caption counts them. `before` may also be a step of
-    `gc.optimize(...).steps` or the whole result, with `after` left out."""
+    `gc.optimize(...).steps` or the whole result, with `after` left out. At most
+    `max_width` pixels wide (None: natural size)."""
     *outs, title = _sides(before, after, title)
     orders = gc.topological_order(outs[0]), gc.topological_order(outs[1])
     marks = changes(*orders)
@@ -92,7 +94,7 @@ def render_diff(
         f"{counts[0]['removed']} removed (red), {counts[1]['added']} added (green), "
         f"{counts[1]['merged']} merged (orange)"
     )
-    picture = new_picture(f"{title}\\n{summary}" if title else summary, "TB")
+    picture = new_picture(f"{title}\\n{summary}" if title else summary, "TB", max_width)
     for side, (order, out, label, prefix) in enumerate(zip(orders, outs, labels, "ab")):
         drawing = forward_drawing(order, out, prefix=prefix)
         drawing.marks.update(marks["before" if side == 0 else "after"])
