@@ -120,11 +120,11 @@ def _function(
     every = sig.inputs + sig.params + sig.stats
     plan = plan_function(graph, {n.id: sig.var[n.id] for n in every}, module.namer, names)
     rate = _dropout_rate(dropout, "rates") if dropout is not None else None
-    body = render_body(module, plan, key, rate)
-    read = {v for statement in plan.statements for v in statement.reads()} | set(plan.results)
+    body, results = render_body(module, plan, key, rate)
+    read = {v for statement in plan.statements for v in statement.reads()} | set(results)
     lines = [f"@jax.jit\ndef {name}({', '.join(args)}):", f'    """{comment(doc, 90)}"""']
     lines += [f"    {sig.var[n.id]} = {_read(n)}" for n in every if sig.var[n.id] in read]
-    lines += [f"    {line}" for line in body] + [f"    return {returns(plan.results)}"]
+    lines += [f"    {line}" for line in body] + [f"    return {returns(results)}"]
     module.add("\n".join(lines))
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from .module import Module
 from .names import literal
-from .plan import Plan, Statement
+from .plan import Plan
 
 _INFIX = {
     "add": "+",
@@ -33,31 +33,33 @@ _METHODS = ("transpose", "reshape")  # x.f(...): read like the NumPy module's
 
 def render_body(
     module: Module, plan: Plan, key: str | None = None, dropout_rate: Callable | None = None
-) -> list[str]:
-    """The statements of `plan` as jax.numpy source lines. With `key` (a variable holding a
-    PRNG key) dropout masks are drawn from it; `dropout_rate(kwargs)` gives the source of
-    a mask's rate (default: the literal)."""
-    for name, value in plan.constants.items():
-        module.constant(value, name=name)
+) -> tuple[list[str], list[str]]:
+    """(source lines, result variables) of `plan` in jax.numpy. With `key` (a variable
+    holding a PRNG key) dropout masks are drawn from it; `dropout_rate(kwargs)` gives the
+    source of a mask's rate (default: the literal)."""
+    # equal constants of several functions are one module constant
+    renamed = {name: module.constant(value, name=name) for name, value in plan.constants.items()}
     lines, masks = [], 0
     for statement in plan.statements:
+        args = [_operand(a, renamed) for a in statement.args]
         if statement.helper:
             if key is None:
                 raise ValueError(f"{statement.call} needs a PRNG key")
             rate = dropout_rate(statement.kwargs) if dropout_rate else None
-            expression = _dropout(statement, f"jax.random.fold_in({key}, {masks})", rate)
+            rate = rate or literal(statement.kwargs["rate"])
+            expression = f"dropout_mask(jax.random.fold_in({key}, {masks}), {args[0]}, {rate})"
             masks += 1
         else:
-            expression = _expression(statement)
+            expression = _expression(statement.call, args, statement.kwargs)
         text = f"{statement.target} = {expression}"
         lines.append(f"{text}  # {statement.comment}" if statement.comment else text)
-    return lines
+    return lines, [renamed.get(v, v) for v in plan.results]
 
 
-def _operand(operand: tuple) -> str:
+def _operand(operand: tuple, renamed: dict[str, str]) -> str:
     kind = operand[0]
     if kind == "var":
-        return operand[1]
+        return renamed.get(operand[1], operand[1])
     if kind == "lit":
         text = literal(operand[1])
         return f"({text})" if text.startswith("-") else text
@@ -66,24 +68,17 @@ def _operand(operand: tuple) -> str:
     return " * ".join(f"{operand[1]}.shape[{a}]" for a in operand[2]) or "1"
 
 
-def _expression(statement: Statement) -> str:
-    args = [_operand(a) for a in statement.args]
-    kwargs = [f"{k}={literal(v)}" for k, v in statement.kwargs.items()]
-    call = statement.call
+def _expression(call: str, args: list[str], kwargs: dict) -> str:
+    keywords = [f"{k}={literal(v)}" for k, v in kwargs.items()]
     if call == "copy":  # arrays are immutable: the value itself
         return args[0]
     if call in _METHODS:
-        return f"{args[0]}.{call}({', '.join(args[1:] + kwargs)})"
-    if call in _INFIX and len(args) == 2 and not kwargs:
+        return f"{args[0]}.{call}({', '.join(args[1:] + keywords)})"
+    if call in _INFIX and len(args) == 2 and not keywords:
         return f"{args[0]} {_INFIX[call]} {args[1]}"
-    if call == "negative" and not kwargs:
+    if call == "negative" and not keywords:
         return f"-{args[0]}"
-    return f"jnp.{call}({', '.join(args + kwargs)})"
-
-
-def _dropout(statement: Statement, key: str, rate: str | None) -> str:
-    (x,) = [_operand(a) for a in statement.args]
-    return f"dropout_mask({key}, {x}, {rate or literal(statement.kwargs['rate'])})"
+    return f"jnp.{call}({', '.join(args + keywords)})"
 
 
 def is_installed() -> bool:
