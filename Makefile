@@ -13,6 +13,7 @@ test: setup browser
 
 bench: setup
 	$(PY) benchmarks/train_step.py
+	$(PY) benchmarks/scaling_lower.py
 	$(PY) benchmarks/render_large.py
 	$(PY) benchmarks/jax_step.py
 

@@ -4,12 +4,15 @@ The path, one file per stage:
 
     graph -> specialize + gc.optimize (emit.prepare)
           -> decompose.py   every op rewritten into primitive ops (OpDef.decompose builders),
-                            then the ordinary passes again (CSE, fold, simplify, and the
-                            lowering-only fusions of passes/fuse.py such as sum(x*x) -> vdot)
+                            then CSE (what decomposed ops share) and the lowering-only
+                            fusions of passes/fuse.py (sum(x*x) -> vdot)
           -> plan.py        one statement per primitive node, in order, target-independent
-          -> render_fast.py the fast NumPy renderer (buffers.py: its `out=` buffer plan)
+          -> a renderer:    render_fast.py (NumPy with `out=` buffers, planned by buffers.py),
+                            render_readable.py (NumPy to read), render_jax.py (pure jnp)
           -> module.py      the generated module: imports, copied helper modules
                             (runtime.py, pool.py), constants, functions
+
+export.py, readable.py and export_jax.py assemble the training modules around them.
 
 How to add a renderer (readable NumPy, JAX, ...): write one module that turns a `Plan`
 into source, touching nothing upstream. Call `plan_function(outputs, args, namer, ...)`

@@ -150,11 +150,19 @@ class _RulesByOp:
 
 
 def _rewrite_node(
-    old: Node, new: Node, rules: _RulesByOp, fired: Counter, existing: set[int]
+    old: Node,
+    new: Node,
+    rules: _RulesByOp,
+    fired: Counter,
+    existing: set[int],
+    settled: set[int],
 ) -> Node:
+    if new.id in settled:  # no rule matched it in an earlier sweep: nodes never change
+        return new
     for _ in range(16):  # a node rarely needs more than a few rules in a row
         hit = first_rewrite(new, rules[new.op])
         if hit is None:
+            settled.add(new.id)
             break
         fired[hit[0].name] += 1
         new = keep_name(new, hit[1], existing)
@@ -169,11 +177,14 @@ def graph_rewrite(
     outputs = as_list(outputs)
     fired: Counter = Counter()
     rules = _RulesByOp(rules)
+    settled: set[int] = set()  # nodes no rule rewrites: a later sweep skips them
     with shape_scope():
         for _ in range(max_sweeps):
             before = sum(fired.values())
             existing = {node.id for node in topological_order(outputs)}
-            visit = functools.partial(_rewrite_node, rules=rules, fired=fired, existing=existing)
+            visit = functools.partial(
+                _rewrite_node, rules=rules, fired=fired, existing=existing, settled=settled
+            )
             outputs = rebuild(outputs, visit)
             if sum(fired.values()) == before:
                 break
