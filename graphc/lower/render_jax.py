@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable
 
+from ..errors import GraphError
 from .module import Module
 from .names import literal
 from .plan import Plan
@@ -43,8 +44,8 @@ def render_body(
     for statement in plan.statements:
         args = [_operand(a, renamed) for a in statement.args]
         if statement.helper:
-            if key is None:
-                raise ValueError(f"{statement.call} needs a PRNG key")
+            if statement.call != "dropout_mask" or key is None:
+                raise GraphError(f"the JAX renderer has no helper {statement.call!r} here")
             rate = dropout_rate(statement.kwargs) if dropout_rate else None
             rate = rate or literal(statement.kwargs["rate"])
             expression = f"dropout_mask(jax.random.fold_in({key}, {masks}), {args[0]}, {rate})"
