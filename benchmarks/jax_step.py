@@ -9,17 +9,21 @@ cross-entropy + 1e-4 (|W1|^2 + |W2|^2); "tiny" = the lecture's 4 -> 3 PReLU exam
 """
 
 import os
-import sys
 
-# Machine-wide OpenBLAS settings would slow NumPy's products: drop them in this process only
-# (re-executed without them, before NumPy is imported), and run XLA on one thread.
-if {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"} & set(os.environ):
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-    }
-    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+# XLA on one thread and on the CPU; importing train_step (below) drops OPENBLAS_CORETYPE and
+# OPENBLAS_L2_SIZE by running this process again without them, before NumPy is loaded.
 os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 os.environ["JAX_PLATFORMS"] = "cpu"
+
+from train_step import (  # noqa: E402 - first: it may re-run the process
+    LR,
+    blas_kernels,
+    machine,
+    mlp_graph,
+    paired_ratio,
+    tiny_graph,
+    time_rounds,
+)
 
 import argparse  # noqa: E402
 import functools  # noqa: E402
@@ -31,8 +35,6 @@ import time  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-from threadpoolctl import threadpool_info  # noqa: E402
-from train_step import LR, machine, mlp_graph, paired_ratio, tiny_graph, time_rounds  # noqa: E402
 
 import graphc as gc  # noqa: E402
 
@@ -107,18 +109,13 @@ def workload(kind, rounds, folder):
     }
 
 
-def blas_kernel() -> str:
-    found = [f"{i['internal_api']} {i.get('architecture', '?')}" for i in threadpool_info()]
-    return ", ".join(found) or "none found"
-
-
 def main(argv=None):
     """Run the chosen workloads and print a table with the machine it ran on."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--workload", choices=("mlp", "tiny", "all"), default="all")
     args = parser.parse_args(argv)
-    info = {**machine(), "jax": jax.__version__, "BLAS kernel (NumPy)": blas_kernel()}
+    info = {**machine(), "jax": jax.__version__, "BLAS (NumPy)": "; ".join(blas_kernels())}
     print("Machine: " + ", ".join(f"{k}: {v}" for k, v in info.items()))
     print("XLA: one thread (--xla_cpu_multi_thread_eigen=false), float32, SGD step\n")
     print("| workload | generated JAX | hand-written jax.jit | gen / hand | compile gen / hand |")
