@@ -13,6 +13,7 @@ run-time shape of a variable, ("size", name, axes) for the product of some of it
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,22 @@ from ..ir import Node, topological_order
 from ..ops.registry import FLOAT_DTYPES, REGISTRY, ShapeOf, SizeOf, result_dtype
 from .decompose import digests_of, primitive_graph
 from .names import Namer, comment
+
+
+# the Python operator of each binary primitive that has one (every target's arrays take it)
+INFIX = {
+    "add": "+",
+    "subtract": "-",
+    "multiply": "*",
+    "divide": "/",
+    "power": "**",
+    "matmul": "@",
+    "greater": ">",
+    "greater_equal": ">=",
+    "less": "<",
+    "less_equal": "<=",
+    "equal": "==",
+}
 
 
 @dataclass
@@ -223,11 +240,12 @@ def _copy_shared_results(plan: Plan, schedule: _Scheduler, graph, names) -> None
 def _comment(node: Node) -> str:
     label = REGISTRY[node.op].display(node)
     label = label if label.startswith(node.op) else f"{node.op} {label}"
-    return f"{comment(label, 40)}  ({comment(_site(node), 60)})"
+    return f"{comment(label, 40)}  ({_site(node.site, node.scope)})"
 
 
-def _site(node: Node) -> str:
-    site = node.site or ""
-    path, _, line = site.rpartition(":")
-    where = f"{os.path.basename(path)}:{line}" if path else site
-    return f"{where} [{node.scope}]" if node.scope else where
+@functools.lru_cache(maxsize=1024)  # the nodes a loop builds share their site
+def _site(site: str | None, scope: str | None) -> str:
+    """The user's file:line (and scope) of a node, as comment text."""
+    path, _, line = (site or "").rpartition(":")
+    where = f"{os.path.basename(path)}:{line}" if path else (site or "")
+    return comment(f"{where} [{scope}]" if scope else where, 60)

@@ -19,22 +19,9 @@ import numpy as np
 from .buffers import Buffer, plan_buffers
 from .module import Module
 from .names import comment, literal, np_dtype
-from .plan import Plan, Statement
+from .plan import INFIX, Plan, Statement
 
 _REDUCE = {"sum": "np.add.reduce", "max": "np.maximum.reduce"}
-_INFIX = {
-    "add": "+",
-    "subtract": "-",
-    "multiply": "*",
-    "divide": "/",
-    "power": "**",
-    "matmul": "@",
-    "greater": ">",
-    "greater_equal": ">=",
-    "less": "<",
-    "less_equal": "<=",
-    "equal": "==",
-}
 _METHODS = ("transpose", "reshape", "copy")  # x.f(...): no module-level wrapper to pass
 
 
@@ -150,8 +137,8 @@ def _expression(module, statement: Statement, out, rng, dropout_rate, renamed) -
         if not kwargs.get("keepdims"):
             kwargs.pop("keepdims", None)
         return f"{_REDUCE[call]}({_joined(args, kwargs, out)})"
-    if out is None and call in _INFIX and len(args) == 2 and not kwargs:
-        return f"{args[0]} {_INFIX[call]} {args[1]}"
+    if out is None and call in INFIX and len(args) == 2 and not kwargs:
+        return f"{args[0]} {INFIX[call]} {args[1]}"
     if out is None and call == "negative":
         return f"-{args[0]}"
     return f"np.{call}({_joined(args, kwargs, out)})"

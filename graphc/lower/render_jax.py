@@ -14,21 +14,8 @@ from collections.abc import Callable
 from ..errors import GraphError
 from .module import Module
 from .names import literal
-from .plan import Plan
+from .plan import INFIX, Plan
 
-_INFIX = {
-    "add": "+",
-    "subtract": "-",
-    "multiply": "*",
-    "divide": "/",
-    "power": "**",
-    "matmul": "@",
-    "greater": ">",
-    "greater_equal": ">=",
-    "less": "<",
-    "less_equal": "<=",
-    "equal": "==",
-}
 _METHODS = ("transpose", "reshape")  # x.f(...): read like the NumPy module's
 
 
@@ -75,8 +62,8 @@ def _expression(call: str, args: list[str], kwargs: dict) -> str:
         return args[0]
     if call in _METHODS:
         return f"{args[0]}.{call}({', '.join(args[1:] + keywords)})"
-    if call in _INFIX and len(args) == 2 and not keywords:
-        return f"{args[0]} {_INFIX[call]} {args[1]}"
+    if call in INFIX and len(args) == 2 and not keywords:
+        return f"{args[0]} {INFIX[call]} {args[1]}"
     if call == "negative" and not keywords:
         return f"-{args[0]}"
     return f"jnp.{call}({', '.join(args + keywords)})"
