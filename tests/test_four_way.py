@@ -1,7 +1,6 @@
 """Differentiation four ways, agreeing: reverse, forward, symbolic and numeric on every op of
 the registry, on random composed graphs, and on the lecture's network."""
 
-import time
 import zlib
 
 import numpy as np
@@ -206,20 +205,14 @@ def tanh_chain(n_ops: int):
     return gc.sum(h), x
 
 
-def test_a_long_chain_differentiates_fast_and_the_gradient_grows_linearly():
-    sizes, ratios, seconds = (500, 2000), [], []
-    for n_ops in sizes:
+def test_a_long_chain_differentiates_and_the_gradient_grows_linearly():
+    # how long it takes is measured in benchmarks/scaling.py; here, how much it builds
+    ratios = []
+    for n_ops in (500, 2000):
         y, x = tanh_chain(n_ops)
-        best = float("inf")
-        for _ in range(3):  # the best of three: a shared machine's load only adds time
-            start = time.perf_counter()
-            g = gc.grad(y, x)
-            best = min(best, time.perf_counter() - start)
-        seconds.append(best)
+        g = gc.grad(y, x)
         ratios.append(len(gc.topological_order(g)) / len(gc.topological_order(y)))
     assert ratios[1] < 4 and abs(ratios[1] - ratios[0]) < 0.05  # a small, constant ratio
-    # 4x the ops: about 4x the time when linear, 16x when quadratic (a ratio, not a deadline)
-    assert seconds[1] < 8 * seconds[0], f"500 ops: {seconds[0]:.3f} s, 2000: {seconds[1]:.3f} s"
     value = gc.evaluate(g, {"x": np.full(4, 0.3)})
     assert value.shape == (4,) and np.all(np.isfinite(value))
 

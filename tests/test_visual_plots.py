@@ -66,7 +66,7 @@ def test_without_validation_only_underfitting_can_be_read():
     assert len(visual.plot_history(history(GOOD["loss"])).axes) == 1
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.integers(10, 60), st.floats(0.01, 0.2), st.floats(0.1, 0.5))
 def test_a_validation_loss_that_turns_upwards_is_overfitting(epochs, floor, climb):
     e = np.arange(1, epochs + 1)
@@ -77,7 +77,7 @@ def test_a_validation_loss_that_turns_upwards_is_overfitting(epochs, floor, clim
     assert visual.diagnose(h).kind == "overfitting"
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.integers(5, 60), st.floats(0.01, 0.2), st.floats(0.0, 0.5))
 def test_curves_that_fall_together_are_never_overfitting(epochs, floor, gap):
     e = np.arange(1, epochs + 1)

@@ -113,9 +113,11 @@ def diagnose(history: Mapping, high_loss: float | None = None) -> Reading:
     val_raw = _series(history, "val_loss", epoch.size)
     val = smooth(val_raw, width)
     best = int(np.argmin(val))
-    # median absolute deviation: robust to the large residuals of the first, steep epochs
-    residual = val_raw - val
-    mad = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+    # the scatter of second differences: a smooth trend (falling or rising) barely moves
+    # them, independent noise of deviation s gives them deviation s * sqrt(6); the median
+    # absolute deviation ignores the few large ones of the first, steep epochs
+    second = np.diff(val_raw, 2) if val_raw.size >= 3 else np.zeros(1)
+    mad = 1.4826 * float(np.median(np.abs(second - np.median(second)))) / np.sqrt(6)
     noise = max(mad, NOISE_FLOOR * float(val[best]))
     rise = float(val[-1] - val[best])
     risen = val[best + 1 :] > val[best] + 2 * noise
