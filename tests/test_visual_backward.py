@@ -157,3 +157,11 @@ def test_the_simplified_combined_view_ties_rebuilt_nodes_to_the_forward_node_the
     pairs = {tuple(label[t.strip().split()[0]] for t in line.split("->")) for line in ties}
     assert ("add", "prelu&#x27;(x)") in pairs  # beside prelu's input
     assert ("log_softmax(axis=1)", "softmax - onehot") in pairs
+
+
+def test_an_unnamed_loss_gives_its_gradients_the_lecture_name_l():
+    # after the passes the loss is another op (add of a negation becomes sub): not its label
+    x, W = gc.input("x", (None, 3)), gc.param("W", (3, 2))
+    loss = -gc.mean(gc.tanh(x @ W)) + 1e-3 * gc.l2(W)
+    text = svg_of(visual.render_backward(loss, [W])).itertext()
+    assert "∂L/∂W" in set(text)

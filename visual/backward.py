@@ -97,8 +97,9 @@ def backward_drawing(
 
 
 def gradient_title(y: Node, w: Node) -> str:
-    """How a gradient output is called: ∂loss/∂W."""
-    return f"∂{caption(y)}/∂{caption(w)}"
+    """How a gradient output is called: ∂loss/∂W, or ∂L/∂W for an unnamed output (the
+    passes may have rebuilt it as another op, whose label would mislead)."""
+    return f"∂{y.name or 'L'}/∂{caption(w)}"
 
 
 def add_gradient_outputs(graph, drawings: list[Drawing], y: Node, wrt: list, grads: list):
