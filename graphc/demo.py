@@ -84,6 +84,15 @@ def _render(loss, values, written: Written) -> None:
         "backward",
         "the backward graph",
     )
+    _picture(
+        visual.render_backprop(loss, values, title="backprop gate by gate on 4 digits"),
+        written,
+        "backprop",
+        "the gate view: upstream × local = downstream at every op",
+    )
+    if not written.files[-1][0].endswith(".dot"):  # the page's frames are SVGs dot made
+        page = visual.step_through(loss, values, os.path.join(written.out, "backprop.html"))
+        written.files.append((page, "backprop step by step in a browser (→/← keys)"))
     print(
         f"drew {len(gc.topological_order(loss))} forward nodes and the gradient graph of "
         f"{', '.join(p.name for p in wrt)}"
