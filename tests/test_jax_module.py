@@ -146,3 +146,17 @@ def test_nothing_in_graphc_imports_jax():
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('jax', 'jaxlib')))"
     )
     assert run([], ".", code=code).strip() == "[]"
+
+
+def test_more_devices_than_jax_sees_is_one_line(tmp_path, digits_npz):
+    loss, logits = lecture_net(hidden=8)
+    path = gc.export(loss, tmp_path / "m.py", predictions=logits, backend="jax")
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", NO_GRAPHC, str(path), str(digits_npz), "--devices", "3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **TWO_DEVICES},
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith("--devices 3: JAX sees 2 cpu device(s)")

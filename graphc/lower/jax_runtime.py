@@ -124,6 +124,11 @@ def run_command_line(model, argv=None):
         "--devices", type=int, help="train data-parallel on this many devices (default: all)"
     )
     args = parser.parse_args(argv)
+    found = jax.devices()
+    if args.devices is not None and not 1 <= args.devices <= len(found):
+        parser.error(
+            f"--devices {args.devices}: JAX sees {len(found)} {found[0].platform} device(s)"
+        )
     train, validation, test = load_splits(model, args.data, args.val_split, args.seed)
     params, state = model["init_params"](args.seed), model["init_state"](args.seed)
     params, state, history = fit_model(
