@@ -113,10 +113,11 @@ def diagnose(history: Mapping, high_loss: float | None = None) -> Reading:
     val_raw = _series(history, "val_loss", epoch.size)
     val = smooth(val_raw, width)
     best = int(np.argmin(val))
-    # the scatter of second differences: a smooth trend (falling or rising) barely moves
-    # them, independent noise of deviation s gives them deviation s * sqrt(6); the median
-    # absolute deviation ignores the few large ones of the first, steep epochs
-    second = np.diff(val_raw, 2) if val_raw.size >= 3 else np.zeros(1)
+    # the scatter of second differences over the later half of the run, where a turn would
+    # be judged: a smooth trend (falling or rising) barely moves them, independent noise of
+    # deviation s gives them deviation s * sqrt(6), and the first, steep epochs are left out
+    later = val_raw[val_raw.size // 2 :] if val_raw.size >= 10 else val_raw
+    second = np.diff(later, 2) if later.size >= 3 else np.zeros(1)
     mad = 1.4826 * float(np.median(np.abs(second - np.median(second)))) / np.sqrt(6)
     noise = max(mad, NOISE_FLOOR * float(val[best]))
     rise = float(val[-1] - val[best])
