@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .errors import MissingValueError, ShapeError
+from .feeds import check_feed
 from .ir import Node, as_list, leaves, topological_order
 from .ops.leaves import initial_value
 from .ops.registry import run_node
@@ -50,8 +51,18 @@ def leaf_value(node: Node, values: Mapping[str, Any]) -> np.ndarray:
             f"no value given for {node.op} {node.name!r} of shape "
             f"{node.shape}, created at {node.site}{hint}"
         )
+    given = values[node.name]
     try:
-        array = np.asarray(values[node.name], dtype=node.dtype)
+        raw = given if isinstance(given, np.ndarray) else np.asarray(given)
+        if raw.dtype.kind == "c":
+            raise TypeError("complex numbers are not supported")
+        if raw.dtype.kind == "f" and node.dtype.startswith("int"):
+            whole = np.isfinite(raw) & (np.floor(raw) == raw)
+            if not np.all(whole):
+                raise TypeError(f"{raw[~whole].flat[0]!r} is not a whole number")
+        if raw.dtype.kind in "OUSV":
+            raise TypeError(f"it holds {raw.dtype} values")
+        array = raw if raw.dtype == node.dtype else raw.astype(node.dtype)
     except (TypeError, ValueError) as error:
         raise ShapeError(
             f"the value for {node.op} {node.name!r} is not a {node.dtype} array: {error}"
@@ -82,10 +93,13 @@ def evaluate(
     order = topological_order(graph)
     leaves(graph)  # refuse duplicate names before running anything
     env: dict[int, np.ndarray] = {}
+    for node in order:
+        if node.is_leaf:
+            env[node.id] = leaf_value(node, values)
+    check_feed(order, env, training)
     with np.errstate(all="ignore"):  # inf and nan propagate as in NumPy; no warning spam
         for node in order:
             if node.is_leaf:
-                env[node.id] = leaf_value(node, values)
                 continue
             env[node.id] = run_node(node, [env[i.id] for i in node.inputs])
             if node.op == "update_state" and updates is not None:

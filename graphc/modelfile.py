@@ -26,6 +26,7 @@ import numpy as np
 
 from .errors import GraphError, LoadError
 from .evaluate import init_params
+from .feeds import check_class_ids, class_counts
 from .files import write_file
 from .ir import Node, leaves
 from .serialize import load
@@ -184,6 +185,7 @@ def check_data(raw: Any, loss: Node, source: str) -> dict[str, dict[str, np.ndar
     else:
         splits = {"train": raw}
     wanted = {node.name: node for node in leaves(loss, "input")}
+    classes = class_counts(loss)
     result: dict[str, dict[str, np.ndarray]] = {}
     for split_name, part in splits.items():
         arrays = {str(k): _as_array(v, source, f"{split_name}[{k!r}]") for k, v in part.items()}
@@ -199,8 +201,23 @@ def check_data(raw: Any, loss: Node, source: str) -> dict[str, dict[str, np.ndar
                 f"{source}: data()[{split_name!r}]: inputs have different "
                 f"numbers of rows: {lengths}"
             )
+        if wanted and not any(lengths.values()):
+            raise ModelFileError(f"{source}: data()[{split_name!r}] has no rows")
         for name, node in wanted.items():
-            _check_shape(arrays[name], node, source, f"data()[{split_name!r}][{name!r}]")
+            where = f"data()[{split_name!r}][{name!r}]"
+            _check_shape(arrays[name], node, source, where)
+            if arrays[name].dtype.kind == "c" or (
+                node.dtype.startswith("float") and arrays[name].dtype.kind not in "fiub"
+            ):
+                raise ModelFileError(
+                    f"{source}: {where} holds {arrays[name].dtype} values; the input "
+                    f"{name!r} takes {node.dtype} numbers"
+                )
+            if name in classes:
+                try:
+                    check_class_ids(arrays[name], classes[name], where)
+                except GraphError as error:
+                    raise ModelFileError(f"{source}: {error}") from None
         result[split_name] = {name: arrays[name] for name in wanted}
     return result
 

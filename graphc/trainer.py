@@ -8,6 +8,7 @@ epoch at a time so the progress bar can follow.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import importlib.util
 import io
@@ -125,6 +126,15 @@ def check_run(epochs: int, batch_size: int, lr: float | None = None) -> None:
         raise GraphError(f"the learning rate must be positive, got {lr!r}")
 
 
+@contextlib.contextmanager
+def _data_errors():
+    """The exported code's complaints about the data (ValueError) as GraphErrors."""
+    try:
+        yield
+    except ValueError as error:
+        raise GraphError(f"the training data does not fit the model: {error}") from None
+
+
 def train(
     trainer: Mapping[str, Any],
     data: Mapping[str, Mapping[str, np.ndarray]],
@@ -145,7 +155,7 @@ def train(
         for epoch in range(1, epochs + 1):
             # one epoch per call; a new shuffling seed each epoch, the rest lives in `state`;
             # NumPy's overflow warnings are silenced: a non-finite loss is reported below
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"), _data_errors():
                 step = trainer["fit"](
                     params,
                     state,

@@ -172,7 +172,8 @@ def test_one_step_is_the_optimizer_update(tmp_path, rng, optimizer):
 
 def test_batch_norm_keeps_running_statistics_and_dropout_is_off_at_evaluation(tmp_path, rng):
     loss = lecture_net(n_in=5, hidden=4, classes=3, bn=True, rate=0.5)
-    module = load(gc.export(loss, tmp_path / "m.py", "sgd", lr=0.0))
+    # a step too small to move the params (the learning rate must be positive)
+    module = load(gc.export(loss, tmp_path / "m.py", "sgd", lr=1e-200))
     params, state = module.init_params(0), module.init_state(0)
     batch = small_batch(rng, n=32)
     module.train_step(params, state, batch)

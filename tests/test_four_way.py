@@ -88,7 +88,8 @@ def check_inner_product(node, wrt, values, rng):
     u = [rng.normal(size=np.shape(values[w.name])) for w in wrt]
     v = rng.normal(size=gc.evaluate(node, values).shape)
     (tangent,) = gc.jvp([node], wrt, u)
-    cotangents = gc.evaluate(gc.vjp([node], [gc.const(v)], wrt), values)
+    cotangent = gc.input("cotangent", node.shape)  # an input: node may have a batch axis
+    cotangents = gc.evaluate(gc.vjp([node], [cotangent], wrt), values | {"cotangent": v})
     lhs = sum(float(np.sum(a * b)) for a, b in zip(u, cotangents))
     rhs = float(np.sum(gc.evaluate(tangent, values) * v))
     assert lhs == pytest.approx(rhs, rel=EXACT, abs=EXACT)
@@ -128,7 +129,9 @@ def test_every_op_differentiates_the_same_four_ways(name, data):
 def check_second_order(y, wrt, values, rng):
     """The op's derivative rules are themselves differentiable: reverse over reverse and
     forward over reverse give the same Hessian-vector product."""
-    v = [rng.normal(size=np.shape(values[w.name])) for w in wrt]
+    # the vectors are inputs shaped like wrt: a batch-wide wrt needs a batch-wide vector
+    v = [gc.input(f"vector:{w.name}", w.shape, w.dtype) for w in wrt]
+    values = values | {h.name: rng.normal(size=np.shape(values[w.name])) for h, w in zip(v, wrt)}
     rr = gc.evaluate(gc.hvp(y, wrt, v, mode="reverse"), values)
     fr = gc.evaluate(gc.hvp(y, wrt, v, mode="forward"), values)
     assert_close(fr, rr, 1e-11)
@@ -157,12 +160,18 @@ def test_random_graphs_differentiate_the_same_four_ways(case):
     for k in graph_kinks(outputs, values):  # exact zeros are structural (relu(x) for x < 0)
         assume(np.all((np.abs(k) > 1e-3) | (k == 0)))
     y = None
-    for i, out in enumerate(outputs):
-        term = gc.sum(out * gc.const(projection(f"out{i}", gc.evaluate(out, values).shape)))
+    for i, out in enumerate(outputs):  # an input, not a const: out may have a batch axis
+        weights = gc.input(f"projection{i}", out.shape)
+        values = values | {weights.name: projection(f"out{i}", gc.evaluate(out, values).shape)}
+        term = gc.sum(out * weights)
         y = term if y is None else y + term
     value = gc.evaluate(y, values)
     assume(np.isfinite(value) and abs(value) < 1e6)
-    wrt = [leaf for leaf in gc.leaves(y) if leaf.op in ("input", "param")]
+    wrt = [
+        leaf
+        for leaf in gc.leaves(y)
+        if leaf.op in ("input", "param") and not leaf.name.startswith("projection")
+    ]
     grads = four_ways(y, wrt, values, max_ops=20_000)  # a deep random graph swells fast
     assume(all(np.all(np.isfinite(g)) for g in grads["reverse"]))
     scale = max([1.0] + [float(np.max(np.abs(g))) for g in grads["reverse"]])
@@ -218,10 +227,10 @@ def test_a_long_chain_differentiates_and_the_gradient_grows_linearly():
 
 
 def test_regressions_found_by_the_random_graphs(rng):
-    # a param broadcast to a batch shape: its cotangent sums (None, 4) down to (4, 4)
-    x, W = gc.input("x", (None, 4)), gc.param("W", (4, 4))
+    # a param broadcast to a batch shape: its cotangent sums (None, 4) down to (4,)
+    x, W = gc.input("x", (None, 4)), gc.param("W", (4,))
     y = gc.sum(gc.tanh(apply("broadcast_like", W, x) * x))
-    values = {"x": rng.normal(size=(4, 4)), "W": rng.normal(size=(4, 4))}
+    values = {"x": rng.normal(size=(4, 4)), "W": rng.normal(size=(4,))}
     grads = four_ways(y, [W, x], values)
     for method in ("forward", "symbolic", "numeric"):
         assert_close(grads[method], grads["reverse"], EXACT if method != "numeric" else NUMERIC)

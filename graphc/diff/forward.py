@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import GraphError
 from ..evaluate import evaluate
-from ..ir import Node, as_list, substitute, topological_order
+from ..ir import Node, as_list, leaves, substitute, topological_order
 from ..ops.leaves import const
 from ..ops.leaves import input as input_leaf
 from ..ops.registry import FLOAT_DTYPES, MULTILINEAR, get, lift
@@ -150,6 +150,40 @@ def concrete_shape(
     return tuple(int(k) for k in known)
 
 
+def pin_batch(
+    outputs: Sequence[Node],
+    values: Mapping | None = None,
+    shapes: Mapping | None = None,
+    fill: bool = True,
+) -> list[Node]:
+    """`outputs` rebuilt with every batch-shaped input fixed to its concrete shape (from
+    `values` or `shapes`; with `fill`, an input given neither takes the batch size the
+    others agree on; without, a missing one leaves the graph as it is).
+
+    Forward mode's basis tangents are concrete arrays; they may only meet concrete shapes,
+    since the batch dimension never broadcasts against a fixed size."""
+    batched = [leaf for leaf in leaves(outputs, "input") if None in leaf.shape]
+    if not batched:
+        return list(outputs)
+    known: dict[str, tuple] = {}
+    for leaf in batched:
+        if (shapes is not None and leaf.name in shapes) or (values and leaf.name in values):
+            known[leaf.name] = concrete_shape(leaf, values, shapes)
+    sizes = {
+        k for leaf in batched if leaf.name in known
+        for k, d in zip(known[leaf.name], leaf.shape) if d is None
+    }  # fmt: skip
+    mapping = {}
+    for leaf in batched:
+        if fill and leaf.name not in known and len(sizes) == 1:
+            known[leaf.name] = tuple(sizes.copy().pop() if d is None else d for d in leaf.shape)
+        if leaf.name not in known and not fill:
+            return list(outputs)  # the caller reports the missing shape, with its own advice
+        shape = known.get(leaf.name) or concrete_shape(leaf, values, shapes)  # raises: unknown
+        mapping[leaf] = input_leaf(leaf.name, shape, leaf.dtype)
+    return substitute(list(outputs), mapping)
+
+
 def _basis(shapes: Sequence[tuple], dtypes: Sequence[str]):
     """Yield (position, element index, basis tangents): one unit tangent per element."""
     for k, shape in enumerate(shapes):
@@ -179,6 +213,8 @@ def forward_gradient_graph(
     """
     check_gradient_args(y, wrt)
     sizes = [concrete_shape(w, values, shapes) for w in wrt]
+    if any(None in w.shape for w in wrt):  # concrete basis tangents meet the batch axis
+        y, *wrt = pin_batch([y, *wrt], values, shapes)
     holders = tangent_holders(wrt)
     (template,) = jvp([y], wrt, holders)
     grads: list[Node | None] = [None] * len(wrt)

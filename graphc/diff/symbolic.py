@@ -26,7 +26,7 @@ from ..ir import Node, as_list, topological_order
 from ..passes.specialize import specialize
 from ..ops.leaves import const
 from ..ops.registry import FLOAT_DTYPES, KERNEL, F, get
-from .forward import concrete_shape
+from .forward import concrete_shape, pin_batch
 from .from_sympy import SympyToGraph
 from .reverse import check_gradient_args
 
@@ -312,13 +312,9 @@ class _Elements(dict):
         node, k, size = self.where[symbol]  # KeyError: not one of ours
         if node.shape == ():
             element = node
-        elif None not in node.shape:
+        else:  # symbolic_gradient_graph pinned every batch dimension
             flat = node if node.ndim == 1 else F.reshape(node, shape=(size,))
             element = F.index_last(flat, index=k)
-        else:  # the batch size is not static: pick the element with a one-hot dot product
-            unit = np.zeros(size, dtype=node.dtype)
-            unit[k] = 1.0
-            element = F.matmul(F.reshape(node, shape=(-1,)), const(unit))
         self[symbol] = element
         return element
 
@@ -333,7 +329,9 @@ def symbolic_gradient_graph(
     max_ops: int = DEFAULT_MAX_OPS,
 ) -> list[Node]:
     """The gradient of scalar `y` as graph nodes rebuilt from SymPy's derivative (after
-    sympy.cse, so shared subexpressions become shared nodes)."""
+    sympy.cse, so shared subexpressions become shared nodes). The graph is rebuilt at the
+    batch size of `values` (or `shapes`): SymPy's derivative is per element."""
+    y, *wrt = pin_batch([y, *wrt], values, shapes, fill=False)
     derivative = differentiate(y, wrt, values, shapes, training, constants, max_ops)
     flat = [e for g in derivative.gradients for e in g.flat]
     replacements, reduced = sp.cse(flat, symbols=sp.numbered_symbols("_cse"))

@@ -17,6 +17,7 @@ from ..montecarlo import mc_graph
 from ..passes.specialize import specialize
 from ..ops.leaves import input as input_leaf
 from .. import files, initializers
+from ..feeds import class_counts
 from ..files import write_text
 from . import optimizers, training
 from .emit import batch_source, collector_paused, prepare
@@ -104,11 +105,11 @@ def build_module(
     sig = _signature(loss, predictions, module)
     dropout: dict[str, float] = {}
     with collector_paused():
-        _emit_train_step(module, sig, loss, opt, values, dropout)
-        _emit_loss_and_grads(module, sig, loss, dropout)
+        _emit_train_step(module, sig, loss, opt, values, dropout, class_counts(loss))
+        _emit_loss_and_grads(module, sig, loss, dropout, class_counts(loss))
         forward_args = _emit_inference(module, sig, loss)
-        _emit_mc_forward(module, sig, forward_args, dropout)
-    _emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout)
+        _emit_mc_forward(module, sig, forward_args, dropout, class_counts(loss))
+    _emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout, class_counts(loss))
     _emit_wrappers(module, sig, opt, forward_args)
     return module
 
@@ -198,6 +199,7 @@ _GLOBALS = (
     "TARGET",
     "HYPER",
     "DROPOUT_RATES",
+    "CLASSES",
     "init_params",
     "init_state",
     "train_step",
@@ -413,7 +415,7 @@ def _dropout_rate(rates: dict[str, float], table: str = "DROPOUT_RATES"):
     return rate
 
 
-def _emit_tables(module, sig, name, opt, hyper, batch_size, epochs, dropout) -> None:
+def _emit_tables(module, sig, name, opt, hyper, batch_size, epochs, dropout, classes) -> None:
     def shape(n):
         return literal(tuple(-1 if d is None else d for d in n.shape))
 
@@ -446,7 +448,8 @@ def _emit_tables(module, sig, name, opt, hyper, batch_size, epochs, dropout) -> 
         + f"\n}}\nSTATS = {{  # running statistics: (initial value, shape, dtype)\n"
         f"{stats}\n}}\nTARGET = {target}  # the input accuracy compares against\n"
         f"HYPER = {{{hyper_src}}}\n"
-        f"DROPOUT_RATES = {dropout!r}  # fit(dropout=...) overrides them for a run"
+        f"DROPOUT_RATES = {dropout!r}  # fit(dropout=...) overrides them for a run\n"
+        f"CLASSES = {classes!r}  # inputs holding class ids: their number of classes"
     )
 
 

@@ -47,8 +47,16 @@ def get(name: str, **hyper) -> tuple[Optimizer, dict]:
     for key, value in hyper.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
             raise GraphError(f"optimizer {name!r}: {key} must be a finite number, got {value!r}")
+        low, high = RANGES[key]
+        if not (low < value if key in ("lr", "eps") else low <= value < high):
+            wanted = "positive" if key in ("lr", "eps") else f"in [{low}, {high})"
+            raise GraphError(f"optimizer {name!r}: {key} must be {wanted}, got {value!r}")
         values[key] = float(value)
     return opt, values
+
+
+# the hyper-parameters' open ranges: a step must go downhill, a decay must decay
+RANGES = {"lr": (0, None), "eps": (0, None), "momentum": (0, 1), "beta1": (0, 1), "beta2": (0, 1)}
 
 
 def split_decay(grad: Node, param: Node) -> tuple[Node | None, Node]:

@@ -7,6 +7,8 @@ NumPy and the standard library only. The functions take the exported module's na
 
 import argparse
 import json
+import math
+import os
 import sys
 import time
 
@@ -41,19 +43,48 @@ def minibatches(data, batch_size, rng=None):
 
 
 def as_batch(model, data):
-    """`data` with every model input present and cast to its dtype (arrays share memory)."""
+    """`data` with every model input present, checked (see `checked_input`) and cast to its
+    dtype (arrays share memory); a ValueError names what is wrong."""
     batch = {}
-    for name, (_, dtype) in model["INPUTS"].items():
+    classes = model.get("CLASSES", {})
+    for name, (shape, dtype) in model["INPUTS"].items():
         if name not in data:
-            raise KeyError(
+            raise ValueError(
                 f"the data has no array {name!r}; the model's inputs are "
                 f"{', '.join(model['INPUTS'])}"
             )
-        batch[name] = np.ascontiguousarray(data[name], dtype=dtype)
-    lengths = {len(a) for a in batch.values()}
-    if len(lengths) > 1:
-        raise ValueError(f"the arrays of one data set differ in length: {sorted(lengths)}")
+        batch[name] = checked_input(name, data[name], shape, dtype, classes.get(name))
+    lengths = {name: len(a) for name, a in batch.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"the arrays of one data set differ in length: {lengths}")
+    if batch and not any(lengths.values()):
+        raise ValueError("the data set has no rows")
     return batch
+
+
+def checked_input(name, value, shape, dtype, classes=None):
+    """`value` as a contiguous array of `dtype`, refusing what would give a wrong number
+    silently: non-numbers, a shape that does not fit (-1 is the batch), fractional or
+    out-of-range class ids, NaN or infinity."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiub":
+        raise ValueError(f"{name!r} holds {array.dtype} values, not real numbers")
+    if array.ndim != len(shape) or any(d not in (-1, n) for d, n in zip(shape, array.shape)):
+        wanted = str(tuple("N" if d == -1 else d for d in shape)).replace("'", "")
+        raise ValueError(f"{name!r} has shape {array.shape}; the model takes {wanted}")
+    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+        row = np.argwhere(~np.isfinite(array))[0][0] if array.ndim else 0
+        raise ValueError(f"{name!r} holds NaN or infinity (row {row}); clean the data first")
+    fractional = array.dtype.kind == "f" and not np.all(np.floor(array) == array)
+    if np.dtype(dtype).kind in "iu" and fractional:
+        raise ValueError(f"{name!r} holds fractions, but it takes integer ids ({dtype})")
+    if classes is not None and array.size and (array.min() < 0 or array.max() >= classes):
+        bad = array.min() if array.min() < 0 else array.max()
+        raise ValueError(
+            f"{name!r} holds the class id {bad}, outside 0..{classes - 1} "
+            f"(the model has {classes} classes)"
+        )
+    return np.ascontiguousarray(array, dtype=dtype)
 
 
 def evaluate_data(model, params, state, data, batch_size=1024):
@@ -154,21 +185,34 @@ def split_off(data, fraction, seed):
 def load_splits(model, path, val_split, seed):
     """Train/validation/test dicts from an .npz file: arrays named like the inputs, with
     optional `<name>_val` and `<name>_test` arrays (else `val_split` of train is held out)."""
-    with np.load(path) as archive:
-        arrays = {key: archive[key] for key in archive.files}
+    if not os.path.isfile(path):
+        raise SystemExit(f"error: {path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except Exception:  # a text file, an empty or truncated one, a pickle: never executed
+        raise SystemExit(
+            f"error: {path}: not an .npz file of arrays (np.savez writes one)"
+        ) from None
     names = list(model["INPUTS"])
     missing = [n for n in names if n not in arrays]
     if missing:
         raise SystemExit(
-            f"{path}: no array named {', '.join(map(repr, missing))}; the model "
+            f"error: {path}: no array named {', '.join(map(repr, missing))}; the model "
             f"needs {', '.join(names)} (found {', '.join(arrays) or 'none'})"
         )
     train = {n: arrays[n] for n in names}
+    as_batch(model, train)  # checked whole before any split: lengths, shapes, class ids
     validation = test = None
     if all(f"{n}_val" in arrays for n in names):
         validation = {n: arrays[f"{n}_val"] for n in names}
     elif val_split > 0:
         train, validation = split_off(train, val_split, seed)
+        if not len(next(iter(validation.values()), ())):
+            raise SystemExit(
+                f"error: --val-split {val_split} of {len(next(iter(train.values())))} rows "
+                "holds out no row; give more data, a larger --val-split, or --val-split 0"
+            )
     if all(f"{n}_test" in arrays for n in names):
         test = {n: arrays[f"{n}_test"] for n in names}
     return train, validation, test
@@ -182,9 +226,33 @@ def main(model, argv=None):
         return model["run_command_line"](model, argv)
     except OSError as error:  # a file that cannot be read or written (write_file names it)
         raise SystemExit(f"error: {error.strerror or error}") from None
+    except ValueError as error:  # the data does not fit the model (as_batch says how)
+        raise SystemExit(f"error: {error}") from None
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None
+
+
+def check_arguments(args):
+    """Refuse, before any work, a flag out of its range or an output that cannot be written."""
+    problems = [
+        (args.epochs < 1, f"--epochs must be at least 1, got {args.epochs}"),
+        (args.batch_size < 1, f"--batch-size must be at least 1, got {args.batch_size}"),
+        (not (math.isfinite(args.lr) and args.lr > 0), f"--lr must be positive, got {args.lr}"),
+        (not 0 <= args.val_split < 1, f"--val-split must be in [0, 1), got {args.val_split}"),
+        (args.seed < 0, f"--seed must be a non-negative int, got {args.seed}"),
+    ]
+    for flag in ("save", "history"):
+        path = getattr(args, flag)
+        if path is None:
+            continue
+        folder = os.path.dirname(os.path.abspath(path))
+        problems.append((not os.path.isdir(folder), f"--{flag} {path}: no folder {folder}"))
+        same = os.path.abspath(path) == os.path.abspath(args.data)
+        problems.append((same, f"--{flag} {path} would overwrite the data file"))
+    for wrong, message in problems:
+        if wrong:
+            raise SystemExit(f"error: {message}")
 
 
 def command_line(model, engine="NumPy"):
@@ -231,25 +299,33 @@ def command_line(model, engine="NumPy"):
 def run_command_line(model, argv=None):
     """The command line's work (see `main`)."""
     args = command_line(model).parse_args(argv)
+    check_arguments(args)
     train, validation, test = load_splits(model, args.data, args.val_split, args.seed)
     params, state = model["init_params"](args.seed), model["init_state"](args.seed)
-    history = fit_model(
-        model,
-        params,
-        state,
-        train,
-        args.epochs,
-        args.batch_size,
-        args.lr,
-        validation,
-        args.seed,
-        verbose=not args.quiet,
-    )
+    with np.errstate(all="ignore"):  # a diverging run is reported below, in one line
+        history = fit_model(
+            model,
+            params,
+            state,
+            train,
+            args.epochs,
+            args.batch_size,
+            args.lr,
+            validation,
+            args.seed,
+            verbose=not args.quiet,
+        )
     return finish_run(model, args, params, state, history, test)
 
 
 def finish_run(model, args, params, state, history, test):
-    """After training: the test figures, and the params and history files asked for."""
+    """After training: the test figures, and the params and history files asked for (none
+    after a diverged run, which exits non-zero)."""
+    if not np.isfinite(history["loss"][-1]):
+        raise SystemExit(
+            f"error: training diverged at epoch {history['epoch'][-1]} (the loss is "
+            f"{history['loss'][-1]}); nothing was saved; try a smaller --lr"
+        )
     if test is not None:
         test_loss, test_accuracy = evaluate_data(model, params, state, test)
         accuracy = "" if test_accuracy is None else f"  test_accuracy {test_accuracy:.2%}"

@@ -135,6 +135,8 @@ def batch_norm(
                 f"{user_site()}: batch_norm: {what} has shape {p.shape}, "
                 f"expected {features} for input {x.shape}"
             )
+    if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not eps > 0:
+        raise GraphError(f"{user_site()}: batch_norm eps must be a positive number, got {eps!r}")
     if not 0.0 <= momentum < 1.0:
         raise GraphError(f"{user_site()}: batch_norm momentum must be in [0, 1), got {momentum}")
     name = name or (gamma.name if gamma.op == "param" else "batch_norm")

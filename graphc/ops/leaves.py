@@ -53,7 +53,9 @@ def _check_shape(shape: Any, what: str, name: str, batch: bool) -> tuple:
             f"{user_site()}: {what} {name!r}: shape must be a tuple, got {shape!r}"
         ) from None
     for d in shape:
-        ok = (d is None and batch) or (isinstance(d, (int, np.integer)) and d > 0)
+        ok = (d is None and batch) or (
+            isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_)) and d > 0
+        )
         if not ok:
             allowed = "positive ints or None (the batch dimension)" if batch else "positive ints"
             raise ShapeError(f"{user_site()}: {what} {name!r}: shape {shape} must hold {allowed}")

@@ -296,7 +296,10 @@ F = _Builders()
 
 
 def broadcast_shapes(*shapes: tuple) -> tuple:
-    """NumPy broadcasting of static shapes, where None (the batch dimension) meets None or 1."""
+    """NumPy broadcasting of static shapes, where None (the batch dimension) meets None or 1.
+
+    The batch dimension never meets a fixed size above 1: that would silently pin every
+    batch to that size (x (None, 4) + P (4, 4) works for 4 rows only)."""
     if all(s == shapes[0] for s in shapes):
         return shapes[0]
     ndim = max(len(s) for s in shapes)
@@ -304,7 +307,12 @@ def broadcast_shapes(*shapes: tuple) -> tuple:
     for axis in range(-ndim, 0):
         dims = {s[axis] for s in shapes if len(s) >= -axis} - {1}
         if len(dims) > 1 and None in dims:
-            dims.discard(None)  # a concrete size fixes the batch size
+            fixed = next(d for d in dims if d is not None)
+            raise ShapeError(
+                f"cannot broadcast shapes {' and '.join(map(str, shapes))}: the batch "
+                f"dimension (None) would have to be {fixed}; give the batch-wide operand "
+                f"a size-1 axis there, or reduce it first"
+            )
         if len(dims) > 1:
             raise ShapeError(f"cannot broadcast shapes {' and '.join(map(str, shapes))}")
         result.append(dims.pop() if dims else 1)

@@ -17,6 +17,7 @@ from .registry import (
     apply,
     attr_label,
     broadcast_shapes,
+    check_dtype,
     lift,
     normalize_axis,
     per_input_element,
@@ -28,7 +29,8 @@ from .registry import (
 
 
 def _dims_agree(a, b) -> bool:
-    return a is None or b is None or a == b
+    """Equal sizes, or both the batch dimension (None never stands for a fixed size)."""
+    return a == b
 
 
 def _matmul_infer(attrs, a: Node, b: Node):
@@ -327,6 +329,18 @@ def _index_infer(attrs, x: Node):
     return x.shape[:-1], x.dtype
 
 
+def _index_normalize(attrs, x: Node) -> dict:
+    """A non-negative index, checked against the axis before wrapping (x[..., 10] on a
+    4-wide axis is an error, as in NumPy, not column 2)."""
+    index = attrs["index"]
+    if not isinstance(index, (int, np.integer)) or isinstance(index, (bool, np.bool_)):
+        raise ShapeError(f"index must be an int, got {index!r}")
+    size = x.shape[-1] if x.ndim else None
+    if size is None or not -size <= index < size:
+        raise ShapeError(f"index {index} is out of range for the last axis of {x.shape}")
+    return {"index": int(index) % size}
+
+
 def index_last_kernel(x, index):
     return x[..., index]
 
@@ -345,11 +359,7 @@ register(
         kernel=index_last_kernel,
         array_fn="take",
         array_args=lambda n: ((n.inputs[0], n.attrs["index"]), {"axis": -1}),
-        normalize=lambda attrs, x: {
-            "index": int(attrs["index"]) % max(x.shape[-1] or 1, 1)
-            if x.ndim
-            else int(attrs["index"])
-        },
+        normalize=_index_normalize,
         sympy=KERNEL,
         vjp=(_index_vjp,),
         jvp=MULTILINEAR,
@@ -367,6 +377,15 @@ def _one_hot_infer(attrs, labels: Node):
     if not labels.dtype.startswith("int"):
         raise DtypeError(f"one_hot needs integer labels, got {labels.dtype}")
     return labels.shape + (attrs["depth"],), attrs["dtype"]
+
+
+def _one_hot_normalize(attrs, labels: Node) -> dict:
+    depth = attrs["depth"]
+    if not isinstance(depth, (int, np.integer)) or isinstance(depth, (bool, np.bool_)) or depth < 1:
+        raise ShapeError(
+            f"one_hot depth must be a positive int (the number of classes), got {depth!r}"
+        )
+    return {"depth": int(depth), "dtype": check_dtype(attrs.get("dtype", "float64"))}
 
 
 def one_hot_kernel(labels, depth, dtype):
@@ -387,10 +406,7 @@ register(
         nondiff=True,
         sympy=KERNEL,
         label=attr_label,
-        normalize=lambda attrs, x: {
-            "depth": int(attrs["depth"]),
-            "dtype": attrs.get("dtype", "float64"),
-        },
+        normalize=_one_hot_normalize,
         samples=lambda rng: [((rng.integers(0, 4, size=(5,)),), {"depth": 4, "dtype": "float64"})],
         runtime_shape=lambda n, labels: (*labels, n.attrs["depth"]),
     )
