@@ -28,6 +28,7 @@ from .trainer import SHOWN, check_run, compile_trainer
 from .trainer import train as run_training
 
 EXIT_ERROR = 1
+MAX_BATCH = 2**31 - 1  # a batch size past this is a typo, and overflows NumPy's int counts
 PICTURES = (".svg", ".png", ".pdf", ".dot", ".gv")  # what visual.save writes for a graph
 FIGURES = (".png", ".svg", ".pdf")  # and for a matplotlib figure
 
@@ -267,6 +268,8 @@ def export(args: argparse.Namespace) -> int:
 def train(args: argparse.Namespace) -> int:
     """Train through the exported code with a progress bar; write history, plot, params."""
     check_run(args.epochs, args.batch_size)  # before the model loads and the banner prints
+    if args.seed < 0:
+        raise CommandError(f"--seed must be a non-negative int, got {args.seed}")
     check_outputs(
         args,
         {"--history": args.history, "--plot": args.plot, "--save": args.save},
@@ -348,9 +351,11 @@ def optimize(args: argparse.Namespace) -> int:
 
 def cost(args: argparse.Namespace) -> int:
     """Print the FLOPs and bytes of every node of the forward and gradient graphs."""
+    if not 1 <= args.batch <= MAX_BATCH:
+        raise CommandError(
+            f"the batch size must be a positive int up to {MAX_BATCH:,}, got {args.batch}"
+        )
     model = _load(args)
-    if args.batch < 1:
-        raise CommandError(f"the batch size must be a positive int, got {args.batch}")
     print(f"{model.source} at batch size {args.batch}")
     print(cost_table(model.loss, batch=args.batch))
     return 0

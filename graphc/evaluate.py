@@ -89,6 +89,11 @@ def evaluate(
     a dict, it receives the new running statistics by state name.
     """
     single = isinstance(outputs, Node)
+    if not isinstance(values, Mapping):
+        raise MissingValueError(
+            f"gc.evaluate: values must be a dict of arrays by input and param name, got "
+            f"{type(values).__name__} (gc.init_params(outputs) makes the params)"
+        )
     graph = specialize(as_list(outputs), bool(training))
     order = topological_order(graph)
     leaves(graph)  # refuse duplicate names before running anything

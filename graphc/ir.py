@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+import operator
+
 from .errors import DuplicateNameError, GraphError
 
 Shape = tuple  # tuple[int | None, ...]
@@ -37,8 +39,24 @@ def _is_internal(path: str) -> bool:
     return path.startswith(_PACKAGE_DIRS) or "importlib" in path
 
 
+_site_override: contextvars.ContextVar[str | None] = contextvars.ContextVar("site", default=None)
+
+
+@contextlib.contextmanager
+def site_as(where: str):
+    """Within the block, nodes are made at `where` (a loaded file's node, not a Python line)."""
+    token = _site_override.set(where)
+    try:
+        yield
+    finally:
+        _site_override.reset(token)
+
+
 def user_site() -> str:
     """Return 'file:line' of the innermost caller outside graphc (where the user built a node)."""
+    override = _site_override.get()
+    if override is not None:
+        return override
     frame = sys._getframe(1)
     while frame is not None:
         if not _is_internal(frame.f_code.co_filename):
@@ -120,7 +138,16 @@ class Node:
         "structural_key",
         "__weakref__",
     )
-    __array_ufunc__ = None  # make NumPy defer to our operators: array * node -> node
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy meeting a node: array * node is the graph's own operator (as if NumPy had
+        deferred); np.exp(node) and other functions say which gc function to use."""
+        apply_operator = _UFUNC_OPERATORS.get(ufunc.__name__)
+        if method != "__call__" or kwargs or apply_operator is None:
+            _numpy_on_node(ufunc.__name__)
+        from .ops.registry import lift
+
+        return apply_operator(*(i if isinstance(i, Node) else lift(i, self) for i in inputs))
 
     def __init__(
         self,
@@ -304,6 +331,25 @@ class Nodes(list):
         if not self or not all(isinstance(n, Node) for n in self):
             return {"text/plain": repr(self)}
         return _graph_bundle(list(self), repr(self))
+
+
+_UFUNC_OPERATORS = {
+    "add": operator.add,
+    "subtract": operator.sub,
+    "multiply": operator.mul,
+    "true_divide": operator.truediv,
+    "power": operator.pow,
+    "matmul": operator.matmul,
+    "negative": operator.neg,
+}
+
+
+def _numpy_on_node(name: str):
+    """Refuse a NumPy function applied to a node, naming graphc's own (np.exp: gc.exp)."""
+    import graphc
+
+    hint = f"use gc.{name}(node)" if hasattr(graphc, name) else "use graphc's ops (gc.*)"
+    raise GraphError(f"np.{name} cannot compute a graph node; {hint}, or evaluate it first")
 
 
 def as_list(outputs: Node | Iterable[Node]) -> list[Node]:

@@ -28,7 +28,7 @@ from .errors import GraphError, LoadError
 from .evaluate import init_params
 from .feeds import check_class_ids, class_counts
 from .files import write_file
-from .ir import Node, leaves
+from .ir import Node, leaves, topological_order
 from .serialize import load
 
 SPLITS = ("train", "validation", "test")
@@ -255,6 +255,7 @@ def example_values(model: Model, batch: int = 4, seed: int = 0) -> tuple[dict, s
     model's training data when it has some, else seeded random numbers (0/1 for integers)."""
     if not isinstance(batch, int) or batch < 1:
         raise ModelFileError(f"the batch size must be a positive int, got {batch!r}")
+    _check_memory(model.outputs, batch)
     values: dict[str, Any] = init_params(model.outputs, seed=seed)
     if model.data:
         rows = {k: v[:batch] for k, v in model.data["train"].items()}
@@ -271,6 +272,25 @@ def example_values(model: Model, batch: int = 4, seed: int = 0) -> tuple[dict, s
         else:  # class ids: 0 and 1 are valid for any number of classes
             values[node.name] = rng.integers(0, 2, shape).astype(node.dtype)
     return values, f"{batch} random rows (the model has no data())"
+
+
+MAX_BYTES = 4 * 2**30  # what a small batch of values and gradients may take
+
+
+def _check_memory(outputs: list[Node], batch: int) -> None:
+    """Refuse, before allocating, a batch whose values (every node's array, once) would
+    take more than MAX_BYTES."""
+    total = 0
+    for node in topological_order(outputs):
+        size = 1
+        for d in node.shape:
+            size *= batch if d is None else d
+        total += size * np.dtype(node.dtype).itemsize
+    if total > MAX_BYTES:
+        raise ModelFileError(
+            f"a batch of {batch:,} rows needs about {total / 2**30:,.1f} GiB for the values "
+            f"alone (the limit is {MAX_BYTES / 2**30:.0f} GiB); use a smaller --batch"
+        )
 
 
 NPZ_SUFFIX = {"train": "", "validation": "_val", "test": "_test"}

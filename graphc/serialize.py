@@ -16,7 +16,7 @@ import numpy as np
 
 from .errors import GraphError, LoadError
 from .files import write_file
-from .ir import Node, as_list, scope, topological_order
+from .ir import Node, as_list, scope, site_as, topological_order
 from .ops import leaves
 from .ops.registry import REGISTRY, apply, check_dtype
 
@@ -105,6 +105,8 @@ def from_json(data: Any, source: str = "<json>") -> list[Node]:
     for i, entry in enumerate(entries):
         where = f"{source}: node {i}"
         try:
+            if not isinstance(entry, dict) or not isinstance(entry.get("attrs", {}), dict):
+                raise LoadError(f"{where}: attrs must be an object of name: value, and a node one")
             op = entry["op"]
             if op not in REGISTRY:
                 raise LoadError(f"{where}: unknown op {op!r}")
@@ -118,7 +120,8 @@ def from_json(data: Any, source: str = "<json>") -> list[Node]:
                         "(a cycle, or nodes out of order)"
                     )
             if REGISTRY[op].leaf:
-                with scope(entry["scope"]) if entry.get("scope") else contextlib.nullcontext():
+                scoped = scope(entry["scope"]) if entry.get("scope") else contextlib.nullcontext()
+                with scoped, site_as(where):
                     node = _leaf(entry)
             else:
                 attrs = {k: _decode(v) for k, v in entry.get("attrs", {}).items()}
@@ -133,7 +136,10 @@ def from_json(data: Any, source: str = "<json>") -> list[Node]:
         except LoadError:
             raise
         except GraphError as error:
-            raise LoadError(f"{where}: {error}") from None
+            said = str(error)  # it may name the node already (the site of what it built)
+            raise LoadError(said if said.startswith(where) else f"{where}: {said}") from None
+        except RecursionError:
+            raise LoadError(f"{where}: nested too deeply") from None
         except (KeyError, TypeError, ValueError) as error:
             raise LoadError(f"{where}: malformed entry ({type(error).__name__}: {error})") from None
         built.append(node)
@@ -156,4 +162,6 @@ def load(path: str | os.PathLike) -> list[Node]:
         raise LoadError(f"{path}: no such file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise LoadError(f"{path}: not valid JSON ({error})") from None
+    except RecursionError:  # [[[[...: Python's JSON parser recurses once per level
+        raise LoadError(f"{path}: not a graphc graph (JSON nested too deeply)") from None
     return from_json(data, str(path))

@@ -35,6 +35,7 @@ from .reverse import check_gradient_args, depends_on, fit_to, zeros_like
 
 
 _holder_ids = itertools.count()
+MAX_NODES = 2_000_000  # about 2 GB of graph: a gradient as nodes beyond that is a mistake
 
 
 def tangent_holders(wrt: Sequence[Node]) -> list[Node]:
@@ -204,7 +205,11 @@ def forward_jvp_count(
 
 
 def forward_gradient_graph(
-    y: Node, wrt: Sequence[Node], values: Mapping | None = None, shapes: Mapping | None = None
+    y: Node,
+    wrt: Sequence[Node],
+    values: Mapping | None = None,
+    shapes: Mapping | None = None,
+    max_nodes: int = MAX_NODES,
 ) -> list[Node]:
     """The gradient of scalar `y` as graph nodes built from one tangent graph per element.
 
@@ -217,6 +222,15 @@ def forward_gradient_graph(
         y, *wrt = pin_batch([y, *wrt], values, shapes)
     holders = tangent_holders(wrt)
     (template,) = jvp([y], wrt, holders)
+    primal = {n.id for n in topological_order(y)}
+    per_tangent = sum(n.id not in primal for n in topological_order(template)) + 3
+    columns = sum(int(np.prod(s, dtype=object)) for s in sizes)
+    if columns * per_tangent > max_nodes:
+        raise GraphError(
+            f"forward mode would build about {columns * per_tangent:,} nodes ({columns:,} "
+            f"tangent graphs of {per_tangent:,} nodes, one per element of wrt), above "
+            f"max_nodes={max_nodes:,}; raise max_nodes= to allow it, or use reverse mode"
+        )
     grads: list[Node | None] = [None] * len(wrt)
     for k, index, tangents in _basis(sizes, [w.dtype for w in wrt]):
         (column,) = substitute([template], {h: const(t) for h, t in zip(holders, tangents)})

@@ -13,7 +13,7 @@ from .symbolic import symbolic_gradient_graph
 # what each mode accepts (reverse needs no concrete shapes, but takes them for uniformity)
 OPTIONS = {
     "reverse": {"values", "shapes"},
-    "forward": {"values", "shapes"},
+    "forward": {"values", "shapes", "max_nodes"},
     "symbolic": {"values", "shapes", "training", "constants", "max_ops"},
 }
 

@@ -24,6 +24,7 @@ from .forward import as_tangent, concrete_shape, jvp, tangent_holders
 from .reverse import fit_to, gradient_graph
 
 HVP_MODES = ("reverse", "forward")
+MAX_ENTRIES = 25_000_000  # 200 MB of float64: a 5,000-element wrt
 
 
 def hvp(y: Node, wrt: Node | Sequence[Node], vectors, mode: str = "reverse"):
@@ -58,15 +59,25 @@ def hessian(
     values: Mapping,
     mode: str = "reverse",
     training: bool = False,
+    max_entries: int = MAX_ENTRIES,
 ) -> np.ndarray:
     """The full Hessian of scalar `y` as an (n, n) array, n = total elements of `wrt`.
 
     Rows and columns follow the elements of each `wrt` node in order, each flattened in
-    C order. One HVP evaluation per column, so this is for small graphs.
+    C order. One HVP evaluation per column, so this is for small graphs: above
+    `max_entries` entries it refuses with the size before allocating anything.
     """
     targets = as_list(wrt)
     shapes = [concrete_shape(w, values) for w in targets]
     sizes = [int(np.prod(s, dtype=int)) for s in shapes]
+    n = sum(sizes)
+    if n * n > max_entries:
+        raise GraphError(
+            f"gc.hessian: the Hessian would be {n:,} x {n:,} ({n * n:.1e} entries, "
+            f"{n * n * 8 / 2**30:,.1f} GiB, {n:,} Hessian-vector products), above "
+            f"max_entries={max_entries:,}; raise max_entries= to allow it, or use gc.hvp "
+            "for a few directions"
+        )
     holders = tangent_holders(targets)
     products = hvp(y, targets, holders, mode=mode)
     n = sum(sizes)

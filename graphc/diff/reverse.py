@@ -89,6 +89,12 @@ def vjp(outputs: Sequence[Node], cotangents: Sequence[Node], wrt: Sequence[Node]
 def check_gradient_args(y: Node | None, wrt: Sequence[Node]) -> None:
     """Refuse what no differentiation mode can do: a non-scalar or non-float output (y=None
     skips that check, for JVPs of any output), or a wrt node that is not float."""
+    for what, node in [("y", y), *(("wrt", w) for w in wrt)]:
+        if node is not None and not isinstance(node, Node):
+            raise GraphError(
+                f"the gradient's {what} must be a graph node (made with gc.input, gc.param or "
+                f"an op), got {type(node).__name__} {node!r:.40}"
+            )
     if y is not None and (y.shape != () or y.dtype not in FLOAT_DTYPES):
         raise GraphError(
             f"{y.site}: the gradient needs a scalar float output, got shape "

@@ -324,7 +324,7 @@ def finish_run(model, args, params, state, history, test):
     if not np.isfinite(history["loss"][-1]):
         raise SystemExit(
             f"error: training diverged at epoch {history['epoch'][-1]} (the loss is "
-            f"{history['loss'][-1]}); nothing was saved; try a smaller --lr"
+            f"{history['loss'][-1]}); the params are not saved; try a smaller --lr"
         )
     if test is not None:
         test_loss, test_accuracy = evaluate_data(model, params, state, test)

@@ -166,7 +166,7 @@ def _xent_samples(rng):
     logits = rng.normal(size=(5, 4))
     return [
         ((logits, rng.integers(0, 4, size=5), rng.uniform(0.5, 2.0, size=())), {"axis": 1}),
-        ((logits, np.array([0, 3, 4, -1, 2]), np.array(0.2)), {"axis": 1}),
+        ((logits, np.array([0, 3, 1, 3, 2]), np.array(0.2)), {"axis": 1}),
         (
             (logits, rng.dirichlet(np.ones(4), size=5), rng.uniform(0.5, 2.0, size=(5, 1))),
             {"axis": 1},
@@ -176,7 +176,7 @@ def _xent_samples(rng):
             {"axis": 1},
         ),  # a scale that varies along the row
         (
-            (logits, np.array([1, 0, 4, 3, -1]), rng.uniform(0.5, 2.0, size=())),
+            (logits, np.array([1, 0, 2, 3, 1]), rng.uniform(0.5, 2.0, size=())),
             {"axis": 1, "log_probs": True},
         ),
         (

@@ -65,6 +65,11 @@ def softmax_cross_entropy(logits, labels) -> Node:
                 f"shape (batch,), got {labels.shape} for logits {logits.shape}"
             )
         labels = one_hot(labels, logits.shape[-1], dtype=logits.dtype)
+    elif labels.ndim == logits.ndim - 1:
+        raise ShapeError(
+            f"{user_site()}: softmax_cross_entropy: labels of shape {labels.shape} are class "
+            f"ids, which must be integers (gc.input(..., dtype='int64')), got {labels.dtype}"
+        )
     else:
         _same_shape("softmax_cross_entropy", logits, labels)
     return -mean(reduce_sum(labels * log_softmax(logits, axis=-1), axis=-1))

@@ -351,16 +351,41 @@ def mean(x, axis=None, keepdims: bool = False) -> Node:
     return total / apply("axis_size", x, axis=axes, dtype=total.dtype)
 
 
-def logsumexp(x, axis: int = -1, keepdims: bool = False) -> Node:
-    """log(sum(exp(x), axis)) without overflow."""
-    return apply("logsumexp", x, axis=axis, keepdims=keepdims)
+def logsumexp(x, axis: int | tuple | None = -1, keepdims: bool = False) -> Node:
+    """log(sum(exp(x), axis)) without overflow; `axis` may be several axes, or None (all)."""
+    axes = _several_axes(x, axis)
+    if axes is None:
+        return apply("logsumexp", x, axis=axis, keepdims=keepdims)
+    m = apply("max", x, axis=axes, keepdims=True)
+    m = F.where(F.less(F.abs(m), np.inf), m, 0.0)  # all -inf: no shift, as the kernel does
+    out = m + F.log(apply("sum", F.exp(x - m), axis=axes, keepdims=True))
+    return out if keepdims else apply("sum", out, axis=axes, keepdims=False)  # drop the 1s
 
 
-def softmax(x, axis: int = -1) -> Node:
-    """exp(x) / sum(exp(x)) along `axis`, without overflow."""
-    return apply("softmax", x, axis=axis)
+def softmax(x, axis: int | tuple | None = -1) -> Node:
+    """exp(x) / sum(exp(x)) along `axis` (one, several or None: all), without overflow."""
+    axes = _several_axes(x, axis)
+    if axes is None:
+        return apply("softmax", x, axis=axis)
+    e = F.exp(x - apply("max", x, axis=axes, keepdims=True))
+    return e / apply("sum", e, axis=axes, keepdims=True)
 
 
-def log_softmax(x, axis: int = -1) -> Node:
-    """x - logsumexp(x) along `axis`: the stable log of softmax."""
-    return apply("log_softmax", x, axis=axis)
+def log_softmax(x, axis: int | tuple | None = -1) -> Node:
+    """x - logsumexp(x) along `axis` (one, several or None: all): the stable log of softmax."""
+    axes = _several_axes(x, axis)
+    if axes is None:
+        return apply("log_softmax", x, axis=axis)
+    shifted = x - apply("max", x, axis=axes, keepdims=True)
+    return shifted - F.log(apply("sum", F.exp(shifted), axis=axes, keepdims=True))
+
+
+def _several_axes(x, axis) -> tuple | None:
+    """The axes when `axis` names more than one (None: all of a 2-d or larger x), else None:
+    one axis is the op itself; several are composed from max, exp and sum."""
+    ndim = getattr(x, "ndim", np.ndim(x))
+    if axis is None and ndim > 1:
+        return tuple(range(ndim))
+    if isinstance(axis, (tuple, list)) and len(axis) > 1:
+        return tuple(axis)
+    return None

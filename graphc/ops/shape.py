@@ -88,6 +88,8 @@ register(
 def _transpose_attrs(attrs, x: Node) -> dict:
     axes = attrs.get("axes")
     axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(int(a) for a in axes)
+    if all(-x.ndim <= a < x.ndim for a in axes):
+        axes = tuple(a % x.ndim for a in axes)  # negative axes count from the end, as in NumPy
     if sorted(axes) != list(range(x.ndim)):
         raise ShapeError(f"axes {axes} are not a permutation of the {x.ndim} axes of {x.shape}")
     return {"axes": axes}
