@@ -337,3 +337,16 @@ def test_exported_script_catalogue(case, argv, message, script):
 def test_the_catalogue_covers_the_issue():
     """The number of cases, for the report: every listed bad input has an entry."""
     assert len(API) + len(GOOD) + len(CLI) + len(SCRIPT) >= 60
+
+
+@pytest.mark.parametrize("max_ops", [None, 10**9])
+def test_symbolic_mode_refuses_a_real_network_at_once_whatever_the_cap(max_ops):
+    """Batch 64, 784 -> 256 -> 10: the estimate refuses before SymPy builds anything (it
+    used to spend 22 s on the first matmul, and never return with max_ops=1e9)."""
+    x, y = gc.input("x", (None, 784)), gc.input("y", (None,), "int64")
+    h = gc.tanh(x @ gc.param("W1", (784, 256)))
+    loss = gc.softmax_cross_entropy(h @ gc.param("W2", (256, 10)), y)
+    values = gc.init_params(loss) | {"x": np.zeros((64, 784)), "y": np.zeros(64, int)}
+    cap = {} if max_ops is None else {"max_ops": max_ops}
+    with pytest.raises(gc.GraphError, match=r"max_ops=[\d,]+"):
+        gc.grad(loss, gc.params(loss), mode="symbolic", values=values, **cap)

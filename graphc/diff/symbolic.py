@@ -25,7 +25,8 @@ from ..evaluate import leaf_value
 from ..ir import Node, as_list, topological_order
 from ..passes.specialize import specialize
 from ..ops.leaves import const
-from ..ops.registry import FLOAT_DTYPES, KERNEL, F, get
+from ..ops.registry import FLOAT_DTYPES, KERNEL, F, get, size
+from ..passes.cost import concrete, node_flops
 from .forward import concrete_shape, pin_batch
 from .from_sympy import SympyToGraph
 from .reverse import check_gradient_args
@@ -152,6 +153,27 @@ def _batch_size(graph: list[Node], values, shapes) -> int:
     return max(sizes)
 
 
+def estimated_sizes(order: list[Node], sized: dict) -> dict[int, float]:
+    """The operations in each node's expressions, estimated without building them: its FLOPs
+    plus each input's operations copied into every output element that reads it."""
+    estimates: dict[int, float] = {}
+    for node in order:
+        if node.is_leaf:
+            estimates[node.id] = 0.0  # symbols and numbers
+            continue
+        flops = node_flops(sized[node.id])
+        total = float(flops)
+        for i in node.inputs:
+            reads = max(1.0, flops / (2 * max(size(sized[i.id].shape), 1)))
+            total += estimates[i.id] * reads
+        estimates[node.id] = total
+    return estimates
+
+
+def _count(estimate: float) -> str:
+    return f"{int(estimate):,}" if estimate < 1e15 else f"{estimate:.1e}"
+
+
 def translate(
     outputs,
     values: Mapping | None = None,
@@ -159,9 +181,11 @@ def translate(
     cut: Sequence[Node] = (),
     constants: Sequence[str] = (),
     max_ops: int = DEFAULT_MAX_OPS,
+    wrt_elements: int = 0,
 ) -> Translation:
     """Translate the graph of `outputs` (specialized: no select_mode) into SymPy, the
-    float leaves and the `cut` nodes as symbols."""
+    float leaves and the `cut` nodes as symbols. Sizes are estimated first: above `max_ops`
+    (for the derivative: the first output's size times `wrt_elements`) it refuses at once."""
     values = values or {}
     outs = as_list(outputs)
     order = topological_order(outs)
@@ -177,6 +201,23 @@ def translate(
     counter = OpCounter()
     env: dict[int, np.ndarray] = {}
     symbols: dict[int, np.ndarray] = {}
+    estimates = estimated_sizes(order, concrete(outs, {}, batch))
+    worst = max(order, key=lambda n: estimates[n.id])
+    if estimates[worst.id] > max_ops:  # refuse now, not after minutes of SymPy
+        what = worst.op + (f" {worst.name!r}" if worst.name else "")
+        raise GraphError(
+            f"{worst.site}: symbolic: the expressions of {what} would have about "
+            f"{_count(estimates[worst.id])} operations (estimated before building them), "
+            f"above the cap max_ops={max_ops:,}; the graph is too large to differentiate "
+            "symbolically"
+        )
+    if wrt_elements and estimates[outs[0].id] * wrt_elements > max_ops:
+        raise GraphError(
+            f"{outs[0].site}: symbolic: the derivative would have about "
+            f"{_count(estimates[outs[0].id] * wrt_elements)} operations (estimated: "
+            f"{_count(estimates[outs[0].id])} in the expression x {wrt_elements:,} variables), "
+            f"above the cap max_ops={max_ops:,}"
+        )
     for node in order:
         if node.is_leaf:
             array = _leaf_array(node, values, constants)
@@ -256,7 +297,8 @@ def differentiate(
     """Differentiate scalar `y` with sympy.diff with respect to each element of `wrt`."""
     check_gradient_args(y, wrt)
     graph = specialize([y, *wrt], training)
-    tr = translate(graph[:1], values, shapes, graph[1:], constants, max_ops)
+    elements = sum(int(np.prod(concrete_shape(w, values, shapes), dtype=object)) for w in wrt)
+    tr = translate(graph[:1], values, shapes, graph[1:], constants, max_ops, elements)
     expr = tr.outputs[0].item()
     n_symbols = sum(tr.symbols[w.id].size for w in graph[1:] if w.id in tr.symbols)
     estimate = tr.counter(expr) * max(n_symbols, 1)
