@@ -28,6 +28,7 @@ from .trainer import SHOWN, check_run, compile_trainer
 from .trainer import train as run_training
 
 EXIT_ERROR = 1
+MAX_DRAWN_NODES = 5_000  # benchmarks/render_large.py: dot takes seconds at 2,000 nodes
 MAX_BATCH = 2**31 - 1  # a batch size past this is a typo, and overflows NumPy's int counts
 PICTURES = (".svg", ".png", ".pdf", ".dot", ".gv")  # what visual.save writes for a graph
 FIGURES = (".png", ".svg", ".pdf")  # and for a matplotlib figure
@@ -126,6 +127,7 @@ def render(args: argparse.Namespace) -> int:
     kind = "backward" if args.backward else "combined" if args.combined else "forward"
     out = args.output or f"{model.name}-{kind}.svg"
     check_outputs(args, {"-o": out})
+    _check_drawable(model, kind, args.collapse, out)
     values = None
     if args.values:
         values, where = example_values(model, args.batch)
@@ -176,6 +178,22 @@ def explain(args: argparse.Namespace) -> int:
     mode = "training" if training else "inference"
     print(f"wrote {out} (backprop step by step on {where}, {mode} mode; open it in a browser)")
     return 0
+
+
+def _check_drawable(model, kind: str, collapse: bool, out: str) -> None:
+    """Refuse a graph Graphviz would take minutes to lay out (a .dot file is only text)."""
+    from .ir import topological_order
+
+    nodes = len(topological_order(model.loss)) * (1 if kind == "forward" else 3)
+    if nodes > MAX_DRAWN_NODES and not collapse and not out.endswith((".dot", ".gv")):
+        advice = (
+            "draw it with --collapse (each gc.scope as one box), or " if kind == "forward" else ""
+        )
+        raise CommandError(
+            f"{model.source}: the {kind} graph has about {nodes:,} nodes, too many for Graphviz "
+            f"to lay out in reasonable time (the limit is {MAX_DRAWN_NODES:,}); {advice}"
+            "write the DOT text with -o FILE.dot"
+        )
 
 
 # ---- compare ---------------------------------------------------------------------------

@@ -350,3 +350,16 @@ def test_symbolic_mode_refuses_a_real_network_at_once_whatever_the_cap(max_ops):
     cap = {} if max_ops is None else {"max_ops": max_ops}
     with pytest.raises(gc.GraphError, match=r"max_ops=[\d,]+"):
         gc.grad(loss, gc.params(loss), mode="symbolic", values=values, **cap)
+
+
+def test_render_refuses_a_graph_too_large_to_lay_out(tmp_path, capsys):
+    model = tmp_path / "big.py"
+    model.write_text(
+        "import graphc as gc\n\n\ndef model():\n    h = gc.param('x', (4,))\n"
+        "    for _ in range(3000):\n        h = gc.tanh(h * 0.5 + 0.1)\n    return gc.sum(h)\n"
+    )
+    assert cli.main(["render", str(model), "-o", str(tmp_path / "big.svg")]) == 1
+    err = capsys.readouterr().err
+    assert "nodes, too many for Graphviz" in err and "--collapse" in err
+    assert not (tmp_path / "big.svg").exists()
+    assert cli.main(["render", str(model), "-o", str(tmp_path / "big.dot")]) == 0

@@ -14,6 +14,7 @@ from ..ir import Node, leaves, topological_order
 from ..montecarlo import mc_graph
 from ..passes.specialize import specialize
 from . import optimizers, training
+from ..feeds import class_counts
 from .export import (
     _GLOBALS,
     DATA_WRAPPERS,
@@ -88,7 +89,7 @@ def build_readable_module(
         module.add(_model_function("model_monte_carlo", module, sig, graph, spelling, "mc"))
         sampled = "model_monte_carlo"
     module.add(_update_source(opt, values))
-    _emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout)
+    _emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout, class_counts(loss))
     if dropout:
         module.add(_DROPOUT)
     module.add(
