@@ -7,7 +7,6 @@ counts in the mean, with no message.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -19,8 +18,12 @@ from .ir import Node, topological_order
 def class_counts(outputs: Node | Iterable[Node]) -> dict[str, int]:
     """Integer inputs that pick one_hot rows (class ids, as softmax_cross_entropy takes
     them), by name, with their number of classes."""
+    return _class_counts_in(topological_order(outputs))
+
+
+def _class_counts_in(order: Iterable[Node]) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for node in topological_order(outputs):
+    for node in order:
         if node.op != "one_hot":
             continue
         labels, depth = node.inputs[0], node.attrs["depth"]
@@ -74,15 +77,12 @@ def batch_size(leaves: Iterable[Node], arrays: Mapping[str, np.ndarray], what: s
     return size
 
 
-@functools.lru_cache(maxsize=64)
-def _facts(order: tuple[Node, ...]) -> tuple[list[Node], dict[str, int], bool]:
-    inputs = [n for n in order if n.op == "input"]
-    return inputs, class_counts(list(order)), any(n.op == "update_state" for n in order)
-
-
 def check_feed(order: list[Node], env: Mapping[int, np.ndarray], training: bool) -> None:
-    """Check the leaf arrays of one evaluation (`env` by node id) before any op runs."""
-    inputs, classes, batch_statistics = _facts(tuple(order))
+    """Check the leaf arrays of one evaluation (`env` by node id) before any op runs (one
+    walk over `order`; nothing is cached, so no graph outlives its evaluation)."""
+    inputs = [n for n in order if n.op == "input"]
+    classes = _class_counts_in(order)
+    batch_statistics = any(n.op == "update_state" for n in order)
     arrays = {n.name: env[n.id] for n in inputs}
     size = batch_size(inputs, arrays, "gc.evaluate")
     for name, count in classes.items():
