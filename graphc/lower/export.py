@@ -105,10 +105,10 @@ def build_module(
     sig = _signature(loss, predictions, module)
     dropout: dict[str, float] = {}
     with collector_paused():
-        _emit_train_step(module, sig, loss, opt, values, dropout, class_counts(loss))
-        _emit_loss_and_grads(module, sig, loss, dropout, class_counts(loss))
+        _emit_train_step(module, sig, loss, opt, values, dropout)
+        _emit_loss_and_grads(module, sig, loss, dropout)
         forward_args = _emit_inference(module, sig, loss)
-        _emit_mc_forward(module, sig, forward_args, dropout, class_counts(loss))
+        _emit_mc_forward(module, sig, forward_args, dropout)
     _emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout, class_counts(loss))
     _emit_wrappers(module, sig, opt, forward_args)
     return module
