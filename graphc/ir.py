@@ -142,7 +142,7 @@ class Node:
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         """NumPy meeting a node: array * node is the graph's own operator (as if NumPy had
         deferred); np.exp(node) and other functions say which gc function to use."""
-        apply_operator = _UFUNC_OPERATORS.get(ufunc.__name__)
+        apply_operator = _UFUNC_OPERATORS.get(ufunc)
         if method != "__call__" or kwargs or apply_operator is None:
             _numpy_on_node(ufunc.__name__)
         from .ops.registry import lift
@@ -333,14 +333,14 @@ class Nodes(list):
         return _graph_bundle(list(self), repr(self))
 
 
-_UFUNC_OPERATORS = {
-    "add": operator.add,
-    "subtract": operator.sub,
-    "multiply": operator.mul,
-    "true_divide": operator.truediv,
-    "power": operator.pow,
-    "matmul": operator.matmul,
-    "negative": operator.neg,
+_UFUNC_OPERATORS = {  # NumPy's arithmetic ufuncs -> the Python operators nodes define
+    np.add: operator.add,
+    np.subtract: operator.sub,
+    np.multiply: operator.mul,
+    np.true_divide: operator.truediv,
+    np.power: operator.pow,
+    np.matmul: operator.matmul,
+    np.negative: operator.neg,
 }
 
 
