@@ -52,6 +52,18 @@ def site_as(where: str):
         _site_override.reset(token)
 
 
+def check_name_characters(name: str, what: str) -> str:
+    """Refuse a name holding a control character or a backslash: drawings (Graphviz reads
+    backslashes as escapes) and generated code would show something else, or break."""
+    bad = next((c for c in name if c == "\\" or not c.isprintable()), None)
+    if bad is not None:
+        raise GraphError(
+            f"{user_site()}: {what} {name!r} holds {bad!r}; names may not hold control "
+            "characters or backslashes"
+        )
+    return name
+
+
 def user_site() -> str:
     """Return 'file:line' of the innermost caller outside graphc (where the user built a node)."""
     override = _site_override.get()
@@ -70,6 +82,7 @@ def scope(name: str):
     """Group the nodes created inside the block under `name` (nested scopes join with '/')."""
     if not isinstance(name, str) or not name:
         raise GraphError(f"scope name must be a non-empty string, got {name!r}")
+    check_name_characters(name, "scope name")
     token = _scope.set(_scope.get() + (name,))
     try:
         yield

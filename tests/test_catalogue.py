@@ -363,3 +363,10 @@ def test_render_refuses_a_graph_too_large_to_lay_out(tmp_path, capsys):
     assert "nodes, too many for Graphviz" in err and "--collapse" in err
     assert not (tmp_path / "big.svg").exists()
     assert cli.main(["render", str(model), "-o", str(tmp_path / "big.dot")]) == 0
+
+
+def test_a_scope_name_graphviz_cannot_draw_is_refused():
+    with pytest.raises(gc.GraphError, match="names may not hold control characters"):
+        gc.scope("block\\").__enter__()
+    with pytest.raises(gc.GraphError, match="names may not hold control characters"):
+        gc.scope("a\fb").__enter__()
