@@ -271,3 +271,20 @@ def test_generated_source_names_no_numpy_2_only_dtype(rng):
     ns = build_module(loss).compile("<test>")
     batch = {"x": rng.normal(size=(2, 3)), "keep": np.array([[True, False, True]] * 2)}
     assert np.isfinite(ns["train_step"](ns["init_params"](0), ns["init_state"](0), batch))
+
+
+def test_a_long_chain_that_reuses_one_param_exports_and_its_step_is_gc_grads(tmp_path, rng):
+    # the L2 term's split from the data term walks the gradient: 2,000 nested products once
+    # overflowed Python's recursion limit
+    x, y = gc.input("x", (None, 4)), gc.input("y", (None,), "int64")
+    W, h = gc.param("W", (4, 4)), x
+    for _ in range(700):
+        h = gc.tanh(h @ W) * 0.9
+    loss = gc.softmax_cross_entropy(h, y) + 1e-3 * gc.l2(W)
+    module = load(gc.export(loss, tmp_path / "chain.py", "sgd", lr=0.1))
+    params = module.init_params(0)
+    batch = {"x": rng.normal(size=(3, 4)), "y": np.array([0, 3, 1])}
+    before = params["W"].copy()
+    module.train_step(params, module.init_state(0), batch)
+    (want,) = gc.evaluate(gc.grad(loss, [W]), gc.init_params(loss, seed=0) | batch)
+    np.testing.assert_allclose(params["W"], before - 0.1 * want, rtol=1e-12, atol=1e-15)

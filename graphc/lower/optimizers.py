@@ -71,21 +71,35 @@ def split_decay(grad: Node, param: Node) -> tuple[Node | None, Node]:
 
 
 def _coefficient(node: Node, param: Node) -> Node | None:
-    """k (one element) when `node` is k * param built from products and sums; else None."""
-    if node is param:
-        return lift(1.0, param)
-    if node.shape != param.shape:
-        return None
-    if node.op == "mul":
-        for c, other in (node.inputs, node.inputs[::-1]):
-            factor = _one_value(c)
-            k = _coefficient(other, param) if factor is not None else None
-            if k is not None:
-                return F.mul(factor, k)
-    if node.op == "add":
-        ks = [_coefficient(x, param) for x in node.inputs]
-        return None if None in ks else F.add(ks[0], ks[1])
-    return None
+    """k (one element) when `node` is k * param built from products and sums; else None.
+
+    Iterative and memoized: a gradient that reuses one param in every link of a long chain
+    nests thousands of products, and shares its sub-sums."""
+    found: dict[int, Node | None] = {}
+    factored: dict[int, list[tuple[Node, Node]]] = {}  # mul id -> (one-element factor, rest)
+    stack: list[tuple[Node, bool]] = [(node, False)]
+    while stack:
+        n, ready = stack.pop()
+        if n.id in found:
+            continue
+        if n is param or n.shape != param.shape or n.op not in ("mul", "add"):
+            found[n.id] = lift(1.0, param) if n is param else None
+            continue
+        if n.op == "mul" and n.id not in factored:
+            pairs = [(c, other) for c, other in (n.inputs, n.inputs[::-1])]
+            factored[n.id] = [(f, other) for c, other in pairs if (f := _one_value(c)) is not None]
+        parts = [other for _, other in factored[n.id]] if n.op == "mul" else list(n.inputs)
+        if not ready:
+            stack.append((n, True))
+            stack.extend((x, False) for x in parts if x.id not in found)
+            continue
+        if n.op == "mul":
+            k = next(((f, found[o.id]) for f, o in factored[n.id] if found[o.id] is not None), None)
+            found[n.id] = None if k is None else F.mul(*k)
+        else:
+            ks = [found[x.id] for x in parts]
+            found[n.id] = None if None in ks else F.add(ks[0], ks[1])
+    return found[node.id]
 
 
 def _one_value(node: Node) -> Node | None:
