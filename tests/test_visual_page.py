@@ -55,7 +55,10 @@ def browser(tmp_path_factory):
             f"the browser tests need {', '.join(missing)}: run `make test` (it installs "
             "Debian's chromium and chromium-driver) or `apt-get install chromium chromium-driver`"
         )
-    webdriver = pytest.importorskip("selenium.webdriver", reason="pip install -e '.[test]'")
+    try:
+        from selenium import webdriver
+    except ImportError:
+        pytest.fail("the browser tests need Selenium: run `make test` (pip install -e '.[test]')")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in FLAGS:

@@ -246,3 +246,16 @@ def test_any_random_dag_is_drawn_with_one_node_per_node_and_one_edge_per_input(s
     root = svg_of(visual.render(out))
     assert len(svg_groups(root, "node")) == len(order)
     assert len(svg_edge_titles(root)) == sum(len(n.inputs) for n in order)
+
+
+@pytest.mark.parametrize("name", ["a\fb", "x\x00y", "bell\a", "end\\"])
+def test_names_with_control_characters_or_backslashes_still_draw(name, tmp_path):
+    x, w = gc.input(name, (None, 2)), gc.param(f"w{name}", (2,))
+    loss = gc.sum(x * w)
+    values = {name: np.ones((1, 2)), f"w{name}": np.ones(2)}
+    for picture in (
+        visual.render(loss, values=values, grads=True),
+        visual.render_backward(loss, [w]),
+    ):
+        assert visual.save(picture, tmp_path / "g.svg")
+        assert "?" in (tmp_path / "g.svg").read_text() or "\\" in name

@@ -4,6 +4,7 @@ a crash) when the Graphviz `dot` program is missing."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 import graphviz
@@ -63,10 +64,19 @@ def side_by_side(*pictures: graphviz.Digraph) -> SideBySide:
     return SideBySide(*pictures)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def dot_source(graph: graphviz.Digraph) -> str:
+    """The graph's DOT source with control characters (from users' names) shown as '?':
+    Graphviz reads a form feed or a NUL inside a label as a syntax error."""
+    return _CONTROL.sub("?", graph.source)
+
+
 def pipe(graph: graphviz.Digraph, fmt: str) -> bytes:
     """Run `dot` on the graph and return the output bytes, with graphc's errors."""
     try:
-        return graph.pipe(format=fmt)
+        return graphviz.pipe(graph.engine, fmt, dot_source(graph).encode())
     except graphviz.ExecutableNotFound:
         raise GraphvizNotFoundError(
             f"cannot make {fmt.upper()}: the Graphviz `dot` program was "
@@ -97,7 +107,7 @@ def save(picture, path: str | os.PathLike) -> str:
                 f"{', '.join(GRAPH_FORMATS)}"
             )
         fmt = GRAPH_FORMATS[suffix]
-        data = picture.source.encode() if fmt == "dot" else pipe(picture, fmt)
+        data = dot_source(picture).encode() if fmt == "dot" else pipe(picture, fmt)
     elif hasattr(picture, "savefig"):
         if suffix not in FIGURE_FORMATS:
             raise GraphError(
