@@ -44,7 +44,8 @@ _site_override: contextvars.ContextVar[str | None] = contextvars.ContextVar("sit
 
 @contextlib.contextmanager
 def site_as(where: str):
-    """Within the block, nodes are made at `where` (a loaded file's node, not a Python line)."""
+    """Within the block, nodes are made at `where` (a loaded file's node, not a Python line;
+    the line of the forward node a derivative rule differentiates)."""
     token = _site_override.set(where)
     try:
         yield
@@ -441,7 +442,8 @@ def rebuild(
 
     Each node in `replace` becomes its image as it is; every other node is copied with its
     already-rebuilt inputs (or kept when none changed), then `visit(old, new)` may return
-    another node to use in its place. Untouched parts of the graph are shared, not copied.
+    another node to use in its place; what it builds cites the line that built `old`.
+    Untouched parts of the graph are shared, not copied.
     """
     images: dict[int, Node] = {old.id: new for old, new in (replace or {}).items()}
     for node in topological_order(outputs):
@@ -452,7 +454,11 @@ def rebuild(
         if any(a is not b for a, b in zip(inputs, node.inputs)):
             new = node.with_inputs(inputs)
         if visit is not None:
-            new = visit(node, new)
+            token = _site_override.set(node.site)
+            try:
+                new = visit(node, new)
+            finally:
+                _site_override.reset(token)
         if new is not node:
             images[node.id] = new
     return [images.get(o.id, o) for o in as_list(outputs)]

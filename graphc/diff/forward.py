@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import GraphError
 from ..evaluate import evaluate
-from ..ir import Node, as_list, leaves, substitute, topological_order
+from ..ir import Node, as_list, leaves, site_as, substitute, topological_order
 from ..ops.leaves import const
 from ..ops.leaves import input as input_leaf
 from ..ops.registry import FLOAT_DTYPES, MULTILINEAR, get, lift
@@ -112,14 +112,15 @@ def jvp(
     for node in order:
         if node.id not in live:
             continue
-        terms = _tangent_terms(node, tangent)
-        if node.id in seed_of:
-            terms.append(seed_of[node.id])
-        if terms:
-            total = terms[0]
-            for term in terms[1:]:
-                total = total + term
-            tangent[node.id] = total
+        with site_as(node.site):  # a rule's nodes cite the line that built `node`
+            terms = _tangent_terms(node, tangent)
+            if node.id in seed_of:
+                terms.append(seed_of[node.id])
+            if terms:
+                total = terms[0]
+                for term in terms[1:]:
+                    total = total + term
+                tangent[node.id] = total
     return [tangent[o.id] if o.id in tangent else zeros_like(o) for o in outs]
 
 

@@ -7,7 +7,7 @@ import weakref
 from collections.abc import Sequence
 
 from ..errors import GraphError
-from ..ir import Node, topological_order
+from ..ir import Node, site_as, topological_order
 from ..ops.registry import FLOAT_DTYPES, F, broadcast_shapes, get, lift
 
 
@@ -73,16 +73,18 @@ def vjp(outputs: Sequence[Node], cotangents: Sequence[Node], wrt: Sequence[Node]
         parts = pending.pop(node.id, None)
         if not parts or node.id not in live:
             continue
-        g = parts[0]
-        for part in parts[1:]:
-            g = g + part
-        total[node.id] = _mark(g, node, known)
-        opdef = get(node.op)
-        if opdef.leaf or opdef.nondiff:
-            continue
-        for x, rule in zip(node.inputs, opdef.vjp):
-            if rule is not None and x.id in live:
-                pending.setdefault(x.id, []).append(_mark(fit_to(rule(g, node), x), node, known))
+        with site_as(node.site):  # a rule's nodes cite the line that built `node`
+            g = parts[0]
+            for part in parts[1:]:
+                g = g + part
+            total[node.id] = _mark(g, node, known)
+            opdef = get(node.op)
+            if opdef.leaf or opdef.nondiff:
+                continue
+            for x, rule in zip(node.inputs, opdef.vjp):
+                if rule is not None and x.id in live:
+                    part = _mark(fit_to(rule(g, node), x), node, known)
+                    pending.setdefault(x.id, []).append(part)
     return [total[w.id] if w.id in total else _mark(zeros_like(w), w, known) for w in wrt]
 
 

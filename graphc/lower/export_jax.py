@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..diff import grad
 from ..errors import GraphError
+from ..feeds import class_counts
 from ..ir import Node, topological_order
 from ..montecarlo import mc_graph
 from ..passes.specialize import specialize
@@ -66,7 +67,7 @@ def build_jax_module(
     dropout: dict[str, float] = {}
     _emit_loss_and_grads(module, sig, loss, dropout)
     _emit_inference(module, sig, loss)
-    _emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout)
+    _emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout, class_counts(loss))
     extra = "".join(f", {k}={v!r}" for k, v in values.items() if k != "lr")
     mc_samples = (
         'raise ValueError("the model has no predictions to sample")'

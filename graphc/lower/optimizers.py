@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import GraphError
-from ..ir import Node
+from ..ir import Node, site_as
 from ..ops.registry import F, lift
 
 
@@ -64,7 +64,8 @@ def split_decay(grad: Node, param: Node) -> tuple[Node | None, Node]:
     penalty's gradient plus the data term); (None, grad) when there is no such term."""
     if grad.op == "add":
         for term, rest in ((grad.inputs[0], grad.inputs[1]), (grad.inputs[1], grad.inputs[0])):
-            k = _coefficient(term, param)
+            with site_as(grad.site):  # k's nodes cite the line of the gradient they came from
+                k = _coefficient(term, param)
             if k is not None and rest.shape == param.shape and rest.dtype == param.dtype:
                 return k, rest
     return None, grad
