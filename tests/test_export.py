@@ -4,6 +4,7 @@ updates as the optimizers say, and trains the lecture's network on the digits da
 import ast
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 
@@ -288,3 +289,16 @@ def test_a_long_chain_that_reuses_one_param_exports_and_its_step_is_gc_grads(tmp
     module.train_step(params, module.init_state(0), batch)
     (want,) = gc.evaluate(gc.grad(loss, [W]), gc.init_params(loss, seed=0) | batch)
     np.testing.assert_allclose(params["W"], before - 0.1 * want, rtol=1e-12, atol=1e-15)
+
+
+def test_every_generated_line_cites_a_line_that_built_the_model(tmp_path):
+    # a gradient or a fused node cites the user's line of the node it stands for, not the
+    # line that called gc.grad or gc.export (or graphc's launcher, from the command line)
+    loss = lecture_net(n_in=5, hidden=4, classes=3, l2=0.1)
+    built = {n.site.rsplit(":", 1)[1] for n in gc.topological_order(loss)}
+    source = (tmp_path / "m.py").read_text() if gc.export(loss, tmp_path / "m.py") else ""
+    cited = re.findall(r"# .*\(([^()]*?):(\d+)[^()]*\)$", source, flags=re.M)
+    assert cited and {f for f, _ in cited} == {"test_export.py"}
+    assert {line for _, line in cited} <= built
+    grads = gc.grad(loss, gc.params(loss))
+    assert {n.site.rsplit(":", 1)[1] for n in gc.topological_order(grads)} <= built

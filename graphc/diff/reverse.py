@@ -114,6 +114,7 @@ def check_gradient_args(y: Node | None, wrt: Sequence[Node]) -> None:
 def gradient_graph(y: Node, wrt: Sequence[Node]) -> list[Node]:
     """The gradient of scalar `y` with respect to each node in `wrt`, as graph nodes."""
     check_gradient_args(y, wrt)
-    seed = lift(1.0, y)
+    with site_as(y.site):  # dL/dL = 1 belongs to the loss's line
+        seed = lift(1.0, y)
     _ORIGIN[seed] = y
     return vjp([y], [seed], wrt)
