@@ -5,13 +5,22 @@ cross-entropy, and an L2 penalty on the weights, trained on scikit-learn's digit
     graphc train examples/prelu_l2.py --epochs 20
 """
 
+import graphc as gc
 from graphc.datasets import digits
-from graphc.demo import lecture_network
 
 
 def model():
     """(loss, logits): the loss first, the logits for accuracy."""
-    return lecture_network(n_in=64, n_classes=10, l2=1e-4)
+    x = gc.input("x", (None, 64))  # 8x8 pixels, one row per image
+    y = gc.input("y", (None,), "int64")  # the digit, 0..9
+    W = gc.param("W", (64, 10), init="he_normal")
+    b = gc.param("b", (10,))
+    alpha = gc.param("alpha", (10,), init=0.25)  # PReLU slope, one per unit
+    z = x @ W + b
+    logits = gc.named(gc.prelu(z, alpha), "logits")
+    data_loss = gc.softmax_cross_entropy(logits, y)
+    penalty = 1e-4 * gc.l2(W)
+    return gc.named(data_loss + penalty, "loss"), logits
 
 
 def data():
