@@ -16,10 +16,10 @@ def model():
     W = gc.param("W", (64, 10), init="he_normal")
     b = gc.param("b", (10,))
     alpha = gc.param("alpha", (10,), init=0.25)  # PReLU slope, one per unit
-    z = x @ W + b
+    z = gc.named(x @ W + b, "z")
     logits = gc.named(gc.prelu(z, alpha), "logits")
-    data_loss = gc.softmax_cross_entropy(logits, y)
-    penalty = 1e-4 * gc.l2(W)
+    data_loss = gc.named(gc.softmax_cross_entropy(logits, y), "data_loss")
+    penalty = gc.named(1e-4 * gc.l2(W), "penalty")
     return gc.named(data_loss + penalty, "loss"), logits
 
 
