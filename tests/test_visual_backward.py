@@ -165,3 +165,10 @@ def test_an_unnamed_loss_gives_its_gradients_the_lecture_name_l():
     loss = -gc.mean(gc.tanh(x @ W)) + 1e-3 * gc.l2(W)
     text = svg_of(visual.render_backward(loss, [W])).itertext()
     assert "∂L/∂W" in set(text)
+
+
+def test_a_folded_broadcast_of_one_number_shows_the_number():
+    # the L2 term's gradient folds 2 * 1e-3 into a W-shaped const: the picture says 0.002
+    x, W = gc.input("x", (None, 3)), gc.param("W", (3, 2))
+    loss = gc.mean(gc.tanh(x @ W)) + 1e-3 * gc.l2(W)
+    assert "0.002 (every entry)" in set(svg_of(visual.render_backward(loss, [W])).itertext())

@@ -20,7 +20,11 @@ def _no_infer(attrs, *inputs):
 def _leaf_label(node: Node) -> str:
     if node.op == "const":
         value = node.attrs["value"]
-        return f"{value.item():.4g}" if value.size == 1 else f"const{list(value.shape)}"
+        if value.size == 1:
+            return f"{value.item():.4g}"
+        if value.size and np.all(value == value.flat[0]):  # a folded broadcast of one number
+            return f"{value.flat[0]:.4g} (every entry)"
+        return f"const{list(value.shape)}"
     return node.name
 
 
