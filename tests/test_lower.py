@@ -233,3 +233,13 @@ def test_a_20000_node_chain_lowers_and_computes_what_evaluate_does():
     feed = {"x": np.linspace(-1, 1, 8).reshape(2, 4), "w": np.full(4, 0.5)}
     # sum(y * y) lowers to one vdot, which rounds its own way
     assert lowered.run(feed) == pytest.approx(gc.evaluate(gc.mean(y * y), feed), rel=1e-12)
+
+
+@pytest.mark.parametrize("ids", [[0, 3], [-1, 0], [0, 2**62]])
+def test_a_lowered_function_refuses_class_ids_out_of_range(ids):
+    # an id outside 0..classes-1 picks no one-hot row: its loss would silently count as 0
+    x, y, W = gc.input("x", (None, 4)), gc.input("y", (None,), "int64"), gc.param("W", (4, 3))
+    f = gc.lower(gc.softmax_cross_entropy(x @ W, y), [x, y, W])
+    assert np.isfinite(f(np.ones((2, 4)), np.array([0, 2]), np.ones((4, 3))))
+    with pytest.raises(gc.GraphError, match="the argument 'y' holds the class id"):
+        f(np.ones((2, 4)), np.array(ids), np.ones((4, 3)))

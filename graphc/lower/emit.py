@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import GraphError
+from ..feeds import check_class_ids, class_counts
 from ..ir import Node, as_list, leaves
 from ..passes.specialize import specialize
 from ..passes import optimize as run_passes
@@ -60,9 +61,15 @@ class Lowered:
     args: list[str]  # the argument names in the source (safe identifiers)
     name: str
     leaves: list = field(default_factory=list, repr=False)  # the leaf of each argument
+    # (argument position, number of classes) of each class-id argument: an id out of range
+    # picks no one-hot row and would count as a zero loss
+    class_ids: list = field(default_factory=list, repr=False)
 
     def __call__(self, *args):
         """Run the compiled function (positional arguments in `args` order)."""
+        for position, classes in self.class_ids:
+            if position < len(args):
+                check_class_ids(args[position], classes, f"the argument {self.args[position]!r}")
         try:
             return self.fn(*args)
         except (ValueError, TypeError, IndexError):
@@ -156,8 +163,17 @@ def _lower(outputs, inputs, training, name, optimize, reuse_outputs) -> Lowered:
         )
     )
     namespace = module.compile(f"<graphc.lower {fn_name}>")
+    counts = class_counts(outs)
+    class_ids = [
+        (k, counts[a.name]) for k, a in enumerate(args) if a.op == "input" and a.name in counts
+    ]
     return Lowered(
-        namespace[fn_name], module.source(), [arg_vars[a.id] for a in args], fn_name, list(args)
+        namespace[fn_name],
+        module.source(),
+        [arg_vars[a.id] for a in args],
+        fn_name,
+        list(args),
+        class_ids,
     )
 
 
