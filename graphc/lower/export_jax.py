@@ -21,7 +21,7 @@ from ..montecarlo import mc_graph
 from ..passes.specialize import specialize
 from . import optimizers
 from .emit import prepare
-from .export import Signature, _dropout_rate, _emit_tables, _signature, check_sizes
+from .module_parts import Signature, dropout_rate, emit_tables, signature, check_sizes
 from .jax_module import JaxModule, names_used
 from .names import comment
 from .plan import plan_function
@@ -32,7 +32,7 @@ from .render_jax import render_body
 _TRAINING_HELPERS = {"count_hits", "evaluate_data", "main"}
 HERE = Path(__file__).parent
 # names the generated functions use besides the copied ones
-_GLOBALS = ("jax", "jnp", "np", "functools", "key", "rates", "params", "stats", "batch")
+MODULE_GLOBALS = ("jax", "jnp", "np", "functools", "key", "rates", "params", "stats", "batch")
 
 
 def build_jax_module(
@@ -58,8 +58,8 @@ def build_jax_module(
     module.copy_file(HERE.parent / "initializers.py")
     module.copy_file(HERE / "training.py", _TRAINING_HELPERS | names_used(runtime))
     module.copy_file(runtime)
-    module.namer.taken.update(_GLOBALS)
-    sig = _signature(loss, predictions, module)
+    module.namer.taken.update(MODULE_GLOBALS)
+    sig = signature(loss, predictions, module)
     if any(n.dtype == "float64" for n in sig.inputs + sig.params + sig.stats):
         module.preamble.insert(
             0, 'jax.config.update("jax_enable_x64", True)  # the model computes in float64\n'
@@ -67,7 +67,7 @@ def build_jax_module(
     dropout: dict[str, float] = {}
     _emit_loss_and_grads(module, sig, loss, dropout)
     _emit_inference(module, sig, loss)
-    _emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout, class_counts(loss))
+    emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout, class_counts(loss))
     extra = "".join(f", {k}={v!r}" for k, v in values.items() if k != "lr")
     mc_samples = (
         'raise ValueError("the model has no predictions to sample")'
@@ -120,7 +120,7 @@ def _function(
     expression made from the variables of the outputs."""
     every = sig.inputs + sig.params + sig.stats
     plan = plan_function(graph, {n.id: sig.var[n.id] for n in every}, module.namer, names)
-    rate = _dropout_rate(dropout, "rates") if dropout is not None else None
+    rate = dropout_rate(dropout, "rates") if dropout is not None else None
     body, results = render_body(module, plan, key, rate)
     read = {v for statement in plan.statements for v in statement.reads()} | set(results)
     lines = [f"@jax.jit\ndef {name}({', '.join(args)}):", f'    """{comment(doc, 90)}"""']

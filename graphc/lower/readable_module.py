@@ -15,13 +15,13 @@ from ..montecarlo import mc_graph
 from ..passes.specialize import specialize
 from . import optimizers, training
 from ..feeds import class_counts
-from .export import (
-    _GLOBALS,
+from .module_parts import (
+    MODULE_GLOBALS,
     DATA_WRAPPERS,
     STATE_WRAPPERS,
-    _dropout_rate,
-    _emit_tables,
-    _signature,
+    dropout_rate,
+    emit_tables,
+    signature,
 )
 from .module import Module
 from .names import Namer, comment
@@ -64,10 +64,10 @@ def build_readable_module(
     module.copy_module(files)
     module.copy_module(initializers)
     module.copy_module(training)
-    module.namer.taken.update(_GLOBALS + ("model", "model_inference", "model_monte_carlo"))
-    sig = _signature(loss, predictions, module)
+    module.namer.taken.update(MODULE_GLOBALS + ("model", "model_inference", "model_monte_carlo"))
+    sig = signature(loss, predictions, module)
     dropout: dict[str, float] = {}
-    rate = _dropout_rate(dropout)
+    rate = dropout_rate(dropout)
     spelling = Spelling(
         lambda array: module.constant(array, "c"),
         {"dropout_mask": lambda node, args: f"dropout_mask({args[0]}, {rate(node.attrs)}, rng)"},
@@ -89,7 +89,7 @@ def build_readable_module(
         module.add(_model_function("model_monte_carlo", module, sig, graph, spelling, "mc"))
         sampled = "model_monte_carlo"
     module.add(_update_source(opt, values))
-    _emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout, class_counts(loss))
+    emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout, class_counts(loss))
     if dropout:
         module.add(_DROPOUT)
     module.add(
