@@ -12,7 +12,9 @@ The path, one file per stage:
           -> module.py      the generated module: imports, copied helper modules
                             (runtime.py, pool.py), constants, functions
 
-export.py, readable.py and export_jax.py assemble the training modules around them.
+export.py (fast NumPy), readable_module.py (NumPy to read: it renders graph nodes, with
+readable.py, so that each backward line can carry its chain-rule step) and export_jax.py
+assemble the training modules around them, from the parts in module_parts.py.
 
 How to add a renderer (readable NumPy, JAX, ...): write one module that turns a `Plan`
 into source, touching nothing upstream. Call `plan_function(outputs, args, namer, ...)`
