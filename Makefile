@@ -14,6 +14,7 @@ test: setup browser
 bench: setup
 	$(PY) benchmarks/train_step.py
 	$(PY) benchmarks/scaling_lower.py
+	$(PY) benchmarks/scaling.py
 	$(PY) benchmarks/render_large.py
 	$(PY) benchmarks/jax_step.py
 
