@@ -382,22 +382,29 @@ def topological_order(outputs: Node | Iterable[Node]) -> list[Node]:
     """
     order: list[Node] = []
     done: set[int] = set()
+    finish, mark = order.append, done.add  # bound once: this loop runs per edge of the graph
     for root in as_list(outputs):
         if root.id in done:
             continue
         # the stack is a path from the root, each node with an iterator over its inputs: a
         # node is pushed once, since a DAG never reaches a node on the path again
         stack = [(root, iter(root.inputs))]
+        push, pop = stack.append, stack.pop
         while stack:
             node, inputs = stack[-1]
             for child in inputs:
-                if child.id not in done:
-                    stack.append((child, iter(child.inputs)))
-                    break
+                if child.id in done:
+                    continue
+                if not child.inputs:  # a leaf finishes at once: the order of pushing it
+                    mark(child.id)
+                    finish(child)
+                    continue
+                push((child, iter(child.inputs)))
+                break
             else:
-                stack.pop()
-                done.add(node.id)
-                order.append(node)
+                pop()
+                mark(node.id)
+                finish(node)
     return order
 
 
@@ -437,22 +444,26 @@ def rebuild(
     outputs: Node | Iterable[Node],
     visit: Callable[[Node, Node], Node] | None = None,
     replace: Mapping[Node, Node] | None = None,
+    order: list[Node] | None = None,
 ) -> list[Node]:
     """Rebuild the graph of `outputs` bottom-up: the one walker every transform uses.
 
     Each node in `replace` becomes its image as it is; every other node is copied with its
     already-rebuilt inputs (or kept when none changed), then `visit(old, new)` may return
     another node to use in its place; what it builds cites the line that built `old`.
-    Untouched parts of the graph are shared, not copied.
+    Untouched parts of the graph are shared, not copied. `order` is
+    `topological_order(outputs)` when the caller has computed it already.
     """
     images: dict[int, Node] = {old.id: new for old, new in (replace or {}).items()}
-    for node in topological_order(outputs):
+    image = images.get
+    for node in topological_order(outputs) if order is None else order:
         if node.id in images:
             continue
-        inputs = [images.get(i.id, i) for i in node.inputs]
         new = node
-        if any(a is not b for a, b in zip(inputs, node.inputs)):
-            new = node.with_inputs(inputs)
+        for child in node.inputs:
+            if image(child.id, child) is not child:  # copied only when an input changed
+                new = node.with_inputs([image(i.id, i) for i in node.inputs])
+                break
         if visit is not None:
             token = _site_override.set(node.site)
             try:
@@ -461,7 +472,7 @@ def rebuild(
                 _site_override.reset(token)
         if new is not node:
             images[node.id] = new
-    return [images.get(o.id, o) for o in as_list(outputs)]
+    return [image(o.id, o) for o in as_list(outputs)]
 
 
 def substitute(outputs: Node | Iterable[Node], mapping: Mapping[Node, Node]) -> list[Node]:

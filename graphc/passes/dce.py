@@ -97,4 +97,4 @@ def _eliminate(outputs: list[Node]) -> tuple[list[Node], Counter]:
             providers.add(old, new)
         return new
 
-    return rebuild(outputs, visit), Counter(repointed=repointed)
+    return rebuild(outputs, visit, order=order), Counter(repointed=repointed)

@@ -72,15 +72,18 @@ class P:
             return True
         if len(self.inputs) != len(node.inputs):
             return False
-        orders = [node.inputs]
-        if get(node.op).commutative:
-            orders.append(node.inputs[::-1])
-        for order in orders:
-            trial = dict(env)
-            if all(p.match(x, trial) for p, x in zip(self.inputs, order)):
-                env.update(trial)
-                return True
-        return False
+        if self._match_inputs(node.inputs, env):
+            return True
+        return get(node.op).commutative and self._match_inputs(node.inputs[::-1], env)
+
+    def _match_inputs(self, inputs: tuple[Node, ...], env: dict[str, Node]) -> bool:
+        """Match the input patterns against `inputs` in order; `env` grows only on success."""
+        trial = dict(env)
+        for pattern, node in zip(self.inputs, inputs):
+            if not pattern.match(node, trial):
+                return False
+        env.update(trial)
+        return True
 
 
 def var(name: str, test: Callable[[Node], bool] | None = None) -> P:
@@ -181,11 +184,12 @@ def graph_rewrite(
     with shape_scope():
         for _ in range(max_sweeps):
             before = sum(fired.values())
-            existing = {node.id for node in topological_order(outputs)}
+            order = topological_order(outputs)
+            existing = {node.id for node in order}
             visit = functools.partial(
                 _rewrite_node, rules=rules, fired=fired, existing=existing, settled=settled
             )
-            outputs = rebuild(outputs, visit)
+            outputs = rebuild(outputs, visit, order=order)
             if sum(fired.values()) == before:
                 break
     return outputs, fired
