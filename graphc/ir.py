@@ -184,19 +184,17 @@ class Node:
         )
         if op in LEAF_OPS:  # two leaves are the same leaf only if they are the same object
             key = key + (name, next(_counter))
-        for slot, value in (
-            ("op", op),
-            ("inputs", inputs),
-            ("attrs", attrs),
-            ("shape", tuple(shape)),
-            ("dtype", dtype),
-            ("name", name),
-            ("scope", scope),
-            ("site", site or user_site()),
-            ("id", next(_counter)),
-            ("structural_key", key),
-        ):
-            object.__setattr__(self, slot, value)
+        init = object.__setattr__  # past the immutability guard, once per slot
+        init(self, "op", op)
+        init(self, "inputs", inputs)
+        init(self, "attrs", attrs)
+        init(self, "shape", tuple(shape))
+        init(self, "dtype", dtype)
+        init(self, "name", name)
+        init(self, "scope", scope)
+        init(self, "site", site or user_site())
+        init(self, "id", next(_counter))
+        init(self, "structural_key", key)
 
     def __setattr__(self, key, value):
         raise AttributeError("graphc nodes are immutable; build a new node instead")

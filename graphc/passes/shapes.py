@@ -19,20 +19,21 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import weakref
 
 from ..ir import Node
 from ..ops.registry import BROADCAST, get
 
 Term = int | tuple  # an int, or ("dim", node_id, axis)
-_DEFAULT_LIMIT = 1 << 16  # symbols the default scope keeps before it starts afresh
+_DEFAULT_LIMIT = 1 << 16  # symbols (or shapes) the default scope keeps before starting afresh
 
 
 class _Symbols:
     """The memo of symbolic shapes and the union-find over symbols known to be one size."""
 
     def __init__(self):
-        self.memo: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        # by node id (ids are never reused): a plain dict, which a 20k-node pass probes
+        # hundreds of thousands of times, where a WeakKeyDictionary's lookups run in Python
+        self.memo: dict[int, tuple[Term, ...]] = {}
         self.parent: dict[tuple, tuple] = {}
 
     def find(self, term: Term) -> Term:
@@ -73,7 +74,7 @@ def _symbols() -> _Symbols:
     scoped = _SCOPE.get()
     if scoped is not None:
         return scoped
-    if len(_DEFAULT.parent) > _DEFAULT_LIMIT:
+    if len(_DEFAULT.parent) > _DEFAULT_LIMIT or len(_DEFAULT.memo) > _DEFAULT_LIMIT:
         _DEFAULT = _Symbols()
     return _DEFAULT
 
@@ -85,16 +86,16 @@ def runtime_shape(node: Node) -> tuple[Term, ...]:
     stack = [node]
     while stack:
         top = stack[-1]
-        if top in memo:
+        if top.id in memo:
             stack.pop()
             continue
-        missing = [i for i in top.inputs if i not in memo]
+        missing = [i for i in top.inputs if i.id not in memo]
         if missing:
             stack.extend(missing)
             continue
-        memo[top] = _compute(top, symbols)
+        memo[top.id] = _compute(top, symbols)
         stack.pop()
-    return tuple(symbols.find(t) for t in memo[node])
+    return tuple(symbols.find(t) for t in memo[node.id])
 
 
 def same_runtime_shape(a: Node, b: Node) -> bool:
@@ -131,7 +132,7 @@ def _compute(node: Node, symbols: _Symbols) -> tuple[Term, ...]:
     if node.is_leaf or None not in node.shape:
         return _known(node, [None] * node.ndim)
     rule = get(node.op).runtime_shape
-    inputs = [tuple(symbols.find(t) for t in symbols.memo[x]) for x in node.inputs]
+    inputs = [tuple(symbols.find(t) for t in symbols.memo[x.id]) for x in node.inputs]
     if rule == BROADCAST:
         return _known(node, _broadcast(node, inputs, symbols))
     terms = rule(node, *inputs) if callable(rule) else None
