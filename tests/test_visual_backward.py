@@ -132,7 +132,7 @@ def test_a_step_or_result_of_the_optimizer_draws_as_its_two_sides():
 
 
 def test_the_real_optimizer_on_the_lecture_gradients_is_drawn_with_its_counts():
-    optimize = pytest.importorskip("graphc.passes.pipeline").optimize
+    optimize = gc.optimize
     loss, _ = lecture_network(n_in=4, n_classes=3)
     grads = gc.grad(loss, gc.params(loss))
     result = optimize(grads)
