@@ -10,6 +10,13 @@ split over the devices, params and optimizer state are replicated, and XLA inser
 reduction of the gradients itself. Across hosts, call jax.distributed.initialize() in every
 process before fit(); jax.devices() then lists every host's devices and the same code
 splits each batch over all of them (every process must load the same data and seed).
+
+Pacing: the loop dispatches a step, then waits for the one before it, so the host runs one
+step ahead of the devices and no further. Unpaced, XLA's CPU client queues up to 32
+programs per device and takes each one's slot on a worker thread; with as few workers as
+cores, a step whose gradient reduction waits for a peer device can hold the last free
+worker while the peer's step waits for a slot (a hang seen with two host-platform devices
+on a two-core machine).
 """
 
 import math
@@ -101,15 +108,19 @@ def fit_model(
     rng = np.random.default_rng(seed)
     history = {"epoch": [], "loss": []}
     for epoch in range(1, epochs + 1):
-        started, total, count = time.perf_counter(), 0.0, 0
+        started, losses = time.perf_counter(), []
         for batch in minibatches(train, batch_size, rng):
             size = len(next(iter(batch.values())))
             # a last batch that does not split evenly runs replicated on every device
             batch = place(mesh, batch, size % mesh.size == 0)
             params, state, loss = model["train_step"](params, state, batch, lr, dropout)
-            total, count = total + loss * size, count + size  # stays on the device
+            if losses:  # the host stays one step ahead (see Pacing above)
+                losses[-1][0].block_until_ready()
+            losses.append((loss, size))
         history["epoch"].append(epoch)
-        history["loss"].append(float(total) / count)
+        history["loss"].append(
+            sum(float(loss) * size for loss, size in losses) / sum(size for _, size in losses)
+        )
         if not end_epoch(
             model, params, state, train, validation, history, epochs, started, verbose
         ):
