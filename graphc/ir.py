@@ -14,7 +14,7 @@ import functools
 import itertools
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -40,6 +40,9 @@ def _is_internal(path: str) -> bool:
 
 
 _site_override: contextvars.ContextVar[str | None] = contextvars.ContextVar("site", default=None)
+_moves: contextvars.ContextVar[dict[int, Node] | None] = contextvars.ContextVar(
+    "moves", default=None
+)
 
 
 @contextlib.contextmanager
@@ -51,6 +54,25 @@ def site_as(where: str):
         yield
     finally:
         _site_override.reset(token)
+
+
+@contextlib.contextmanager
+def track_moves() -> Iterator[dict[int, Node]]:
+    """Within the block, every rebuild records the node that took each node's place (old
+    id -> new node): a caller follows its nodes through passes with `moved`."""
+    moves: dict[int, Node] = {}
+    token = _moves.set(moves)
+    try:
+        yield moves
+    finally:
+        _moves.reset(token)
+
+
+def moved(moves: dict[int, Node], node_id: int) -> int:
+    """The id of the node that took the place of node `node_id`, after every move."""
+    while node_id in moves:
+        node_id = moves[node_id].id
+    return node_id
 
 
 def check_name_characters(name: str, what: str) -> str:
@@ -470,6 +492,9 @@ def rebuild(
                 _site_override.reset(token)
         if new is not node:
             images[node.id] = new
+    moves = _moves.get()
+    if moves is not None:
+        moves.update(images)
     return [image(o.id, o) for o in as_list(outputs)]
 
 

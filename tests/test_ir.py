@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
+from graphc.ir import moved, track_moves
 
 
 def test_topological_order_handles_a_20000_node_chain_without_recursion():
@@ -65,6 +66,19 @@ def test_substitute_rebuilds_only_what_changed():
     (y2,) = gc.substitute(y, {x: z})
     assert y2.inputs[0].inputs[0] is z and y2.inputs[1] is y.inputs[1]
     np.testing.assert_allclose(gc.evaluate(y2, {"z": np.zeros(2)}), 3.0)
+
+
+def test_nodes_are_followed_through_the_rebuilds_of_passes():
+    x, z = gc.input("x", (2,)), gc.input("z", (2,))
+    a = gc.exp(x)
+    y = (a * 1.0) * 3.0
+    with track_moves() as moves:
+        (y2,) = gc.substitute(y, {x: z})  # every node above x is copied
+        (y3,) = gc.optimize(y2).outputs  # a * 1 -> a
+    assert moved(moves, y.id) == y3.id and moved(moves, a.id) == y3.inputs[0].id
+    assert moved(moves, z.id) == z.id  # never moved
+    (y4,) = gc.substitute(y3, {z: x})  # outside the block: not recorded
+    assert moved(moves, y.id) == y3.id != y4.id
 
 
 def test_operators_and_python_numbers():

@@ -1,13 +1,14 @@
 """gc.lower: the emitted NumPy function computes what gc.evaluate computes, on every op."""
 
 import ast
+import re
 
 import numpy as np
 import pytest
 
 import graphc as gc
 from graphc.demo import lecture_network
-from graphc.lower import lower
+from graphc.lower import build_module, lower
 from graphc.ops.registry import REGISTRY, apply
 
 OPS = sorted(name for name, op in REGISTRY.items() if not op.leaf and name != "select_mode")
@@ -56,9 +57,12 @@ def test_source_is_readable_one_statement_per_node_with_user_names():
     lowered = lower([loss, logits], name="predict")
     assert f"def predict({', '.join(lowered.args)}):" in lowered.source
     assert sorted(lowered.args) == ["W", "alpha", "b", "x", "y"]
-    assert "logits = select(" in lowered.source  # prelu's where, named after the user's node
+    lines = [line.strip() for line in lowered.source.splitlines()]
+    # prelu (x * slope), named after the user's node, with the op and the line that built it
+    assert any(
+        line.startswith("logits = ") and "# prelu  (test_lower.py:" in line for line in lines
+    )
     assert "loss = " in lowered.source
-    assert "# prelu  (test_lower.py:" in lowered.source  # the op and the line that built it
 
 
 def test_outputs_are_fresh_arrays_not_reused_buffers(rng):
@@ -243,3 +247,41 @@ def test_a_lowered_function_refuses_class_ids_out_of_range(ids):
     assert np.isfinite(f(np.ones((2, 4)), np.array([0, 2]), np.ones((4, 3))))
     with pytest.raises(gc.GraphError, match="the argument 'y' holds the class id"):
         f(np.ones((2, 4)), np.array(ids), np.ones((4, 3)))
+
+
+def _function(source: str, name: str) -> str:
+    start = source.index(f"def {name}(")
+    return source[start : source.index("\n\n\n", start)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_lecture_step_is_few_cheap_calls_named_after_what_they_lower(dtype):
+    x, y = gc.input("x", (None, 4), dtype), gc.input("y", (None,), "int64")
+    W = gc.param("W", (4, 3), init="he_normal", dtype=dtype)
+    b, alpha = gc.param("b", (3,), dtype=dtype), gc.param("alpha", (3,), init=0.25, dtype=dtype)
+    loss = gc.softmax_cross_entropy(gc.prelu(x @ W + b, alpha), y) + 1e-4 * gc.l2(W)
+    source = build_module(loss, "sgd").source()
+    step = _function(source, "_train_step")
+    # the backward keeps the names of the ops it lowers, though the passes rewrote the
+    # forward above them (the loss's row sums became one sum)
+    for name in ("prelu = ", "log_softmax = ", "softmax_xent_grad = ", "prelu_vjp_x = "):
+        assert name in step, name
+    assert re.search(r"sum_\w* = np\.add\.reduce\(\w+, axis=\(0, 1\)\)", step)
+    # PReLU's slope, the loss's pick and alpha's mask: three selects, the slope shared
+    assert step.count("select(") == 3
+    assert re.search(r"prelu_vjp_x = np\.multiply\(softmax_xent_grad, (\w+),", step)
+    # no one-hot row sums (class ids are checked where data enters), 2-D products as np.dot,
+    # numbers in calls as 0-d arrays of the step's dtype
+    assert "one_hot, axis=" not in step and step.count("np.dot(") == 2
+    assert f"_zero = np.array(0.0, dtype=np.{dtype})" in source
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_products_written_as_np_dot_give_matmul_bits(dtype, rng):
+    x, W = gc.input("x", (None, 5), dtype), gc.input("W", (5, 7), dtype)
+    lowered = lower([x @ W, x.T @ (x @ W)], reuse_outputs=True)  # outputs into buffers
+    assert lowered.source.count("np.dot(") == 2
+    xs, Ws = rng.normal(size=(9, 5)).astype(dtype), rng.normal(size=(5, 7)).astype(dtype)
+    first, second = lowered(*[{"x": xs, "W": Ws}[a] for a in lowered.args])
+    np.testing.assert_array_equal(first, np.matmul(xs, Ws))
+    np.testing.assert_array_equal(second, np.matmul(xs.T, np.matmul(xs, Ws)))

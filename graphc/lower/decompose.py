@@ -5,10 +5,8 @@ An op is primitive when its OpDef names an `array_fn` or a `helper`; any other o
 a `decompose` builder written with `F`, applied here until only primitives remain. The
 nodes a builder makes take the site and scope of the op they replace, so generated code
 still points at the user's line, and `Origins` remembers which op each stood for (the
-comments and variable names of the generated code speak of `prelu`, not of `where`). The
-passes rebuild nodes, so origins are found again by what a node computes: a digest of
-its op, attrs and inputs down to the leaves, which CSE and the other passes keep wherever
-they leave a computation as it was.
+comments and variable names of the generated code speak of `prelu`, not of `where`),
+following them through the passes, which rebuild nodes (`ir.track_moves`).
 """
 
 from __future__ import annotations
@@ -17,53 +15,43 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import GraphError
-from ..ir import Node, topological_order
+from ..ir import Node, moved, topological_order, track_moves
 from ..ops.registry import REGISTRY, apply
 from ..passes.fuse import fuse_for_lowering
 from ..passes.pipeline import optimize
 
 # after decomposition (the graph was folded and simplified before it): the lowering-only
-# fusions (sum of squares -> vdot) and common subexpressions, which merge what decomposed
-# ops share (PReLU's mask in the forward and the backward, log-softmax's shifted logits)
-PASSES = ("cse", fuse_for_lowering)
+# fusions (sum of squares -> vdot, a sum of partial sums -> one sum, PReLU's slope
+# factored out), common subexpressions, which merge what decomposed ops share (PReLU's
+# slope in the forward and the backward, log-softmax's shifted logits), and dead nodes
+# (the partial sums a batch size still read)
+PASSES = (fuse_for_lowering, "cse", "dce")
 
 
 @dataclass
 class Origins:
-    """What decomposed nodes stood for, by digest: the op node a builder's result replaced
+    """What decomposed nodes stood for, by node id: the op node a builder's result replaced
     (`roots`), and the builders' intermediate steps (`inner`)."""
 
     roots: dict[int, Node] = field(default_factory=dict)
     inner: set[int] = field(default_factory=set)
-    made: dict[int, Node] = field(default_factory=dict)  # node id -> origin, until digested
-    made_inner: list[Node] = field(default_factory=list)
 
-    def digest(self, graph: Sequence[Node]) -> dict[int, int]:
-        """Record the digests of the nodes decomposition made; every node's digest."""
-        digests = digests_of(graph)
-        for node_id, origin in self.made.items():
-            if node_id in digests:
-                self.roots.setdefault(digests[node_id], origin)
-        self.inner.update(digests[n.id] for n in self.made_inner if n.id in digests)
-        self.made, self.made_inner = {}, []
-        return digests
+    def follow(self, moves: dict[int, Node]) -> None:
+        """Re-key by the nodes that took their places (the moves of `ir.track_moves`); a
+        node that stood for an op keeps that origin when it merges with an inner step."""
+        roots: dict[int, Node] = {}
+        for node_id, origin in self.roots.items():
+            roots.setdefault(moved(moves, node_id), origin)
+        self.roots = roots
+        self.inner = {moved(moves, i) for i in self.inner} - roots.keys()
 
 
-def digests_of(graph: Sequence[Node]) -> dict[int, int]:
-    """A digest per node of what it computes: op, attrs, dtype and its inputs' digests;
-    a leaf by identity, a const by value."""
-    digests: dict[int, int] = {}
-    for node in topological_order(list(graph)):
-        if node.op == "const":
-            value = node.attrs["value"]
-            key = ("const", value.dtype.str, value.shape, value.tobytes())
-        elif node.is_leaf:
-            key = ("leaf", node.id)
-        else:
-            inputs = tuple(digests[i.id] for i in node.inputs)
-            key = (node.op, node.structural_key[2], node.dtype, inputs)
-        digests[node.id] = hash(key)
-    return digests
+def optimized(graph: Sequence[Node], origins: Origins, passes) -> list[Node]:
+    """`graph` through `passes`, its origins following the nodes the passes rebuild."""
+    with track_moves() as moves:
+        outputs = optimize(list(graph), passes).outputs
+    origins.follow(moves)
+    return outputs
 
 
 def is_primitive(node: Node) -> bool:
@@ -120,9 +108,9 @@ def _expand(node: Node, origins: Origins) -> Node:
         if not is_primitive(new):
             new = _expand(new, origins)
         if root:
-            origins.made.setdefault(new.id, node)
+            origins.roots.setdefault(new.id, node)
         else:
-            origins.made_inner.append(new)
+            origins.inner.add(new.id)
         rebuilt[part.id] = new
     return rebuilt[result.id]
 
@@ -144,5 +132,4 @@ def _new_nodes(result: Node, known: set[int]) -> list[Node]:
 def primitive_graph(outputs: Sequence[Node]) -> tuple[list[Node], Origins]:
     """`outputs` decomposed into primitives and passed through the lowering passes."""
     graph, origins = decompose(outputs)
-    origins.digest(graph)
-    return optimize(graph, PASSES).outputs, origins  # these passes build primitives only
+    return optimized(graph, origins, PASSES), origins  # these passes build primitives only

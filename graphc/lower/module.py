@@ -76,6 +76,20 @@ class Module:
         self.constants.append(f"{name} = {value}")
         return name
 
+    def array_scalar(self, value, dtype: str) -> str:
+        """A module-level 0-d array holding `value` in `dtype`: as an operand of a NumPy call
+        it costs less than a Python number or a NumPy scalar, which NumPy converts on
+        every call (in scalar arithmetic it costs more: that keeps NumPy scalars)."""
+        array = np.asarray(value, dtype=dtype)
+        key = ("0-d", array.dtype.str, array.tobytes())
+        if key not in self.constant_names:
+            hint = {0.0: "zero", 1.0: "one"}.get(float(array), "k")
+            name = self.constant_names[key] = self.namer.internal(hint)
+            self.constants.append(
+                f"{name} = np.array({literal(array.item())}, dtype={np_dtype(array.dtype.name)})"
+            )
+        return self.constant_names[key]
+
     def copy_module(self, module: types.ModuleType) -> None:
         """Copy a module whole: its imports into the header, every other top-level
         statement (functions, constants) into the preamble, its docstring left out."""

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import GraphError
 from ..ir import Node, topological_order
 from ..ops.registry import FLOAT_DTYPES, REGISTRY, ShapeOf, SizeOf, result_dtype
-from .decompose import digests_of, primitive_graph
+from .decompose import primitive_graph
 from .names import Namer, comment
 
 
@@ -97,7 +97,7 @@ def plan_function(
     """
     graph, origins = primitive_graph(list(outputs))
     order = topological_order(graph)
-    schedule = _Scheduler(namer, origins, digests_of(order))
+    schedule = _Scheduler(namer, origins)
     for node in order:
         if node.is_leaf and node.op != "const":
             if node.id not in args:
@@ -133,8 +133,8 @@ def plan_function(
 class _Scheduler:
     """Gives each node a variable and a statement, in topological order."""
 
-    def __init__(self, namer: Namer, origins, digests: dict[int, int]):
-        self.namer, self.origins, self.digests = namer, origins, digests
+    def __init__(self, namer: Namer, origins):
+        self.namer, self.origins = namer, origins
         self.var: dict[int, str] = {}
         self.statements: list[Statement] = []
         self.constants: dict[str, np.ndarray] = {}
@@ -159,9 +159,8 @@ class _Scheduler:
     def add(self, node: Node, wanted: str | None) -> None:
         """The statement computing `node` (its inputs have variables already)."""
         opdef = REGISTRY[node.op]
-        digest = self.digests[node.id]
-        origin = self.origins.roots.get(digest)
-        if wanted is None and origin is None and digest in self.origins.inner:
+        origin = self.origins.roots.get(node.id)
+        if wanted is None and origin is None and node.id in self.origins.inner:
             target = self.namer.internal("t")
         else:
             source = node if origin is None else origin

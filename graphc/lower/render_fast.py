@@ -11,6 +11,7 @@ set of buffers per batch size between calls, so it is not re-entrant.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -70,12 +71,52 @@ def render_body(
     buffers = plan_buffers(plan, can_write_out, overwritable)
     lines = []
     for i, statement in enumerate(plan.statements):
+        if statement.shape != () and (statement.call == "where" or _is_ufunc(statement.call)):
+            statement = _array_scalars(module, statement, plan)
+        if statement.call == "matmul" and i in buffers.out and _matrices(statement, plan):
+            statement = dataclasses.replace(statement, call="dot")  # half matmul's overhead
         expression = _expression(module, statement, buffers.out.get(i), rng, dropout_rate, renamed)
         text = f"{statement.target} = {expression}"
         if statement.comment:
             text += f"  # {statement.comment}"
         lines.append(text)
     return Body(lines, buffers.buffers, _scratch(plan, buffers.storages))
+
+
+def _array_scalars(module, statement: Statement, plan: Plan) -> Statement:
+    """The statement with its number operands (literals, 0-d constants) as 0-d arrays of
+    the float dtype its array operands share, which NumPy would cast them to anyway."""
+    operands = statement.args[1:] if statement.call == "where" else statement.args
+    dtypes = {
+        plan.dtypes.get(a[1]) for a in operands if a[0] == "var" and a[1] not in plan.constants
+    }
+    if not dtypes and statement.call == "where":
+        dtypes = {statement.dtype}
+    if len(dtypes) != 1 or not dtypes <= {"float32", "float64"}:
+        return statement
+    (dtype,) = dtypes
+
+    def number(operand):
+        if operand[0] == "lit" and type(operand[1]) in (int, float):
+            return module.array_scalar(operand[1], dtype)
+        value = plan.constants.get(operand[1]) if operand[0] == "var" else None
+        if value is not None and value.ndim == 0 and value.dtype == dtype:
+            return module.array_scalar(value, dtype)
+        return None
+
+    args = [a if number(a) is None else ("var", number(a)) for a in statement.args]
+    return dataclasses.replace(statement, args=args)
+
+
+def _matrices(statement: Statement, plan: Plan) -> bool:
+    """Whether a product's operands are 2-D arrays of its float dtype (np.dot takes them
+    with `out=` and gives matmul's bits)."""
+    return statement.dtype in ("float32", "float64") and all(
+        a[0] == "var"
+        and len(plan.shapes.get(a[1], ())) == 2
+        and plan.dtypes.get(a[1]) == statement.dtype
+        for a in statement.args
+    )
 
 
 def _scratch(plan: Plan, storages: dict) -> set[str]:
@@ -123,6 +164,8 @@ def _expression(module, statement: Statement, out, rng, dropout_rate, renamed) -
         return f"{module.helper(call)}({_joined(args, kwargs, out)})"
     if call == "asarray":  # a size: a NumPy scalar of the dtype keeps scalar arithmetic cheap
         return f"{np_dtype(kwargs['dtype'])}({args[0]})"
+    if call == "transpose" and statement.args[1:] == [("lit", (1, 0))]:
+        return f"{args[0]}.T"
     if call in _METHODS:
         return f"{args[0]}.{call}({_joined(args[1:], kwargs, None)})"
     if call == "expand_dims":  # x[:, None]: a view without np.expand_dims' Python wrapper

@@ -18,8 +18,7 @@ import numpy as np
 from ..ir import Node, substitute, topological_order
 from ..ops.leaves import input as placeholder_leaf
 from ..ops.registry import REGISTRY, ShapeOf, SizeOf
-from ..passes.pipeline import optimize
-from .decompose import decompose, digests_of
+from .decompose import decompose, optimized
 from .names import literal
 
 # Python's operators for array-API functions, with their binding strength (higher binds
@@ -68,14 +67,12 @@ class Spelling:
         mapping = {o: holders[o.id] for o in operands}
         (local,) = substitute([node], mapping)
         (primitive,), origins = decompose([local])
-        origins.digest([primitive])
         # a builder may make one value twice (softmax's exp); compute it once
-        (primitive,) = optimize([primitive], ("cse",)).outputs
-        digests = digests_of([primitive])
+        (primitive,) = optimized([primitive], origins, ("cse",))
         made = {
-            n.id: origins.roots[digests[n.id]].op
+            n.id: origins.roots[n.id].op
             for n in topological_order(primitive)
-            if digests[n.id] in origins.roots
+            if n.id in origins.roots
         }
         known = {holders[o.id].id: names[o.id] for o in operands}
         return self._spell(primitive, known, made)

@@ -152,6 +152,14 @@ def _xent_unscaled(n: Node) -> Node:
     return p * sum_kept(n, t) - t
 
 
+def _xent_parts(n: Node) -> Node:
+    """The op from ops, for lowering: with class ids every one-hot row holds one 1 (ids are
+    checked where data enters, graphc/feeds.py), so the row sum is dropped."""
+    if n.inputs[1].dtype.startswith("int"):
+        return (_probs(n) - _dense_target(n)) * n.inputs[2]
+    return _xent_unscaled(n) * n.inputs[2]
+
+
 def _xent_sympy(logits, target, scale, axis, log_probs=False):
     e = np.vectorize(sp.exp, otypes=[object])(logits)
     p = e if log_probs else e / np.sum(e, axis=axis, keepdims=True)
@@ -192,7 +200,7 @@ register(
         3,
         _xent_infer,
         kernel=softmax_xent_grad_kernel,
-        decompose=lambda n: _xent_unscaled(n) * n.inputs[2],
+        decompose=_xent_parts,
         normalize=_xent_attrs,
         vjp=(_xent_vjp_logits, _xent_vjp_target, lambda g, n: g * _xent_unscaled(n)),
         jvp=(

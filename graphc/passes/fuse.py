@@ -164,10 +164,28 @@ def _sum_of_squares(node: Node, x: Node, **_) -> Node | None:
     return build("vdot", x, x, _site=node.site, _scope=node.scope)
 
 
-# Rules for generated code only: they change the rounding, so gc.optimize leaves them out.
+def _sum_of_sum(node: Node, inner: Node, **_) -> Node | None:
+    if node.shape != () or inner.attrs["keepdims"]:
+        return None
+    return build("sum", inner.inputs[0], axis=None, _site=node.site, _scope=node.scope)
+
+
+def _factor_slope(node: Node, m: Node, g: Node, a: Node, **_) -> Node:
+    slope = build("where", m, 1.0, a, _site=node.site, _scope=node.scope)
+    return build("mul", g, slope, _site=node.site, _scope=node.scope)
+
+
+# Rules for generated code only: the first two change the rounding, and the last helps
+# only renderers (its product costs what the where it replaces did), so gc.optimize
+# leaves them out.
 LOWERING_RULES = [
     # sum(x * x) over every axis -> vdot(x, x): one pass, no temporary
     Rule("vdot", P("sum", P("mul", X, X)), _sum_of_squares),
+    # a total of partial sums (a mean over rows of row sums) -> one sum over every axis
+    Rule("sum of sums", P("sum", P("sum", bind="inner")), _sum_of_sum),
+    # where(m, g, g * a) -> g * where(m, 1, a), the same bits: PReLU's forward and its x
+    # cotangent then share one slope, and each is a plain product
+    Rule("factor slope", P("where", var("m"), G, P("mul", G, A)), _factor_slope),
 ]
 
 
