@@ -25,7 +25,7 @@ from .dce import value_live
 from .pattern import P, Rule, build, graph_rewrite, keep_name, number, var
 
 X, G, A = var("x"), var("g"), var("a")
-ZERO = number(0.0)
+ZERO, ONE = number(0.0), number(1.0)
 POSITIVE = P("greater", X, ZERO)
 
 
@@ -175,9 +175,19 @@ def _factor_slope(node: Node, m: Node, g: Node, a: Node, **_) -> Node:
     return build("mul", g, slope, _site=node.site, _scope=node.scope)
 
 
-# Rules for generated code only: the first two change the rounding, and the last helps
-# only renderers (its product costs what the where it replaces did), so gc.optimize
-# leaves them out.
+def _is_bool(node: Node) -> bool:
+    return node.dtype == "bool"
+
+
+def _bool_operand(node: Node, x: Node, m: Node, **_) -> Node | None:
+    if x.dtype not in ("float32", "float64"):
+        return None
+    return build(node.op, x, m, _site=node.site, _scope=node.scope)
+
+
+# Rules for generated code only: the first two change the rounding, and the others help
+# only renderers (a product costs what the where it replaces did; NumPy's cast of a bool
+# operand is free), so gc.optimize leaves them out.
 LOWERING_RULES = [
     # sum(x * x) over every axis -> vdot(x, x): one pass, no temporary
     Rule("vdot", P("sum", P("mul", X, X)), _sum_of_squares),
@@ -186,6 +196,10 @@ LOWERING_RULES = [
     # where(m, g, g * a) -> g * where(m, 1, a), the same bits: PReLU's forward and its x
     # cotangent then share one slope, and each is a plain product
     Rule("factor slope", P("where", var("m"), G, P("mul", G, A)), _factor_slope),
+    # x - mask * 1.0 -> x - mask: NumPy casts a bool operand itself (one_hot's rows)
+    Rule(
+        "bool operand", P(("sub", "add"), X, P("mul", var("m", test=_is_bool), ONE)), _bool_operand
+    ),
 ]
 
 
