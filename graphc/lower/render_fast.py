@@ -86,6 +86,8 @@ def render_body(
 def _array_scalars(module, statement: Statement, plan: Plan) -> Statement:
     """The statement with its number operands (literals, 0-d constants) as 0-d arrays of
     the float dtype its array operands share, which NumPy would cast them to anyway."""
+    if not any(a[0] == "lit" or a[1] in plan.constants for a in statement.args):
+        return statement
     operands = statement.args[1:] if statement.call == "where" else statement.args
     dtypes = {
         plan.dtypes.get(a[1]) for a in operands if a[0] == "var" and a[1] not in plan.constants

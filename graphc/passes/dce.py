@@ -82,6 +82,8 @@ def eliminate_dead_nodes(outputs: Node | Iterable[Node]) -> tuple[list[Node], Co
 def _eliminate(outputs: list[Node]) -> tuple[list[Node], Counter]:
     order = topological_order(outputs)
     live = value_live(outputs, order)
+    if len(live) == len(order):  # no node is kept only for its shape
+        return outputs, Counter(repointed=0)
     for node in order:  # every symbol unified before any is used as a key
         runtime_shape(node)
     providers = _Providers()
