@@ -4,8 +4,10 @@ The path, one file per stage:
 
     graph -> specialize + gc.optimize (emit.prepare)
           -> decompose.py   every op rewritten into primitive ops (OpDef.decompose builders),
-                            then CSE (what decomposed ops share) and the lowering-only
-                            fusions of passes/fuse.py (sum(x*x) -> vdot)
+                            then the lowering-only fusions of passes/fuse.py (sum(x*x) ->
+                            vdot, PReLU's slope factored out), CSE (what decomposed ops
+                            share) and dead nodes; which op each primitive stood for
+                            follows it through these passes (ir.track_moves)
           -> plan.py        one statement per primitive node, in order, target-independent
           -> a renderer:    render_fast.py (NumPy with `out=` buffers, planned by buffers.py),
                             render_readable.py (NumPy to read), render_jax.py (pure jnp)
