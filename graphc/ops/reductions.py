@@ -63,6 +63,7 @@ register(
         array_fn="sum",
         array_args=_reduce_args,
         sympy=KERNEL,
+        board=lambda x: ("1: upstream copied to every summed entry",),
         vjp=(lambda g, n: F.broadcast_like(_expanded(g, n), n.inputs[0]),),
         jvp=MULTILINEAR,
         label=lambda n: f"sum(axis={n.attrs['axis']})",
@@ -274,6 +275,7 @@ register(
         decompose=_lse_parts,
         normalize=_one_axis,
         sympy=lambda x, axis, keepdims: _sp_logsumexp(x, axis, keepdims),
+        board=lambda x: (f"softmax({x})",),
         vjp=(
             lambda g, n: (
                 F.expand_dims(g, axis=(n.attrs["axis"],)) * _softmax_of(n)
@@ -303,6 +305,7 @@ register(
         decompose=_softmax_parts,
         normalize=_one_axis,
         sympy=lambda x, axis: _sp_exp(x) / np.sum(_sp_exp(x), axis=axis, keepdims=True),
+        board=lambda x: ("s ⊙ (upstream − Σ upstream ⊙ s), s = softmax",),
         vjp=(lambda g, n: n * (g - sum_kept(n, g * n)),),
         jvp=(lambda t, n: n * (t - sum_kept(n, t * n)),),
         label=attr_label,
@@ -322,6 +325,7 @@ register(
         decompose=_log_softmax_parts,
         normalize=_one_axis,
         sympy=lambda x, axis: x - _sp_logsumexp(x, axis),
+        board=lambda x: (f"upstream − softmax({x}) · Σ upstream",),
         vjp=(lambda g, n: g - _softmax_of(n) * sum_kept(n, g),),
         jvp=(lambda t, n: t - sum_kept(n, _softmax_of(n) * t),),
         label=attr_label,

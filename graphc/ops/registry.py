@@ -40,6 +40,10 @@ class OpDef:
     jvp      one rule per input, (tangent, node) -> Node, or MULTILINEAR
     sympy    (*object arrays of SymPy expressions, **attrs) -> object array, or KERNEL
     label    display label: a string, or a callable (node) -> str
+    board    the local derivative of each input as the lecture writes it on the board, for
+             the gate view: a callable (*input names) -> one text per input, e.g. for prelu
+             (x, alpha) -> ("prelu'(x) = 1 if x > 0 else alpha", "x if x < 0 else 0"); "" for
+             an input it says nothing about; None: the gate names the op's vjp rule instead
     samples  rng -> list of (input arrays, attrs) for the registry-wide tests
     kink     where the op is not differentiable: (*arrays) -> array that is 0 at a kink
     normalize (attrs, *inputs) -> attrs in canonical form (for hashing and saving)
@@ -107,6 +111,7 @@ class OpDef:
     jvp: tuple | str | None = None
     sympy: Callable[..., Any] | str | None = None
     label: str | Callable[[Node], str] | None = None
+    board: Callable[..., tuple[str, ...]] | None = None
     samples: Callable[[np.random.Generator], list] | None = None
     nondiff: bool = False
     kink: Callable[..., Any] | None = None

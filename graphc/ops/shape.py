@@ -69,6 +69,7 @@ register(
         kernel=np.matmul,
         array_fn="matmul",
         sympy=KERNEL,
+        board=lambda a, b: (f"upstream · {b}ᵀ", f"{a}ᵀ · upstream"),
         vjp=(_matmul_vjp_a, _matmul_vjp_b),
         jvp=MULTILINEAR,
         label="@",
@@ -108,6 +109,7 @@ register(
         sympy=KERNEL,
         jvp=MULTILINEAR,
         label=lambda n: "T" if n.ndim == 2 else attr_label(n),
+        board=lambda x: ("upstream transposed back",),
         vjp=(lambda g, n: F.transpose(g, axes=tuple(np.argsort(n.attrs["axes"]).tolist())),),
         samples=sample_inputs((3, 4, 2), axes=(2, 0, 1)),
         runtime_shape=lambda n, x: [x[a] for a in n.attrs["axes"]],
@@ -152,6 +154,7 @@ register(
         sympy=KERNEL,
         jvp=MULTILINEAR,
         label=attr_label,
+        board=lambda x: ("upstream reshaped back",),
         vjp=(
             lambda g, n: F.reshape(
                 g, shape=tuple(-1 if d is None else d for d in n.inputs[0].shape)
@@ -194,6 +197,7 @@ register(
         array_args=lambda n: ((n.inputs[0], n.attrs["axis"]), {}),
         sympy=KERNEL,
         jvp=MULTILINEAR,
+        board=lambda x: ("upstream with the axis dropped",),
         vjp=(lambda g, n: F.sum(g, axis=n.attrs["axis"]),),
         label=attr_label,
         samples=sample_inputs((3, 4), axis=(1,)),
@@ -226,6 +230,7 @@ register(
         array_args=lambda n: ((n.inputs[0], ShapeOf(n.inputs[1])), {}),
         sympy=KERNEL,
         label="broadcast",
+        board=lambda x, ref: ("1: upstream summed over the copies", ""),
         vjp=(lambda g, n: F.sum_to(g, shape=n.inputs[0].shape), None),
         jvp=(lambda t, n: F.broadcast_like(t, n.inputs[1]), None),
         samples=sample_inputs((1, 4), (3, 4)),
@@ -316,6 +321,7 @@ register(
         sympy=KERNEL,
         jvp=MULTILINEAR,
         label=lambda n: f"sum_to{list(n.shape)}",
+        board=lambda x: ("1: upstream copied back",),
         vjp=(lambda g, n: F.broadcast_like(g, n.inputs[0]),),
         samples=sample_inputs((3, 4), shape=(4,)),
         runtime_shape=BROADCAST,  # a kept None axis keeps the input's size
@@ -363,6 +369,7 @@ register(
         array_args=lambda n: ((n.inputs[0], n.attrs["index"]), {"axis": -1}),
         normalize=_index_normalize,
         sympy=KERNEL,
+        board=lambda x: ("1 at the picked entry, 0 elsewhere",),
         vjp=(_index_vjp,),
         jvp=MULTILINEAR,
         label=lambda n: f"[..., {n.attrs['index']}]",
