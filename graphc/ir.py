@@ -15,6 +15,7 @@ import itertools
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -113,15 +114,34 @@ def scope(name: str):
         _scope.reset(token)
 
 
-# Scope names of the composite builders (losses, regularizers, layers): pictures draw each
-# such scope as one labelled box unless asked to expand it.
-COMPOSITE_SCOPES: set[str] = set()
+@dataclass(frozen=True)
+class CompositeDef:
+    """What a picture shows of a composite drawn as one box, given where the composite is
+    defined (`@composite(label=..., board=...)`).
+
+    label  how the box is called ("softmax cross-entropy"), or None: the picture makes a
+           title of the builder's name
+    board  the composite's derivative as the lecture writes it on the board, one line each
+    """
+
+    label: str | None = None
+    board: tuple[str, ...] = ()
 
 
-def composite(builder):
+# The composite builders (losses, regularizers, layers) by the name of the scope each runs in:
+# pictures draw each such scope as one labelled box unless asked to expand it.
+COMPOSITE_SCOPES: dict[str, CompositeDef] = {}
+
+
+def composite(
+    builder: Callable | None = None, *, label: str | None = None, board: tuple[str, ...] = ()
+):
     """Run a composite builder (a loss or layer made of several ops) in a scope named after
-    it, so its nodes can be drawn as one box; a user's own scopes nest around it."""
-    COMPOSITE_SCOPES.add(builder.__name__)
+    it, so its nodes can be drawn as one box; a user's own scopes nest around it. Bare
+    (`@composite`), or with what the box shows: `@composite(label=..., board=(...))`."""
+    if builder is None:
+        return functools.partial(composite, label=label, board=board)
+    COMPOSITE_SCOPES[builder.__name__] = CompositeDef(label, tuple(board))
 
     @functools.wraps(builder)
     def build(*args, **kwargs):

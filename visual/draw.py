@@ -13,7 +13,7 @@ from graphc.ir import COMPOSITE_SCOPES
 
 from .mode import mode_inputs
 from .labels import format_shape, html_label, node_lines, shape_dtype
-from .style import CLUSTER, COMPOSITE_LABELS, MARKS, NODE_STYLE
+from .style import CLUSTER, MARKS, NODE_STYLE
 
 
 @dataclass
@@ -96,7 +96,7 @@ def _composite_attrs(drawing: Drawing, part: str, members: list[Node]) -> dict[s
     """One box for a loss or layer: its label (with the result's name), the result's shape,
     and the numbers drawn on the result."""
     result = members[-1]  # members come in topological order: the builder's result is last
-    title = COMPOSITE_LABELS.get(part, part.replace("_", " "))
+    title = COMPOSITE_SCOPES[part].label or part.replace("_", " ")
     if result.name:
         title = f"{result.name} = {title}"
     attrs = dict(NODE_STYLE["composite"])

@@ -1,7 +1,10 @@
 """The gate view: the forward graph with, at every gate (an op, or a loss or layer drawn as one
 box), the three numbers of the chain rule as the lecture's slides show them: the upstream
 gradient ∂L/∂out, the local derivative of each input (its rule, and its numbers for
-elementwise gates), and on each input's wire the downstream gradient = upstream × local."""
+elementwise gates), and on each input's wire the downstream gradient = upstream × local.
+The rules are written as the lecture writes them on the board: an op's by its `OpDef.board`,
+a composite's by its `@composite(board=...)`; whether a gate also shows the local
+derivative's numbers is the op's own fact (`OpDef.elementwise`)."""
 
 from __future__ import annotations
 
@@ -19,8 +22,6 @@ from .annotate import gradient_flow, leaf_values, node_values, reverse_gradients
 from .draw import group_of
 from .labels import caption, denoise, noise_floor, number, summarize
 from .mode import live_order, resolve_mode
-from .rules import COMPOSITE_RULES, op_rule
-from .style import COMPOSITE_LABELS
 
 INLINE = 6  # arrays up to this many numbers are written out in full on the picture
 
@@ -39,7 +40,7 @@ class Gate:
         """How the gate is called in the side panel."""
         label = caption(self.node)
         if self.composite:
-            label = COMPOSITE_LABELS.get(self.composite, self.composite)
+            label = COMPOSITE_SCOPES[self.composite].label or self.composite
             label = f"{self.node.name} = {label}" if self.node.name else label
         return label
 
@@ -62,6 +63,15 @@ class GateNumbers:
     wrt: list[Node]
     floor: float = 0.0
     groups: dict[int, str] = field(default_factory=dict)
+
+
+def op_rule(op: str, names: list[str]) -> tuple[str, ...]:
+    """The local derivative's text per input of an op; an op without a board rule says which
+    rule reverse mode runs."""
+    board = REGISTRY[op].board
+    if board is not None:
+        return board(*names)
+    return tuple(f"{op}'s vjp rule" for _ in names)
 
 
 def _elementwise_locals(gate: Gate, names: list[str]) -> tuple[dict, dict]:
@@ -199,4 +209,4 @@ def full(array, floor: float = 0.0, limit: int = 200) -> str:
 
 def composite_rules(name: str | None) -> tuple[str, ...]:
     """The board rule of a composite drawn as one box."""
-    return COMPOSITE_RULES.get(name or "", ()) if name in COMPOSITE_SCOPES else ()
+    return COMPOSITE_SCOPES[name].board if name in COMPOSITE_SCOPES else ()

@@ -183,7 +183,7 @@ def expand_set(expand: bool | str | Iterable[str]) -> bool | frozenset:
     if isinstance(expand, bool):
         return expand
     names = frozenset([expand] if isinstance(expand, str) else expand)
-    unknown = names - COMPOSITE_SCOPES
+    unknown = names - COMPOSITE_SCOPES.keys()
     if unknown:
         raise GraphError(
             f"expand: {', '.join(sorted(unknown))} is not a composite; composites: "

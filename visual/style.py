@@ -77,17 +77,6 @@ NODE_STYLE: dict[str, dict[str, str]] = {
     },
 }
 
-# How a composite (a loss or layer drawn as one box) is called on the picture.
-COMPOSITE_LABELS = {
-    "softmax_cross_entropy": "softmax cross-entropy",
-    "binary_cross_entropy_with_logits": "binary cross-entropy (logits)",
-    "mse": "mean squared error",
-    "l1": "L1 penalty",
-    "l2": "L2 penalty",
-    "batch_norm": "batch norm",
-    "dropout": "dropout",
-}
-
 # Which attributes a mark adds on top of the kind's style.
 MARKS: dict[str, dict[str, str]] = {
     "highlight": {"color": "#db2777", "penwidth": "2.8"},

@@ -113,7 +113,14 @@ register(
 )
 
 
-@composite
+@composite(
+    label="batch norm",
+    board=(
+        "x̂ = (x − μ_batch) / σ_batch",
+        "∂/∂x = γ/σ · (g − mean g − x̂ · mean(g x̂))",
+        "∂/∂γ = Σ g x̂, ∂/∂β = Σ g",
+    ),
+)
 def batch_norm(
     x, gamma, beta, eps: float = 1e-5, momentum: float = 0.9, name: str | None = None
 ) -> Node:
@@ -157,7 +164,7 @@ def batch_norm(
     return F.select_mode(train, infer)
 
 
-@composite
+@composite(label="dropout", board=("∂/∂x = mask (training), 1 (inference)",))
 def dropout(x, rate: float, seed: int = 0) -> Node:
     """Inverted dropout: in training, zero each unit with probability `rate` and scale the
     rest by 1 / (1 - rate) (a seeded mask); at inference, the identity."""

@@ -25,7 +25,7 @@ def _same_shape(what: str, pred: Node, target: Node) -> None:
         )
 
 
-@composite
+@composite(label="mean squared error", board=("∂/∂p = 2 (p − t) / n",))
 def mse(pred, target) -> Node:
     """Mean squared error over all elements."""
     pred = lift(pred)
@@ -35,7 +35,7 @@ def mse(pred, target) -> Node:
     return mean(diff * diff)
 
 
-@composite
+@composite(label="binary cross-entropy (logits)", board=("∂/∂z = (σ(z) − t) / N",))
 def binary_cross_entropy_with_logits(logits, target) -> Node:
     """Mean binary cross-entropy of sigmoid(logits) against 0/1 targets, computed as
     softplus(z) - z * t so that logits of any size stay finite."""
@@ -45,7 +45,7 @@ def binary_cross_entropy_with_logits(logits, target) -> Node:
     return mean(softplus(logits) - logits * target)
 
 
-@composite
+@composite(label="softmax cross-entropy", board=("∂/∂z = (p − y) / N, p = softmax(z)",))
 def softmax_cross_entropy(logits, labels) -> Node:
     """Mean over the batch of -log softmax(logits)[label]; `labels` are integer class ids
     of shape (batch,) or one-hot (probability) rows shaped like `logits`."""
@@ -75,14 +75,14 @@ def softmax_cross_entropy(logits, labels) -> Node:
     return -mean(reduce_sum(labels * log_softmax(logits, axis=-1), axis=-1))
 
 
-@composite
+@composite(label="L2 penalty", board=("∂/∂w = 2 w",))
 def l2(w) -> Node:
     """Sum of squares of w (the L2 penalty, without the 1/2)."""
     w = lift(w)
     return reduce_sum(w * w)
 
 
-@composite
+@composite(label="L1 penalty", board=("∂/∂w = sign(w)",))
 def l1(w) -> Node:
     """Sum of absolute values of w (the L1 penalty)."""
     return reduce_sum(F.abs(lift(w)))
