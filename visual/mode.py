@@ -5,19 +5,18 @@ inference), and the mode named in the title."""
 from __future__ import annotations
 
 from graphc import GraphError, Node
-
-MODE_OPS = ("select_mode", "update_state")
+from graphc.ops.registry import REGISTRY
 
 
 def mode_inputs(node: Node, training: bool | None) -> tuple[Node, ...]:
-    """The inputs of `node` that run in this mode (all of them when the mode is None)."""
-    if training is None:
+    """The inputs of `node` that run in this mode (all of them when the mode is None): the
+    one input a mode-dependent op stands for in that mode (its `OpDef.mode`, as `specialize`
+    resolves it: select_mode's branch, update_state's value in inference), else every input."""
+    resolve = REGISTRY[node.op].mode
+    if training is None or resolve is None:
         return node.inputs
-    if node.op == "select_mode":
-        return (node.inputs[0 if training else 1],)
-    if node.op == "update_state" and not training:
-        return node.inputs[:1]  # inference keeps the running statistics as they are
-    return node.inputs
+    picked = resolve(node.inputs, training)
+    return (picked,) if any(picked is i for i in node.inputs) else node.inputs
 
 
 def live_order(order: list[Node], outputs: list[Node], training: bool | None) -> list[Node]:
@@ -31,7 +30,7 @@ def live_order(order: list[Node], outputs: list[Node], training: bool | None) ->
 
 def has_modes(order: list[Node]) -> bool:
     """Whether the graph behaves differently in training and inference."""
-    return any(n.op in MODE_OPS for n in order)
+    return any(REGISTRY[n.op].mode is not None for n in order)
 
 
 def mode_title(title: str | None, order: list[Node], training: bool | None) -> str | None:
