@@ -1,7 +1,9 @@
 """A new op is covered by being registered: the README's softsign recipe, taken from the README
 text itself and registered from one file, goes through the registry-wide checks, the four
-ways of differentiation, the passes, the cost table and the exporter with no other edit."""
+ways of differentiation, the passes, the cost table, the exporter and the gate view with no
+other edit."""
 
+import dataclasses
 import importlib.util
 import os
 import re
@@ -14,9 +16,11 @@ import test_numeric as numeric
 import test_registry as registry_checks
 
 import graphc as gc
+import visual
 from graphc.lower import build_module
 from graphc.ops.registry import REGISTRY
 from graphc.passes.shapes import same_runtime_shape
+from test_visual_render import svg_groups, svg_of, texts
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
@@ -101,3 +105,21 @@ def test_both_export_styles_write_the_recipe(softsign, tmp_path, style):
     step = [loss, *gc.grad(loss, [w])]
     for got, want in zip(gc.lower(step).run(values), gc.evaluate(step, values)):
         np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_the_gate_view_writes_the_recipes_board_rule(softsign, monkeypatch):
+    """The gate view writes the op's own `board` text at its gate, with the input's name filled
+    in (read back from the SVG `dot` made); an op without one names its vjp rule instead."""
+    x = gc.input("x", (None, 3))
+    w = gc.param("w", (3,), init=0.5)
+    loss = gc.mean(softsign(x * w))
+    values = gc.init_params(loss) | {"x": np.random.default_rng(3).normal(size=(2, 3))}
+
+    def gate_lines() -> list[str]:
+        nodes = svg_groups(svg_of(visual.render_backprop(loss, values)), "node")
+        return [line for group in nodes.values() for line in texts(group)]
+
+    assert any(line.startswith("∂/∂mul: 1/(1 + |mul|)² = [") for line in gate_lines())
+    without = dataclasses.replace(REGISTRY["softsign"], board=None)
+    monkeypatch.setitem(REGISTRY, "softsign", without)
+    assert "∂/∂mul: softsign's vjp rule" in " ".join(gate_lines())

@@ -9,6 +9,8 @@ import pytest
 import graphc as gc
 import visual
 from graphc.demo import lecture_network
+from graphc.ir import COMPOSITE_SCOPES, composite
+from visual.gates import gate_numbers
 from test_visual_render import SVG, svg_groups, svg_of, texts
 
 XLINK = "{http://www.w3.org/1999/xlink}title"
@@ -122,3 +124,30 @@ def test_in_training_mode_batch_norms_gate_numbers_are_the_training_gradients():
         np.testing.assert_allclose(shown, want, rtol=1e-5, atol=1e-9)
         infer = np.ravel(gc.evaluate(gc.grad(loss, p), values, training=False))
         assert not np.allclose(want, infer)  # the two modes really differ here
+
+
+def test_a_composite_shows_the_label_and_board_it_was_defined_with():
+    """`@composite(label=..., board=...)` is all a new loss needs for its box; a bare
+    `@composite` box is titled by its name."""
+
+    @composite(label="squared distance", board=("∂/∂a = 2 (a − b)",))
+    def squared_distance(a, b):
+        return gc.sum((a - b) * (a - b))
+
+    @composite
+    def half_sum(a):
+        return 0.5 * gc.sum(a)
+
+    try:
+        x, t = gc.input("x", (2,)), gc.input("t", (2,))
+        loss = squared_distance(x, t) + half_sum(x)
+        values = {"x": np.array([1.0, 2.0]), "t": np.array([0.0, 4.0])}
+        nodes = svg_groups(svg_of(visual.render_backprop(loss, values)), "node")
+        shown = [texts(g) for g in nodes.values()]
+        box = next(lines for lines in shown if lines[0] == "squared distance")
+        assert "∂/∂a = 2 (a − b)" in box
+        assert any(lines[0] == "half sum" for lines in shown)
+        titles = [g.title for g in gate_numbers(loss, values).gates if g.composite]
+        assert titles == ["squared distance", "half_sum"]  # the side panel's names
+    finally:
+        del COMPOSITE_SCOPES["squared_distance"], COMPOSITE_SCOPES["half_sum"]
