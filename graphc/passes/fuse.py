@@ -171,7 +171,7 @@ def _sum_of_sum(node: Node, inner: Node, **_) -> Node | None:
 
 
 def _factor_slope(node: Node, m: Node, g: Node, a: Node, **_) -> Node:
-    slope = build("where", m, 1.0, a, _site=node.site, _scope=node.scope)
+    slope = build("where", m, 1.0, a, _name="slope", _site=node.site, _scope=node.scope)
     return build("mul", g, slope, _site=node.site, _scope=node.scope)
 
 
