@@ -37,7 +37,9 @@ _scope: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("scope"
 
 @functools.lru_cache(maxsize=4096)
 def _is_internal(path: str) -> bool:
-    return path.startswith(_PACKAGE_DIRS) or "importlib" in path
+    # contextlib runs the body of `with gc.scope(...)` up to its yield: the user's line is
+    # the with statement's, one frame further out
+    return path.startswith(_PACKAGE_DIRS) or "importlib" in path or path == contextlib.__file__
 
 
 _site_override: contextvars.ContextVar[str | None] = contextvars.ContextVar("site", default=None)
@@ -105,7 +107,7 @@ def user_site() -> str:
 def scope(name: str):
     """Group the nodes created inside the block under `name` (nested scopes join with '/')."""
     if not isinstance(name, str) or not name:
-        raise GraphError(f"scope name must be a non-empty string, got {name!r}")
+        raise GraphError(f"{user_site()}: scope name must be a non-empty string, got {name!r}")
     check_name_characters(name, "scope name")
     token = _scope.set(_scope.get() + (name,))
     try:

@@ -75,12 +75,24 @@ def _describe(error: BaseException, path: str) -> str:
     return f"{_user_line(error, path)}: {type(error).__name__}: {message}".rstrip(": ")
 
 
+def _in_file(path: str, error: GraphError, context: str = "") -> str:
+    """A graph error raised by the user's file, located once: as it is when it already
+    starts at a line of the file (graph construction names the user's line), else after
+    the file's name (and `context`)."""
+    message = str(error)
+    site = os.path.abspath(path) + ":"
+    if message.startswith(site):
+        line, _, rest = message[len(site) :].partition(": ")
+        return f"{path}:{line}: {context}{rest}"
+    return f"{path}: {context}{message}"
+
+
 def _call(module: ModuleType, name: str, path: str) -> Any:
     """Call the user's `name()`, turning anything it raises into one ModelFileError line."""
     try:
         return getattr(module, name)()
     except GraphError as error:
-        raise ModelFileError(f"{path}: {name}(): {error}") from None
+        raise ModelFileError(_in_file(path, error, f"{name}(): ")) from None
     except (Exception, SystemExit) as error:  # the user's code may raise anything
         raise ModelFileError(f"{name}() failed: {_describe(error, path)}") from None
 
@@ -105,7 +117,7 @@ def import_model_file(path: str) -> ModuleType:
     try:
         spec.loader.exec_module(module)
     except GraphError as error:
-        raise ModelFileError(f"{path}: {error}") from None
+        raise ModelFileError(_in_file(path, error)) from None
     except (Exception, SystemExit) as error:
         raise ModelFileError(f"cannot import the model file: {_describe(error, path)}") from None
     finally:

@@ -96,6 +96,11 @@ GOOD = textwrap.dedent("""
             "    return gc.input('x', (3, 2)) @ gc.param('w', (4,))\n",
             ["model()", "model.py:3", "matmul"],
         ),
+        (
+            "import graphc as gc\ndef model():\n    with gc.scope('a\\\\b'):\n"
+            "        return gc.sum(gc.input('x', (3,)))\n",
+            ["model.py:3: model(): scope name", "backslash"],  # the with line, named once
+        ),
         ("def model():\n    return 1 / 0\n", ["model.py:2", "ZeroDivisionError"]),
         ("import sys\nsys.exit(0)\n", ["model.py:2", "exit", "__main__"]),
         ("import sys\ndef model():\n    sys.exit(2)\n", ["model.py:3", "exit"]),
