@@ -100,16 +100,15 @@ def _array_scalars(module, statement: Statement, plan: Plan) -> Statement:
         return statement
     (dtype,) = dtypes
 
-    def number(operand):
+    def as_array(operand: tuple) -> tuple:
         if operand[0] == "lit" and type(operand[1]) in (int, float):
-            return module.array_scalar(operand[1], dtype)
+            return ("var", module.array_scalar(operand[1], dtype))
         value = plan.constants.get(operand[1]) if operand[0] == "var" else None
         if value is not None and value.ndim == 0 and value.dtype == dtype:
-            return module.array_scalar(value, dtype)
-        return None
+            return ("var", module.array_scalar(value, dtype))
+        return operand
 
-    args = [a if number(a) is None else ("var", number(a)) for a in statement.args]
-    return dataclasses.replace(statement, args=args)
+    return dataclasses.replace(statement, args=[as_array(a) for a in statement.args])
 
 
 def _matrices(statement: Statement, plan: Plan) -> bool:
