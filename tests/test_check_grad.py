@@ -160,6 +160,18 @@ def test_bad_arguments(rng):
         gc.check_grad(gc.sum(gc.relu(x)), x, {"x": np.ones(2)}, scheme="complex")
 
 
+def test_high_curvature_is_not_called_a_mismatch():
+    """exp(b³) at b = 2: central differences with the default step are 4.4e-9 off (the
+    third derivative is large), past rtol 3.7e-9; the check extrapolates from two steps
+    before it calls the element wrong (found by the property test below; a wrong rule is
+    still caught: test_a_wrong_vjp_rule_is_caught_and_the_element_named)."""
+    b = gc.param("b", (3,))
+    cube = b * (b * b)
+    loss = gc.sum(gc.exp(cube) * gc.const([1.0, -2.0, 0.5])) + gc.sum(cube)
+    result = gc.check_grad(loss, b, {"b": np.array([0.0, 0.0, 2.0])})
+    assert result, str(result)
+
+
 UNARY = [
     gc.tanh,
     gc.sigmoid,
