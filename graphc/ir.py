@@ -417,15 +417,48 @@ def as_list(outputs: Node | Iterable[Node]) -> list[Node]:
     return items
 
 
+_orders: contextvars.ContextVar[dict[tuple, list[Node]] | None] = contextvars.ContextVar(
+    "orders", default=None
+)
+
+
+@contextlib.contextmanager
+def remember_orders() -> Iterator[None]:
+    """Within the block, topological_order remembers what it found: nodes never change, so
+    the same outputs always have the same order, and a pipeline of passes asks for it again
+    and again (50 times for 13 graphs in a 20,000-node export). An inner block shares the
+    outer one's memory, which ends with the outermost block."""
+    if _orders.get() is not None:
+        yield
+        return
+    token = _orders.set({})
+    try:
+        yield
+    finally:
+        _orders.reset(token)
+
+
 def topological_order(outputs: Node | Iterable[Node]) -> list[Node]:
-    """All nodes reachable from `outputs`, inputs before users, in a deterministic order.
+    """All nodes reachable from `outputs`, inputs before users, in a deterministic order
+    (a fresh list: callers may change it).
 
     Iterative depth-first post-order, so a 20,000-node chain needs no recursion.
     """
+    roots = as_list(outputs)
+    memo = _orders.get()
+    if memo is None:
+        return _depth_first(roots)
+    key = tuple(root.id for root in roots)
+    if key not in memo:
+        memo[key] = _depth_first(roots)
+    return list(memo[key])
+
+
+def _depth_first(roots: list[Node]) -> list[Node]:
     order: list[Node] = []
     done: set[int] = set()
     finish, mark = order.append, done.add  # bound once: this loop runs per edge of the graph
-    for root in as_list(outputs):
+    for root in roots:
         if root.id in done:
             continue
         # the stack is a path from the root, each node with an iterator over its inputs: a

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.ir import moved, track_moves
+from graphc.ir import moved, remember_orders, track_moves
 
 
 def test_topological_order_handles_a_20000_node_chain_without_recursion():
@@ -79,6 +79,18 @@ def test_nodes_are_followed_through_the_rebuilds_of_passes():
     assert moved(moves, z.id) == z.id  # never moved
     (y4,) = gc.substitute(y3, {z: x})  # outside the block: not recorded
     assert moved(moves, y.id) == y3.id != y4.id
+
+
+def test_orders_remembered_within_a_block_are_fresh_lists():
+    x = gc.input("x", (2,))
+    y = gc.exp(x) * 2.0
+    with remember_orders():
+        first = gc.topological_order(y)
+        first.clear()  # a caller's change stays its own
+        assert gc.topological_order(y) == gc.topological_order([y]) != first
+        with remember_orders():  # nested: the outer memory
+            assert [n.op for n in gc.topological_order(y)][-1] == "mul"
+    assert gc.topological_order(y) == gc.topological_order([y])
 
 
 def test_operators_and_python_numbers():

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ..errors import GraphError
 from ..feeds import check_class_ids, class_counts
-from ..ir import Node, as_list, leaves
+from ..ir import Node, as_list, leaves, remember_orders
 from ..passes.specialize import specialize
 from ..passes import optimize as run_passes
 from .module import Module
@@ -127,7 +127,7 @@ def lower(
     (no allocation per call, but the next call overwrites them). Every None in the
     graph's shapes stands for one batch size, read from the first input that has one.
     """
-    with collector_paused():
+    with collector_paused(), remember_orders():
         return _lower(outputs, inputs, training, name, optimize, reuse_outputs)
 
 

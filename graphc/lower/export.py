@@ -11,7 +11,7 @@ import os
 
 from ..diff import grad, vjp
 from ..errors import GraphError
-from ..ir import Node, leaves, topological_order
+from ..ir import Node, leaves, remember_orders, topological_order
 from ..montecarlo import mc_graph
 from ..passes.specialize import specialize
 from ..ops.leaves import input as input_leaf
@@ -71,7 +71,7 @@ def build_module(
     module.namer.taken.update(MODULE_GLOBALS)  # a user's name never shadows them in a function
     sig = signature(loss, predictions, module)
     dropout: dict[str, float] = {}
-    with collector_paused():
+    with collector_paused(), remember_orders():
         _emit_train_step(module, sig, loss, opt, values, dropout)
         _emit_loss_and_grads(module, sig, loss, dropout)
         forward_args = _emit_inference(module, sig, loss)

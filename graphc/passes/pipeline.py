@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import GraphError
-from ..ir import Node, as_list, topological_order
+from ..ir import Node, as_list, remember_orders, topological_order
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_nodes
 from .fold import fold_constants
@@ -144,8 +144,9 @@ def optimize(
     current = as_list(outputs)
     original = list(current)
     steps = []
-    for name, run in _resolve(passes):
-        after, counts = run(current)
-        steps.append(PassStep(name, current, list(after), Counter(counts)))
-        current = list(after)
+    with remember_orders():  # each pass walks the graph the last one left
+        for name, run in _resolve(passes):
+            after, counts = run(current)
+            steps.append(PassStep(name, current, list(after), Counter(counts)))
+            current = list(after)
     return OptimizeResult(current, steps, original)
