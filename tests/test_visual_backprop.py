@@ -98,6 +98,13 @@ def test_the_loss_box_shows_p_minus_y_and_scalars_show_numbers(blackboard):
     assert not any("∂" in line for line in shown[f"n{y.id}"])  # integer labels: no gradient
 
 
+def test_a_constant_factor_is_written_once(blackboard):
+    loss, values = blackboard
+    scaled = next(n for n in gc.topological_order(loss) if n.op == "mul" and n.shape == ())
+    lines = texts(svg_groups(svg_of(visual.render_backprop(loss, values)), "node")[f"n{scaled.id}"])
+    assert "∂/∂L2 penalty: 0.001" in lines  # the factor itself, not "0.001 = 0.001"
+
+
 def test_the_gate_view_needs_values(blackboard):
     loss, _ = blackboard
     with pytest.raises(gc.GraphError, match="give values= with every input and param"):

@@ -114,8 +114,13 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit
 
 
 def constant(rule: str) -> bool:
-    """Whether a local rule is a plain number ("1", "−1"): its numbers add nothing."""
-    return rule.lstrip("−").isdigit()
+    """Whether a local rule is a plain number ("1", "−1", a constant factor's "0.0001"): its
+    numbers would repeat it."""
+    try:
+        float(rule.replace("−", "-"))
+    except ValueError:
+        return False
+    return True
 
 
 def draw_gates(
