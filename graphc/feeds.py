@@ -2,7 +2,8 @@
 files), never inside a compiled step: class ids in range, one batch size, no empty batch.
 
 A wrong class id would otherwise pick an all-zero one-hot row: a zero-loss row that still
-counts in the mean, with no message.
+counts in the mean, with no message. Generated code relies on these checks: its softmax
+cross-entropy backward takes every one-hot row to hold one 1 (ops/fused.py, _xent_parts).
 """
 
 from __future__ import annotations
