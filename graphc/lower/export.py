@@ -157,7 +157,9 @@ def _doc(name: str, optimizer: str) -> str:
         "init_params(seed), init_state(seed), fit(params, state, data, ...),\n"
         "train_step(params, state, batch), forward(params, batch, state),\n"
         "predict(params, state, batch, mc_samples=0) and\n"
-        "loss_and_grads(params, batch).\n"
+        "loss_and_grads(params, batch). fit() and the command line check the data\n"
+        "(shapes, class ids in range) once; train_step and loss_and_grads take a\n"
+        "batch as it is: as_batch(vars(module), batch) checks one you build yourself.\n"
     )
 
 
