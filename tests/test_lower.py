@@ -269,7 +269,9 @@ def test_the_lecture_step_is_few_cheap_calls_named_after_what_they_lower(dtype):
     assert re.search(r"sum_\w* = np\.add\.reduce\(\w+, axis=\(0, 1\)\)", step)
     # PReLU's slope, the loss's pick and alpha's mask: three selects, the slope shared
     assert step.count("select(") == 3
-    assert re.search(r"prelu_vjp_x = np\.multiply\(softmax_xent_grad, (\w+),", step)
+    forward = re.search(r"prelu = np\.multiply\(add, (\w+),", step).group(1)
+    backward = re.search(r"prelu_vjp_x = np\.multiply\(softmax_xent_grad, (\w+),", step).group(1)
+    assert forward == backward == "slope"
     # no one-hot row sums (class ids are checked where data enters), 2-D products as np.dot,
     # numbers in calls as 0-d arrays of the step's dtype
     assert "one_hot, axis=" not in step and step.count("np.dot(") == 2
