@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from .errors import GraphError
-from .evaluate import leaf_value
+from .evaluation import leaf_value
 from .ir import Node, as_list, substitute, topological_order
 from .ops.registry import get, run_node
-from .passes.specialize import specialize
+from .passes.specialization import specialize
 
 
 def is_dropout(node: Node) -> bool:

@@ -24,7 +24,7 @@ MODULES = sorted(
         *(PACKAGE / "diff").glob("*.py"),
         *(ROOT / "visual").glob("*.py"),
     ]
-    + [PACKAGE / "ir.py", PACKAGE / "evaluate.py"]
+    + [PACKAGE / "ir.py", PACKAGE / "evaluation.py"]
 )
 # Tables keyed by something else, some of whose keys are spelled like ops: the look of each
 # kind of node, where the leaf kinds (input, param, state, const) are the leaf ops' names.

@@ -9,7 +9,7 @@ import pytest
 import graphc as gc
 import visual
 from graphc.demo import lecture_network
-from graphc.ir import COMPOSITE_SCOPES, composite
+from graphc.ops.composite import COMPOSITE_SCOPES, composite
 from test_visual_render import SVG, svg_groups, svg_of, texts
 from visual.gates import gate_numbers
 

@@ -2,7 +2,7 @@
 
 One graph serves training and inference. `select_mode(train, infer)` picks a branch and
 `update_state(value, new_state)` carries a running-statistics update; `specialize`
-(passes/specialize.py) resolves both for a given mode before a graph is evaluated or
+(passes/specialization.py) resolves both for a given mode before a graph is evaluated or
 lowered, so no kernel ever sees a mode.
 """
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GraphError, ShapeError
-from ..ir import Node, composite, user_site
+from ..ir import Node, user_site
+from .composite import composite
 from .leaves import state
 from .reductions import mean
 from .registry import (

@@ -81,7 +81,7 @@ class OpDef:
     flops    FLOPs per output element (an int), or a function (node with known shape) ->
              its total FLOPs, for the cost table
     mode     for an op whose meaning depends on training vs inference: (inputs, training) ->
-             the node standing for it in that mode, or None to keep it (passes/specialize.py)
+             the node standing for it in that mode, or None to keep it (passes/specialization.py)
     saturates  an activation whose local derivative can vanish (a saturated sigmoid, a dead
              relu): `gc.saturation` reports it by default
     sympy_head  the SymPy function the op computes elementwise (sp.exp, sp.Max, sp.Gt), so

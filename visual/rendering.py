@@ -7,7 +7,8 @@ from typing import Any
 
 import graphc as gc
 from graphc import GraphError, Node
-from graphc.ir import COMPOSITE_SCOPES, as_list
+from graphc.ir import as_list
+from graphc.ops.composite import COMPOSITE_SCOPES
 
 from .annotate import gradient_flow, magnitude, node_gradients, node_values
 from .draw import Drawing, draw
