@@ -81,6 +81,12 @@ register(
         view=True,
         flops=0,
         mode=lambda inputs, training: None if training else inputs[0],
+        # the running statistics it updates come from a batch: batch norm's
+        min_batch=(
+            2,
+            "batch norm in training mode needs at least 2 rows: on one row every feature "
+            "normalizes to 0, so the output is beta and the gradients are zero",
+        ),
         complex_step=True,
         doc="passes `value` through; in training mode the evaluator stores `new_state` "
         "as the next value of the state leaf named `target`",
@@ -108,6 +114,7 @@ register(
         samples=sample_inputs((3, 4), rate=0.5, seed=0),
         runtime_shape=BROADCAST,
         foldable=False,  # a mask as big as x, and only meant for training
+        random=True,
         flops=2,
         complex_step=True,
     )
