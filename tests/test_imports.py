@@ -122,7 +122,7 @@ SHADOWED_ELSEWHERE = {"graphc.lower", "graphc.lower.export"}
 
 @pytest.mark.parametrize("package", ["graphc", *PACKAGES])
 def test_no_function_shadows_a_module(package):
-    """`import graphc.diff.hessian as H` gives the module: no package attribute of a
+    """`import graphc.diff.second_order as H` gives the module: no package attribute of a
     submodule's name holds anything else."""
     module = importlib.import_module(package)
     folder = ROOT.joinpath(*package.split("."))
