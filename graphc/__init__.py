@@ -36,7 +36,7 @@ from .errors import (
     ShapeError,
     UnknownOpError,
 )
-from .evaluate import evaluate, init_params, init_state, inputs, params
+from .evaluation import evaluate, init_params, init_state, inputs, params
 from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
 from .lower import GridResult, Lowered, export, grid_search, lower
 from .montecarlo import mc_predict

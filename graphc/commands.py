@@ -16,7 +16,7 @@ from .demo import run_demo
 from .diff import compare as compare_gradients
 from .diff import cost_table, grad
 from .errors import GraphError
-from .evaluate import inputs, params
+from .evaluation import inputs, params
 from .files import write_file, write_text
 from .ir import leaves, topological_order
 from .lower import export as export_module

@@ -17,7 +17,7 @@ from ..files import write_text
 from ..ir import Node, leaves, remember_orders, topological_order
 from ..montecarlo import mc_graph
 from ..ops.leaves import input as input_leaf
-from ..passes.specialize import specialize
+from ..passes.specialization import specialize
 from . import optimizers, training
 from .emit import batch_source, collector_paused, prepare
 from .module import Module

@@ -18,7 +18,7 @@ from ..errors import GraphError
 from ..feeds import class_counts
 from ..ir import Node, topological_order
 from ..montecarlo import mc_graph
-from ..passes.specialize import specialize
+from ..passes.specialization import specialize
 from . import optimizers
 from .emit import prepare
 from .jax_module import JaxModule, names_used

@@ -26,19 +26,21 @@ from ..ops.registry import FLOAT_DTYPES, REGISTRY, ShapeOf, SizeOf, result_dtype
 from .decompose import primitive_graph
 from .names import Namer, comment
 
-# the Python operator of each binary primitive that has one (every target's arrays take it)
+# the Python operator of each binary primitive that has one (every target's arrays take it),
+# with its binding strength (higher binds tighter): comparisons 2, + - 4, * / @ 5, unary
+# minus 6, ** 7; calls and names are atoms
 INFIX = {
-    "add": "+",
-    "subtract": "-",
-    "multiply": "*",
-    "divide": "/",
-    "power": "**",
-    "matmul": "@",
-    "greater": ">",
-    "greater_equal": ">=",
-    "less": "<",
-    "less_equal": "<=",
-    "equal": "==",
+    "add": ("+", 4),
+    "subtract": ("-", 4),
+    "multiply": ("*", 5),
+    "divide": ("/", 5),
+    "matmul": ("@", 5),
+    "power": ("**", 7),
+    "greater": (">", 2),
+    "greater_equal": (">=", 2),
+    "less": ("<", 2),
+    "less_equal": ("<=", 2),
+    "equal": ("==", 2),
 }
 
 

@@ -13,7 +13,7 @@ from .. import files, initializers
 from ..feeds import class_counts
 from ..ir import Node, leaves, topological_order
 from ..montecarlo import mc_graph
-from ..passes.specialize import specialize
+from ..passes.specialization import specialize
 from . import optimizers, training
 from .module import Module
 from .module_parts import (

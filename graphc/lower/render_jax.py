@@ -63,7 +63,7 @@ def _expression(call: str, args: list[str], kwargs: dict) -> str:
     if call in _METHODS:
         return f"{args[0]}.{call}({', '.join(args[1:] + keywords)})"
     if call in INFIX and len(args) == 2 and not keywords:
-        return f"{args[0]} {INFIX[call]} {args[1]}"
+        return f"{args[0]} {INFIX[call][0]} {args[1]}"
     if call == "negative" and not keywords:
         return f"-{args[0]}"
     return f"jnp.{call}({', '.join(args + keywords)})"
