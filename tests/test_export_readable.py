@@ -204,7 +204,7 @@ def test_trains_the_digits_where_graphc_cannot_be_imported(tmp_path, digits):
 
 @pytest.mark.parametrize("name", sorted(set(OPS) - MODE_OPS))
 def test_every_op_reads_as_numpy_that_computes_its_kernel(name, rng):
-    from graphc.lower.render_readable import Spelling
+    from graphc.lower.readable_spelling import Spelling
 
     constants = {}
 

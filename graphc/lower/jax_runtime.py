@@ -65,6 +65,13 @@ def dropout_mask(key, x, rate):
     return keep * jnp.asarray(1.0 / (1.0 - rate), x.dtype)
 
 
+def seeded_dropout_mask(x, rate, seed):
+    """The dropout op's own seeded mask, as gc.evaluate draws it: made with NumPy while the
+    function is traced (x's shape is static), a constant of the compiled function."""
+    keep = np.random.default_rng(seed).random(x.shape) >= rate
+    return jnp.asarray(keep.astype(x.dtype) / (1.0 - rate))
+
+
 def data_mesh(devices=None):
     """A one-axis mesh named "batch" over `devices`: None for every device JAX sees, an int
     for the first that many, or a list of devices."""

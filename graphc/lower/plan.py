@@ -27,22 +27,6 @@ from .decompose import primitive_graph
 from .names import Namer, comment
 
 
-# the Python operator of each binary primitive that has one (every target's arrays take it)
-INFIX = {
-    "add": "+",
-    "subtract": "-",
-    "multiply": "*",
-    "divide": "/",
-    "power": "**",
-    "matmul": "@",
-    "greater": ">",
-    "greater_equal": ">=",
-    "less": "<",
-    "less_equal": "<=",
-    "equal": "==",
-}
-
-
 @dataclass
 class Statement:
     """`target = call(*args, **kwargs)`: one primitive call (see the module docstring)."""

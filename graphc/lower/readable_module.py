@@ -26,7 +26,7 @@ from .module_parts import (
 from .module import Module
 from .names import Namer, comment
 from .readable import Body, backward_lines, forward_lines, unpack_lines
-from .render_readable import Spelling
+from .readable_spelling import Spelling
 
 
 class ReadableModule(Module):

@@ -22,7 +22,8 @@ import numpy as np
 from .buffers import Buffer, plan_buffers
 from .module import Module
 from .names import comment, literal, np_dtype
-from .plan import INFIX, Plan, Statement
+from .plan import Plan, Statement
+from .spell import INFIX
 
 _REDUCE = {"sum": "np.add.reduce", "max": "np.maximum.reduce"}
 _METHODS = ("transpose", "reshape", "copy")  # x.f(...): no module-level wrapper to pass
