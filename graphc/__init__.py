@@ -50,7 +50,7 @@ from .serialize import load, save
 from .passes import CostTable, OptimizeResult, optimize, specialize
 from .nn import dense, named
 from .montecarlo import mc_predict
-from .lower import GridResult, Lowered, export, grid_search, lower
+from .codegen import GridResult, Lowered, export, grid_search, lower
 
 
 __version__ = "0.1.0"

@@ -19,7 +19,7 @@ from .errors import GraphError
 from .evaluate import inputs, params
 from .files import write_file, write_text
 from .ir import leaves, topological_order
-from .lower import export as export_module
+from .codegen import export as export_module
 from .modelfile import example_values, load_model, load_npz, save_npz
 from .passes import optimize as run_passes
 from .progress import ProgressBar, format_metric

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .errors import GraphError
-from .lower import build_module
+from .codegen import build_module
 from .progress import ProgressBar, format_metric
 
 SHOWN = ("loss", "accuracy", "val_loss", "val_accuracy")

@@ -9,7 +9,7 @@ import pytest
 
 import graphc as gc
 from graphc.demo import lecture_network
-from graphc.lower import build_module, lower
+from graphc.codegen import build_module, lower
 from graphc.ops.registry import REGISTRY, apply
 
 OPS = sorted(name for name, op in REGISTRY.items() if not op.leaf and name != "select_mode")
@@ -175,7 +175,7 @@ def test_float32_graphs_stay_float32(target, rng):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_branch_free_select_is_bit_exact(dtype, rng):
-    from graphc.lower.runtime import select
+    from graphc.codegen.runtime import select
 
     cond = rng.normal(size=(64, 64)) > 0
     a = rng.normal(size=(64, 64)).astype(dtype)

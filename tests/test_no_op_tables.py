@@ -4,7 +4,7 @@ test_op_facts.py). Rules name the ops they match, one rule at a time; a module-l
 collection of op names is a second home for an op's facts, which a newly registered op would
 not be in.
 
-graphc/lower is not scanned: its renderers keep tables of the target's array-API functions
+graphc/codegen is not scanned: its renderers keep tables of the target's array-API functions
 (Python's operator for "add", "greater", "matmul"; NumPy's reduction for "sum", "max"),
 whose names many ops share by spelling; what lowering knows of an op it reads off the op
 (`array_fn`, `decompose`)."""

@@ -17,7 +17,7 @@ import test_registry as registry_checks
 
 import graphc as gc
 import visual
-from graphc.lower import build_module
+from graphc.codegen import build_module
 from graphc.ops.registry import REGISTRY
 from graphc.passes.shapes import same_runtime_shape
 from test_visual_render import svg_groups, svg_of, texts

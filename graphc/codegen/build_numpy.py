@@ -19,7 +19,7 @@ from .. import files, initializers
 from ..feeds import class_counts
 from ..files import write_text
 from . import optimizers, training
-from .emit import batch_source, collector_paused, prepare
+from .lowering import batch_source, collector_paused, prepare
 from .module import Module
 from .module_parts import (
     DATA_WRAPPERS,
@@ -53,7 +53,7 @@ def build_module(
     opt, values = optimizers.get(optimizer, **hyper)
     check_sizes(batch_size, epochs)
     if style == "readable":
-        from .readable_module import build_readable_module  # it builds on this module
+        from .build_readable import build_readable_module  # it builds on this module
 
         return build_readable_module(
             loss,
@@ -103,7 +103,7 @@ def export(
 
     backend "numpy" (the default) writes a file that needs NumPy only; "jax" one that needs
     JAX and NumPy: pure functions that XLA compiles, a jitted train_step, fit data-parallel
-    over the devices JAX sees (see export_jax.py).
+    over the devices JAX sees (see build_jax.py).
 
     optimizer: "sgd", "momentum" or "adam"; hyper-parameters by keyword (lr, momentum,
     beta1, beta2, eps). `predictions` is the node accuracy is measured on (found by itself
@@ -141,7 +141,7 @@ def _jax_builder():
         raise GraphError(
             "gc.export(backend='jax') needs JAX: pip install 'graphc[jax]' (or pip install jax)"
         )
-    from .export_jax import build_jax_module
+    from .build_jax import build_jax_module
 
     return build_jax_module
 

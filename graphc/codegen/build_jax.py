@@ -20,7 +20,7 @@ from ..ir import Node, topological_order
 from ..montecarlo import mc_graph
 from ..passes.specialize import specialize
 from . import optimizers
-from .emit import prepare
+from .lowering import prepare
 from .module_parts import Signature, dropout_rate, emit_tables, signature, check_sizes
 from .jax_module import JaxModule, names_used
 from .names import comment
