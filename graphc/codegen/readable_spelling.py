@@ -77,6 +77,11 @@ class Spelling:
         known = {holders[o.id].id: names[o.id] for o in operands}
         return self._spell(primitive, known, made)
 
+    def expression(self, root: Node, known: dict[int, str]) -> tuple[list[str], str]:
+        """(lines to run first, the expression) of a primitive graph whose leaves are
+        variables (`known`: node id -> name)."""
+        return self._spell(root, known, {})
+
     def _spell(
         self, root: Node, known: dict[int, str], made: dict[int, str]
     ) -> tuple[list[str], str]:
