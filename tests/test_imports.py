@@ -3,7 +3,7 @@
 Imports are read with `ast` from the source, lazy ones inside functions included: a lazy
 import still ties the two modules together (it only hides the circle until run time). A
 module is known by the package it belongs to: graphc.ops, graphc.diff, graphc.passes,
-graphc.lower and visual each count as one, every top-level module (graphc.ir,
+graphc.codegen and visual each count as one, every top-level module (graphc.ir,
 graphc.evaluation, graphc.trainer, ...) and the package face `graphc` (its __init__) as
 their own. `import graphc.x` reaches graphc.x, not the face that re-exports everything.
 """
@@ -17,7 +17,7 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PACKAGES = ("graphc.ops", "graphc.diff", "graphc.passes", "graphc.lower", "visual")
+PACKAGES = ("graphc.ops", "graphc.diff", "graphc.passes", "graphc.codegen", "visual")
 
 
 def module_name(path: pathlib.Path) -> str:
@@ -98,7 +98,7 @@ def test_the_ir_imports_nothing_from_the_rest_of_graphc():
 
 def test_no_import_circle_joins_graphcs_packages():
     graph = unit_graph()
-    assert {"graphc", "graphc.ops", "graphc.lower", "visual"} <= graph.keys()  # it reads them
+    assert {"graphc", "graphc.ops", "graphc.codegen", "visual"} <= graph.keys()  # it reads them
     circle = find_circle(graph)
     assert circle is None, "import circle: " + " -> ".join(circle)
 
@@ -106,18 +106,13 @@ def test_no_import_circle_joins_graphcs_packages():
 def test_the_checks_find_a_lazy_import_and_a_circle():
     lazy = "def f():\n    from .ops.registry import apply\n    import visual\n"
     assert imported("graphc.ir", lazy) == [("graphc.ops.registry", 2), ("visual", 3)]
-    assert imported("graphc.lower.emit", "from .. import files, ir\n") == [
+    assert imported("graphc.codegen.lowering", "from .. import files, ir\n") == [
         ("graphc.files", 1),
         ("graphc.ir", 1),
     ]
     graph = {"a": {"b": "a.py:1"}, "b": {"c": "b.py:2"}, "c": {"a": "c.py:3"}}
     assert find_circle(graph) == ["a", "b", "c", "a (c.py:3)"]
     assert find_circle({"a": {"b": "a.py:1"}, "b": {}}) is None
-
-
-# The function `graphc.lower` (gc.lower) and `graphc.lower.export` still shadow modules of
-# those names; graphc/lower is being restructured and renames them there.
-SHADOWED_ELSEWHERE = {"graphc.lower", "graphc.lower.export"}
 
 
 @pytest.mark.parametrize("package", ["graphc", *PACKAGES])
@@ -131,8 +126,7 @@ def test_no_function_shadows_a_module(package):
     shadowed = [
         f"{package}.{name}"
         for name in sorted(names)
-        if f"{package}.{name}" not in SHADOWED_ELSEWHERE
-        and hasattr(module, name)
+        if hasattr(module, name)
         and getattr(module, name) is not importlib.import_module(f"{package}.{name}")
     ]
     assert not shadowed, f"functions shadow the modules {shadowed}"

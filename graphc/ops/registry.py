@@ -101,7 +101,7 @@ class OpDef:
              input: dead-node elimination may read such a size off any node that has it, on
              whatever axis (the attribute then names that node's axis)
 
-    How lowering (graphc/lower) writes the op as code: each op is a primitive (one call
+    How lowering (graphc/codegen) writes the op as code: each op is a primitive (one call
     of an array-API function or of a runtime helper) or decomposes into other ops.
 
     array_fn   the array-API function that computes the op in one call, spelled alike in
@@ -112,7 +112,7 @@ class OpDef:
     helper     for an op whose meaning differs per target (random draws): the name of a
                function each renderer's runtime provides, called as array_fn would be
     decompose  node -> Node: the op rebuilt from other ops with `F`, every input used as
-               is (graphc/lower/decompose.py applies it until only primitives remain); the
+               is (graphc/codegen/decompose.py applies it until only primitives remain); the
                result must equal the kernel's to the last bit
     """
 

@@ -20,9 +20,9 @@ from ..ops.leaves import input as placeholder_leaf
 from ..ops.registry import REGISTRY, ShapeOf, SizeOf
 from .decompose import decompose, optimized
 from .names import literal
-from .plan import INFIX
+from .spell import INFIX
 
-ATOM = 9  # the binding strength of calls and names (plan.INFIX has the operators')
+ATOM = 9  # the binding strength of calls and names (spell.INFIX has the operators')
 
 
 class Spelling:
@@ -62,6 +62,11 @@ class Spelling:
         }
         known = {holders[o.id].id: names[o.id] for o in operands}
         return self._spell(primitive, known, made)
+
+    def expression(self, root: Node, known: dict[int, str]) -> tuple[list[str], str]:
+        """(lines to run first, the expression) of a primitive graph whose leaves are
+        variables (`known`: node id -> name)."""
+        return self._spell(root, known, {})
 
     def _spell(
         self, root: Node, known: dict[int, str], made: dict[int, str]

@@ -36,8 +36,8 @@ Nothing in a plan assumes mutation: a pure-function target ignores `view` and re
 the final "copy" statements as plain assignments if it likes.
 """
 
-from .emit import Lowered, lower
-from .export import build_module, export
+from .build_numpy import build_module, export
 from .hyper import GridResult, grid_search
+from .lowering import Lowered, lower
 
 __all__ = ["GridResult", "Lowered", "build_module", "export", "grid_search", "lower"]
