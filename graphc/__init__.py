@@ -39,6 +39,8 @@ from .diff import (
 from .evaluate import evaluate, init_params, init_state, inputs, params
 from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
 from .ops.binary import equal, greater, leaky_relu, maximum, minimum, prelu, where
+from .ops.conv import conv1d, conv2d
+from .ops.pooling import avg_pool2d, flatten, max_pool2d
 from .ops.elementwise import abs, exp, log, relu, sigmoid, sign, softplus, sqrt, tanh
 from .ops.layers import batch_norm, dropout
 from .ops.leaves import const, input, param, state

@@ -3,7 +3,8 @@
 
 A statement's `call` is an array-API function that NumPy and jax.numpy spell alike, so it
 is written as `jnp.<call>(...)` (or an operator, or a method for transpose and reshape).
-The one helper, dropout_mask, draws from the function's PRNG key, one `fold_in` per mask.
+A helper is a function of jax_runtime.py (the convolution's windows and overlap_add); dropout_mask
+draws from the function's PRNG key, one `fold_in` per mask.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ def render_body(
     lines, masks = [], 0
     for statement in plan.statements:
         args = [_operand(a, renamed) for a in statement.args]
-        if statement.helper:
-            if statement.call != "dropout_mask" or key is None:
+        if statement.helper and statement.call != "dropout_mask":  # jax_runtime's function
+            keywords = [f"{k}={literal(v)}" for k, v in statement.kwargs.items()]
+            expression = f"{statement.call}({', '.join(args + keywords)})"
+        elif statement.helper:
+            if key is None:
                 raise GraphError(f"the JAX renderer has no helper {statement.call!r} here")
             rate = dropout_rate(statement.kwargs) if dropout_rate else None
             rate = rate or literal(statement.kwargs["rate"])
