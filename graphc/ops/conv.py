@@ -240,16 +240,19 @@ class NodeSteps:
 
 
 def conv_steps(steps, x, W, kernel, stride, padding, dilation, groups):
-    """The convolution as the windows of x times the weights, one matrix product per group."""
+    """The convolution as the windows of x times the weights: for each image and group, one
+    matrix product (positions × C_in/G·kernel) @ (C_in/G·kernel × C_out/G). The batch stays
+    an axis of its own (graphc's None), never merged with the positions."""
     d = len(kernel)
     c_out, depth = W.shape[0], size(W.shape[1:])  # depth: C_in / groups · kernel size
     found = positions(x.shape[2:], kernel, stride, padding, dilation)
     patches = steps.windows(
         x, kernel=kernel, stride=stride, padding=padding, dilation=dilation, fill=0.0
     )
-    rows = steps.transpose(steps.reshape(patches, (-1, groups, depth)), (1, 0, 2))
+    rows = steps.reshape(patches, (-1, size(found), groups, depth))
+    rows = steps.transpose(rows, (0, 2, 1, 3))  # (N, G, positions, depth)
     weights = steps.transpose(steps.reshape(W, (groups, c_out // groups, depth)), (0, 2, 1))
-    out = steps.transpose(steps.matmul(rows, weights), (1, 0, 2))
+    out = steps.transpose(steps.matmul(rows, weights), (0, 2, 1, 3))  # (N, positions, G, C/G)
     out = steps.reshape(out, (-1, *found, c_out))
     return steps.transpose(out, (0, d + 1, *range(1, d + 1)))
 
@@ -295,21 +298,21 @@ def _conv_infer(attrs, x: Node, W: Node):
     return (x.shape[0], W.shape[0], *found), result_dtype(x, W)
 
 
-def _grouped(g: Node, n: Node) -> tuple[Node, Node, int, int]:
-    """(upstream as (G, rows, C_out / G), weights as (G, C_out / G, depth), d, groups)."""
+def _grouped(g: Node, n: Node) -> tuple[Node, Node]:
+    """(upstream as (N, G, positions, C_out / G), weights as (G, C_out / G, depth))."""
     x, W = n.inputs
     d, groups = W.ndim - 2, n.attrs["groups"]
     up = F.transpose(g, axes=(0, *range(2, d + 2), 1))  # (N, *positions, C_out)
-    up = F.transpose(F.reshape(up, shape=(-1, groups, W.shape[0] // groups)), axes=(1, 0, 2))
+    up = F.reshape(up, shape=(-1, size(n.shape[2:]), groups, W.shape[0] // groups))
     weights = F.reshape(W, shape=(groups, W.shape[0] // groups, size(W.shape[1:])))
-    return up, weights, d, groups
+    return F.transpose(up, axes=(0, 2, 1, 3)), weights
 
 
 def _conv_vjp_x(g: Node, n: Node) -> Node:
     """The transposed convolution: the upstream times the weights, overlap-added into x."""
     x = n.inputs[0]
-    up, weights, d, groups = _grouped(g, n)
-    patches = F.transpose(F.matmul(up, weights), axes=(1, 0, 2))  # (rows, G, depth)
+    up, weights = _grouped(g, n)
+    patches = F.transpose(F.matmul(up, weights), axes=(0, 2, 1, 3))  # (N, positions, G, depth)
     shape = (-1, *n.shape[2:], x.shape[1], *n.attrs["kernel"])
     return overlap_add(F.reshape(patches, shape=shape), x, _window_keys(n))
 
@@ -317,10 +320,14 @@ def _conv_vjp_x(g: Node, n: Node) -> Node:
 def _conv_vjp_w(g: Node, n: Node) -> Node:
     """Σ over the windows of x, each times the upstream at its position."""
     x, W = n.inputs
-    up, _, d, groups = _grouped(g, n)
-    patches = windows_of(x, _window_keys(n))
-    rows = F.transpose(F.reshape(patches, shape=(-1, groups, size(W.shape[1:]))), axes=(1, 2, 0))
-    return F.reshape(F.transpose(F.matmul(rows, up), axes=(0, 2, 1)), shape=W.shape)
+    up, _ = _grouped(g, n)
+    groups, depth = n.attrs["groups"], size(W.shape[1:])
+    patches = F.reshape(
+        windows_of(x, _window_keys(n)), shape=(-1, size(n.shape[2:]), groups, depth)
+    )
+    rows = F.transpose(patches, axes=(0, 2, 3, 1))  # (N, G, depth, positions)
+    per_group = F.sum(F.matmul(rows, up), axis=(0,))  # (G, depth, C_out / G)
+    return F.reshape(F.transpose(per_group, axes=(0, 2, 1)), shape=W.shape)
 
 
 def _conv_flops(n: Node) -> int:
