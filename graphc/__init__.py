@@ -50,7 +50,7 @@ from .ops.registry import REGISTRY, OpDef
 from .ops.shape import expand_dims, matmul, one_hot, reshape, transpose
 from .serialize import load, save
 from .passes import CostTable, OptimizeResult, optimize, specialize
-from .nn import dense, named
+from .nn import conv, dense, named
 from .montecarlo import mc_predict
 from .lower import GridResult, Lowered, export, grid_search, lower
 
