@@ -42,9 +42,7 @@ def digits(validation: float = 0.25, seed: int = 0, images: bool = False) -> Spl
 
     data = load_digits()
     # pixel / 16 keeps the lecture's picture of inputs in [0, 1] (no per-pixel standardizing)
-    out = split(
-        data.data / 16.0, data.target.astype(np.int64), validation, seed, standardize=False
-    )
+    out = split(data.data / 16.0, data.target.astype(np.int64), validation, seed, standardize=False)
     if images:
         for part in out.values():
             part["x"] = part["x"].reshape(-1, 1, 8, 8)
