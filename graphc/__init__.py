@@ -40,12 +40,14 @@ from .errors import (
 from .evaluation import evaluate, init_params, init_state, inputs, params
 from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
 from .montecarlo import mc_predict
-from .nn import dense, named
+from .nn import conv, dense, named
 from .ops.binary import equal, greater, leaky_relu, maximum, minimum, prelu, where
+from .ops.conv import conv1d, conv2d
 from .ops.elementwise import abs, exp, log, relu, sigmoid, sign, softplus, sqrt, tanh
 from .ops.layers import batch_norm, dropout
 from .ops.leaves import const, input, param, state
 from .ops.losses import binary_cross_entropy_with_logits, l1, l2, mse, softmax_cross_entropy
+from .ops.pooling import avg_pool2d, flatten, max_pool2d
 from .ops.reductions import log_softmax, logsumexp, mean, softmax, sum
 from .ops.registry import REGISTRY, OpDef
 from .ops.shape import expand_dims, matmul, one_hot, reshape, transpose
