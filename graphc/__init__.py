@@ -38,14 +38,17 @@ from .diff import (
 )
 from .evaluate import evaluate, init_params, init_state, inputs, params
 from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
-from .ops.binary import equal, greater, leaky_relu, maximum, minimum, prelu, where
+from .ops.activations import elu, erf, expm1, gelu, silu
+from .ops.binary import equal, greater, leaky_relu, masked_fill, maximum, minimum, prelu, where
 from .ops.elementwise import abs, exp, log, relu, sigmoid, sign, softplus, sqrt, tanh
 from .ops.layers import batch_norm, dropout
 from .ops.leaves import const, input, param, state
+from .ops.norm import layer_norm
 from .ops.losses import binary_cross_entropy_with_logits, l1, l2, mse, softmax_cross_entropy
 from .ops.reductions import log_softmax, logsumexp, mean, softmax, sum
 from .ops.registry import REGISTRY, OpDef
 from .ops.shape import expand_dims, matmul, one_hot, reshape, transpose
+from .ops.stats import max, min, std, var
 from .serialize import load, save
 from .passes import CostTable, OptimizeResult, optimize, specialize
 from .nn import dense, named
