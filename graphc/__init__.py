@@ -43,7 +43,10 @@ from .ops.binary import equal, greater, leaky_relu, masked_fill, maximum, minimu
 from .ops.elementwise import abs, exp, log, relu, sigmoid, sign, softplus, sqrt, tanh
 from .ops.layers import batch_norm, dropout
 from .ops.leaves import const, input, param, state
+from .ops.gather import embedding, take
+from .ops.attention import attention
 from .ops.norm import layer_norm
+from .ops.sequence import concat, split, stack
 from .ops.losses import binary_cross_entropy_with_logits, l1, l2, mse, softmax_cross_entropy
 from .ops.reductions import log_softmax, logsumexp, mean, softmax, sum
 from .ops.registry import REGISTRY, OpDef
@@ -52,6 +55,7 @@ from .ops.stats import max, min, std, var
 from .serialize import load, save
 from .passes import CostTable, OptimizeResult, optimize, specialize
 from .nn import dense, named
+from .recurrent import gru_cell, lstm_cell, rnn_cell, unroll
 from .montecarlo import mc_predict
 from .lower import GridResult, Lowered, export, grid_search, lower
 

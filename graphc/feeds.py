@@ -22,12 +22,24 @@ def class_counts(outputs: Node | Iterable[Node]) -> dict[str, int]:
     return _class_counts_in(topological_order(outputs))
 
 
+class Rows(int):
+    """The number of rows integer ids may pick from (an embedding table's, a take's axis):
+    an id outside them is refused as a class id is, in words that speak of rows."""
+
+    noun = "id"
+    unit = "rows"
+
+
 def _class_counts_in(order: Iterable[Node]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for node in order:
-        if node.op != "one_hot":
+        if node.op == "one_hot":
+            labels, depth = node.inputs[0], node.attrs["depth"]
+        elif node.op == "take":  # ids picking rows of a table (an embedding)
+            labels = node.inputs[1]
+            depth = Rows(node.inputs[0].shape[node.attrs["axis"]])
+        else:
             continue
-        labels, depth = node.inputs[0], node.attrs["depth"]
         if labels.op == "input":
             counts[labels.name] = min(depth, counts.get(labels.name, depth))
     return counts
@@ -48,9 +60,10 @@ def check_class_ids(array: np.ndarray, classes: int, what: str) -> None:
     low, high = array.min(), array.max()
     if low < 0 or high >= classes:
         bad = low if low < 0 else high
+        noun, unit = getattr(classes, "noun", "class id"), getattr(classes, "unit", "classes")
         raise ClassIdError(
-            f"{what} holds the class id {bad}, outside 0..{classes - 1} "
-            f"(the model has {classes} classes)"
+            f"{what} holds the {noun} {bad}, outside 0..{classes - 1} "
+            f"(the model has {int(classes)} {unit})"
         )
 
 

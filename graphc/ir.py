@@ -322,21 +322,10 @@ class Node:
         return self._op("transpose", self)
 
     def __getitem__(self, index) -> Node:
-        """x[..., k] or x[:, k]: one entry of the last axis (the only indexing supported)."""
-        if (
-            isinstance(index, tuple)
-            and len(index) == 2
-            and (index[0] is Ellipsis or (index[0] == slice(None) and self.ndim == 2))
-        ):
-            index = index[1]
-        elif isinstance(index, tuple) or self.ndim != 1:
-            raise GraphError(
-                f"{user_site()}: only x[..., k] indexing of the last axis is "
-                f"supported, got {index!r}"
-            )
-        if not isinstance(index, (int, np.integer)):
-            raise GraphError(f"{user_site()}: the index must be an int, got {index!r}")
-        return self._op("index_last", self, index=int(index))
+        """x[1:, t], x[..., k], x[:, -1]: NumPy's basic indexing by ints, slices and ..."""
+        from .ops.sequence import index as index_node  # the ops build on this module
+
+        return index_node(self, index)
 
     @property
     def ndim(self) -> int:

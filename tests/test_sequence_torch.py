@@ -24,6 +24,17 @@ BUILDERS = {
     "std": lambda x: [gc.std(x, axis=-1, keepdims=True)],
     "layer_norm": lambda x, g, b: [gc.layer_norm(x, g, b, eps=1e-5)],
     "masked_softmax": lambda x, m: [gc.softmax(x, axis=-1, mask=m)],
+    "embedding": lambda ids, table: [gc.embedding(ids, table)],
+    "concat": lambda a, b: [gc.concat([a, b], axis=1)],
+    "stack": lambda a, b, c: [gc.stack([a, b, c], axis=1)],
+    "slicing": lambda x: [x[:, 1:], x[:, -1], x[:, ::2], x[1, :, 2]],
+    "split": lambda x: gc.split(x, [2, 3], axis=1),
+    "attention": lambda q, k, v: [gc.attention(q, k, v)],
+    "attention_causal": lambda q, k, v: [gc.attention(q, k, v, causal=True)],
+    "attention_mask": lambda q, k, v, m: [gc.attention(q, k, v, mask=m)],
+    "rnn_cell": lambda *args: [gc.rnn_cell(*args)],
+    "lstm_cell": lambda x, h, c, *w: list(gc.lstm_cell(x, (h, c), *w)),
+    "gru_cell": lambda *args: [gc.gru_cell(*args)],
 }
 
 

@@ -1,0 +1,64 @@
+"""Scaled dot-product attention, torch.nn.functional.scaled_dot_product_attention's
+contract, as a composite drawn as one box."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import GraphError, ShapeError
+from ..ir import Node, composite, user_site
+from .reductions import softmax
+from .reductions import sum as reduce_sum
+from .registry import lift
+from .shape import expand_dims
+
+
+def _contract(a: Node, b: Node, a_axis: int, b_axis: int, over: int) -> Node:
+    """Σ over one axis of a broadcast product: a batched matrix product written with
+    broadcasting (each target's multiply and sum), a[..., :, None, :] * b[..., None, :, :]."""
+    return reduce_sum(expand_dims(a, (a_axis,)) * expand_dims(b, (b_axis,)), axis=over)
+
+
+@composite(
+    label="attention",
+    board=(
+        "A = softmax(q kᵀ / √d  (masked)), out = A v",
+        "∂/∂v = Aᵀ g, ∂/∂A = g vᵀ",
+        "∂/∂q = (A ⊙ (∂A − rowsum(∂A ⊙ A))) k / √d",
+    ),
+)
+def attention(q, k, v, mask=None, causal: bool = False, scale: float | None = None) -> Node:
+    """softmax(q kᵀ · scale + mask) v over the last two axes, with any leading (batch,
+    head) axes broadcast: q (..., L, E), k (..., S, E), v (..., S, Ev) -> (..., L, Ev).
+
+    As torch.nn.functional.scaled_dot_product_attention: `scale` defaults to 1/√E; a
+    boolean `mask` (broadcasting to (..., L, S)) is True where a query may attend to a key,
+    a float mask is added to the scores; `causal=True` lets query i see keys 0..i (the
+    top-left triangle) and takes no mask."""
+    q, k, v = lift(q), lift(k), lift(v)
+    if min(q.ndim, k.ndim, v.ndim) < 2:
+        raise ShapeError(f"{user_site()}: attention needs (..., length, features) inputs")
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        raise ShapeError(
+            f"{user_site()}: attention: q {q.shape}, k {k.shape} and v {v.shape} do not fit "
+            "(q and k share their feature size, k and v their length)"
+        )
+    if causal and mask is not None:
+        raise GraphError(f"{user_site()}: attention takes a mask or causal=True, not both")
+    if q.shape[-1] is None:
+        raise ShapeError(f"{user_site()}: attention needs a known feature size, got {q.shape}")
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    scores = _contract(q, k, -2, -3, -1) * scale  # (..., L, S)
+    if causal:
+        length, keys = q.shape[-2], k.shape[-2]
+        if length is None or keys is None:
+            raise ShapeError(f"{user_site()}: a causal mask needs known lengths, got {q.shape}")
+        mask = np.tril(np.ones((length, keys), dtype=bool))
+    if mask is not None:
+        mask = lift(mask)
+        if mask.dtype != "bool":
+            scores, mask = scores + mask, None
+    weights = softmax(scores, axis=-1, mask=mask)
+    return _contract(weights, v, -1, -3, -2)  # (..., L, S, 1) * (..., 1, S, Ev), over S
