@@ -145,3 +145,25 @@ def test_attention_refuses_a_mask_with_causal_and_shapes_that_do_not_fit():
         gc.attention(q, gc.input("k", (None, 5, 3)), q)
     with pytest.raises(gc.ShapeError, match=HERE + r".*mask of shape \(4, 5\) does not broadcast"):
         gc.attention(q, q, q, mask=np.ones((4, 5), bool))
+
+
+def test_a_sequence_model_and_its_gradient_lower_to_what_evaluate_computes(rng):
+    """Embedding, attention, layer norm, slicing and an unrolled LSTM over a batch axis of
+    unknown size: the lowered function (two batch sizes) equals the interpreter."""
+    ids = gc.input("ids", (None, 4), "int64")
+    table = gc.param("table", (6, 3))
+    e = gc.embedding(ids, table)
+    a = gc.layer_norm(gc.attention(e, e, e, causal=True), gc.param("g", (3,), init=1.0), 0.0)
+    w = [gc.param("w_ih", (8, 3)), gc.param("w_hh", (8, 2))]
+    zeros = gc.const(np.zeros((1, 2)))
+    hidden, (h, c) = gc.unroll(lambda x, s: gc.lstm_cell(x, s, *w), a[:, 1:], (zeros, zeros))
+    loss = gc.sum(h * h) + gc.sum(gc.gelu(e[:, ::2]))
+    leaves = [ids, *gc.params(loss)]
+    outputs = [loss, *gc.grad(loss, gc.params(loss))]
+    lowered = gc.lower(outputs, inputs=leaves)
+    for batch in (2, 5):
+        values = gc.init_params(loss) | {"ids": rng.integers(0, 6, (batch, 4))}
+        for got, want in zip(
+            lowered(*[values[n.name] for n in leaves]), gc.evaluate(outputs, values)
+        ):
+            np.testing.assert_array_equal(got, want)

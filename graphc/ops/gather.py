@@ -78,40 +78,27 @@ def _backward_infer(attrs, g: Node, ids: Node):
     return g.shape[:axis] + (attrs["size"],) + g.shape[axis + k :], g.dtype
 
 
-def _backward_layout(g_shape: tuple, ids_ndim: int, axis: int):
-    """(the permutation moving the ids' axes of g first, the rest of g's shape, and the
-    permutation putting the scattered axis back at `axis`)."""
-    ids_axes = list(range(axis, axis + ids_ndim))
-    others = [a for a in range(len(g_shape)) if a not in ids_axes]
-    rest = tuple(g_shape[a] for a in others)
-    back = list(range(1, axis + 1)) + [0] + list(range(axis + 1, len(rest) + 1))
-    return tuple(ids_axes + others), rest, tuple(back)
-
-
 def take_backward_kernel(g, ids, axis, size):
-    """Σ over the ids' positions p of g[p] added into row ids[p]: the one-hot rows of the
-    ids, transposed, times g (one product, which every target computes alike)."""
-    first, rest, back = _backward_layout(np.shape(g), np.ndim(ids), axis)
-    flat = np.reshape(np.transpose(g, first), (np.size(ids), -1))
-    rows = (np.reshape(ids, (-1,))[..., None] == np.arange(size)).astype(flat.dtype)
-    total = np.matmul(np.transpose(rows, (1, 0)), flat)
-    return np.transpose(np.reshape(total, (size, *rest)), back)
+    """Σ over the ids' positions p of g[p] added into entry ids[p]: the one-hot rows of
+    the ids times g, summed over the ids' axes. A broadcast product, not a reshape into one
+    matrix product: merging the batch axis with another would give a size that is not the
+    batch size, which lowering's buffers cannot hold."""
+    k, rest = np.ndim(ids), np.ndim(g) - axis - np.ndim(ids)
+    rows = (np.asarray(ids)[..., None] == np.arange(size)).astype(g.dtype)
+    product = np.expand_dims(g, axis + k) * np.reshape(rows, rows.shape + (1,) * rest)
+    return np.sum(product, axis=tuple(range(axis, axis + k))) if k else product
 
 
 def _backward_parts(n: Node) -> Node:
     """take_backward_kernel's steps as ops, for lowering."""
     g, ids = n.inputs
-    axis, rows_count = n.attrs["axis"], n.attrs["size"]
-    first, rest, back = _backward_layout(g.shape, ids.ndim, axis)
-    count = size(ids.shape) if None not in ids.shape else -1
-    columns = size(rest) if None not in rest else -1
-    if count == -1 and columns == -1:
-        raise ShapeError(f"{n.site}: take_backward of ids {ids.shape} into {n.shape}")
-    flat = F.reshape(F.transpose(g, axes=first), shape=(count, columns))
-    rows = one_hot(F.reshape(ids, shape=(-1,)), rows_count, dtype=g.dtype)
-    total = F.matmul(F.transpose(rows, axes=(1, 0)), flat)
-    shape = (rows_count, *(-1 if d is None else d for d in rest))
-    return F.transpose(F.reshape(total, shape=shape), axes=back)
+    axis, k = n.attrs["axis"], ids.ndim
+    rest = g.ndim - axis - k
+    rows = one_hot(ids, n.attrs["size"], dtype=g.dtype)
+    if rest:
+        rows = F.expand_dims(rows, axis=tuple(range(rows.ndim, rows.ndim + rest)))
+    product = F.expand_dims(g, axis=(axis + k,)) * rows
+    return F.sum(product, axis=tuple(range(axis, axis + k))) if k else product
 
 
 def _backward_sympy(g, ids, axis, size):
@@ -155,7 +142,7 @@ register(
             n.attrs["size"],
             *g[n.attrs["axis"] + n.inputs[1].ndim :],
         ],
-        flops=lambda n: 2 * size(n.shape) * max(1, size(n.inputs[1].shape)),
+        flops=lambda n: 2 * size(n.inputs[0].shape) * n.attrs["size"],
         complex_step=True,
         doc="g added into `size` entries along `axis` at the ids (take's transpose)",
     )
