@@ -3,9 +3,8 @@
 slice's transpose.
 
 Each op works on one axis of known size; `x[1, :, 2:]` is a chain of them. Lowering
-writes a slice as `take` of its constant positions, a padding as `pad`, and a concat as
-a select between its two inputs padded to the full length, so every target computes the
-same bits with the array-API functions it has.
+writes each as `take` of constant positions (and a select where zeros or the other input
+go), so every target computes the same bits with the array-API functions it has.
 """
 
 from __future__ import annotations
@@ -56,6 +55,29 @@ def _pad_infer(attrs, x: Node):
     return tuple(shape), x.dtype
 
 
+def _placed(x: Node, axis: int, before: int, length: int) -> tuple[Node, Node]:
+    """(x's entries along `axis` moved `before` places on into `length` places, the entries
+    outside x repeating its edge; where x lies, as booleans broadcasting along `axis`): a
+    take of constant positions, so lowering needs no np.pad (whose Python code costs a
+    millisecond a call)."""
+    size = x.shape[axis]
+    positions = np.arange(length) - before
+    inside = (positions >= 0) & (positions < size)
+    shape = [1] * x.ndim
+    shape[axis] = length
+    moved = take(x, lift(np.clip(positions, 0, size - 1).astype(np.int64)), axis)
+    return moved, lift(inside.reshape(shape))
+
+
+def _padded(x: Node, widths: tuple) -> Node:
+    """pad's kernel as ops: per padded axis, x placed and zero outside (bit-exact)."""
+    for axis, (a, b) in enumerate(widths):
+        if a or b:
+            moved, inside = _placed(x, axis, a, x.shape[axis] + a + b)
+            x = F.where(inside, moved, 0.0)
+    return x
+
+
 def _unpad(g: Node, n: Node) -> Node:
     for axis, (a, b) in enumerate(n.attrs["widths"]):
         if a or b:
@@ -70,8 +92,7 @@ register(
         _pad_infer,
         kernel=lambda x, widths: np.pad(x, widths),
         normalize=_pad_attrs,
-        array_fn="pad",
-        array_args=lambda n: ((n.inputs[0], n.attrs["widths"]), {}),
+        decompose=lambda n: _padded(n.inputs[0], n.attrs["widths"]),
         sympy=lambda x, widths: np.pad(np.asarray(x, dtype=object), widths, constant_values=0),
         board=lambda x: ("1: upstream with the padding cut off",),
         vjp=(_unpad,),
@@ -177,16 +198,12 @@ def _concat_infer(attrs, a: Node, b: Node):
 
 
 def _concat_parts(n: Node) -> Node:
-    """A select between the inputs padded to the joined length (exact bits, no sums)."""
+    """A select between the two inputs each placed along the joined axis (exact bits)."""
     a, b = n.inputs
     axis, first = n.attrs["axis"], a.shape[n.attrs["axis"]]
-    before = [(0, 0)] * n.ndim
-    after = [(0, 0)] * n.ndim
-    after[axis], before[axis] = (0, b.shape[axis]), (first, 0)
-    mask_shape = [1] * n.ndim
-    mask_shape[axis] = n.shape[axis]
-    mask = np.arange(n.shape[axis]).reshape(mask_shape) < first
-    return F.where(lift(mask), F.pad(a, widths=tuple(after)), F.pad(b, widths=tuple(before)))
+    placed_a, inside_a = _placed(a, axis, 0, n.shape[axis])
+    placed_b, _ = _placed(b, axis, first, n.shape[axis])
+    return F.where(inside_a, placed_a, placed_b)
 
 
 def _part(n: Node, g: Node, which: int) -> Node:
