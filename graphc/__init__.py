@@ -44,7 +44,7 @@ from .ops.elementwise import abs, exp, log, relu, sigmoid, sign, softplus, sqrt,
 from .ops.layers import batch_norm, dropout
 from .ops.leaves import const, input, param, state
 from .ops.gather import embedding, take
-from .ops.attention import attention
+from .ops.attention import attention, attention_weights
 from .ops.norm import layer_norm
 from .ops.sequence import concat, split, stack
 from .ops.losses import binary_cross_entropy_with_logits, l1, l2, mse, softmax_cross_entropy

@@ -15,6 +15,7 @@ from .diff import render_diff
 from .output import GraphvizNotFoundError, Picture, save, side_by_side
 from .plots import plot_eps_sweep, plot_forward_cost, plot_history, plot_swell
 from .page import step_through
+from .sequences import attention_map, gradient_norms_through_time, gradient_through_time
 from .render import render
 
 # graphc never imports visual; once visual is here, training results show their curves
@@ -24,7 +25,10 @@ __all__ = [
     "GraphvizNotFoundError",
     "Picture",
     "Reading",
+    "attention_map",
     "diagnose",
+    "gradient_norms_through_time",
+    "gradient_through_time",
     "plot_eps_sweep",
     "plot_forward_cost",
     "plot_history",

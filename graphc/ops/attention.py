@@ -21,29 +21,16 @@ def _contract(a: Node, b: Node, a_axis: int, b_axis: int, over: int) -> Node:
     return reduce_sum(expand_dims(a, (a_axis,)) * expand_dims(b, (b_axis,)), axis=over)
 
 
-@composite(
-    label="attention",
-    board=(
-        "A = softmax(q kᵀ / √d  (masked)), out = A v",
-        "∂/∂v = Aᵀ g, ∂/∂A = g vᵀ",
-        "∂/∂q = (A ⊙ (∂A − rowsum(∂A ⊙ A))) k / √d",
-    ),
-)
-def attention(q, k, v, mask=None, causal: bool = False, scale: float | None = None) -> Node:
-    """softmax(q kᵀ · scale + mask) v over the last two axes, with any leading (batch,
-    head) axes broadcast: q (..., L, E), k (..., S, E), v (..., S, Ev) -> (..., L, Ev).
-
-    As torch.nn.functional.scaled_dot_product_attention: `scale` defaults to 1/√E; a
-    boolean `mask` (broadcasting to (..., L, S)) is True where a query may attend to a key,
-    a float mask is added to the scores; `causal=True` lets query i see keys 0..i (the
-    top-left triangle) and takes no mask."""
-    q, k, v = lift(q), lift(k), lift(v)
-    if min(q.ndim, k.ndim, v.ndim) < 2:
+def attention_weights(q, k, mask=None, causal: bool = False, scale: float | None = None):
+    """softmax(q kᵀ · scale + mask) over the keys: (..., L, S), each row summing to 1 (the
+    matrix `visual.attention_map` draws); the arguments as for `attention`."""
+    q, k = lift(q), lift(k)
+    if min(q.ndim, k.ndim) < 2:
         raise ShapeError(f"{user_site()}: attention needs (..., length, features) inputs")
-    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+    if q.shape[-1] != k.shape[-1]:
         raise ShapeError(
-            f"{user_site()}: attention: q {q.shape}, k {k.shape} and v {v.shape} do not fit "
-            "(q and k share their feature size, k and v their length)"
+            f"{user_site()}: attention: q {q.shape} and k {k.shape} do not fit (q and k share "
+            "their feature size)"
         )
     if causal and mask is not None:
         raise GraphError(f"{user_site()}: attention takes a mask or causal=True, not both")
@@ -60,5 +47,30 @@ def attention(q, k, v, mask=None, causal: bool = False, scale: float | None = No
         mask = lift(mask)
         if mask.dtype != "bool":
             scores, mask = scores + mask, None
-    weights = softmax(scores, axis=-1, mask=mask)
+    return softmax(scores, axis=-1, mask=mask)
+
+
+@composite(
+    label="attention",
+    board=(
+        "A = softmax(q kᵀ / √d  (masked)), out = A v",
+        "∂/∂v = Aᵀ g, ∂/∂A = g vᵀ",
+        "∂/∂q = (A ⊙ (∂A − rowsum(∂A ⊙ A))) k / √d",
+    ),
+)
+def attention(q, k, v, mask=None, causal: bool = False, scale: float | None = None) -> Node:
+    """softmax(q kᵀ · scale + mask) v over the last two axes, with any leading (batch,
+    head) axes broadcast: q (..., L, E), k (..., S, E), v (..., S, Ev) -> (..., L, Ev).
+
+    As torch.nn.functional.scaled_dot_product_attention: `scale` defaults to 1/√E; a
+    boolean `mask` (broadcasting to (..., L, S)) is True where a query may attend to a key,
+    a float mask is added to the scores; `causal=True` lets query i see keys 0..i (the
+    top-left triangle) and takes no mask."""
+    v = lift(v)
+    if v.ndim < 2 or lift(k).ndim < 2 or lift(k).shape[-2] != v.shape[-2]:
+        raise ShapeError(
+            f"{user_site()}: attention: k {lift(k).shape} and v {v.shape} do not fit "
+            "(k and v share their length)"
+        )
+    weights = attention_weights(q, k, mask=mask, causal=causal, scale=scale)
     return _contract(weights, v, -1, -3, -2)  # (..., L, S, 1) * (..., 1, S, Ev), over S
