@@ -13,10 +13,10 @@ from .backward import render_backward, render_combined
 from .diagnose import Reading, diagnose
 from .diff import render_diff
 from .output import GraphvizNotFoundError, Picture, save, side_by_side
-from .plots import plot_eps_sweep, plot_forward_cost, plot_history, plot_swell
 from .page import step_through
-from .sequences import attention_map, gradient_norms_through_time, gradient_through_time
+from .plots import plot_eps_sweep, plot_forward_cost, plot_history, plot_swell
 from .render import render
+from .sequences import attention_map, gradient_norms_through_time, gradient_through_time
 
 # graphc never imports visual; once visual is here, training results show their curves
 _trainer.Trained.plot = staticmethod(plot_history)

@@ -8,6 +8,7 @@ import sympy as sp
 
 from ..errors import ShapeError
 from ..ir import Node
+from .binary import masked_fill
 from .registry import (
     BROADCAST,
     KERNEL,
@@ -26,7 +27,6 @@ from .registry import (
     sample_inputs,
     size,
 )
-from .binary import masked_fill
 from .shape import drop_axis
 
 
