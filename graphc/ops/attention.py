@@ -10,15 +10,13 @@ import numpy as np
 from ..errors import GraphError, ShapeError
 from ..ir import Node, composite, user_site
 from .reductions import softmax
-from .reductions import sum as reduce_sum
 from .registry import lift
-from .shape import expand_dims
+from .shape import matmul, transpose
 
 
-def _contract(a: Node, b: Node, a_axis: int, b_axis: int, over: int) -> Node:
-    """Σ over one axis of a broadcast product: a batched matrix product written with
-    broadcasting (each target's multiply and sum), a[..., :, None, :] * b[..., None, :, :]."""
-    return reduce_sum(expand_dims(a, (a_axis,)) * expand_dims(b, (b_axis,)), axis=over)
+def _swap_last(k: Node) -> Node:
+    """k with its last two axes swapped (kᵀ of each batch and head)."""
+    return transpose(k, tuple(range(k.ndim - 2)) + (k.ndim - 1, k.ndim - 2))
 
 
 def attention_weights(q, k, mask=None, causal: bool = False, scale: float | None = None):
@@ -37,7 +35,7 @@ def attention_weights(q, k, mask=None, causal: bool = False, scale: float | None
     if q.shape[-1] is None:
         raise ShapeError(f"{user_site()}: attention needs a known feature size, got {q.shape}")
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-    scores = _contract(q, k, -2, -3, -1) * scale  # (..., L, S)
+    scores = matmul(q, _swap_last(k)) * scale  # (..., L, S)
     if causal:
         length, keys = q.shape[-2], k.shape[-2]
         if length is None or keys is None:
@@ -73,4 +71,4 @@ def attention(q, k, v, mask=None, causal: bool = False, scale: float | None = No
             "(k and v share their length)"
         )
     weights = attention_weights(q, k, mask=mask, causal=causal, scale=scale)
-    return _contract(weights, v, -1, -3, -2)  # (..., L, S, 1) * (..., 1, S, Ev), over S
+    return matmul(weights, v)
