@@ -58,9 +58,9 @@ def model(cell: str = "lstm"):
     return loss, prediction
 
 
-def data():
-    """4,000 training sequences and 1,000 held out, seeded."""
-    return {"train": adding(4000, seed=0), "validation": adding(1000, seed=1)}
+def data(train: int = 1_000, held_out: int = 250):
+    """Training sequences and held-out ones, seeded (main() trains on 4,000)."""
+    return {"train": adding(train, seed=0), "validation": adding(held_out, seed=1)}
 
 
 def main(epochs: int = 30):
@@ -71,7 +71,7 @@ def main(epochs: int = 30):
     import visual
     from graphc.trainer import compile_trainer, train
 
-    splits, runs = data(), {}
+    splits, runs = data(4_000, 1_000), {}
     probe = {k: v[:256] for k, v in splits["train"].items()}
     for cell, label in (("rnn", "tanh RNN"), ("lstm", "LSTM")):
         loss, prediction, hidden_states = network(cell)

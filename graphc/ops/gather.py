@@ -78,13 +78,30 @@ def _backward_infer(attrs, g: Node, ids: Node):
     return g.shape[:axis] + (attrs["size"],) + g.shape[axis + k :], g.dtype
 
 
+def _by_rows(g_shape: tuple, ids_shape: tuple, axis: int) -> tuple | None:
+    """For the scatter-add of an embedding's gradient (axis 0; ids of known sizes after a
+    leading batch axis; known feature sizes): (positions per example P, features R), so that
+    the sum is one batched product of one-hot rows (batch, V, P) with g (batch, P, R) and a
+    sum over the batch. None where the general broadcast product is used instead."""
+    rest = g_shape[len(ids_shape) :]
+    if axis != 0 or not ids_shape or None in ids_shape[1:] or None in rest:
+        return None
+    return size(ids_shape[1:]), size(rest)
+
+
 def take_backward_kernel(g, ids, axis, size):
     """Σ over the ids' positions p of g[p] added into entry ids[p]: the one-hot rows of
-    the ids times g, summed over the ids' axes. A broadcast product, not a reshape into one
-    matrix product: merging the batch axis with another would give a size that is not the
-    batch size, which lowering's buffers cannot hold."""
-    k, rest = np.ndim(ids), np.ndim(g) - axis - np.ndim(ids)
-    rows = (np.asarray(ids)[..., None] == np.arange(size)).astype(g.dtype)
+    the ids times g, summed over the ids' axes. Never a reshape that merges the batch axis
+    with another (lowering's buffers take every unknown size for the batch size)."""
+    ids = np.asarray(ids)
+    k, rest = ids.ndim, np.ndim(g) - axis - ids.ndim
+    rows = (ids[..., None] == np.arange(size)).astype(g.dtype)
+    split = _by_rows(np.shape(g), (None, *ids.shape[1:]), axis) if k else None
+    if split is not None:
+        per, features = split
+        rows = np.transpose(np.reshape(rows, (-1, per, size)), (0, 2, 1))
+        total = np.sum(np.matmul(rows, np.reshape(g, (-1, per, features))), axis=0)
+        return np.reshape(total, (size, *np.shape(g)[k:]))
     product = np.expand_dims(g, axis + k) * np.reshape(rows, rows.shape + (1,) * rest)
     return np.sum(product, axis=tuple(range(axis, axis + k))) if k else product
 
@@ -92,9 +109,15 @@ def take_backward_kernel(g, ids, axis, size):
 def _backward_parts(n: Node) -> Node:
     """take_backward_kernel's steps as ops, for lowering."""
     g, ids = n.inputs
-    axis, k = n.attrs["axis"], ids.ndim
+    axis, k, count = n.attrs["axis"], ids.ndim, n.attrs["size"]
     rest = g.ndim - axis - k
-    rows = one_hot(ids, n.attrs["size"], dtype=g.dtype)
+    rows = one_hot(ids, count, dtype=g.dtype)
+    split = _by_rows(g.shape, (None, *ids.shape[1:]), axis) if k else None
+    if split is not None:
+        per, features = split
+        rows = F.transpose(F.reshape(rows, shape=(-1, per, count)), axes=(0, 2, 1))
+        total = F.sum(F.matmul(rows, F.reshape(g, shape=(-1, per, features))), axis=0)
+        return F.reshape(total, shape=(count, *g.shape[k:]))
     if rest:
         rows = F.expand_dims(rows, axis=tuple(range(rows.ndim, rows.ndim + rest)))
     product = F.expand_dims(g, axis=(axis + k,)) * rows
