@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 import graphc as gc
 from graphc import GraphError
@@ -29,32 +30,32 @@ def gradient_through_time(
 ) -> Figure:
     """‖∂L/∂h_t‖ against the step t on a log scale, for one unrolled network (loss, its
     hidden states, values) or several: a mapping label -> (loss, hidden states, values).
-    Each line is annotated with how much the gradient shrinks from the last step to the
-    first: backpropagation through time multiplies one Jacobian ∂h_t/∂h_{t-1} per step."""
+    The legend gives how much each gradient shrinks from the last step to the first:
+    backpropagation through time multiplies one Jacobian ∂h_t/∂h_{t-1} per step."""
     runs = loss if isinstance(loss, Mapping) else {"": (loss, hidden_states, values)}
     fig = Figure(figsize=(7, 4.2), layout="constrained")
     ax = fig.subplots()
     for (label, (run_loss, hidden, run_values)), color in zip(runs.items(), COLORS * 4):
         norms = gradient_norms_through_time(run_loss, hidden, run_values)
-        steps = np.arange(1, len(norms) + 1)
-        ax.semilogy(steps, norms, marker="o", markersize=3, color=color, label=label or None)
         ratio = norms[0] / norms[-1] if norms[-1] > 0 else np.inf
-        ax.annotate(
-            f"‖∂L/∂h₁‖ / ‖∂L/∂h_T‖ = {ratio:.1e}",
-            (steps[0], norms[0]),
-            xytext=(4, 6),
-            textcoords="offset points",
-            fontsize=8,
+        shrink = f"‖∂L/∂h₁‖ / ‖∂L/∂h_T‖ = {ratio:.1e}"
+        steps = np.arange(1, len(norms) + 1)
+        ax.semilogy(
+            steps,
+            norms,
+            marker="o",
+            markersize=3,
             color=color,
+            label=f"{label}: {shrink}" if label else shrink,
         )
     ax.set(
         xlabel="time step t",
         ylabel="‖∂L/∂h_t‖",
         title=title or "the gradient through time (backpropagation through time)",
     )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3, which="both")
-    if len(runs) > 1 or next(iter(runs)):
-        ax.legend(fontsize=8)
+    ax.legend(fontsize=8)
     return fig
 
 
