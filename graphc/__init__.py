@@ -38,6 +38,7 @@ from .diff import (
 )
 from .evaluate import evaluate, init_params, init_state, inputs, params
 from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
+from .ops.cast import cast
 from .ops.binary import equal, greater, leaky_relu, maximum, minimum, prelu, where
 from .ops.elementwise import abs, exp, log, relu, sigmoid, sign, softplus, sqrt, tanh
 from .ops.layers import batch_norm, dropout
