@@ -304,7 +304,9 @@ class _Reader:
         entry = TABLE.get(node.op_type)
         if entry is None:
             raise OnnxError(
-                f"{where}: unknown op {node.op_type!r}; graphc reads {', '.join(sorted(TABLE))}"
+                f"{where}: unknown op {node.op_type!r} (graphc reads {len(TABLE)} ONNX ops, "
+                "listed in docs/onnx_ops.md; from_onnx(outputs=...) can leave out an output "
+                "that needs it)"
             )
         schema = self.onnx.defs.get_schema(node.op_type, self.opset)
         if schema.since_version > entry.newest:
