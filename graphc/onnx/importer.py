@@ -102,6 +102,7 @@ def _load(model):
         raise OnnxError(f"gc.from_onnx takes a path or an onnx.ModelProto, got {model!r}")
     if not proto.HasField("graph") or not (proto.graph.node or proto.graph.output):
         raise OnnxError(f"{source}: not an ONNX model (it holds no graph; truncated?)")
+    _opset(proto, source)
     _external_data(proto, source, folder)
     try:
         onnx.checker.check_model(proto)
@@ -109,6 +110,25 @@ def _load(model):
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise OnnxError(f"{source}: not a valid ONNX model: {first}") from None
     return proto, source
+
+
+def _opset(proto, source: str) -> int:
+    """The standard opset the model imports, if graphc reads it."""
+    versions = {o.domain or "ai.onnx": o.version for o in proto.opset_import}
+    if "ai.onnx" not in versions:
+        raise OnnxError(f"{source}: it imports no version of the standard ONNX opset")
+    opset, newest = versions["ai.onnx"], require_onnx().defs.onnx_opset_version()
+    if opset < MIN_OPSET:
+        raise OnnxError(
+            f"{source}: opset {opset} is too old; graphc reads opsets {MIN_OPSET} to "
+            f"{newest} (onnx.version_converter can upgrade the model)"
+        )
+    if opset > newest:
+        raise OnnxError(
+            f"{source}: opset {opset} is too new; graphc reads opsets {MIN_OPSET} to "
+            f"{newest} (the newest the installed onnx package knows)"
+        )
+    return opset
 
 
 def _external_data(proto, source: str, folder: str | None) -> None:
@@ -161,7 +181,7 @@ class _Reader:
         onnx = require_onnx()
         self.onnx, self.proto, self.source = onnx, proto, source
         self.graph = proto.graph
-        self.opset = self._opset()
+        self.opset = _opset(proto, source)
         self.initializers = {t.name: t for t in self.graph.initializer}
         marked = dict((p.key, p.value) for p in proto.metadata_props).get(FROZEN_KEY, "")
         self.frozen = set(frozen) | {n for n in marked.split(",") if n}
@@ -170,23 +190,6 @@ class _Reader:
         self.constants = constants
         self.declared = {v.name: v for v in [*self.graph.value_info, *self.graph.output]}
         self._inputs()
-
-    def _opset(self) -> int:
-        versions = {o.domain or "ai.onnx": o.version for o in self.proto.opset_import}
-        if "ai.onnx" not in versions:
-            raise OnnxError(f"{self.source}: it imports no version of the standard ONNX opset")
-        opset, newest = versions["ai.onnx"], self.onnx.defs.onnx_opset_version()
-        if opset < MIN_OPSET:
-            raise OnnxError(
-                f"{self.source}: opset {opset} is too old; graphc reads opsets {MIN_OPSET} to "
-                f"{newest} (onnx.version_converter can upgrade the model)"
-            )
-        if opset > newest:
-            raise OnnxError(
-                f"{self.source}: opset {opset} is too new; graphc reads opsets {MIN_OPSET} to "
-                f"{newest} (the newest the installed onnx package knows)"
-            )
-        return opset
 
     def _shape(self, value_info, what: str) -> tuple:
         if not value_info.type.HasField("tensor_type"):
