@@ -51,6 +51,7 @@ from .serialize import load, save
 from .passes import CostTable, OptimizeResult, optimize, specialize
 from .nn import dense, named
 from .montecarlo import mc_predict
+from .onnx import from_onnx, to_onnx
 from .lower import GridResult, Lowered, export, grid_search, lower
 
 

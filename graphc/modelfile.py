@@ -101,7 +101,8 @@ def import_model_file(path: str) -> ModuleType:
     """Import the Python file at `path` as a fresh module (its folder is importable)."""
     if os.path.isdir(path):
         raise ModelFileError(
-            f"{path}: is a folder; give a model file (.py) or a saved graph (.json)"
+            f"{path}: is a folder; give a model file (.py), a saved graph (.json) or an "
+            "ONNX model (.onnx)"
         )
     if not os.path.isfile(path):
         raise ModelFileError(f"{path}: no such file")
@@ -234,9 +235,17 @@ def check_data(raw: Any, loss: Node, source: str) -> dict[str, dict[str, np.ndar
     return result
 
 
-def load_model(path: str | os.PathLike, with_data: bool = True) -> Model:
-    """Load a model file (.py with `model()`) or a saved graph (.json); errors are one line."""
+def load_model(path: str | os.PathLike, with_data: bool = True, **onnx_flags) -> Model:
+    """Load a model file (.py with `model()`), a saved graph (.json) or an ONNX model
+    (.onnx, with `onnx_flags` for graphc.onnx.model.load_onnx_model: loss, labels,
+    prediction, need_loss); errors are one line."""
     path = os.fspath(path)
+    if path.endswith(".onnx"):
+        from .onnx.model import load_onnx_model  # needs the optional onnx package
+
+        if not os.path.isfile(path):
+            raise ModelFileError(f"{path}: no such file")
+        return load_onnx_model(path, **onnx_flags)
     if path.endswith(".json"):
         if not os.path.isfile(path):
             raise ModelFileError(f"{path}: no such file")
