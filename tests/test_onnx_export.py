@@ -161,3 +161,69 @@ def test_opsets_from_13_on(opset):
 def test_an_opset_out_of_range_is_refused(opset):
     with pytest.raises(OnnxError, match="opset must be an int from 13 to"):
         to_onnx(gc.exp(gc.input("x", (2,))), opset=opset)
+
+
+@pytest.fixture
+def registered():
+    """Register ops for one test only (the registry-walking suites never see them)."""
+    from graphc.ops.registry import register
+
+    names = []
+
+    def add(opdef):
+        names.append(opdef.name)
+        return register(opdef)
+
+    yield add
+    for name in names:
+        del REGISTRY[name]
+
+
+def test_a_new_op_made_of_known_primitives_exports_with_no_onnx_work(registered):
+    from graphc.ops.registry import OpDef
+
+    def infer(attrs, x, ids):
+        return (ids.shape[0] + 2, x.shape[1]), x.dtype
+
+    # a made-up op whose lowering uses np.pad and np.take with an index array
+    registered(
+        OpDef(
+            "onnx_test_pad_rows",
+            2,
+            infer,
+            kernel=lambda x, ids: np.pad(np.take(x, ids, axis=0), ((1, 1), (0, 0))),
+            nondiff=True,
+            decompose=lambda n: apply(
+                "onnx_test_pad", apply("onnx_test_take", *n.inputs), widths=((1, 1), (0, 0))
+            ),
+        )
+    )
+    registered(
+        OpDef(
+            "onnx_test_take",
+            2,
+            lambda attrs, x, ids: ((ids.shape[0], x.shape[1]), x.dtype),
+            kernel=lambda x, ids: np.take(x, ids, axis=0),
+            array_fn="take",
+            array_args=lambda n: (tuple(n.inputs), {"axis": 0}),
+            nondiff=True,
+        )
+    )
+    registered(
+        OpDef(
+            "onnx_test_pad",
+            1,
+            lambda attrs, x: ((x.shape[0] + 2, x.shape[1]), x.dtype),
+            kernel=lambda x, widths: np.pad(x, widths),
+            array_fn="pad",
+            array_args=lambda n: ((n.inputs[0], n.attrs["widths"]), {}),
+            nondiff=True,
+        )
+    )
+    x = gc.input("x", (5, 3))
+    ids = gc.input("ids", (4,), "int64")
+    y = apply("onnx_test_pad_rows", x, ids)
+    feed = {"x": np.arange(15.0).reshape(5, 3), "ids": np.array([4, 0, 0, 2])}
+    proto = to_onnx(y)
+    assert {"Gather", "Pad"} <= {n.op_type for n in proto.graph.node}
+    assert_close(run_ort(proto, feed)[0], gc.evaluate(y, feed), "float64")

@@ -358,9 +358,17 @@ def _broadcast_to(r: _Renderer, s: Statement) -> None:
 
 
 def _take(r: _Renderer, s: Statement) -> None:
+    """np.take: a Python int index drops the axis (a scalar), an index array gathers."""
     x, index = s.args
-    index = r.constant(np.int64(index[1]), "int64")  # a scalar index drops the axis
-    r.node("Gather", [r.tensor(x, s.dtype), index], s.target, axis=int(s.kwargs.get("axis", 0)))
+    ids = r.constant(np.int64(index[1]), "int64") if index[0] == "lit" else r.tensor(index, "int64")
+    r.node("Gather", [r.tensor(x, s.dtype), ids], s.target, axis=int(s.kwargs.get("axis", 0)))
+
+
+def _pad(r: _Renderer, s: Statement) -> None:
+    """np.pad with zeros: widths ((before, after) per axis) as ONNX's begins, then ends."""
+    x, widths = s.args
+    pads = [int(w[0]) for w in widths[1]] + [int(w[1]) for w in widths[1]]
+    r.node("Pad", [r.tensor(x, s.dtype), r.ints(pads)], s.target, mode="constant")
 
 
 # the primitives that take more than one same-named ONNX node
@@ -376,4 +384,5 @@ SPECIAL = {
     "expand_dims": _expand_dims,
     "broadcast_to": _broadcast_to,
     "take": _take,
+    "pad": _pad,
 }
