@@ -127,6 +127,9 @@ def test_external_data_missing_or_outside_the_models_folder(tmp_path):
     for outside in ("../secret.bin", str(secret)):
         with pytest.raises(OnnxError, match="outside the model's folder; graphc reads nothing"):
             from_onnx(_external(tmp_path, outside))
+    os.symlink(secret, tmp_path / "link.bin")  # a link beside the model leading out of it
+    with pytest.raises(OnnxError, match="outside the model's folder"):
+        from_onnx(_external(tmp_path, "link.bin"))
     (tmp_path / "weights.bin").write_bytes(np.full(12, 2.0).tobytes())
     (y,) = from_onnx(_external(tmp_path, "weights.bin"))  # inside the folder: read
     out = gc.evaluate(y, gc.init_params(y) | {"x": np.ones((1, 4))})

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..evaluate import init_params, init_state, leaf_value
 from ..files import write_bytes
-from ..ir import as_list, leaves, remember_orders
+from ..ir import as_list, leaves, remember_orders, topological_order
 from ..lower.decompose import primitive_graph
 from ..lower.emit import collector_paused, prepare
 from ..lower.names import Namer, comment
@@ -126,8 +126,6 @@ def _speakable(statement: Statement) -> bool:
 def _refuse(graph, statement: Statement) -> None:
     """Raise the error naming the graphc node (and the user's line) behind `statement`."""
     primitives, origins = primitive_graph(graph)
-    from ..ir import topological_order
-
     for node in topological_order(primitives):
         opdef = REGISTRY[node.op]
         if node.is_leaf or (opdef.helper or opdef.array_fn) != statement.call:

@@ -145,8 +145,9 @@ def _external_data(proto, source: str, folder: str | None) -> None:
     for tensor in external:
         entries = {e.key: e.value for e in tensor.external_data}
         location = entries.get("location", "")
-        path = os.path.normpath(os.path.join(folder, location))
-        inside = os.path.isabs(location) is False and path.startswith(folder + os.sep)
+        # symbolic links resolved: a link beside the model may not lead out of its folder
+        path = os.path.realpath(os.path.join(folder, location))
+        inside = not os.path.isabs(location) and path.startswith(os.path.realpath(folder) + os.sep)
         if not location or not inside:
             raise OnnxError(
                 f"{source}: tensor {tensor.name!r} keeps its data at {location!r}, outside "
