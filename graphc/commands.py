@@ -303,6 +303,12 @@ def _export_onnx(args: argparse.Namespace, model, out: str) -> int:
         except (OSError, ValueError, EOFError):
             raise CommandError(f"{args.params}: not an .npz file of arrays") from None
     outputs = model.outputs[1:] or [model.loss]
+    missing = [p.name for p in params(outputs) if values is not None and p.name not in values]
+    if missing:
+        raise CommandError(
+            f"{args.params}: no array for the param {missing[0]!r} (it holds "
+            f"{', '.join(sorted(values)) or 'nothing'})"
+        )
     proto = to_onnx(outputs, out, values=values, opset=args.opset, name=model.name)
     names = ", ".join(o.name for o in proto.graph.output)
     print(f"wrote {out} (ONNX opset {proto.opset_import[0].version}, outputs {names})")

@@ -44,13 +44,25 @@ def test_an_onnx_model_is_shown_compared_drawn_and_exported_with_a_loss(tmp_path
     assert main(["export", TORCH, *flags, "-o", str(script)]) == 0
     data = np.load(os.path.join(ROOT, "tests", "fixtures", "onnx_producers.npz"))
     np.savez(tmp_path / "d.npz", x=data["x"], y=data["y"])
+    saved = tmp_path / "trained.npz"
     run = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "d.npz"), "--epochs", "3"],
+        [sys.executable, str(script), str(tmp_path / "d.npz"), "--epochs", "3", "--save", saved],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert run.returncode == 0, run.stderr
+    # the script's trained params back out as ONNX
+    out = tmp_path / "trained.onnx"
+    assert main(["export", TORCH, "-o", str(out), "--params", str(saved)]) == 0
+    weights = {t.name: onnx.numpy_helper.to_array(t) for t in onnx.load(out).graph.initializer}
+    trained = dict(np.load(saved))
+    assert set(weights) == {"0.weight", "0.bias", "2.weight", "2.bias"}
+    for name, array in weights.items():
+        np.testing.assert_array_equal(array, trained[name])
+    np.savez(tmp_path / "partial.npz", **{"0.weight": trained["0.weight"]})
+    assert main(["export", TORCH, "-o", str(out), "--params", str(tmp_path / "partial.npz")]) == 1
+    assert "partial.npz: no array for the param '0.bias'" in capsys.readouterr().err
 
 
 def test_onnx_model_errors_are_one_line(capsys):
