@@ -227,3 +227,54 @@ def test_a_new_op_made_of_known_primitives_exports_with_no_onnx_work(registered)
     proto = to_onnx(y)
     assert {"Gather", "Pad"} <= {n.op_type for n in proto.graph.node}
     assert_close(run_ort(proto, feed)[0], gc.evaluate(y, feed), "float64")
+
+
+def _windows_kernel(x, kernel, stride, padding, dilation, fill=0.0):
+    """The windows of x (N, C, *size) as (N, *positions, C, *kernel), as the convolution
+    ops' helper computes them (a reference written from its definition)."""
+    d = len(kernel)
+    pad = ((0, 0), (0, 0), *padding)
+    x = np.pad(x, pad, constant_values=np.asarray(fill, dtype=x.dtype))
+    span = tuple(g * (k - 1) + 1 for k, g in zip(kernel, dilation))
+    view = np.lib.stride_tricks.sliding_window_view(x, span, axis=tuple(range(2, 2 + d)))
+    view = view[(slice(None), slice(None), *(slice(None, None, s) for s in stride))]
+    view = view[(Ellipsis, *(slice(None, None, g) for g in dilation))]
+    return np.ascontiguousarray(view.transpose((0, *range(2, 2 + d), 1, *range(2 + d, 2 + 2 * d))))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize(
+    "size, attrs",
+    [
+        ((5, 4), dict(kernel=(2, 3), stride=(2, 1), padding=((1, 0), (1, 1)), dilation=(1, 2))),
+        ((6, 6), dict(kernel=(3, 3), stride=(1, 1), padding=((1, 1), (1, 1)), dilation=(1, 1))),
+        ((7,), dict(kernel=(2,), stride=(2,), padding=((0, 1),), dilation=(1,), fill=-np.inf)),
+    ],
+)
+def test_the_windows_helper_of_convolutions_exports(registered, size, attrs, dtype, rng):
+    from graphc.ops.registry import OpDef
+
+    def infer(a, x):
+        spans = [g * (k - 1) + 1 for k, g in zip(a["kernel"], a["dilation"])]
+        padded = [n + lo + hi for n, (lo, hi) in zip(x.shape[2:], a["padding"])]
+        counts = [(p - sp) // st + 1 for p, sp, st in zip(padded, spans, a["stride"])]
+        return (x.shape[0], *counts, x.shape[1], *a["kernel"]), x.dtype
+
+    registered(
+        OpDef(
+            "onnx_test_windows",
+            1,
+            infer,
+            kernel=_windows_kernel,
+            helper="windows",
+            array_args=lambda n: ((n.inputs[0],), dict(n.attrs)),
+            nondiff=True,
+        )
+    )
+    attrs = {"fill": 0.0, **attrs}
+    x = gc.input("x", (None, 2, *size), dtype)
+    patches = apply("onnx_test_windows", x, **attrs)
+    feed = {"x": rng.normal(size=(3, 2, *size)).astype(dtype)}
+    (got,) = run_ort(to_onnx(patches), feed)
+    want = gc.evaluate(patches, feed)
+    np.testing.assert_array_equal(got, want)  # a gather moves values, exactly

@@ -118,9 +118,9 @@ def _check_opset(opset) -> int:
 
 
 def _speakable(statement: Statement) -> bool:
-    return not statement.helper and (
-        statement.call in SAME or statement.call in COMPARE or statement.call in SPECIAL
-    )
+    if statement.helper:
+        return statement.call in HELPERS
+    return statement.call in SAME or statement.call in COMPARE or statement.call in SPECIAL
 
 
 def _refuse(graph, statement: Statement) -> None:
@@ -131,7 +131,7 @@ def _refuse(graph, statement: Statement) -> None:
         if node.is_leaf or (opdef.helper or opdef.array_fn) != statement.call:
             continue
         origin = origins.roots.get(node.id, node)
-        what = "a random draw" if statement.helper else "an array-API primitive"
+        what = "a runtime helper" if statement.helper else "an array-API primitive"
         raise OnnxError(
             f"{node.site}: {origin.op} {origin.name or statement.target!r} cannot be written "
             f"as ONNX: it computes {what} ({statement.call!r}) that graphc's ONNX exporter "
@@ -268,6 +268,8 @@ class _Renderer:
         if s.call in SAME:
             operands = [self.tensor(a, s.dtype) for a in s.args]
             self.node(SAME[s.call], operands, s.target)
+        elif s.helper:
+            HELPERS[s.call](self, s)
         elif s.call in COMPARE:
             common = _common_dtype([self.dtype_of(a) for a in s.args], s.args)
             operands = [self.tensor(a, common) for a in s.args]
@@ -384,3 +386,39 @@ SPECIAL = {
     "take": _take,
     "pad": _pad,
 }
+
+
+def _windows(r: _Renderer, s: Statement) -> None:
+    """The convolution ops' `windows` helper: every window of x (N, C, *size), padded
+    with `fill`, as (N, *positions, C, *kernel). ONNX has no such op, so the spatial axes
+    are flattened and gathered at precomputed flat indices (exact for every dtype, where a
+    Conv with one-hot weights would run in float32 only on common runtimes)."""
+    (x,) = s.args
+    k = s.kwargs
+    kernel, stride, dilation = k["kernel"], k["stride"], k["dilation"]
+    padding, d = k["padding"], len(k["kernel"])
+    data = r.tensor(x, s.dtype)
+    size = r.plan.shapes[x[1]][2:]
+    if any(lo or hi for lo, hi in padding):
+        pads = [0, 0, *(lo for lo, _ in padding), 0, 0, *(hi for _, hi in padding)]
+        fill = r.constant(k.get("fill", 0.0), s.dtype)
+        data = r.node("Pad", [data, r.ints(pads), fill], mode="constant")
+    padded = [n + lo + hi for n, (lo, hi) in zip(size, padding)]
+    channels = r.plan.shapes[x[1]][1]
+    flat = r.node("Reshape", [data, r.ints([0, channels, int(np.prod(padded))])])
+    spans = [g * (n - 1) + 1 for n, g in zip(kernel, dilation)]
+    counts = [(p - span) // st + 1 for p, span, st in zip(padded, spans, stride)]
+    grids = np.meshgrid(
+        *[np.arange(m) * st for m, st in zip(counts, stride)],
+        *[np.arange(n) * g for n, g in zip(kernel, dilation)],
+        indexing="ij",
+    )
+    coordinates = [grids[i] + grids[d + i] for i in range(d)]
+    index = np.ravel_multi_index(coordinates, padded).astype(np.int64)
+    gathered = r.node("Gather", [flat, r.constant(index, "int64")], axis=2)
+    perm = [0, *range(2, 2 + d), 1, *range(2 + d, 2 + 2 * d)]
+    r.node("Transpose", [gathered], s.target, perm=perm)
+
+
+# the runtime helpers (target-specific functions) ONNX can say; dropout's random mask is not
+HELPERS = {"windows": _windows}
