@@ -192,7 +192,19 @@ class _Renderer:
             outputs.append(
                 helper.make_tensor_value_info(value, ELEM_TYPES[node.dtype], onnx_shape(node.shape))
             )
-        body = helper.make_graph(self.nodes, comment(name, 60), inputs, outputs, initializers)
+        declared = {o.name for o in outputs}
+        # every statement's value with graphc's shape and dtype: viewers show them, and the
+        # checker's shape inference must agree with graphc's on each
+        value_info = [
+            helper.make_tensor_value_info(
+                s.target, ELEM_TYPES[s.dtype], onnx_shape(self.plan.shapes[s.target])
+            )
+            for s in self.plan.statements
+            if s.target not in declared
+        ]
+        body = helper.make_graph(
+            self.nodes, comment(name, 60), inputs, outputs, initializers, value_info=value_info
+        )
         opsets = [helper.make_opsetid("", self.opset)]
         model = helper.make_model(
             body,
