@@ -66,6 +66,9 @@ def test_sklearn_mlp_keeps_its_probabilities_and_trains_further(data, tmp_path):
 def test_torch_mlp_keeps_its_logits_trains_and_round_trips(data, tmp_path):
     (logits,) = from_onnx(os.path.join(FIXTURES, "torch_mlp.onnx"))
     assert gc.inputs(logits)[0].shape == (None, 4)  # torch's dynamic batch stays symbolic
+    # each Gemm is a composite in a scope of its own: two boxes in a picture, not one
+    scopes = {n.scope for n in gc.topological_order(logits) if n.scope}
+    assert scopes == {"0.Gemm/gemm", "2.Gemm/gemm"}
     values = gc.init_params(logits) | {"x": data["x"]}
     np.testing.assert_allclose(
         gc.evaluate(logits, values), data["torch_logits"], rtol=1e-5, atol=1e-6

@@ -33,7 +33,9 @@ def _gemm(b: Read):
     a, w, *rest = b.inputs
     at = b.attrs
     c = rest[0] if rest else None
-    return typed(gemm(a, w, c, at["alpha"], at["beta"], at["transA"], at["transB"]), a.dtype)
+    with b.scope():
+        y = gemm(a, w, c, at["alpha"], at["beta"], at["transA"], at["transB"])
+    return typed(y, a.dtype)
 
 
 def _channels(v: Node, ndim: int) -> Node:
@@ -56,7 +58,8 @@ def _batch_norm(b: Read):
         raise OnnxError("BatchNormalization in training mode is not supported")
     if not b.attrs["spatial"]:
         raise OnnxError("BatchNormalization with spatial=0 is not supported")
-    return batch_norm_inference(*b.inputs[:5], b.attrs["epsilon"])
+    with b.scope():
+        return batch_norm_inference(*b.inputs[:5], b.attrs["epsilon"])
 
 
 @composite(label="layer norm", board=("(x − mean) / √(var + ε) · γ + β over the last axes",))
@@ -74,9 +77,9 @@ def onnx_layer_norm(x, scale, bias, axis: int, eps: float):
 @onnx_op("LayerNormalization", 17, axis=-1, epsilon=1e-5, stash_type=1)
 def _layer_norm(b: Read):
     x, scale, *rest = b.inputs
-    y, mu, inv_std = onnx_layer_norm(
-        x, scale, rest[0] if rest else None, b.attrs["axis"], b.attrs["epsilon"]
-    )
+    bias = rest[0] if rest else None
+    with b.scope():
+        y, mu, inv_std = onnx_layer_norm(x, scale, bias, b.attrs["axis"], b.attrs["epsilon"])
     return (y, mu, inv_std)[: len(b.outputs)]
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...ir import Node
+from ...ir import Node, scope
 from ...ops.cast import cast
 from ...ops.registry import FLOAT_DTYPES
 from .. import OnnxError
@@ -43,6 +43,12 @@ class Read:
     def __init__(self, node, inputs, attrs, version, static, outputs):
         self.node, self.inputs, self.attrs, self.version = node, inputs, attrs, version
         self._static, self.outputs = static, outputs
+
+    def scope(self):
+        """A scope named after the ONNX node, for a composite's nodes: two Gemm layers are
+        two boxes in a picture, not one."""
+        name = (self.node.name or self.node.output[0]).strip("/").replace("/", ".")
+        return scope(name or self.node.op_type)
 
     def static(self, k: int, what: str) -> np.ndarray | None:
         """The value of input `k`, which must be known when the model is read."""
