@@ -1,7 +1,7 @@
 """ONNX in and out: `gc.to_onnx` writes a graph's inference graph as an ONNX model, and
 `gc.from_onnx` reads an ONNX model back as graphc nodes.
 
-The exporter is one more renderer of the lowering plan (graphc/lower/plan.py): every op
+The exporter is one more renderer of the lowering plan (graphc/codegen/plan.py): every op
 decomposes into array-API primitives ("add", "exp", "matmul", "sum", ...), and export.py
 spells each primitive in ONNX, so a new op that decomposes into known primitives exports
 with no ONNX work. The importer (importer.py) reads each ONNX node through a table keyed

@@ -2,7 +2,7 @@
 
 The graph is specialized for inference (batch norm with its running statistics, dropout
 the identity), optimized and planned exactly as for generated NumPy code
-(graphc/lower/plan.py): one statement per array-API primitive. This module is the plan's
+(graphc/codegen/plan.py): one statement per array-API primitive. This module is the plan's
 ONNX renderer: it knows only how ONNX spells each primitive (`SAME` for the one-node
 spellings, `SPECIAL` for the rest), so an op that decomposes into known primitives
 exports with no work here, and a primitive ONNX cannot say is refused with one error
@@ -22,13 +22,13 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..evaluate import init_params, init_state, leaf_value
+from ..codegen.decompose import primitive_graph
+from ..codegen.lowering import collector_paused, prepare
+from ..codegen.names import Namer, comment
+from ..codegen.plan import Plan, Statement, plan_function
+from ..evaluation import init_params, init_state, leaf_value
 from ..files import write_bytes
 from ..ir import as_list, leaves, remember_orders, topological_order
-from ..lower.decompose import primitive_graph
-from ..lower.emit import collector_paused, prepare
-from ..lower.names import Namer, comment
-from ..lower.plan import Plan, Statement, plan_function
 from ..ops.registry import REGISTRY
 from . import OnnxError, require_onnx
 

@@ -4,9 +4,9 @@ training objective."""
 
 from __future__ import annotations
 
+from ..modelfile import Model, ModelFileError
 from ..ops import losses
 from ..ops.leaves import input as make_input
-from ..modelfile import Model, ModelFileError
 from . import OnnxError
 from .importer import from_onnx
 

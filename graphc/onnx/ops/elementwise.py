@@ -16,7 +16,6 @@ from ...ops.registry import FLOAT_DTYPES, F
 from .. import OnnxError
 from .table import Read, binary_op, float_only, onnx_op, same_type, typed, unary_op
 
-
 # ---- elementwise -----------------------------------------------------------------------
 
 binary_op("Add", 14, lambda x, y: x + y)

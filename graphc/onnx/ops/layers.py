@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-
-from ...ir import Node, composite
+from ...ir import Node
+from ...ops.composite import composite
 from ...ops.elementwise import sqrt
 from ...ops.reductions import log_softmax, mean, softmax
 from ...ops.shape import matmul, reshape, transpose
 from .. import OnnxError
-from .table import Read, float_only, same_type, onnx_op, typed
-
+from .table import Read, float_only, onnx_op, same_type, typed
 
 # ---- linear algebra and layers ------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from ...ir import Node
@@ -16,7 +15,6 @@ from ...ops.registry import F, apply
 from ...ops.shape import expand_dims, reshape, transpose
 from .. import OnnxError
 from .table import Read, onnx_op, typed
-
 
 # ---- reductions ------------------------------------------------------------------------
 
