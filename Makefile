@@ -40,7 +40,7 @@ browser:
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,jax]'
+	$(PY) -m pip install -q -e '.[test,jax,onnx]'
 	touch $(STAMP)
 
 clean:

@@ -41,9 +41,11 @@ from .evaluation import evaluate, init_params, init_state, inputs, params
 from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
 from .montecarlo import mc_predict
 from .nn import conv, dense, named
+from .onnx import from_onnx, to_onnx
 from .ops.activations import elu, erf, expm1, gelu, silu
 from .ops.attention import attention, attention_weights
 from .ops.binary import equal, greater, leaky_relu, masked_fill, maximum, minimum, prelu, where
+from .ops.cast import cast
 from .ops.conv import conv1d, conv2d
 from .ops.elementwise import abs, exp, log, relu, sigmoid, sign, softplus, sqrt, tanh
 from .ops.gather import embedding, take

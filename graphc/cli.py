@@ -49,7 +49,21 @@ def _add_picture_options(parser: argparse.ArgumentParser) -> None:
 
 # ---- the parser ------------------------------------------------------------------------
 
-MODEL_HELP = "a model file (.py defining model()) or a saved graph (.json)"
+MODEL_HELP = "a model file (.py defining model()), a saved graph (.json) or an ONNX model (.onnx)"
+
+
+def _add_onnx_options(parser: argparse.ArgumentParser) -> None:
+    """What an .onnx model, which holds no loss, needs to be trained or differentiated."""
+    group = parser.add_argument_group("for an .onnx model")
+    group.add_argument(
+        "--loss",
+        choices=["softmax_cross_entropy", "mse", "binary_cross_entropy_with_logits"],
+        help="the loss on the model's prediction",
+    )
+    group.add_argument("--labels", metavar="NAME", help="the input holding the targets (y)")
+    group.add_argument(
+        "--prediction", metavar="OUTPUT", help="the ONNX output the loss reads (the first)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", help="list a model's inputs, params, ops and data")
     show.add_argument("model", help=MODEL_HELP)
+    _add_onnx_options(show)
     show.set_defaults(run=commands.show)
 
     render = sub.add_parser(
@@ -76,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="draw the forward or backward graph (SVG, PNG, PDF or DOT by the output's suffix)",
     )
     render.add_argument("model", help=MODEL_HELP)
+    _add_onnx_options(render)
     render.add_argument(
         "-o", "--output", help="the picture to write (default: MODEL-forward.svg in this folder)"
     )
@@ -113,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write one HTML page that steps through backprop gate by gate (→/← keys)",
     )
     explain.add_argument("model", help=MODEL_HELP)
+    _add_onnx_options(explain)
     explain.add_argument(
         "-o", "--output", help="the .html page to write (default: MODEL-backprop.html here)"
     )
@@ -124,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         "compare", help="differentiate four ways and compare error, evaluations and time"
     )
     compare.add_argument("model", help=MODEL_HELP)
+    _add_onnx_options(compare)
     compare.add_argument(
         "--methods",
         nargs="+",
@@ -151,9 +169,19 @@ def build_parser() -> argparse.ArgumentParser:
         "export", help="write training code for the model (NumPy only, or JAX with --backend jax)"
     )
     export.add_argument("model", help=MODEL_HELP)
+    _add_onnx_options(export)
     export.add_argument(
-        "-o", "--output", help="the .py file to write (default: MODEL_train.py in this folder)"
+        "-o",
+        "--output",
+        help="the .py file to write (default: MODEL_train.py in this folder), or an .onnx "
+        "file: the inference graph as ONNX",
     )
+    export.add_argument(
+        "--params",
+        metavar="FILE.npz",
+        help="with -o FILE.onnx: the trained params (graphc train --save, or the script's)",
+    )
+    export.add_argument("--opset", type=int, help="with -o FILE.onnx: the ONNX opset (18)")
     _add_optimizer_options(export)
     export.add_argument("--epochs", type=int, default=10, help="the script's default (10)")
     export.add_argument(

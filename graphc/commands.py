@@ -38,8 +38,9 @@ class CommandError(GraphError):
     """A problem with the command line itself (bad option value, unwritable output)."""
 
 
-def _load(args: argparse.Namespace, with_data: bool = False):
-    return load_model(args.model, with_data=with_data)
+def _load(args: argparse.Namespace, with_data: bool = False, need_loss: bool = True):
+    flags = {k: getattr(args, k, None) for k in ("loss", "labels", "prediction")}
+    return load_model(args.model, with_data=with_data, need_loss=need_loss, **flags)
 
 
 def _ensure_folder(path: str) -> None:
@@ -87,11 +88,12 @@ def check_outputs(
 
 def show(args: argparse.Namespace) -> int:
     """List a model's inputs, params, state, ops and data sizes."""
-    model = _load(args, with_data=True)
+    model = _load(args, with_data=True, need_loss=False)
     order = topological_order(model.outputs)
     ops = Counter(n.op for n in order if not n.is_leaf)
     named = f"{model.loss.name!r} " if model.loss.name else ""
-    print(f"{model.source}: loss {named}({model.loss.op}), {len(order)} nodes")
+    what = "loss" if model.loss.shape == () else f"output {_shape(model.loss.shape)}"
+    print(f"{model.source}: {what} {named}({model.loss.op}), {len(order)} nodes")
     leaf_nodes = inputs(model.outputs) + params(model.outputs) + leaves(model.outputs, "state")
     width = max((len(n.name) for n in leaf_nodes), default=0)
     total = 0
@@ -123,8 +125,8 @@ def render(args: argparse.Namespace) -> int:
     import visual
 
     check_outputs(args, {"-o": args.output}, {"-o": PICTURES})
-    model = _load(args, with_data=args.values)
     kind = "backward" if args.backward else "combined" if args.combined else "forward"
+    model = _load(args, with_data=args.values, need_loss=args.values or kind != "forward")
     out = args.output or f"{model.name}-{kind}.svg"
     check_outputs(args, {"-o": out})
     _check_drawable(model, kind, args.collapse, out)
@@ -251,10 +253,13 @@ def _predictions(model):
 
 def export(args: argparse.Namespace) -> int:
     """Write the NumPy-only training script (and, with --data, its data as .npz)."""
-    check_outputs(args, {"-o": args.output, "--data": args.data}, {"-o": (".py",)})
-    model = _load(args, with_data=bool(args.data))
+    check_outputs(args, {"-o": args.output, "--data": args.data}, {"-o": (".py", ".onnx")})
+    to_onnx = bool(args.output) and args.output.lower().endswith(".onnx")
+    model = _load(args, with_data=bool(args.data), need_loss=not to_onnx)
     out = args.output or f"{model.name}_train.py"
     check_outputs(args, {"-o": out, "--data": args.data})
+    if to_onnx:
+        return _export_onnx(args, model, out)
     export_module(
         model.loss,
         out,
@@ -280,6 +285,33 @@ def export(args: argparse.Namespace) -> int:
             f"train it: python {out} DATA.npz  (arrays named "
             f"{', '.join(n.name for n in inputs(model.loss))}; python {out} --help)"
         )
+    return 0
+
+
+def _export_onnx(args: argparse.Namespace, model, out: str) -> int:
+    """Write the model's inference graph (its predictions) as ONNX, with trained params
+    from --params when given."""
+    from .onnx import to_onnx
+
+    values = None
+    if args.params:
+        if not os.path.isfile(args.params):
+            raise CommandError(f"{args.params}: no such file")
+        try:
+            with np.load(args.params, allow_pickle=False) as archive:
+                values = {key: archive[key] for key in archive.files}
+        except (OSError, ValueError, EOFError):
+            raise CommandError(f"{args.params}: not an .npz file of arrays") from None
+    outputs = model.outputs[1:] or [model.loss]
+    missing = [p.name for p in params(outputs) if values is not None and p.name not in values]
+    if missing:
+        raise CommandError(
+            f"{args.params}: no array for the param {missing[0]!r} (it holds "
+            f"{', '.join(sorted(values)) or 'nothing'})"
+        )
+    proto = to_onnx(outputs, out, values=values, opset=args.opset, name=model.name)
+    names = ", ".join(o.name for o in proto.graph.output)
+    print(f"wrote {out} (ONNX opset {proto.opset_import[0].version}, outputs {names})")
     return 0
 
 

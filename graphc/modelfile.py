@@ -101,7 +101,8 @@ def import_model_file(path: str) -> ModuleType:
     """Import the Python file at `path` as a fresh module (its folder is importable)."""
     if os.path.isdir(path):
         raise ModelFileError(
-            f"{path}: is a folder; give a model file (.py) or a saved graph (.json)"
+            f"{path}: is a folder; give a model file (.py), a saved graph (.json) or an "
+            "ONNX model (.onnx)"
         )
     if not os.path.isfile(path):
         raise ModelFileError(f"{path}: no such file")
@@ -234,9 +235,21 @@ def check_data(raw: Any, loss: Node, source: str) -> dict[str, dict[str, np.ndar
     return result
 
 
-def load_model(path: str | os.PathLike, with_data: bool = True) -> Model:
-    """Load a model file (.py with `model()`) or a saved graph (.json); errors are one line."""
+def load_model(path: str | os.PathLike, with_data: bool = True, **onnx_flags) -> Model:
+    """Load a model file (.py with `model()`), a saved graph (.json) or an ONNX model
+    (.onnx, with `onnx_flags` for graphc.onnx.model.onnx_outputs: loss, labels,
+    prediction, need_loss); errors are one line."""
     path = os.fspath(path)
+    if path.endswith(".onnx"):
+        from .onnx.model import onnx_outputs  # needs the optional onnx package
+
+        if not os.path.isfile(path):
+            raise ModelFileError(f"{path}: no such file")
+        try:
+            outputs = onnx_outputs(path, **onnx_flags)
+        except GraphError as error:
+            raise ModelFileError(str(error)) from None
+        return Model(outputs[0], path, outputs=outputs)
     if path.endswith(".json"):
         if not os.path.isfile(path):
             raise ModelFileError(f"{path}: no such file")

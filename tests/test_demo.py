@@ -5,7 +5,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -19,17 +18,16 @@ from graphc.demo import lecture_network
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """Run the `graphc demo --out DIR` console command once, timed; (folder, printed text,
-    the files it listed)."""
+    """Run the `graphc demo --out DIR` console command once; (folder, printed text, the files
+    it listed). How long it takes is benchmarks' business, not a test's: a loaded machine
+    must not turn the suite red."""
     out = tmp_path_factory.mktemp("demo") / "out"
     script = os.path.join(os.path.dirname(sys.executable), "graphc")
-    start = time.perf_counter()
     done = subprocess.run(
         [script, "demo", "--out", str(out)], capture_output=True, text=True, timeout=120
     )
-    seconds = time.perf_counter() - start
     assert done.returncode == 0, done.stderr
-    assert done.stderr == "" and seconds < 30
+    assert done.stderr == ""
     text = done.stdout
     listed = text.split("== written ==")[1].strip().splitlines()
     files = {os.path.basename(line.split()[0]): line.split()[0] for line in listed}

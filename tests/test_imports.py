@@ -3,7 +3,7 @@
 Imports are read with `ast` from the source, lazy ones inside functions included: a lazy
 import still ties the two modules together (it only hides the circle until run time). A
 module is known by the package it belongs to: graphc.ops, graphc.diff, graphc.passes,
-graphc.codegen and visual each count as one, every top-level module (graphc.ir,
+graphc.codegen, graphc.onnx and visual each count as one, every top-level module (graphc.ir,
 graphc.evaluation, graphc.trainer, ...) and the package face `graphc` (its __init__) as
 their own. `import graphc.x` reaches graphc.x, not the face that re-exports everything.
 """
@@ -17,7 +17,7 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PACKAGES = ("graphc.ops", "graphc.diff", "graphc.passes", "graphc.codegen", "visual")
+PACKAGES = ("graphc.ops", "graphc.diff", "graphc.passes", "graphc.codegen", "graphc.onnx", "visual")
 
 
 def module_name(path: pathlib.Path) -> str:

@@ -5,6 +5,7 @@ from . import (
     activations,
     attention,
     binary,
+    cast,
     conv,
     elementwise,
     fused,
