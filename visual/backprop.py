@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from graphc import Node
 
 from .draw import draw
-from .gates import GateNumbers, composite_rules, full, gate_numbers, input_name, short
+from .gates import GateNumbers, composite_rules, full, gate_numbers, short
 from .labels import caption
 from .mode import mode_title
 from .output import Picture
@@ -65,6 +65,8 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit
         if node.id in numbers.groups and gate is None:
             continue  # inside a box: the box shows its result's numbers
         kind = "composite" if gate and gate.composite else drawing.kinds.get(node.id, "op")
+        if not node.is_leaf and not node.name and node.id not in numbers.groups:
+            drawing.titles[node.id] = numbers.names[node.id]  # unique: the rules use it
         show_value = shown.complete or node.id in shown.values
         show_grad = shown.complete or node.id in shown.gates
         notes, tips = [], []
@@ -78,13 +80,13 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit
             notes.append((f"{what} = {short(g, floor)}", _ink(GRAD_COLOR, show_grad, kind)))
             tips.append(f"{what} = {full(g, floor, tip_limit)}")
         if gate is not None and node.id in numbers.flow:
-            for line in composite_rules(gate.composite):
+            for line in composite_rules(numbers, gate):
                 notes.append((line, _ink(RULE_COLOR, show_grad, kind)))
             for child in gate.inputs if gate.composite is None else ():
                 key = (child.id, node.id)
                 if key not in numbers.downstream:
                     continue
-                name = input_name(child, numbers.gates, numbers.groups)
+                name = numbers.names[child.id]
                 text = f"∂/∂{name}: {numbers.rules.get(key, '')}"
                 if key in numbers.local and not constant(numbers.rules.get(key, "")):
                     text += f" = {short(numbers.local[key], floor)}"
