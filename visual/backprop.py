@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from graphc import Node
 
 from .draw import draw
-from .gates import GateNumbers, composite_rules, full, gate_numbers, short
+from .gates import GateNumbers, composite_rules, full, gate_numbers, short, summed_terms
 from .labels import caption
 from .mode import mode_title
 from .output import Picture
@@ -72,12 +72,12 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit
         notes, tips = [], []
         if node.id in numbers.values:
             value = numbers.values[node.id]
-            notes.append((f"= {short(value)}", _ink(VALUE_COLOR, show_value, kind)))
+            notes += _lines(f"= {short(value, rows=True)}", _ink(VALUE_COLOR, show_value, kind))
             tips.append(f"value = {full(value, 0.0, tip_limit)}")
         if node.id in numbers.upstream:
             g = numbers.upstream[node.id]
             what = f"∂L/∂{caption(node)}" if node.is_leaf else "↑ upstream ∂L/∂out"
-            notes.append((f"{what} = {short(g, floor)}", _ink(GRAD_COLOR, show_grad, kind)))
+            notes += _lines(f"{what} = {short(g, floor, True)}", _ink(GRAD_COLOR, show_grad, kind))
             tips.append(f"{what} = {full(g, floor, tip_limit)}")
         if gate is not None and node.id in numbers.flow:
             for line in composite_rules(numbers, gate):
@@ -89,9 +89,12 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit
                 name = numbers.names[child.id]
                 text = f"∂/∂{name}: {numbers.rules.get(key, '')}"
                 if key in numbers.local and not constant(numbers.rules.get(key, "")):
-                    text += f" = {short(numbers.local[key], floor)}"
+                    text += f" = {short(numbers.local[key], floor, True)}"
                     tips.append(f"local ∂out/∂{name} = {full(numbers.local[key], 0.0, tip_limit)}")
-                notes.append((text, _ink(RULE_COLOR, show_grad, kind)))
+                summed = summed_terms(numbers, key)
+                if summed is not None:  # upstream × local has the gate's shape: a sum
+                    text += f"; ∂ summed {summed[1]}"
+                notes += _lines(text, _ink(RULE_COLOR, show_grad, kind))
         drawing.notes[node.id] = notes
         drawing.tooltips[node.id] = "; ".join(tips) or caption(node)
         if node.id == shown.current:
@@ -113,6 +116,11 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit
                 "penwidth": gradient_width(m) if visible else "1",
             }
     return drawing
+
+
+def _lines(text: str, color: str) -> list[tuple[str, str]]:
+    """A note of several lines (a matrix, one row each) as notes of one line each."""
+    return [(line.strip(), color) for line in text.split("\n")]
 
 
 def constant(rule: str) -> bool:

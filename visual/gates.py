@@ -234,8 +234,9 @@ def summed_terms(numbers: GateNumbers, key: tuple[int, int]) -> tuple[np.ndarray
     return terms, what
 
 
-def short(array, floor: float = 0.0) -> str:
-    """A number or small array for the picture: in full up to six numbers, else summarized."""
+def short(array, floor: float = 0.0, rows: bool = False) -> str:
+    """A number or small array for the picture: in full up to six numbers, else summarized;
+    with `rows`, a matrix keeps one line per row (a narrower node)."""
     a = denoise(np.asarray(array), floor)
     if a.size == 0:
         return "empty"
@@ -245,7 +246,7 @@ def short(array, floor: float = 0.0) -> str:
         return summarize(a, floor)
     return np.array2string(
         a, separator=", ", formatter={"all": lambda v: number(float(v))}, max_line_width=200
-    ).replace("\n", "")
+    ).replace("\n", "\n" if rows else "")
 
 
 def matrix(array, floor: float = 0.0, limit: int = 60) -> str:

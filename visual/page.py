@@ -1,6 +1,6 @@
 """`visual.step_through`: one self-contained HTML page that steps through backprop on a
-graph: the forward pass node by node, then the backward pass gate by gate (→/← keys,
-buttons, a frame counter, #frame=N in the URL). Every frame is an SVG the real `dot` made of
+graph: the forward pass node by node, then the backward pass gate by gate (→/← and clicker
+keys, buttons, a frame counter, #frame=N in the URL, a presentation mode for projectors). Every frame is an SVG the real `dot` made of
 the same layout; a side panel says what happens at the current node, with its numbers."""
 
 from __future__ import annotations
@@ -71,34 +71,34 @@ def _backward_panel(numbers: GateNumbers, gate: Gate, k: int, total: int) -> str
     ]
     rules = composite_rules(numbers, gate)
     parts += [f'<p class="rule">{html.escape(line)}</p>' for line in rules]
-    rows = []
+    blocks = []
     for child in gate.inputs:
         key = (child.id, node.id)
         if key not in numbers.downstream:
             continue
-        local = html.escape(numbers.rules.get(key, "see the rule above"))
-        if key in numbers.local and not constant(numbers.rules.get(key, "")):
-            local += f" = {_pre(matrix(numbers.local[key], floor))}"
+        name = html.escape(numbers.names[child.id])
         down = _pre(matrix(numbers.downstream[key], floor))
+        if key in numbers.rules:
+            local = html.escape(numbers.rules[key])
+            if key in numbers.local and not constant(numbers.rules[key]):
+                local += f" = {_pre(matrix(numbers.local[key], floor))}"
+            lines = [f"<p>local ∂out/∂{name} = {local}</p>"]
+            product = "downstream = upstream × local"
+        else:  # a box: its rule above gives the downstream from the upstream
+            lines, product = [], "downstream, by the rule above"
         summed = summed_terms(numbers, key)
-        if summed is not None:  # a broadcast input: say so, and show the terms and their sum
+        if summed is None:
+            lines.append(f'<p class="grad">{product} = {down}</p>')
+        else:  # a broadcast input (a bias over the rows): the terms, then their sum
             terms, what = summed
-            down = (
-                f"terms upstream × local = {_pre(matrix(terms, floor))}"
-                f'<br><span class="sum">Σ {what} = </span>{down}'
+            lines.append(
+                f'<p class="grad">upstream × local, term by term = {_pre(matrix(terms, floor))}</p>'
             )
-        rows.append(
-            f"<tr><td>{html.escape(numbers.names[child.id])}</td>"
-            f'<td>{local}</td><td class="grad">{down}</td></tr>'
-        )
-    if rows:
-        parts.append(
-            "<table><tr><th>input</th><th>local ∂out/∂input</th>"
-            "<th>downstream = upstream × local (summed where the input was broadcast)</th>"
-            "</tr>" + "".join(rows) + "</table>"
-        )
-    else:
-        parts.append("<p>no input of this gate needs a gradient</p>")
+            lines.append(
+                f'<p class="grad"><span class="sum">downstream = Σ {what}</span> = {down}</p>'
+            )
+        blocks.append(f'<section class="input"><h3>into {name}</h3>{"".join(lines)}</section>')
+    parts += blocks or ["<p>no input of this gate needs a gradient</p>"]
     return "".join(parts)
 
 
@@ -175,7 +175,9 @@ def step_through(
 ) -> str:
     """Write one self-contained HTML page (no network, no other file) that steps through
     backprop on `loss`: the forward pass node by node, then the backward pass gate by gate,
-    with →/← keys, buttons and #frame=N (1-based) in the URL. Returns the path written."""
+    with →/← (and a clicker's PageDown/PageUp, Home, End) keys, buttons and #frame=N
+    (1-based) in the URL; P (or #frame=N&present) switches to presentation mode: large text,
+    the current node and its neighbours in focus. Returns the path written."""
     check_values(values, "step_through")
     if not isinstance(path, (str, Path)):
         raise GraphError(f"step_through needs the path of the .html file to write, got {path!r}")
