@@ -1,7 +1,8 @@
 """`visual.step_through`: one self-contained HTML page that steps through backprop on a
 graph: the forward pass node by node, then the backward pass gate by gate (→/← and clicker
-keys, buttons, a frame counter, #frame=N in the URL, a presentation mode for projectors). Every frame is an SVG the real `dot` made of
-the same layout; a side panel says what happens at the current node, with its numbers."""
+keys, buttons, a frame counter, #frame=N in the URL, a presentation mode for projectors).
+Every frame is an SVG the real `dot` made of the same layout; a side panel says what happens
+at the current node, with its numbers."""
 
 from __future__ import annotations
 
