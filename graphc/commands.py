@@ -313,6 +313,10 @@ def train(args: argparse.Namespace) -> int:
     print(f"final: {summary}")
     if result.test:
         print("test: " + "  ".join(format_metric(k, v) for k, v in result.test.items()))
+    from visual.diagnose import diagnose  # the lecture's reading of the curves, in words
+
+    reading = diagnose(result.history)
+    print(f"curves: {reading.kind}: {reading.text}")
     _write_training_outputs(args, model, result)
     return 0
 
