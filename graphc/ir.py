@@ -13,6 +13,7 @@ import contextvars
 import functools
 import inspect
 import itertools
+import operator
 import os
 import sys
 import weakref
@@ -22,8 +23,6 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-
-import operator
 
 from .errors import DuplicateNameError, GraphError
 

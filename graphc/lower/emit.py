@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from ..errors import GraphError
 from ..feeds import check_class_ids, class_counts
 from ..ir import Node, as_list, leaves, remember_orders
-from ..passes.specialize import specialize
 from ..passes import optimize as run_passes
+from ..passes.specialize import specialize
 from .module import Module
 from .names import comment, np_dtype
 from .plan import plan_function

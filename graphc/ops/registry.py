@@ -8,8 +8,8 @@ users call (through `F`), so derivatives are ordinary graphs.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
