@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.ir import COMPOSITE_SCOPES
+from graphc.ops.composite import COMPOSITE_SCOPES
 from graphc.ops.registry import REGISTRY, apply
 from visual.backprop import everything, gate_drawing
 from visual.gates import composite_rules, gate_numbers, summed_terms

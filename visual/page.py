@@ -29,7 +29,7 @@ from .gates import (
 )
 from .labels import caption, op_label
 from .output import pipe
-from .render import check_values, expand_set
+from .rendering import check_values, expand_set
 
 PAGE = Path(__file__).with_name("page_template.html")
 

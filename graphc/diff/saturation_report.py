@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import GraphError
-from ..evaluate import evaluate
+from ..evaluation import evaluate
 from ..ir import Node, as_list, topological_order
 from ..ops.registry import REGISTRY, get
-from ..passes.specialize import specialize
+from ..passes.specialization import specialize
 from ..table import html_table, text_table
 from .numeric import check_number, describe
 from .reverse import zeros_like
