@@ -242,6 +242,8 @@ def _hyper(args: argparse.Namespace) -> dict:
     hyper = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
     if "lr" in hyper and not hyper["lr"] > 0:
         raise CommandError(f"the learning rate must be positive, got {hyper['lr']}")
+    if getattr(args, "proximal_l1", False):
+        hyper["proximal_l1"] = True
     return hyper
 
 
