@@ -3,8 +3,9 @@
 The lecture's example: for x = [1, 1, 1, 1], W1 = [1, 0, 0, 0] and W2 = [.25, .25, .25, .25]
 give the same score W.x = 1, and the same L1 penalty (1), but L2 prefers the spread-out W2
 (0.25 against 1). Trained, L2 shrinks every weight a little (a distributed solution) and L1
-drives many to exactly zero (a sparse one) - provided the L1 step is the proximal one:
-after the gradient step on the data term, soft-threshold each weight,
+drives many to exactly zero (a sparse one) - provided the L1 step is the proximal one
+(`proximal_l1=True` of gc.export and compile_trainer, `graphc train --proximal-l1`): after
+the optimizer's step on the rest of the loss, soft-threshold each weight,
 w <- sign(w) * max(|w| - lr * strength, 0), which sets every weight within lr * strength of
 zero to exactly 0. A plain gradient step on the L1 term (its subgradient, strength *
 sign(w)) jumps over zero instead of landing on it, so it leaves weights near zero but none
@@ -45,41 +46,27 @@ def soft_threshold(w: np.ndarray, amount: float) -> np.ndarray:
 
 
 def compare(strength: float = 3e-3, epochs: int = 20, lr: float = 0.1, seed: int = 0) -> dict:
-    """Train the classifier three ways with minibatch SGD (batch 32, the same data order):
-    L2 (its gradient 2 * strength * W), L1 by its subgradient (strength * sign(W)) and L1 by
-    the proximal step. Returns, per way, the trained W, its exact zeros, the weights below
-    1e-3, and the validation loss (the data term) and accuracy."""
+    """Train the classifier three ways with graphc's exported SGD (batch 32, the same data
+    order): L2, L1 by its gradient (subgradient) step and L1 by the proximal step
+    (`proximal_l1=True`). Returns, per way, the trained W, its exact zeros, the weights below
+    1e-3, and the validation loss (penalty included) and accuracy."""
+    from graphc.trainer import compile_trainer, train
+
+    ways = {"L2": ("l2", False), "L1 (subgradient step)": ("l1", False)}
+    ways["L1 (proximal step)"] = ("l1", True)
     splits = data()
-    train, val = splits["train"], splits["validation"]
-    loss, logits = model("l1", 0.0)  # the data term alone; each way adds its penalty's step
-    W, b = gc.params(loss)
-    ways = {
-        "L2": model("l2", strength)[0],
-        "L1 (subgradient step)": model("l1", strength)[0],
-        "L1 (proximal step)": loss,
-    }
     results = {}
-    for way, objective in ways.items():
-        grads = gc.grad(objective, gc.params(objective))
-        params = gc.init_params(objective, seed=seed)
-        rng = np.random.default_rng(seed)
-        for _ in range(epochs):
-            order = rng.permutation(len(train["y"]))
-            for start in range(0, len(order), 32):
-                rows = order[start : start + 32]
-                batch = {"x": train["x"][rows], "y": train["y"][rows]}
-                g_W, g_b = gc.evaluate(grads, params | batch)
-                new_W = params["W"] - lr * g_W
-                if way == "L1 (proximal step)":
-                    new_W = soft_threshold(new_W, lr * strength)
-                params = {"W": new_W, "b": params["b"] - lr * g_b}
-        scores, fit = gc.evaluate([logits, loss], params | val)
+    for way, (penalty, proximal) in ways.items():
+        loss, logits = model(penalty, strength)
+        trainer = compile_trainer(loss, "sgd", predictions=logits, lr=lr, proximal_l1=proximal)
+        run = train(trainer, splits, epochs, seed=seed)
+        W = run.params["W"]
         results[way] = {
-            "W": params["W"],
-            "exact zeros": int(np.sum(params["W"] == 0)),
-            "below 1e-3": int(np.sum(np.abs(params["W"]) < 1e-3)),
-            "validation loss": float(fit),
-            "validation accuracy": float(np.mean(scores.argmax(axis=1) == val["y"])),
+            "W": W,
+            "exact zeros": int(np.sum(W == 0)),
+            "below 1e-3": int(np.sum(np.abs(W) < 1e-3)),
+            "validation loss": run.history["val_loss"][-1],
+            "validation accuracy": run.history["val_accuracy"][-1],
         }
     return results
 
