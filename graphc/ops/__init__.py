@@ -1,5 +1,23 @@
 """The op library. Importing this package registers every op (see `registry.OpDef`) and
 gives `Node` its operators (`operators.py`)."""
 
-from . import binary, elementwise, fused, layers, leaves, losses, operators, reductions, shape
+from . import (
+    activations,
+    attention,
+    binary,
+    conv,
+    elementwise,
+    fused,
+    gather,
+    layers,
+    leaves,
+    losses,
+    norm,
+    operators,
+    pooling,
+    reductions,
+    sequence,
+    shape,
+    stats,
+)
 from .registry import REGISTRY, F, OpDef, apply, get, register
