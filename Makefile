@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench setup graphviz browser clean
+.PHONY: demo test bench notebooks setup graphviz browser clean
 
 demo: setup
 	$(VENV)/bin/graphc demo
@@ -12,6 +12,10 @@ test: setup browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
+
+# Rewrite the notebooks from notebooks/stories*.py and run them, so they keep their outputs.
+notebooks: setup
+	$(PY) notebooks/make_notebooks.py
 
 bench: setup
 	$(PY) benchmarks/train_step.py

@@ -29,6 +29,12 @@ def _add_optimizer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--momentum", type=float, help="momentum's coefficient (0.9)")
     parser.add_argument("--beta1", type=float, help="Adam's beta1 (0.9)")
     parser.add_argument("--beta2", type=float, help="Adam's beta2 (0.999)")
+    parser.add_argument(
+        "--proximal-l1",
+        action="store_true",
+        help="L1 terms (strength * gc.l1(W)) take the proximal step: the optimizer's step on "
+        "the rest of the loss, then a soft threshold by lr * strength (exact zeros)",
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="default 32")
 
 

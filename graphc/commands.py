@@ -244,6 +244,8 @@ def _hyper(args: argparse.Namespace) -> dict:
     hyper = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
     if "lr" in hyper and not hyper["lr"] > 0:
         raise CommandError(f"the learning rate must be positive, got {hyper['lr']}")
+    if getattr(args, "proximal_l1", False):
+        hyper["proximal_l1"] = True
     return hyper
 
 
@@ -345,6 +347,10 @@ def train(args: argparse.Namespace) -> int:
     print(f"final: {summary}")
     if result.test:
         print("test: " + "  ".join(format_metric(k, v) for k, v in result.test.items()))
+    from visual.diagnosis import diagnose  # the lecture's reading of the curves, in words
+
+    reading = diagnose(result.history)
+    print(f"curves: {reading.kind}: {reading.text}")
     _write_training_outputs(args, model, result)
     return 0
 

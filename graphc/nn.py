@@ -7,6 +7,7 @@ import re
 
 from .errors import GraphError
 from .ir import Node, leaves, scope, user_site
+from .ops.composite import COMPOSITE_ARGUMENTS
 from .ops.conv import conv1d, conv2d
 from .ops.leaves import param
 from .ops.registry import FLOAT_DTYPES, REGISTRY, apply, lift
@@ -118,4 +119,7 @@ def named(node: Node, name: str) -> Node:
     """A copy of `node` carrying a display name (used by renderings and generated code)."""
     if node.is_leaf:
         raise GraphError(f"{node.site}: leaves are named when they are created")
-    return apply(node.op, *node.inputs, _name=str(name), _scope=node.scope, **dict(node.attrs))
+    copy = apply(node.op, *node.inputs, _name=str(name), _scope=node.scope, **dict(node.attrs))
+    if node in COMPOSITE_ARGUMENTS:  # the named copy is the composite's result now
+        COMPOSITE_ARGUMENTS[copy] = COMPOSITE_ARGUMENTS[node]
+    return copy

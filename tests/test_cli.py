@@ -10,6 +10,7 @@ import textwrap
 import pytest
 
 import graphc as gc
+import visual
 from graphc.cli import main
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
@@ -229,6 +230,8 @@ def test_train_shows_progress_and_writes_history_plot_and_params(capsys, tmp_pat
     assert status == 0
     assert "epoch 5/5 [####################]" in out and "final: loss" in out
     history = json.loads(files["history"].read_text())
+    verdict = visual.diagnose(history)  # the curves' reading, in the terminal too
+    assert f"curves: {verdict.kind}: {verdict.text}" in out
     assert history["epoch"] == [1, 2, 3, 4, 5] and len(history["accuracy"]) == 5
     assert history["loss"][-1] < history["loss"][0] and history["accuracy"][-1] > 0.9
     assert files["plot"].read_bytes()[:4] == b"\x89PNG"

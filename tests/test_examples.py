@@ -163,3 +163,18 @@ def test_saved_graph_round_trips_through_the_loader(tmp_path):
 def test_single_split_data_is_the_training_set(tmp_path):
     model = load_model(write(tmp_path, GOOD + "def data():\n    return {'x': [[1.0, 2.0]]}\n"))
     assert list(model.data) == ["train"] and model.data["train"]["x"].shape == (1, 2)
+
+
+def test_only_the_proximal_l1_step_makes_weights_exactly_zero():
+    module = import_model_file(os.path.join(os.path.dirname(EXAMPLES[0]), "l1_vs_l2.py"))
+    results = module.compare(epochs=3)
+    assert results["L2"]["exact zeros"] == 0
+    assert results["L1 (subgradient step)"]["exact zeros"] == 0  # it jumps over zero
+    assert results["L1 (proximal step)"]["exact zeros"] > 20
+    assert results["L1 (subgradient step)"]["below 1e-3"] > 10 * results["L2"]["below 1e-3"]
+    for r in results.values():
+        assert r["validation accuracy"] > 0.8
+    w = np.array([-0.5, -0.01, 0.0, 0.02, 0.3])
+    shrunk = module.soft_threshold(w, 0.02)
+    np.testing.assert_allclose(shrunk, [-0.48, 0, 0, 0, 0.28], rtol=1e-15)
+    assert np.all(shrunk[1:4] == 0)  # exactly: within the threshold a weight lands on zero

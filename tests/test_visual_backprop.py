@@ -94,7 +94,9 @@ def test_the_loss_box_shows_p_minus_y_and_scalars_show_numbers(blackboard):
     root = svg_of(visual.render_backprop(loss, values))
     shown = {name: texts(g) for name, g in svg_groups(root, "node").items()}
     box = next(lines for lines in shown.values() if lines[0] == "softmax cross-entropy")
-    assert "∂/∂z = (p − y) / N, p = softmax(z)" in box
+    # the rule names the loss's real input (logits), not the lecture's z
+    assert "p = softmax(logits), N = rows in the batch" in box
+    assert "∂/∂logits = (p − y) / N, y as one-hot rows" in box
     assert "↑ upstream ∂L/∂out = 1" in box
     y = next(n for n in gc.topological_order(loss) if n.name == "y")
     assert not any("∂" in line for line in shown[f"n{y.id}"])  # integer labels: no gradient
@@ -126,7 +128,8 @@ def test_in_training_mode_batch_norms_gate_numbers_are_the_training_gradients():
     nodes = svg_groups(root, "node")
     assert "training mode" in " ".join(texts(root.find(f"{SVG}g")))
     box = next(lines for lines in map(texts, nodes.values()) if lines[0] == "batch norm")
-    assert "∂/∂γ = Σ g x̂, ∂/∂β = Σ g" in box
+    assert "∂/∂g = Σ δ·x̂, ∂/∂be = Σ δ (Σ over the batch, δ = upstream)" in box
+    assert any("batch mean" in line for line in box)
     for p in (W, gamma, beta):
         shown = tooltips(nodes[f"n{p.id}"])[f"∂L/∂{p.name}"]
         want = np.ravel(gc.evaluate(gc.grad(loss, p), values, training=True))
@@ -157,7 +160,7 @@ def test_a_composite_shows_the_label_and_board_it_was_defined_with():
         assert "∂/∂a = 2 (a − b)" in box
         assert any(lines[0] == "half sum" for lines in shown)
         titles = [g.title for g in gate_numbers(loss, values).gates if g.composite]
-        assert titles == ["squared distance", "half_sum"]  # the side panel's names
+        assert titles == ["squared distance", "half sum"]  # the side panel's names
     finally:
         del COMPOSITE_SCOPES["squared_distance"], COMPOSITE_SCOPES["half_sum"]
 

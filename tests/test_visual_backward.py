@@ -1,8 +1,10 @@
 """The backward graph, the combined forward/backward view, provenance, and before/after."""
 
+import os
 import re
 import types
 
+import numpy as np
 import pytest
 
 import graphc as gc
@@ -10,6 +12,8 @@ import visual
 from graphc.demo import lecture_network
 from graphc.diff.reverse import origin
 from test_visual_render import SVG, svg_edge_titles, svg_groups, svg_of, texts
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples")
 
 
 @pytest.fixture
@@ -172,3 +176,34 @@ def test_a_folded_broadcast_of_one_number_shows_the_number():
     x, W = gc.input("x", (None, 3)), gc.param("W", (3, 2))
     loss = gc.mean(gc.tanh(x @ W)) + 1e-3 * gc.l2(W)
     assert "0.002 (every entry)" in set(svg_of(visual.render_backward(loss, [W])).itertext())
+
+
+def test_pictures_with_values_say_their_mode_explain_mu_and_number_every_gradient(rng):
+    from graphc.modelfile import load_model
+
+    model = load_model(os.path.join(EXAMPLES, "batchnorm.py"))
+    values = gc.init_params(model.loss) | {
+        "x": rng.normal(size=(4, 64)),
+        "y": np.array([0, 2, 1, 3]),
+    }
+    wrt = gc.params(model.loss)
+    for render in (visual.render_backward, visual.render_combined):
+        for training, mode in ((False, "inference mode"), (True, "training mode")):
+            source = render(model.loss, wrt, values=values, training=training).source
+            assert mode in source and "μ mean [min, max]" in source
+    root = svg_of(visual.render_combined(model.loss, wrt, values=values))
+    for w, g in zip(wrt, gc.evaluate(gc.grad(model.loss, wrt), values)):
+        box = next(
+            t for t in map(texts, svg_groups(root, "node").values()) if t[0] == f"∂loss/∂{w.name}"
+        )
+        assert f"= {visual.labels.summarize(g)}" in box  # every ∂f/∂x shows its number
+
+
+def test_the_combined_picture_draws_the_forward_side_as_the_forward_picture_does(lecture):
+    loss, params, _ = lecture
+    forward = svg_groups(svg_of(visual.render(loss)), "node")
+    combined = svg_groups(svg_of(visual.render_combined(loss, params)), "node")
+    side = {name for name in combined if name.startswith("f")}
+    boxes = {name for name in forward if name.startswith("scope")}
+    assert {f"f{name}" for name in boxes} <= side  # each loss and layer is one box there too
+    assert len(side) <= len(forward) + 2  # at most the passes' rebuilt nodes more

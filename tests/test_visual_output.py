@@ -112,3 +112,16 @@ def test_a_node_shows_as_its_graph_in_jupyter_and_as_one_line_without_dot(monkey
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert y._repr_mimebundle_() == {"text/plain": repr(y)}
     assert grads._repr_mimebundle_() == {"text/plain": repr(grads)}
+
+
+def test_side_by_side_is_also_one_svg_for_viewers_without_html():
+    import xml.etree.ElementTree as ET
+
+    x = gc.input("x", (2,))
+    bundle = visual.side_by_side(visual.render(gc.sum(x * x)), visual.render(gc.exp(x)))
+    bundle = bundle._repr_mimebundle_()
+    assert bundle["text/html"].count("<svg") == 2
+    root = ET.fromstring(bundle["image/svg+xml"])  # well-formed: the two pictures in a row
+    inner = root.findall("{http://www.w3.org/2000/svg}svg")
+    assert [float(s.get("x")) for s in inner][0] == 0 and float(inner[1].get("x")) > 100
+    assert float(root.get("width")[:-2]) > sum(float(s.get("width")[:-2]) for s in inner)

@@ -148,3 +148,97 @@ def test_buttons_step_too_and_stop_at_the_ends(browser, page):
     browser.find_element("id", "next").click()
     time.sleep(0.05)
     assert visible(browser)[0].startswith("frame 2 /")
+
+
+SMALLEST_TEXT = """
+var frame = document.querySelector('.frame:not([hidden])'), svg = frame.querySelector('svg');
+var scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width, smallest = 1e9;
+svg.querySelectorAll('text').forEach(function (t) {
+  smallest = Math.min(smallest, parseFloat(t.getAttribute('font-size')) * scale); });
+var panel = frame.querySelector('.panel'), least = 1e9;
+panel.querySelectorAll('*').forEach(function (e) {
+  if (e.childNodes.length && e.textContent.trim())
+    least = Math.min(least, parseFloat(getComputedStyle(e).fontSize)); });
+return [smallest, least];
+"""
+
+IN_VIEW = """
+var frame = document.querySelector('.frame:not([hidden])'), view = frame.querySelector('.picture');
+var box = view.getBoundingClientRect(), out = {};
+frame.querySelectorAll('g.node').forEach(function (g) {
+  var r = g.getBoundingClientRect(), name = g.querySelector('title').textContent;
+  out[name] = [r.left < box.right && r.right > box.left && r.top < box.bottom && r.bottom > box.top,
+               g.classList.contains('dim')]; });
+return out;
+"""
+
+
+def viewport(driver, width, height, scale=1):
+    """Make the page's viewport this many CSS pixels, each `scale` device pixels (a browser
+    zoom of scale x 100 % on a screen of width x scale pixels)."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": scale, "mobile": False},
+    )
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1280, 720), (1024, 768)], ids=str)
+def test_presentation_mode_is_readable_from_the_back_of_the_room(browser, page, lecture, size):
+    loss, values = lecture
+    numbers = gate_numbers(loss, values)
+    steps = frames(numbers)
+    prelu = next(g.node.id for g in numbers.gates if g.node.op == "prelu")
+    n = max(k for k, step in enumerate(steps, 1) if step[2] == prelu)  # its backward frame
+    node = f"n{prelu}"
+    try:
+        viewport(browser, *size)
+        browser.get(f"{page.as_uri()}#frame={n}&present")
+        browser.refresh()
+        graph, panel = browser.execute_script(SMALLEST_TEXT)
+        assert graph >= 18 and panel >= 18, (graph, panel)
+        seen = browser.execute_script(IN_VIEW)
+        assert seen[node] == [True, False]  # the current node, in view and not dimmed
+        assert any(dim for _, dim in seen.values())  # the rest of the graph steps back
+        neighbours = {
+            end
+            for g in re.findall(r"<title>(\w+)(?:&#45;|-)&gt;(\w+)</title>", visible(browser)[2])
+            for end in g
+            if node in g
+        }
+        assert neighbours and all(not seen[m][1] for m in neighbours)
+        body = browser.find_element("tag name", "body")
+        body.send_keys("+")
+        assert browser.execute_script(SMALLEST_TEXT)[0] > 1.2 * graph  # zoom enlarges
+        body.send_keys("0")
+        for key, frame in (("\ue00f", n + 1), ("\ue00e", n), ("\ue011", 1), ("\ue010", len(steps))):
+            body.send_keys(key)  # PageDown, PageUp, Home, End: what clickers send
+            assert visible(browser)[0] == f"frame {frame} / {len(steps)}"
+        assert browser.current_url.endswith("&present")  # the mode survives in the URL
+        shot = f"/tmp/graphc-present-{size[0]}x{size[1]}.png"
+        browser.get(f"{page.as_uri()}#frame={n}&present")
+        browser.refresh()
+        assert browser.save_screenshot(shot)
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_the_browsers_zoom_enlarges_the_presented_graph(browser, page):
+    try:
+        sizes = []
+        for scale in (1, 2):  # 1920x1080 at 100 %, then at 200 %
+            viewport(browser, 1920 // scale, 1080 // scale, scale)
+            browser.get(f"{page.as_uri()}#frame=12&present")
+            browser.refresh()
+            sizes.append(browser.execute_script(SMALLEST_TEXT)[0] * scale)  # device pixels
+        assert sizes[1] >= 1.9 * sizes[0], sizes
+        viewport(browser, 1280, 720)
+        browser.get(f"{page.as_uri()}#frame=12")  # at a desk: fitted to the window
+        browser.refresh()
+        fitted = browser.execute_script(SMALLEST_TEXT)[0]
+        browser.find_element("id", "larger").click()
+        assert browser.execute_script(SMALLEST_TEXT)[0] > 1.2 * fitted
+        browser.find_element("id", "present").click()
+        assert browser.current_url.endswith("#frame=12&present")
+        assert browser.execute_script(SMALLEST_TEXT)[0] >= 18
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -44,8 +44,10 @@ def test_history_lines_carry_the_data_and_the_reading(tmp_path):
     assert acc["training accuracy"][1] == OVERFIT["accuracy"]
     assert acc["validation accuracy"][1] == OVERFIT["val_accuracy"]
     notes = " ".join(t.get_text() for t in loss_ax.texts)
-    best = visual.diagnose(OVERFIT).best_epoch
-    assert "overfitting" in notes and f"lowest validation loss\n(epoch {best:g})" in notes
+    best = int(np.argmin(OVERFIT["val_loss"]))  # the measured minimum, not a smoothed one
+    assert visual.diagnose(OVERFIT).best_epoch == OVERFIT["epoch"][best]
+    marked = f"lowest validation loss {OVERFIT['val_loss'][best]:.4g}\n(epoch {best + 1:g})"
+    assert "overfitting" in notes and marked in notes
     width, height = png_size(visual.save(fig, tmp_path / "curves.png"))
     assert 900 < width < 2000 and 300 < height < 1000
 
@@ -137,3 +139,18 @@ def test_malformed_data_gets_a_graph_error():
         visual.plot_eps_sweep({"eps": [1e-3]})
     with pytest.raises(gc.GraphError, match="use one of the suffixes .png"):
         visual.save(visual.plot_swell({"depth": [1], "ops": [1]}), "x.gif")
+
+
+def test_the_marked_epoch_is_the_lowest_validation_loss_even_when_smoothing_moves_it():
+    """A noisy run whose single lowest epoch (12) is not where the smoothed curve is lowest:
+    the plot and the advice name epoch 12 and its loss."""
+    e = np.arange(1, 41)
+    train = 2 * np.exp(-e / 5) + 0.02
+    val = 0.4 + 0.004 * np.maximum(e - 20, 0) ** 1.5 + 0.02 * np.sin(e * 2.1)
+    val[11] = 0.3225
+    curves = {"epoch": list(e), "loss": list(train), "val_loss": list(val)}
+    reading = visual.diagnose(curves)
+    assert reading.kind == "overfitting" and reading.best_epoch == 12
+    assert "lowest was 0.3225 at epoch 12" in reading.text and "stop at epoch 12" in reading.text
+    notes = " ".join(t.get_text() for t in visual.plot_history(curves).axes[0].texts)
+    assert "lowest validation loss 0.3225\n(epoch 12)" in notes

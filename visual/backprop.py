@@ -11,7 +11,7 @@ from graphc import Node
 
 from .annotate import magnitude
 from .draw import draw
-from .gates import GateNumbers, composite_rules, full, gate_numbers, input_name, short
+from .gates import GateNumbers, composite_rules, full, gate_numbers, short, summed_terms
 from .labels import caption
 from .mode import mode_title
 from .output import Picture
@@ -65,31 +65,36 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit
         if node.id in numbers.groups and gate is None:
             continue  # inside a box: the box shows its result's numbers
         kind = "composite" if gate and gate.composite else drawing.kinds.get(node.id, "op")
+        if not node.is_leaf and not node.name and node.id not in numbers.groups:
+            drawing.titles[node.id] = numbers.names[node.id]  # unique: the rules use it
         show_value = shown.complete or node.id in shown.values
         show_grad = shown.complete or node.id in shown.gates
         notes, tips = [], []
         if node.id in numbers.values:
             value = numbers.values[node.id]
-            notes.append((f"= {short(value)}", _ink(VALUE_COLOR, show_value, kind)))
+            notes += _lines(f"= {short(value, rows=True)}", _ink(VALUE_COLOR, show_value, kind))
             tips.append(f"value = {full(value, 0.0, tip_limit)}")
         if node.id in numbers.upstream:
             g = numbers.upstream[node.id]
             what = f"∂L/∂{caption(node)}" if node.is_leaf else "↑ upstream ∂L/∂out"
-            notes.append((f"{what} = {short(g, floor)}", _ink(GRAD_COLOR, show_grad, kind)))
+            notes += _lines(f"{what} = {short(g, floor, True)}", _ink(GRAD_COLOR, show_grad, kind))
             tips.append(f"{what} = {full(g, floor, tip_limit)}")
         if gate is not None and node.id in numbers.flow:
-            for line in composite_rules(gate.composite):
+            for line in composite_rules(numbers, gate):
                 notes.append((line, _ink(RULE_COLOR, show_grad, kind)))
             for child in gate.inputs if gate.composite is None else ():
                 key = (child.id, node.id)
                 if key not in numbers.downstream:
                     continue
-                name = input_name(child, numbers.gates, numbers.groups)
+                name = numbers.names[child.id]
                 text = f"∂/∂{name}: {numbers.rules.get(key, '')}"
                 if key in numbers.local and not constant(numbers.rules.get(key, "")):
-                    text += f" = {short(numbers.local[key], floor)}"
+                    text += f" = {short(numbers.local[key], floor, True)}"
                     tips.append(f"local ∂out/∂{name} = {full(numbers.local[key], 0.0, tip_limit)}")
-                notes.append((text, _ink(RULE_COLOR, show_grad, kind)))
+                summed = summed_terms(numbers, key)
+                if summed is not None:  # upstream × local has the gate's shape: a sum
+                    text += f"; ∂ summed {summed[1]}"
+                notes += _lines(text, _ink(RULE_COLOR, show_grad, kind))
         drawing.notes[node.id] = notes
         drawing.tooltips[node.id] = "; ".join(tips) or caption(node)
         if node.id == shown.current:
@@ -111,6 +116,11 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit
                 "penwidth": gradient_width(m) if visible else "1",
             }
     return drawing
+
+
+def _lines(text: str, color: str) -> list[tuple[str, str]]:
+    """A note of several lines (a matrix, one row each) as notes of one line each."""
+    return [(line.strip(), color) for line in text.split("\n")]
 
 
 def constant(rule: str) -> bool:

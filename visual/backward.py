@@ -13,15 +13,17 @@ from graphc.ir import as_list
 
 from .annotate import FLOATS, node_values
 from .draw import Drawing, draw
-from .labels import caption, html_label
+from .labels import caption, html_label, summarize
 from .mode import live_order, mode_title, resolve_mode
 from .rendering import (
     AUTO_EDGE_LABELS,
     MAX_WIDTH,
+    VALUE_COLOR,
     add_numbers,
     check_values,
     forward_drawing,
     leaf_kind,
+    legend,
     new_picture,
 )
 from .style import NODE_STYLE, REUSE_EDGE, SIDE_CLUSTER, TIE_EDGE
@@ -102,9 +104,12 @@ def gradient_title(y: Node, w: Node) -> str:
     return f"∂{y.name or 'L'}/∂{caption(w)}"
 
 
-def add_gradient_outputs(graph, drawings: list[Drawing], y: Node, wrt: list, grads: list):
+def add_gradient_outputs(
+    graph, drawings: list[Drawing], y: Node, wrt: list, grads: list, values: dict | None = None
+):
     """One box per wrt node even when gradients share a node ((x + y)·z: ∂/∂x is ∂/∂y) or
-    are a forward node (∂(x·y)/∂x is y): a box titled ∂y/∂w with an arrow from that node."""
+    are a forward node (∂(x·y)/∂x is y): a box titled ∂y/∂w with an arrow from that node,
+    and its value when `values` (node id -> array) has it."""
     titled = {g.id for w, g in zip(wrt, grads) if drawings[-1].titles.get(g.id)}
     for k, (w, g) in enumerate(zip(wrt, grads)):
         if drawings[-1].titles.get(g.id) == gradient_title(y, w) and g.id in titled:
@@ -112,7 +117,9 @@ def add_gradient_outputs(graph, drawings: list[Drawing], y: Node, wrt: list, gra
             continue
         drawing = next((d for d in reversed(drawings) if g in d.order), drawings[-1])
         name = f"{drawings[-1].prefix}grad{k}"
-        graph.node(name, label=html_label(gradient_title(y, w)), **NODE_STYLE["gradient"])
+        notes = [(f"= {summarize(values[g.id])}", VALUE_COLOR)] if values and g.id in values else []
+        label = html_label(gradient_title(y, w), (), notes)
+        graph.node(name, label=label, **NODE_STYLE["gradient"])
         graph.edge(drawing.name(g), name)
 
 
@@ -145,15 +152,19 @@ def render_backward(
     mode built it); with `values` every node shows its value in the `training` mode."""
     check_values(values, "render_backward")
     mode = resolve_mode(training, values)
+    built = gc.topological_order(y)  # before specialize removes the mode switches
     y, wrt, grads = gradient_nodes(y, wrt, grads, raw, mode)
     drawing = backward_drawing(y, wrt, grads, training=mode)
-    add_numbers(drawing, node_values(drawing.order, values, bool(mode)), {}, {}, False)
-    picture = new_picture(mode_title(title, drawing.order, mode), "TB", max_width)
+    known = node_values(gc.topological_order([y, *grads]), values, bool(mode))
+    add_numbers(drawing, known, {}, {}, False)
+    picture = new_picture(mode_title(title, built, mode), "TB", max_width)
     if edge_labels is None:
         edge_labels = len(drawing.order) <= AUTO_EDGE_LABELS
     # the passes rebuild nodes outside the scopes they replace: clusters only on the raw tape
     draw(picture, drawing, clusters=raw if clusters is None else clusters, edge_labels=edge_labels)
-    add_gradient_outputs(picture, [drawing], y, wrt, grads)
+    add_gradient_outputs(picture, [drawing], y, wrt, grads, known)
+    if known:
+        legend(picture, True, False, False)
     return picture
 
 
@@ -180,6 +191,7 @@ def render_combined(
     draws reverse mode's tape unsimplified."""
     check_values(values, "render_combined")
     mode = resolve_mode(training, values)
+    built = gc.topological_order(y)  # before specialize removes the mode switches
     y, wrt, grads = gradient_nodes(y, wrt, grads, raw, mode)
     fwd_order = live_order(gc.topological_order(y), [y], mode)
     fwd = forward_drawing(fwd_order, [y], prefix="f", training=mode)
@@ -192,25 +204,30 @@ def render_combined(
     for node in bwd.order:
         for child in node.inputs:
             bwd.edges[(child.id, node.id)] = {"_reverse": "1"}
-    picture = new_picture(mode_title(title, fwd_order, mode), rankdir, max_width)
+    picture = new_picture(mode_title(title, built, mode), rankdir, max_width)
     if edge_labels is None:
         edge_labels = len(fwd_order) + len(bwd.order) <= AUTO_EDGE_LABELS
-    for drawing, label in ((fwd, "forward"), (bwd, "backward (reverse mode)")):
-        with picture.subgraph(name=f"cluster_{drawing.prefix}_side") as side:
-            side.attr(label=label, **SIDE_CLUSTER)
-            draw(side, drawing, clusters=False, edge_labels=edge_labels)
-            if drawing is bwd:
-                add_gradient_outputs(side, [fwd, bwd], y, wrt, grads)
+    # the forward side at the backward side's detail: each loss and layer one box beside the
+    # simplified gradients (as the forward picture draws it), every op beside the raw tape
+    with picture.subgraph(name=f"cluster_{fwd.prefix}_side") as side:
+        side.attr(label="forward", **SIDE_CLUSTER)
+        drawn = draw(side, fwd, clusters=False, edge_labels=edge_labels, expand=raw)
+    with picture.subgraph(name=f"cluster_{bwd.prefix}_side") as side:
+        side.attr(label="backward (reverse mode)", **SIDE_CLUSTER)
+        draw(side, bwd, clusters=False, edge_labels=edge_labels)
+        add_gradient_outputs(side, [fwd, bwd], y, wrt, grads, known or None)
     forward_ids = {n.id: k for k, n in enumerate(fwd_order)}
-    tied: set[int] = set()
+    tied: set[str] = set()
     for node in bwd.order:
         source = tie_source(node, forward_ids)
-        # one tie per forward node keeps the picture readable; each node's note names it
-        if ties and source is not None and source.id in forward_ids and source.id not in tied:
-            tied.add(source.id)
-            picture.edge(fwd.name(source), bwd.name(node), **TIE_EDGE)
+        # one tie per forward node (or box) keeps the picture readable; notes name the rest
+        if ties and source is not None and source.id in drawn and drawn[source.id] not in tied:
+            tied.add(drawn[source.id])
+            picture.edge(drawn[source.id], bwd.name(node), **TIE_EDGE)
         if reuse_edges:
             for child in node.inputs:
-                if child.id in forward_ids:
-                    picture.edge(fwd.name(child), bwd.name(node), **REUSE_EDGE)
+                if child.id in drawn:
+                    picture.edge(drawn[child.id], bwd.name(node), **REUSE_EDGE)
+    if known:
+        legend(picture, True, False, False)
     return picture

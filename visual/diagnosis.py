@@ -28,8 +28,9 @@ class Reading:
 
     kind is 'overfitting', 'underfitting', 'good fit' or 'no validation'; text says it in a
     sentence; gap is (validation - training) / training loss, both smoothed over the last
-    epochs; best_epoch is where the smoothed validation loss was lowest; rise is how far
-    it has climbed since, and noise its epoch-to-epoch scatter."""
+    epochs; best_epoch is where the validation loss was lowest (the epoch to stop at),
+    best_val_loss that loss; rise is how far the smoothed validation loss has climbed since
+    its own low, and noise its epoch-to-epoch scatter."""
 
     kind: str
     text: str
@@ -39,6 +40,7 @@ class Reading:
     val_loss: float | None = None
     rise: float | None = None
     noise: float | None = None
+    best_val_loss: float | None = None
 
 
 def smooth(values: np.ndarray, width: int) -> np.ndarray:
@@ -128,9 +130,11 @@ def diagnose(history: Mapping, high_loss: float | None = None) -> Reading:
     gap = float(gaps[-1])
     third = max(1, epoch.size // 3)
     growing = gap > float(np.max(gaps[-2 * third : -third] if epoch.size >= 3 else gaps[:1]))
+    lowest = int(np.argmin(val_raw))  # the epoch to stop at: the measured minimum
     numbers = dict(
         gap=gap,
-        best_epoch=float(epoch[best]),
+        best_epoch=float(epoch[lowest]),
+        best_val_loss=float(val_raw[lowest]),
         train_loss=float(train[-1]),
         val_loss=float(val[-1]),
         rise=rise,
@@ -141,8 +145,9 @@ def diagnose(history: Mapping, high_loss: float | None = None) -> Reading:
         return Reading(
             "overfitting",
             f"validation loss has risen for {trailing} epochs in a row, {rise:.3g} above its "
-            f"lowest (epoch {epoch[best]:g}, noise {noise:.2g}); {words}: stop at epoch "
-            f"{epoch[best]:g}, regularize or add data",
+            f"smoothed low (noise {noise:.2g}); its lowest was {val_raw[lowest]:.4g} at epoch "
+            f"{epoch[lowest]:g}; {words}: stop at epoch {epoch[lowest]:g}, regularize or add "
+            "data",
             **numbers,
         )
     if gap >= LARGE_GAP and growing:

@@ -127,8 +127,9 @@ def draw(
     collapse: int = 0,
     edge_labels: bool = True,
     expand: bool | frozenset = True,
-) -> None:
-    """Add a drawing's nodes and edges to `graph`.
+) -> dict[int, str]:
+    """Add a drawing's nodes and edges to `graph`; returns each node's DOT name (a boxed
+    node's is its box's).
 
     `clusters` groups nodes by scope; `collapse` > 0 draws each scope (cut to that many
     levels) as a single box; `expand` True draws every op of the composites (losses,
@@ -177,6 +178,7 @@ def draw(
             _add_edge(graph, source, target, _edge_attrs(drawing, [(child, node)], edge_labels))
     for (source, target), pairs in crossing.items():
         _add_edge(graph, source, target, _edge_attrs(drawing, pairs, edge_labels))
+    return endpoint
 
 
 def _add_edge(graph: graphviz.Digraph, source: str, target: str, attrs: dict) -> None:

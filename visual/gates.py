@@ -15,13 +15,13 @@ import numpy as np
 
 import graphc as gc
 from graphc import GraphError, Node
-from graphc.ops.composite import COMPOSITE_SCOPES
+from graphc.ops.composite import COMPOSITE_ARGUMENTS, COMPOSITE_SCOPES
 from graphc.ops.registry import REGISTRY, F, lift
 
 from .annotate import gradient_flow, leaf_values, node_values, reverse_gradients
 from .draw import group_of
 from .labels import caption, denoise, noise_floor, number, summarize
-from .mode import live_order, resolve_mode
+from .mode import live_order, mode_inputs, resolve_mode
 
 INLINE = 6  # arrays up to this many numbers are written out in full on the picture
 
@@ -40,7 +40,7 @@ class Gate:
         """How the gate is called in the side panel."""
         label = caption(self.node)
         if self.composite:
-            label = COMPOSITE_SCOPES[self.composite].label or self.composite
+            label = composite_label(self.composite)
             label = f"{self.node.name} = {label}" if self.node.name else label
         return label
 
@@ -58,6 +58,7 @@ class GateNumbers:
     downstream: dict[tuple[int, int], np.ndarray]  # (input id, gate node id) -> ∂L along it
     local: dict[tuple[int, int], np.ndarray]  # (input id, gate node id) -> local derivative
     rules: dict[tuple[int, int], str]  # (input id, gate node id) -> the local rule's text
+    names: dict[int, str]  # node id -> how the picture and the rules call it (unique)
     gates: list[Gate]
     flow: set[int]
     wrt: list[Node]
@@ -84,13 +85,18 @@ def _elementwise_locals(gate: Gate, names: list[str]) -> tuple[dict, dict]:
     for k, child in enumerate(node.inputs):
         rules[(child.id, node.id)] = texts[k] if k < len(texts) else ""
         rule = opdef.vjp[k] if opdef.vjp and not isinstance(opdef.vjp, str) else None
-        if opdef.elementwise and rule is not None:  # the op's own fact: numbers are local
+        # the op's own fact: numbers are local; only beside a board rule that says them
+        if opdef.elementwise and rule is not None and opdef.board is not None:
             graphs[(child.id, node.id)] = rule(F.broadcast_like(lift(1.0, node), node), node)
     return rules, graphs
 
 
-def find_gates(order: list[Node], expand: bool | frozenset) -> tuple[list[Gate], dict]:
-    """The gates of a graph in forward order, and each boxed node's composite path."""
+def find_gates(
+    order: list[Node], expand: bool | frozenset, training: bool | None = None
+) -> tuple[list[Gate], dict]:
+    """The gates of a graph in forward order (what flows into each in this mode), and each
+    boxed node's composite path."""
+    live = {n.id for n in order}
     groups = {n.id: g for n in order if (g := group_of(n, 0, expand)) is not None}
     members: dict[str, list[Node]] = {}
     for node in order:
@@ -99,15 +105,62 @@ def find_gates(order: list[Node], expand: bool | frozenset) -> tuple[list[Gate],
     gates, done = [], set()
     for node in order:
         group = groups.get(node.id)
+        reads = [c for c in mode_inputs(node, training) if c.id in live]
         if group is None and not node.is_leaf:
-            gates.append(Gate(node, list(dict.fromkeys(node.inputs)), [node]))
+            gates.append(Gate(node, list(dict.fromkeys(reads)), [node]))
         elif group is not None and group not in done and node is members[group][-1]:
             done.add(group)
             inside = {m.id for m in members[group]}
-            outside = [c for m in members[group] for c in m.inputs if c.id not in inside]
+            outside = [
+                c
+                for m in members[group]
+                for c in mode_inputs(m, training)
+                if c.id not in inside and c.id in live
+            ]
             name = group.rsplit("/", 1)[-1]
             gates.append(Gate(node, list(dict.fromkeys(outside)), members[group], name))
     return gates, groups
+
+
+SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def display_names(order: list[Node], gates: list[Gate], training: bool | None) -> dict[int, str]:
+    """How every node is called on the picture and in the rules, one name per node: its own
+    name; a box's composite label; a mode switch inside a layer, the layer's label (the
+    switch's own label is machinery); else its op's label. Unnamed nodes that would share a
+    name are numbered in forward order (mul₁, mul₂)."""
+    boxes = {g.node.id: g for g in gates if g.composite}
+    base: dict[int, str] = {}
+    for node in order:
+        if node.name:
+            base[node.id] = node.name
+        elif node.id in boxes:
+            base[node.id] = composite_label(boxes[node.id].composite)
+        elif REGISTRY[node.op].mode is not None:
+            layer = next((p for p in (node.scope or "").split("/") if p in COMPOSITE_SCOPES), None)
+            branch = "training branch" if training else "inference branch"
+            base[node.id] = composite_label(layer) if layer else branch
+        else:
+            base[node.id] = caption(node)
+    hidden = {m.id for g in gates if g.composite for m in g.members if m is not g.node}
+    counted = [n for n in order if not n.name and n.op != "const" and n.id not in hidden]
+    seen: dict[str, int] = {}
+    totals: dict[str, int] = {}
+    for node in counted:
+        totals[base[node.id]] = totals.get(base[node.id], 0) + 1
+    for node in counted:
+        name = base[node.id]
+        if totals[name] > 1:
+            seen[name] = seen.get(name, 0) + 1
+            base[node.id] = f"{name}{str(seen[name]).translate(SUBSCRIPTS)}"
+    return base
+
+
+def composite_label(name: str) -> str:
+    """How a composite's box is called: its label, or its builder's name."""
+    spec = COMPOSITE_SCOPES.get(name)
+    return (spec.label if spec else None) or name.replace("_", " ")
 
 
 def gate_numbers(
@@ -127,7 +180,8 @@ def gate_numbers(
     leaves = leaf_values(order, values)
     upstream, parts = reverse_gradients(order, [loss], leaves, mode)
     flow = gradient_flow(order, [loss])
-    gates, groups = find_gates(order, expand)
+    gates, groups = find_gates(order, expand, mode)
+    names = display_names(order, gates, mode)
     rules, graphs, downstream = {}, {}, {}
     for gate in gates:
         for child in gate.inputs:
@@ -137,8 +191,9 @@ def gate_numbers(
             if flows and gate.node.id in flow:
                 downstream[(child.id, gate.node.id)] = sum(flows[1:], flows[0])
         if gate.composite is None:
-            names = [input_name(c, gates, groups) for c in gate.node.inputs]
-            r, g = _elementwise_locals(gate, names)
+            r, g = _elementwise_locals(
+                gate, [names.get(c.id, caption(c)) for c in gate.node.inputs]
+            )
             rules.update(r)
             graphs.update({k: v for k, v in g.items() if k[0] in flow})
     arrays = gc.evaluate(list(graphs.values()), leaves, training=mode) if graphs else []
@@ -154,6 +209,7 @@ def gate_numbers(
         downstream,
         dict(zip(graphs, arrays)),
         rules,
+        names,
         gates,
         flow,
         wrt,
@@ -162,17 +218,25 @@ def gate_numbers(
     )
 
 
-def input_name(node: Node, gates: list[Gate], groups: dict[int, str]) -> str:
-    """How a gate's input is called: its caption, or the box it comes out of."""
-    if node.id in groups:
-        gate = next((g for g in gates if g.node is node), None)
-        if gate is not None:
-            return gate.title
-    return caption(node)
+def summed_terms(numbers: GateNumbers, key: tuple[int, int]) -> tuple[np.ndarray, str] | None:
+    """Where an input was broadcast forward (a bias over the rows of a batch), its downstream
+    gradient is a sum: the terms upstream × local at the gate's shape, and what they are
+    summed over; None where upstream × local is the downstream itself."""
+    if key not in numbers.local:
+        return None
+    local = np.asarray(numbers.local[key])
+    down = np.asarray(numbers.downstream[key])
+    if local.shape == down.shape:
+        return None
+    terms = np.asarray(numbers.upstream[key[1]]) * local
+    kept = local.ndim - down.ndim
+    what = "over the batch (rows)" if kept >= 1 and local.ndim >= 2 else "over the broadcast axes"
+    return terms, what
 
 
-def short(array, floor: float = 0.0) -> str:
-    """A number or small array for the picture: in full up to six numbers, else summarized."""
+def short(array, floor: float = 0.0, rows: bool = False) -> str:
+    """A number or small array for the picture: in full up to six numbers, else summarized;
+    with `rows`, a matrix keeps one line per row (a narrower node)."""
     a = denoise(np.asarray(array), floor)
     if a.size == 0:
         return "empty"
@@ -182,7 +246,7 @@ def short(array, floor: float = 0.0) -> str:
         return summarize(a, floor)
     return np.array2string(
         a, separator=", ", formatter={"all": lambda v: number(float(v))}, max_line_width=200
-    ).replace("\n", "")
+    ).replace("\n", "\n" if rows else "")
 
 
 def matrix(array, floor: float = 0.0, limit: int = 60) -> str:
@@ -207,6 +271,15 @@ def full(array, floor: float = 0.0, limit: int = 200) -> str:
     ).replace("\n", "")
 
 
-def composite_rules(name: str | None) -> tuple[str, ...]:
-    """The board rule of a composite drawn as one box."""
-    return COMPOSITE_SCOPES[name].board if name in COMPOSITE_SCOPES else ()
+def composite_rules(numbers: GateNumbers, gate: Gate) -> tuple[str, ...]:
+    """The board rule of a composite drawn as one box, in the names of the nodes given for
+    its arguments and for the mode the numbers use."""
+    spec = COMPOSITE_SCOPES.get(gate.composite)
+    if spec is None:
+        return ()
+    given = COMPOSITE_ARGUMENTS.get(gate.node, {})
+    names = {
+        k: numbers.names.get(v.id, caption(v)) if isinstance(v, Node) else v
+        for k, v in given.items()
+    }
+    return spec.lines(names, numbers.training)

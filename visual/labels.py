@@ -28,6 +28,7 @@ def number(x: float) -> str:
     return "0" if x == 0 else f"{x:.4g}"
 
 
+INTEGERS_SHOWN = 8  # integer arrays (labels) show their first entries, never a mean
 NOISE_ULPS = 64  # rounding of a few dozen operations; anything smaller is noise
 
 
@@ -51,7 +52,8 @@ def denoise(array, floor: float):
 
 
 def summarize(array, floor: float | None = None) -> str:
-    """A one-line summary of an array: the scalar, or mean and [min, max] (bools: % true).
+    """A one-line summary of an array: the scalar, or mean and [min, max] (bools: % true;
+    integers: the first few entries).
     Numbers below `floor` (default: the array's own rounding noise) show as 0."""
     a = np.asarray(array)
     floor = noise_floor(a) if floor is None else floor
@@ -62,6 +64,10 @@ def summarize(array, floor: float | None = None) -> str:
         return "empty"
     if a.size == 1:
         return number(float(a.reshape(-1)[0]))
+    if np.issubdtype(a.dtype, np.integer):  # class ids and counts: a mean says nothing
+        flat = a.reshape(-1)
+        head = ", ".join(str(v) for v in flat[:INTEGERS_SHOWN])
+        return f"[{head}{', …' if a.size > INTEGERS_SHOWN else ''}] ({a.size} integers)"
     finite = a[np.isfinite(a)] if np.issubdtype(a.dtype, np.floating) else a
     bad = a.size - finite.size
     if finite.size == 0:

@@ -45,15 +45,34 @@ class SideBySide:
     def __init__(self, *pictures: graphviz.Digraph):
         self.pictures = pictures
 
-    def _repr_html_(self) -> str:
-        cells = "".join(
-            f'<div style="flex: 1; min-width: 0">{pipe(p, "svg").decode()}</div>'
-            for p in self.pictures
-        )
-        return (
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        """HTML for Jupyter (each picture shrinks to its share of the width), and one SVG
+        of the pictures in a row for viewers that show no HTML (a notebook on the web)."""
+        svgs = [pipe(p, "svg").decode() for p in self.pictures]
+        cells = "".join(f'<div style="flex: 1; min-width: 0">{svg}</div>' for svg in svgs)
+        html = (
             "<style>.graphc-row svg { max-width: 100%; height: auto; }</style>"
             f'<div class="graphc-row" style="display: flex; gap: 1em">{cells}</div>'
         )
+        return {"text/html": html, "image/svg+xml": row_svg(svgs)}
+
+
+def row_svg(svgs: list[str], gap: float = 12.0) -> str:
+    """SVG documents from `dot` side by side in one SVG (each nested at its own offset)."""
+    parts, x, height = [], 0.0, 0.0
+    for svg in svgs:
+        body = re.sub(r"<\?xml[^>]*\?>|<!DOCTYPE[^>]*>|<!--.*?-->", "", svg, flags=re.S).strip()
+        size = re.search(r'<svg[^>]*\bwidth="([\d.]+)pt"[^>]*\bheight="([\d.]+)pt"', body)
+        w, h = (float(size[1]), float(size[2])) if size else (400.0, 300.0)
+        parts.append(re.sub(r"<svg\b", f'<svg x="{x:.2f}" y="0"', body, count=1))
+        x, height = x + w + gap, max(height, h)
+    width = max(x - gap, 1.0)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        f'width="{width:.2f}pt" height="{height:.2f}pt" viewBox="0 0 {width:.2f} {height:.2f}">'
+        + "".join(parts)
+        + "</svg>"
+    )
 
 
 def side_by_side(*pictures: graphviz.Digraph) -> SideBySide:

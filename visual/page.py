@@ -1,7 +1,8 @@
 """`visual.step_through`: one self-contained HTML page that steps through backprop on a
-graph: the forward pass node by node, then the backward pass gate by gate (→/← keys,
-buttons, a frame counter, #frame=N in the URL). Every frame is an SVG the real `dot` made of
-the same layout; a side panel says what happens at the current node, with its numbers."""
+graph: the forward pass node by node, then the backward pass gate by gate (→/← and clicker
+keys, buttons, a frame counter, #frame=N in the URL, a presentation mode for projectors).
+Every frame is an SVG the real `dot` made of the same layout; a side panel says what happens
+at the current node, with its numbers."""
 
 from __future__ import annotations
 
@@ -13,11 +14,19 @@ from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
 from pathlib import Path
 
-from graphc import GraphError, Node
+from graphc import REGISTRY, GraphError, Node
 from graphc.files import write_file
 
 from .backprop import Shown, constant, draw_gates
-from .gates import Gate, GateNumbers, composite_rules, gate_numbers, input_name, matrix, short
+from .gates import (
+    Gate,
+    GateNumbers,
+    composite_label,
+    composite_rules,
+    gate_numbers,
+    matrix,
+    summed_terms,
+)
 from .labels import caption, op_label
 from .output import pipe
 from .rendering import check_values, expand_set
@@ -29,16 +38,26 @@ def _pre(text: str) -> str:
     return f"<code>{html.escape(text)}</code>"
 
 
+def _title(numbers: GateNumbers, gate: Gate) -> str:
+    """A gate's heading: the box's title, or the node's name on the picture."""
+    return html.escape(gate.title if gate.composite else numbers.names[gate.node.id])
+
+
 def _forward_panel(numbers: GateNumbers, gate: Gate, k: int, total: int) -> str:
     """What the forward pass does at a gate: the op, what it reads, and its value."""
     node = gate.node
-    names = [input_name(c, numbers.gates, numbers.groups) for c in gate.inputs]
-    reads = html.escape(", ".join(names))
-    what = html.escape(gate.composite.replace("_", " ") if gate.composite else op_label(node))
+    reads = html.escape(", ".join(numbers.names[c.id] for c in gate.inputs)) or "nothing"
+    if gate.composite:
+        what = f"computes <b>{html.escape(composite_label(gate.composite))}</b> of {reads}"
+    elif REGISTRY[node.op].mode is not None:  # a mode switch: say what it does, not its label
+        mode = "training" if numbers.training else "inference"
+        what = f"passes {reads} on ({mode} mode)"
+    else:
+        what = f"computes <b>{html.escape(op_label(node))}</b> of {reads}"
     value = numbers.values.get(node.id)
     return (
-        f"<h2>Forward {k} of {total}: {html.escape(gate.title)}</h2>"
-        f"<p>computes <b>{what}</b> of {reads or 'nothing'}</p>"
+        f"<h2>Forward {k} of {total}: {_title(numbers, gate)}</h2>"
+        f"<p>{what}</p>"
         f'<p class="value">value = {_pre(matrix(value)) if value is not None else "?"}</p>'
     )
 
@@ -48,31 +67,39 @@ def _backward_panel(numbers: GateNumbers, gate: Gate, k: int, total: int) -> str
     node, floor = gate.node, numbers.floor
     up = numbers.upstream.get(node.id)
     parts = [
-        f"<h2>Backward {k} of {total}: {html.escape(gate.title)}</h2>",
+        f"<h2>Backward {k} of {total}: {_title(numbers, gate)}</h2>",
         f'<p class="grad">upstream ∂L/∂out = {_pre(matrix(up, floor))}</p>',
     ]
-    rules = composite_rules(gate.composite)
+    rules = composite_rules(numbers, gate)
     parts += [f'<p class="rule">{html.escape(line)}</p>' for line in rules]
-    rows = []
+    blocks = []
     for child in gate.inputs:
         key = (child.id, node.id)
         if key not in numbers.downstream:
             continue
-        local = numbers.rules.get(key, "see the rule above")
-        if key in numbers.local and not constant(local):
-            local += f" = {short(numbers.local[key], floor)}"
-        rows.append(
-            f"<tr><td>{html.escape(input_name(child, numbers.gates, numbers.groups))}</td>"
-            f"<td>{html.escape(local)}</td>"
-            f'<td class="grad">{_pre(matrix(numbers.downstream[key], floor))}</td></tr>'
-        )
-    if rows:
-        parts.append(
-            "<table><tr><th>input</th><th>local ∂out/∂input</th>"
-            "<th>downstream = upstream × local</th></tr>" + "".join(rows) + "</table>"
-        )
-    else:
-        parts.append("<p>no input of this gate needs a gradient</p>")
+        name = html.escape(numbers.names[child.id])
+        down = _pre(matrix(numbers.downstream[key], floor))
+        if key in numbers.rules:
+            local = html.escape(numbers.rules[key])
+            if key in numbers.local and not constant(numbers.rules[key]):
+                local += f" = {_pre(matrix(numbers.local[key], floor))}"
+            lines = [f"<p>local ∂out/∂{name} = {local}</p>"]
+            product = "downstream = upstream × local"
+        else:  # a box: its rule above gives the downstream from the upstream
+            lines, product = [], "downstream, by the rule above"
+        summed = summed_terms(numbers, key)
+        if summed is None:
+            lines.append(f'<p class="grad">{product} = {down}</p>')
+        else:  # a broadcast input (a bias over the rows): the terms, then their sum
+            terms, what = summed
+            lines.append(
+                f'<p class="grad">upstream × local, term by term = {_pre(matrix(terms, floor))}</p>'
+            )
+            lines.append(
+                f'<p class="grad"><span class="sum">downstream = Σ {what}</span> = {down}</p>'
+            )
+        blocks.append(f'<section class="input"><h3>into {name}</h3>{"".join(lines)}</section>')
+    parts += blocks or ["<p>no input of this gate needs a gradient</p>"]
     return "".join(parts)
 
 
@@ -95,8 +122,13 @@ def frames(numbers: GateNumbers) -> list[tuple[Shown, str, int | None]]:
     shown = Shown()
     leaves = [n for n in numbers.order if n.is_leaf and n.op != "const"]
     shown.values.update(n.id for n in leaves)
-    names = ", ".join(html.escape(caption(n)) for n in leaves)
-    result = [(deepcopy(shown), f"<h2>The inputs and params</h2><p>{names}</p>", None)]
+    kinds = (("input", "inputs"), ("param", "params"), ("state", "state (running statistics)"))
+    listed = "".join(
+        f"<p>{what}: {html.escape(', '.join(caption(n) for n in leaves if n.op == op))}</p>"
+        for op, what in kinds
+        if any(n.op == op for n in leaves)
+    )
+    result = [(deepcopy(shown), f"<h2>The inputs and params</h2>{listed}", None)]
     gates = numbers.gates
     for k, gate in enumerate(gates, 1):
         shown.values.add(gate.node.id)
@@ -144,7 +176,9 @@ def step_through(
 ) -> str:
     """Write one self-contained HTML page (no network, no other file) that steps through
     backprop on `loss`: the forward pass node by node, then the backward pass gate by gate,
-    with →/← keys, buttons and #frame=N (1-based) in the URL. Returns the path written."""
+    with →/← (and a clicker's PageDown/PageUp, Home, End) keys, buttons and #frame=N
+    (1-based) in the URL; P (or #frame=N&present) switches to presentation mode: large text,
+    the current node and its neighbours in focus. Returns the path written."""
     check_values(values, "step_through")
     if not isinstance(path, (str, Path)):
         raise GraphError(f"step_through needs the path of the .html file to write, got {path!r}")

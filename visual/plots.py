@@ -57,11 +57,12 @@ def plot_history(history: Mapping[str, Sequence[float]], title: str | None = Non
             epoch, loss, val, where=val > loss, color=VAL, alpha=0.12, label="generalization gap"
         )
     reading = diagnose(history)
-    if reading.kind == "overfitting":  # mark where the (smoothed) validation loss was lowest
-        best = int(np.flatnonzero(epoch == reading.best_epoch)[0])
+    if "val_loss" in history:  # mark the epoch of the lowest validation loss: where to stop
+        best = int(np.argmin(val))
         ax.axvline(epoch[best], color="#9ca3af", linestyle=":", linewidth=1)
+        ax.plot(epoch[best], val[best], "o", color=VAL, markersize=8, markerfacecolor="none")
         ax.annotate(
-            f"lowest validation loss\n(epoch {epoch[best]:g})",
+            f"lowest validation loss {val[best]:.4g}\n(epoch {epoch[best]:g})",
             (epoch[best], val[best]),
             xytext=(0, 28),
             textcoords="offset points",

@@ -46,6 +46,7 @@ def build_jax_module(
     epochs: int = 10,
     name: str = "model",
     style: str = "fast",
+    proximal_l1: bool = False,
     **hyper,
 ) -> JaxModule:
     """The JAX training module for `loss` (see `gc.export`), not yet written anywhere."""
@@ -67,7 +68,7 @@ def build_jax_module(
             0, 'jax.config.update("jax_enable_x64", True)  # the model computes in float64\n'
         )
     dropout: dict[str, float] = {}
-    _emit_functions(module, sig, loss, opt, values, dropout)
+    _emit_functions(module, sig, loss, opt, values, dropout, proximal_l1)
     emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout, class_counts(loss))
     mc_samples = (
         'raise ValueError("the model has no predictions to sample")'
@@ -134,9 +135,11 @@ def _read(leaf: Node) -> str:
     return f"batch[{leaf.name!r}]"
 
 
-def _emit_functions(module: JaxModule, sig: Signature, loss, opt, hyper, dropout) -> None:
+def _emit_functions(
+    module: JaxModule, sig: Signature, loss, opt, hyper, dropout, proximal_l1=False
+) -> None:
     """The program's functions, each a jitted pure function of pytrees."""
-    step = program.train_step(sig, loss, opt, hyper, fold_lr=False)
+    step = program.train_step(sig, loss, opt, hyper, fold_lr=False, proximal_l1=proximal_l1)
     n = len(sig.params)
     slot_names = [(p.name, s) for p in sig.params for s in opt.slots]
     for p in sig.params:

@@ -41,6 +41,7 @@ def build_module(
     epochs: int = 10,
     name: str = "model",
     style: str = "fast",
+    proximal_l1: bool = False,
     **hyper,
 ) -> Module:
     """The training module for `loss` (see `export`), not yet written anywhere."""
@@ -58,6 +59,7 @@ def build_module(
             batch_size=batch_size,
             epochs=epochs,
             name=name,
+            proximal_l1=proximal_l1,
             **hyper,
         )
     module = Module(_doc(name, optimizer))
@@ -68,7 +70,7 @@ def build_module(
     sig = signature(loss, predictions, module)
     dropout: dict[str, float] = {}
     with collector_paused(), remember_orders():
-        _emit_functions(module, sig, loss, opt, values, dropout)
+        _emit_functions(module, sig, loss, opt, values, dropout, proximal_l1)
     emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout, class_counts(loss))
     _emit_wrappers(module, sig, opt, values, program.forward(sig, loss).leaves)
     return module
@@ -85,6 +87,7 @@ def export(
     name: str | None = None,
     style: str = "fast",
     backend: str = "numpy",
+    proximal_l1: bool = False,
     **hyper,
 ) -> str:
     """Write a training module for `loss` to `path`; return the path.
@@ -99,12 +102,15 @@ def export(
     over the devices JAX sees (see build_jax.py).
 
     optimizer: "sgd", "momentum" or "adam"; hyper-parameters by keyword (lr, momentum,
-    beta1, beta2, eps). `predictions` is the node accuracy is measured on (found by itself
-    for softmax and binary cross-entropy). The file has init_params(seed),
-    init_state(seed), forward(params, batch, state=None), predict(params, state, batch,
-    mc_samples=0) (Monte Carlo dropout when mc_samples > 0), loss_and_grads(params, batch),
-    train_step(params, state, batch), evaluate(params, state, data), fit(params, state,
-    data, ...) and a command line (python FILE --help).
+    beta1, beta2, eps). proximal_l1=True gives the L1 terms of the loss (strength *
+    gc.l1(W)) the proximal step: the optimizer's step on the rest of the loss, then a soft
+    threshold by lr * strength, which sets small weights exactly to 0. `predictions` is
+    the node accuracy is measured on (found by itself for softmax and binary
+    cross-entropy). The file has init_params(seed), init_state(seed), forward(params,
+    batch, state=None), predict(params, state, batch, mc_samples=0) (Monte Carlo dropout
+    when mc_samples > 0), loss_and_grads(params, batch), train_step(params, state, batch),
+    evaluate(params, state, data), fit(params, state, data, ...) and a command line
+    (python FILE --help).
     """
     path = os.fspath(path)
     name = name or os.path.splitext(os.path.basename(path))[0]
@@ -119,6 +125,7 @@ def export(
         epochs=epochs,
         name=name,
         style=style,
+        proximal_l1=proximal_l1,
         **hyper,
     ).source()
     return write_text(path, source)
@@ -181,10 +188,10 @@ def _function(module, sig, fn, graph, doc, escaping=True, rng=False, dropout=Non
 _SINGLE = ("_train_step", "_forward", "_mc_forward")  # they return their first result
 
 
-def _emit_functions(module, sig, loss, opt, hyper, dropout) -> None:
+def _emit_functions(module, sig, loss, opt, hyper, dropout, proximal_l1=False) -> None:
     """The program's functions in fast NumPy: the training step updates its donated params,
     slots and running statistics in place and returns the loss."""
-    step = program.train_step(sig, loss, opt, hyper, fold_lr=True)
+    step = program.train_step(sig, loss, opt, hyper, fold_lr=True, proximal_l1=proximal_l1)
     for p in sig.params:
         for s, leaf in step.slots[p.id].items():
             sig.var[leaf.id] = module.namer.fresh(f"{p.name}_{s}", "slot")

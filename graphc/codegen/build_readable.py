@@ -16,6 +16,7 @@ from ..feeds import class_counts
 from ..ir import Node, leaves, topological_order
 from ..montecarlo import mc_graph
 from ..ops.leaves import input as input_leaf
+from ..ops.registry import F
 from ..passes.specialization import specialize
 from . import optimizers, training
 from .module import Module
@@ -60,6 +61,7 @@ def build_readable_module(
     batch_size: int = 32,
     epochs: int = 10,
     name: str = "model",
+    proximal_l1: bool = False,
     **hyper,
 ) -> ReadableModule:
     """The readable training module for `loss` (export(..., style="readable"))."""
@@ -93,7 +95,9 @@ def build_readable_module(
         graph = [inferred[0], *mc_graph([sig.predictions])]
         module.add(_model_function("model_monte_carlo", module, sig, graph, spelling, "mc"))
         sampled = "model_monte_carlo"
-    module.add(_update_source(module, opt, values, spelling))
+    l1 = optimizers.l1_weights(loss, sig.params) if proximal_l1 else {}
+    l1 = {p.name: l1[p.id] for p in sig.params if p.id in l1}
+    module.add(_update_source(module, opt, values, spelling, l1))
     emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout, class_counts(loss))
     if dropout:
         module.add(_DROPOUT)
@@ -187,8 +191,9 @@ _DOUBLES = (
 )
 
 
-def _update_source(module, opt, hyper: dict, spelling: Spelling) -> str:
-    """The optimizer's update as its formula (its graph ops spelled), over every param."""
+def _update_source(module, opt, hyper: dict, spelling: Spelling, l1: dict | None = None) -> str:
+    """The optimizer's update as its formula (its graph ops spelled), over every param; with
+    `l1` (param name -> the weight of its L1 terms) the proximal step for those params."""
     grad, lr = input_leaf("grad", (), "float64"), input_leaf("lr", (), "float64")
     slots = {s: input_leaf(s, (), "float64") for s in opt.slots}
     named = {k: input_leaf(k, (), "float64") for k in hyper if k != "lr"}
@@ -202,7 +207,17 @@ def _update_source(module, opt, hyper: dict, spelling: Spelling) -> str:
     if opt.step_size:  # the step's learning rate, lr_t, from the step count
         lines.append(step_size_line(module, opt, "step", "", "lr_t", str).strip())
         known[lr.id] = "lr_t"
+    if l1:
+        param, lam = input_leaf("param", (), "float64"), input_leaf("lam", (), "float64")
+        known |= {param.id: "params[name]", lam.id: "L1[name]"}
+        lines.append(f"L1 = {l1!r}  # the weight of each param's L1 terms: a proximal step")
     lines.append("for name, grad in grads.items():")
+    if l1:
+        _, text = spelling.expression(grad - lam * F.sign(param), known)
+        lines += [
+            "    if name in L1:  # the L1 terms' subgradient out: the step is on the rest",
+            f"        grad = {text}",
+        ]
     if slots:
         read = ", ".join(f"slots[name][{s!r}]" for s in slots)
         lines.append(f"    {', '.join(slots)} = {read}  # updated in place, in the state")
@@ -212,6 +227,10 @@ def _update_source(module, opt, hyper: dict, spelling: Spelling) -> str:
         known[new[s].id] = s
     pre, text = spelling.expression(step, known)
     lines += [f"    {line}" for line in pre] + [f"    params[name] -= {text}"]
+    if l1:  # then the soft threshold: a weight within lr * lam of zero lands on exactly 0
+        pre, text = spelling.expression(optimizers.soft_threshold(param, lr * lam), known)
+        lines += ["    if name in L1:  # soft threshold: weights within lr * L1 of 0 become 0"]
+        lines += [f"        {line}" for line in pre] + [f"        params[name][...] = {text}"]
     body = "".join(f"    {line}\n" for line in lines if line)
     return "def update(params, grads, slots, step, lr):\n" + body
 

@@ -11,6 +11,12 @@ defaults (and their ranges in RANGES), and `descent`; an optimizer whose learnin
 changes with the step count adds a function to step_size.py and names it in `step_size`.
 An update option (a proximal step after the descent, a clipped gradient) is a few graph
 ops in `descent` or around it in `update`, and every renderer picks it up.
+
+The proximal L1 step (`proximal_l1=True` of gc.export and compile_trainer) is such an
+option: for a param with L1 terms lam * gc.l1(param) in the loss (`l1_weights`), `update`
+takes their subgradient lam * sign(param) out of the gradient before the descent and, after
+it, soft-thresholds the param by lr * lam: sign(w) * max(|w| - lr * lam, 0), so a weight
+the data does not hold away from zero lands on exactly 0 (a subgradient step jumps over it).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import GraphError
-from ..ir import Node, site_as
+from ..ir import Node, site_as, topological_order
 from ..ops.leaves import input as input_leaf
 from ..ops.registry import F, lift
 
@@ -108,14 +114,66 @@ def update(
     slots: dict[str, Node],
     lr: Node,
     decay: Node | None = None,
+    l1: float | None = None,
+    rate: Node | None = None,
 ) -> Update:
     """`param`'s update from `grad` as graph nodes. With `decay` k (SGD only, whose grad is
     then the step already: the backward pass carried lr), the step is k * param + grad and
-    the L2 term becomes one scaling of the param: param * (1 - k) - grad."""
+    the L2 term becomes one scaling of the param: param * (1 - k) - grad. With `l1` (the
+    weight lam of the param's L1 terms) the step is proximal: the gradient without lam *
+    sign(param), then a soft threshold by rate * lam (`rate`: the step's learning rate)."""
+    if l1:
+        scale = 1.0 if lr is not None else rate  # a folded gradient arrives times lr
+        grad = grad - scale * l1 * F.sign(param)
     if decay is not None:
-        return Update(param * (1.0 - decay) - grad, {})
+        new = param * (1.0 - decay) - grad
+        return Update(soft_threshold(new, rate * l1) if l1 else new, {})
     step, new_slots = (grad, {}) if lr is None else opt.descent(grad, slots, lr, hyper)
-    return Update(param - step, new_slots)
+    new = param - step
+    return Update(soft_threshold(new, rate * l1) if l1 else new, new_slots)
+
+
+def soft_threshold(w: Node, amount: Node) -> Node:
+    """The proximal step of amount * |w|: every weight moved `amount` towards 0, stopping
+    at 0 (sign(w) * max(|w| - amount, 0))."""
+    return F.sign(w) * F.maximum(F.abs(w) - amount, 0.0)
+
+
+def l1_weights(loss: Node, params: list[Node]) -> dict[int, float]:
+    """param id -> lam, the weight with which the param's L1 terms (gc.l1(param)) enter the
+    loss (their summed d loss / d l1); an error when there is none or it is not a number
+    fixed when the module is built."""
+    from ..diff import grad  # the optimizers sit below differentiation
+    from ..evaluation import evaluate
+
+    ids = {p.id for p in params}
+    terms = [
+        n
+        for n in topological_order(loss)
+        if n.op == "sum"
+        and (n.scope or "").split("/")[-1] == "l1"
+        and n.inputs[0].op == "abs"
+        and n.inputs[0].inputs[0].id in ids
+    ]
+    if not terms:
+        raise GraphError(
+            "proximal_l1=True needs an L1 penalty on a param in the loss (strength * "
+            "gc.l1(W)); this loss has none"
+        )
+    weights: dict[int, float] = {}
+    for term, weight in zip(terms, grad(loss, terms)):
+        try:
+            lam = float(evaluate(weight, {}))
+        except GraphError:
+            raise GraphError(
+                f"proximal_l1=True: the weight of the L1 term on "
+                f"{term.inputs[0].inputs[0].name} must be a number, not depend on the data"
+            ) from None
+        if not lam > 0:
+            raise GraphError(f"proximal_l1=True: an L1 term must have a positive weight, got {lam}")
+        param = term.inputs[0].inputs[0].id
+        weights[param] = weights.get(param, 0.0) + lam
+    return weights
 
 
 def get(name: str, **hyper) -> tuple[Optimizer, dict]:

@@ -58,11 +58,18 @@ def _training(loss: Node) -> tuple[Node, dict[str, Node]]:
 
 
 def train_step(
-    sig: Signature, loss: Node, opt: optimizers.Optimizer, hyper: dict, fold_lr: bool
+    sig: Signature,
+    loss: Node,
+    opt: optimizers.Optimizer,
+    hyper: dict,
+    fold_lr: bool,
+    proximal_l1: bool = False,
 ) -> TrainStep:
     """The training step's graph. With `fold_lr` and an optimizer whose step is lr * grad,
     the backward pass carries lr instead of 1, so each gradient arrives as its step, and an
-    L2 term k * param of it becomes one scaling of the param (fewer passes over arrays)."""
+    L2 term k * param of it becomes one scaling of the param (fewer passes over arrays).
+    With `proximal_l1`, L1 terms take the proximal step (optimizers.update)."""
+    l1 = optimizers.l1_weights(loss, sig.params) if proximal_l1 else {}
     loss_t, updates = _training(loss)
     lr = input_leaf("graphc.lr", (), loss.dtype)
     folded = fold_lr and opt.linear
@@ -80,7 +87,9 @@ def train_step(
     slots = {p.id: optimizers.slot_leaves(opt, p) for p in sig.params}
     with site_as(f"the {opt.name} update"):  # what the update's lines cite
         new = [
-            optimizers.update(opt, hyper, p, g, slots[p.id], None if folded else lr, k)
+            optimizers.update(
+                opt, hyper, p, g, slots[p.id], None if folded else lr, k, l1.get(p.id), lr
+            )
             for p, g, k in zip(sig.params, grad_n, decay)
         ]
     slot_leaves = [s for p in sig.params for s in slots[p.id].values()]

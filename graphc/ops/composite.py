@@ -1,13 +1,17 @@
 """Composites: builders (losses, regularizers, layers) made of several ops, run in a scope
-named after them so that pictures can draw their nodes as one labelled box."""
+named after them so that pictures can draw their nodes as one labelled box, and write the
+board rule in the names of the nodes each call was given."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import inspect
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from ..ir import scope
+from ..ir import Node, scope
 
 
 @dataclass(frozen=True)
@@ -15,33 +19,73 @@ class CompositeDef:
     """What a picture shows of a composite drawn as one box, given where the composite is
     defined (`@composite(label=..., board=...)`).
 
-    label  how the box is called ("softmax cross-entropy"), or None: the picture makes a
-           title of the builder's name
-    board  the composite's derivative as the lecture writes it on the board, one line each
+    label   how the box is called ("softmax cross-entropy"), or None: the picture makes a
+            title of the builder's name
+    board   the composite's derivative as the lecture writes it on the board, one line each:
+            fixed lines, or a function of the display names of the builder's arguments (in
+            its signature's order; a node's name, any other argument's value) and of
+            `training` (True, False, or None for a graph drawn with both modes) giving the
+            lines in the names of the inputs at that box and for the mode its numbers use
+    params  the builder's parameter names, in order
     """
 
     label: str | None = None
-    board: tuple[str, ...] = ()
+    board: tuple[str, ...] | Callable[..., tuple[str, ...]] = ()
+    params: tuple[str, ...] = ()
+    defaults: tuple[tuple[str, Any], ...] = ()
+
+    def lines(self, names: Mapping[str, str], training: bool | None) -> tuple[str, ...]:
+        """The board's lines with these argument names (a parameter not given: its own
+        name, or its default) in this mode."""
+        if not callable(self.board):
+            return tuple(self.board)
+        given = dict(self.defaults) | dict(names)
+        return tuple(self.board(*(given.get(p, p) for p in self.params), training=training))
 
 
 # The composite builders (losses, regularizers, layers) by the name of the scope each runs in:
 # pictures draw each such scope as one labelled box unless asked to expand it.
 COMPOSITE_SCOPES: dict[str, CompositeDef] = {}
 
+# A composite's result -> the node given for each argument that was a node: what a picture
+# needs to write the board in the names of the inputs (dies with the result node).
+COMPOSITE_ARGUMENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
 
 def composite(
-    builder: Callable | None = None, *, label: str | None = None, board: tuple[str, ...] = ()
+    builder: Callable | None = None,
+    *,
+    label: str | None = None,
+    board: tuple[str, ...] | Callable[..., tuple[str, ...]] = (),
 ):
     """Run a composite builder (a loss or layer made of several ops) in a scope named after
     it, so its nodes can be drawn as one box; a user's own scopes nest around it. Bare
     (`@composite`), or with what the box shows: `@composite(label=..., board=(...))`."""
     if builder is None:
         return functools.partial(composite, label=label, board=board)
-    COMPOSITE_SCOPES[builder.__name__] = CompositeDef(label, tuple(board))
+    signature = inspect.signature(builder)
+    params = tuple(signature.parameters)
+    defaults = tuple(
+        (k, repr(p.default))
+        for k, p in signature.parameters.items()
+        if p.default is not inspect.Parameter.empty
+    )
+    COMPOSITE_SCOPES[builder.__name__] = CompositeDef(
+        label, board if callable(board) else tuple(board), params, defaults
+    )
 
     @functools.wraps(builder)
     def build(*args, **kwargs):
         with scope(builder.__name__):
-            return builder(*args, **kwargs)
+            result = builder(*args, **kwargs)
+        try:
+            bound = signature.bind(*args, **kwargs).arguments
+        except TypeError:
+            return result
+        given = {k: v for k, v in bound.items() if isinstance(v, Node)}
+        given |= {k: repr(v) for k, v in bound.items() if not isinstance(v, Node)}
+        if isinstance(result, Node) and builder.__name__ in (result.scope or "").split("/"):
+            COMPOSITE_ARGUMENTS[result] = given
+        return result
 
     return build

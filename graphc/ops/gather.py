@@ -180,7 +180,12 @@ register(
 )
 
 
-@composite(label="embedding", board=("∂/∂table = upstream rows added into the rows the ids pick",))
+@composite(
+    label="embedding",
+    board=lambda ids, table, training: (
+        f"∂/∂{table} = the upstream rows added into the rows {ids} picks",
+    ),
+)
 def embedding(ids, table) -> Node:
     """The rows of `table` (V, D) picked by the integer `ids` (any shape): shape
     ids.shape + (D,), as torch.nn.functional.embedding. Its gradient adds each upstream row

@@ -121,14 +121,24 @@ register(
 )
 
 
-@composite(
-    label="batch norm",
-    board=(
-        "x̂ = (x − μ_batch) / σ_batch",
-        "∂/∂x = γ/σ · (g − mean g − x̂ · mean(g x̂))",
-        "∂/∂γ = Σ g x̂, ∂/∂β = Σ g",
-    ),
-)
+def _batch_norm_board(x, gamma, beta, *_, training):
+    """Batch norm's derivative as the lecture writes it, for the mode its numbers use: the
+    batch statistics depend on x in training; the running ones are constants at inference."""
+    sums = f"∂/∂{gamma} = Σ δ·x̂, ∂/∂{beta} = Σ δ (Σ over the batch, δ = upstream)"
+    train = (
+        f"x̂ = ({x} − batch mean) / σ, σ = √(batch variance + ε)",
+        f"∂/∂{x} = {gamma}/σ · (δ − mean δ − x̂ · mean(δ·x̂)), means over the batch",
+    )
+    infer = (
+        f"x̂ = ({x} − running mean) / σ, σ = √(running variance + ε)",
+        f"∂/∂{x} = {gamma}/σ · δ (the running statistics are constants)",
+    )
+    if training is None:
+        return (*train, sums, "at inference: " + infer[1])
+    return (*(train if training else infer), sums)
+
+
+@composite(label="batch norm", board=_batch_norm_board)
 def batch_norm(
     x, gamma, beta, eps: float = 1e-5, momentum: float = 0.9, name: str | None = None
 ) -> Node:
@@ -172,7 +182,15 @@ def batch_norm(
     return F.select_mode(train, infer)
 
 
-@composite(label="dropout", board=("∂/∂x = mask (training), 1 (inference)",))
+def _dropout_board(x, rate, *_, training):
+    """Dropout's derivative in the mode its numbers use: the mask in training, 1 at
+    inference (where dropout is the identity)."""
+    train = f"∂/∂{x} = δ · mask: 0 where a unit is dropped, 1/(1 − {rate}) where it is kept"
+    infer = f"∂/∂{x} = δ (dropout is the identity at inference)"
+    return {True: (train,), False: (infer,)}.get(training, (train, infer))
+
+
+@composite(label="dropout", board=_dropout_board)
 def dropout(x, rate: float, seed: int = 0) -> Node:
     """Inverted dropout: in training, zero each unit with probability `rate` and scale the
     rest by 1 / (1 - rate) (a seeded mask); at inference, the identity."""

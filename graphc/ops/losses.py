@@ -26,7 +26,12 @@ def _same_shape(what: str, pred: Node, target: Node) -> None:
         )
 
 
-@composite(label="mean squared error", board=("∂/∂p = 2 (p − t) / n",))
+@composite(
+    label="mean squared error",
+    board=lambda pred, target, training: (
+        f"∂/∂{pred} = 2 ({pred} − {target}) / n, n = number of entries",
+    ),
+)
 def mse(pred, target) -> Node:
     """Mean squared error over all elements."""
     pred = lift(pred)
@@ -36,7 +41,12 @@ def mse(pred, target) -> Node:
     return mean(diff * diff)
 
 
-@composite(label="binary cross-entropy (logits)", board=("∂/∂z = (σ(z) − t) / N",))
+@composite(
+    label="binary cross-entropy (logits)",
+    board=lambda logits, target, training: (
+        f"∂/∂{logits} = (σ({logits}) − {target}) / n, n = number of entries",
+    ),
+)
 def binary_cross_entropy_with_logits(logits, target) -> Node:
     """Mean binary cross-entropy of sigmoid(logits) against 0/1 targets, computed as
     softplus(z) - z * t so that logits of any size stay finite."""
@@ -46,7 +56,13 @@ def binary_cross_entropy_with_logits(logits, target) -> Node:
     return mean(softplus(logits) - logits * target)
 
 
-@composite(label="softmax cross-entropy", board=("∂/∂z = (p − y) / N, p = softmax(z)",))
+@composite(
+    label="softmax cross-entropy",
+    board=lambda logits, labels, training: (
+        f"p = softmax({logits}), N = rows in the batch",
+        f"∂/∂{logits} = (p − {labels}) / N, {labels} as one-hot rows",
+    ),
+)
 def softmax_cross_entropy(logits, labels) -> Node:
     """Mean over the batch of -log softmax(logits)[label]; `labels` are integer class ids
     of shape (batch,) or one-hot (probability) rows shaped like `logits`."""
@@ -76,14 +92,14 @@ def softmax_cross_entropy(logits, labels) -> Node:
     return -mean(reduce_sum(labels * log_softmax(logits, axis=-1), axis=-1))
 
 
-@composite(label="L2 penalty", board=("∂/∂w = 2 w",))
+@composite(label="L2 penalty", board=lambda w, training: (f"∂/∂{w} = 2 {w}",))
 def l2(w) -> Node:
     """Sum of squares of w (the L2 penalty, without the 1/2)."""
     w = lift(w)
     return reduce_sum(w * w)
 
 
-@composite(label="L1 penalty", board=("∂/∂w = sign(w)",))
+@composite(label="L1 penalty", board=lambda w, training: (f"∂/∂{w} = sign({w})",))
 def l1(w) -> Node:
     """Sum of absolute values of w (the L1 penalty)."""
     return reduce_sum(F.abs(lift(w)))

@@ -13,10 +13,11 @@ from .registry import lift
 
 @composite(
     label="layer norm",
-    board=(
-        "x̂ = (x − μ) / σ over the features of each row",
-        "∂/∂x = γ/σ · (g − mean g − x̂ · mean(g x̂))",
-        "∂/∂γ = Σ g x̂, ∂/∂β = Σ g",
+    board=lambda x, gamma, beta, *_, training: (
+        f"x̂ = ({x} − mean) / σ, σ = √(variance + ε), over the features of each row",
+        # gamma varies along the features the means run over: it scales δ before them
+        f"∂/∂{x} = (ĝ − mean ĝ − x̂ · mean(ĝ·x̂)) / σ, ĝ = {gamma}·δ, means over the features",
+        f"∂/∂{gamma} = Σ δ·x̂, ∂/∂{beta} = Σ δ (Σ over the rows, δ = upstream)",
     ),
 )
 def layer_norm(x, gamma, beta, eps: float = 1e-5) -> Node:
