@@ -24,7 +24,8 @@ from .modelfile import example_values, load_model, load_npz, save_npz
 from .passes import optimize as run_passes
 from .progress import ProgressBar, format_metric
 from .serialize import save
-from .trainer import SHOWN, check_run, compile_trainer
+from .feeds import check_run
+from .trainer import SHOWN, compile_trainer
 from .trainer import train as run_training
 
 EXIT_ERROR = 1

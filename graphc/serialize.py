@@ -160,6 +160,10 @@ def load(path: str | os.PathLike) -> list[Node]:
             data = json.load(f)
     except FileNotFoundError:
         raise LoadError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise LoadError(f"{path}: is a folder, not a saved graph (.json)") from None
+    except OSError as error:
+        raise LoadError(f"{path}: cannot read it ({error.strerror or error})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise LoadError(f"{path}: not valid JSON ({error})") from None
     except RecursionError:  # [[[[...: Python's JSON parser recurses once per level

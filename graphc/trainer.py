@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .errors import GraphError
+from .feeds import check_minibatches, check_run
 from .lower import build_module
 from .progress import ProgressBar, format_metric
 
@@ -117,15 +118,6 @@ def import_trainer(path: str | os.PathLike) -> dict:
     return vars(module)
 
 
-def check_run(epochs: int, batch_size: int, lr: float | None = None) -> None:
-    """Refuse epochs or a batch size that is not a positive int, or a learning rate <= 0."""
-    for what, value in (("epochs", epochs), ("batch size", batch_size)):
-        if not isinstance(value, int) or value < 1:
-            raise GraphError(f"the {what} must be a positive int, got {value!r}")
-    if lr is not None and not lr > 0:
-        raise GraphError(f"the learning rate must be positive, got {lr!r}")
-
-
 @contextlib.contextmanager
 def _data_errors():
     """The exported code's complaints about the data (ValueError) as GraphErrors."""
@@ -149,6 +141,9 @@ def train(
     check_run(epochs, batch_size, lr)
     if "train" not in data:
         raise GraphError("there is no training data (data() returned no 'train' split)")
+    if trainer.get("STATS"):  # batch norm's running statistics: batch statistics in training
+        rows = len(next(iter(data["train"].values())))
+        check_minibatches(rows, batch_size, "the training data")
     params, state = trainer["init_params"](seed), trainer["init_state"](seed)
     result = Trained(params, state)
     try:

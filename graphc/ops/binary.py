@@ -7,7 +7,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import DtypeError
-from ..ir import Node
+from ..ir import Node, user_site
 from .registry import (
     KERNEL,
     MULTILINEAR,
@@ -277,7 +277,9 @@ def prelu(x, alpha) -> Node:
 
 def leaky_relu(x, slope: float = 0.01) -> Node:
     """Leaky ReLU with a fixed slope: prelu with a constant alpha."""
-    return apply("prelu", x, float(slope))
+    from ..feeds import real_number
+
+    return apply("prelu", x, real_number(slope, f"{user_site()}: leaky_relu: slope"))
 
 
 def greater(a, b) -> Node:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GraphError, ShapeError
+from ..feeds import check_seed, real_number
 from ..ir import Node, composite, user_site
 from .leaves import state
 from .reductions import mean
@@ -168,9 +169,11 @@ def batch_norm(
 def dropout(x, rate: float, seed: int = 0) -> Node:
     """Inverted dropout: in training, zero each unit with probability `rate` and scale the
     rest by 1 / (1 - rate) (a seeded mask); at inference, the identity."""
-    if not 0.0 <= float(rate) < 1.0:
+    rate = real_number(rate, f"{user_site()}: dropout rate")
+    if not 0.0 <= rate < 1.0:
         raise GraphError(f"{user_site()}: dropout rate must be in [0, 1), got {rate!r}")
+    seed = check_seed(seed, f"{user_site()}: dropout")
     if rate == 0:
         return x
-    mask = apply("dropout_mask", x, rate=float(rate), seed=int(seed))
+    mask = apply("dropout_mask", x, rate=rate, seed=seed)
     return F.select_mode(x * mask, x)

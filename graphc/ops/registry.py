@@ -339,9 +339,16 @@ def normalize_axis(axis: Any, ndim: int) -> tuple[int, ...]:
     """Canonical axes: a sorted tuple of non-negative ints (None means all axes)."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (int, np.integer)):
+        axes = (axis,)
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(axis)
+    else:
+        raise ShapeError(f"axis must be an int, a tuple of ints or None, got {axis!r}")
     out = []
     for a in axes:
+        if isinstance(a, (bool, np.bool_)):
+            raise ShapeError(f"axis must be an int or a tuple of ints, got {a!r}")
         if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
             raise ShapeError(f"axis {a!r} is out of range for a {ndim}-d input")
         out.append(int(a) % ndim)
