@@ -37,6 +37,7 @@ from .diff import (
     vjp,
 )
 from .evaluate import evaluate, init_params, init_state, inputs, params
+from .limits import set_limits
 from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
 from .ops.binary import equal, greater, leaky_relu, maximum, minimum, prelu, where
 from .ops.elementwise import abs, exp, log, relu, sigmoid, sign, softplus, sqrt, tanh

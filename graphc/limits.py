@@ -11,9 +11,10 @@ import, so they also reach the command line).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,9 +137,9 @@ def check_drawn(count: int, what: str, advice: str = "") -> None:
     """Refuse a picture of more than the limit's nodes before Graphviz lays it out."""
     if count > LIMITS.drawn_nodes:
         raise SizeError(
-            f"{what} has {count:,} nodes, too many for Graphviz to lay out in reasonable "
-            f"time (the limit is {LIMITS.drawn_nodes:,}); {advice}save the DOT text to a "
-            f".dot file, or raise the limit with {HOW_TO_RAISE['drawn_nodes']}"
+            f"{what}: {count:,} nodes to draw, too many for Graphviz to lay out in reasonable "
+            f"time (the limit is {LIMITS.drawn_nodes:,}); {advice}raise the limit with "
+            f"{HOW_TO_RAISE['drawn_nodes']} (saving to a .dot file needs no layout)"
         )
 
 
@@ -169,3 +170,13 @@ def check_table(table: list, batch: int | None, what: str) -> None:
     for k, size, node in table:
         if size * rows**k > LIMITS.array_bytes:
             refuse_array(node, concrete_shape(node.shape, batch), size * rows**k, what)
+
+
+@contextlib.contextmanager
+def using(**values) -> Iterator[None]:
+    """`set_limits(**values)` inside a with block, the previous limits after it."""
+    previous = set_limits(**values)
+    try:
+        yield
+    finally:
+        set_limits(**previous)

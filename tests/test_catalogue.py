@@ -360,7 +360,7 @@ def test_render_refuses_a_graph_too_large_to_lay_out(tmp_path, capsys):
     )
     assert cli.main(["render", str(model), "-o", str(tmp_path / "big.svg")]) == 1
     err = capsys.readouterr().err
-    assert "nodes, too many for Graphviz" in err and "--collapse" in err
+    assert "15,002 nodes to draw, too many for Graphviz" in err and "--collapse" in err
     assert not (tmp_path / "big.svg").exists()
     assert cli.main(["render", str(model), "-o", str(tmp_path / "big.dot")]) == 0
 

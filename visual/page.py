@@ -19,7 +19,7 @@ from graphc.files import write_file
 from .backprop import Shown, constant, draw_gates
 from .gates import Gate, GateNumbers, composite_rules, gate_numbers, input_name, matrix, short
 from .labels import caption, op_label
-from .output import pipe
+from .output import check_drawable, pipe
 from .render import check_values, expand_set
 
 PAGE = Path(__file__).with_name("page_template.html")
@@ -146,6 +146,7 @@ def step_through(
     backprop on `loss`: the forward pass node by node, then the backward pass gate by gate,
     with →/← keys, buttons and #frame=N (1-based) in the URL. Returns the path written."""
     check_values(values, "step_through")
+    check_drawable(loss, "step_through: the graph")
     if not isinstance(path, (str, Path)):
         raise GraphError(f"step_through needs the path of the .html file to write, got {path!r}")
     numbers = gate_numbers(loss, values, wrt, training, expand_set(expand))
