@@ -78,6 +78,8 @@ def check_outputs(
         for other_flag, other in given.items():
             if other_flag < flag and _same_file(path, other):
                 raise CommandError(f"{path}: {other_flag} and {flag} name the same file")
+        if os.path.isdir(path):
+            raise CommandError(f"{path}: {flag} names a folder; give a file name")
         wanted = (suffixes or {}).get(flag)
         if wanted and os.path.splitext(path)[1].lower() not in wanted:
             raise CommandError(f"{path}: {flag} writes {' '.join(wanted)} files")

@@ -13,11 +13,13 @@ the line, when the user's code raised), never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import itertools
 import os
 import sys
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -63,7 +65,37 @@ def _user_line(error: BaseException, path: str) -> str:
     return where
 
 
+class _HardExit(SystemExit):
+    """os._exit called by the user's code while graphc runs it (see `guarded`)."""
+
+
+@contextlib.contextmanager
+def guarded() -> Iterator[None]:
+    """Run the user's code so that it cannot end graphc silently or move its outputs:
+    os._exit (which skips every handler, so graphc would exit 0 with no output) raises
+    instead, and a working directory the code changed is restored afterwards (a relative
+    -o stays where the user's shell is)."""
+    folder, hard_exit = os.getcwd(), os._exit
+
+    def refuse(status=0):
+        raise _HardExit(status)
+
+    os._exit = refuse
+    try:
+        yield
+    finally:
+        os._exit = hard_exit
+        if os.getcwd() != folder:
+            os.chdir(folder)
+
+
 def _describe(error: BaseException, path: str) -> str:
+    if isinstance(error, _HardExit):
+        return (
+            f"{_user_line(error, path)}: the file calls os._exit({error.code!r}), which would "
+            "end graphc at once with no message; remove it (or keep it under "
+            '`if __name__ == "__main__":`)'
+        )
     if isinstance(error, SyntaxError):
         return f"{path}:{error.lineno}: syntax error: {error.msg}"
     if isinstance(error, SystemExit):  # a script's main() run on import, argparse, exit()
@@ -129,13 +161,15 @@ def _check_loss(value: Any, source: str, what: str) -> list[Node]:
     """The returned node(s) as a list whose first entry is a scalar float loss node."""
     nodes = list(value) if isinstance(value, (list, tuple)) else [value]
     if not nodes or not all(isinstance(n, Node) for n in nodes):
-        got = (
-            type(value).__name__
-            if not isinstance(value, (list, tuple))
-            else "a sequence holding " + ", ".join(sorted({type(n).__name__ for n in nodes}))
-        )
+        if not isinstance(value, (list, tuple)):
+            got = type(value).__name__
+        elif not nodes:
+            got = f"an empty {type(value).__name__}"
+        else:
+            got = "a sequence holding " + ", ".join(sorted({type(n).__name__ for n in nodes}))
         raise ModelFileError(
-            f"{source}: {what} must return the loss node (a graphc node), got {got or 'nothing'}"
+            f"{source}: {what} must return the loss node (a graphc node), or the loss first "
+            f"and then other nodes (predictions), got {got}"
         )
     loss = nodes[0]
     if loss.shape != ():
@@ -249,6 +283,11 @@ def load_model(path: str | os.PathLike, with_data: bool = True) -> Model:
             path,
             outputs=list(outputs),
         )
+    with guarded():
+        return _load_python(path, with_data)
+
+
+def _load_python(path: str, with_data: bool) -> Model:
     module = import_model_file(path)
     if not callable(getattr(module, "model", None)):
         raise ModelFileError(

@@ -7,6 +7,7 @@ rebuilds nodes through the same shape inference users go through.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
 from collections.abc import Iterable
@@ -92,6 +93,32 @@ def _leaf(entry: dict) -> Node:
     )
 
 
+LEAF_ATTRIBUTES = {"const": {"value"}, "input": set(), "param": {"init"}, "state": {"init"}}
+
+
+def attribute_names(op: str) -> set[str] | None:
+    """The attributes a node of `op` may carry: its kernel's keyword parameters (the kernel
+    is called with every attribute), or None when the kernel does not say."""
+    if op in LEAF_ATTRIBUTES:
+        return LEAF_ATTRIBUTES[op]
+    opdef = REGISTRY[op]
+    if opdef.kernel is None:
+        return None
+    parameters = list(inspect.signature(opdef.kernel).parameters.values())
+    if any(p.kind == p.VAR_KEYWORD for p in parameters):
+        return None
+    return {p.name for p in parameters[opdef.arity :]}
+
+
+def _check_attributes(op: str, given: dict, where: str) -> None:
+    """Refuse an attribute the op does not have (it would be ignored, or fail later)."""
+    allowed = attribute_names(op)
+    unknown = sorted(set(given) - allowed) if allowed is not None else []
+    if unknown:
+        known = ", ".join(sorted(allowed)) or "none"
+        raise LoadError(f"{where}: {op} has no attribute {unknown[0]!r} (its attributes: {known})")
+
+
 def from_json(data: Any, source: str = "<json>") -> list[Node]:
     """Rebuild the outputs of a graph from `to_json`'s dict, checking every reference."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -110,6 +137,7 @@ def from_json(data: Any, source: str = "<json>") -> list[Node]:
             op = entry["op"]
             if op not in REGISTRY:
                 raise LoadError(f"{where}: unknown op {op!r}")
+            _check_attributes(op, entry.get("attrs", {}), where)
             refs = entry.get("inputs", [])
             for r in refs:
                 if not isinstance(r, int) or r < 0 or r >= len(entries):

@@ -7,6 +7,7 @@ users call (through `F`), so derivatives are ordinary graphs.
 
 from __future__ import annotations
 
+import math
 import functools
 from dataclasses import dataclass, field
 from collections.abc import Callable
@@ -401,7 +402,7 @@ def sample_inputs(*shapes: tuple, positive: bool = False, **attrs: Any):
 
 def size(shape: tuple) -> int:
     """The number of elements of a fully known shape."""
-    return int(np.prod(shape, dtype=np.int64))
+    return math.prod(int(d) for d in shape)  # Python ints: a 1e30 dimension never overflows
 
 
 def per_input_element(flops: int) -> Callable[[Node], int]:
