@@ -28,7 +28,7 @@ import numpy as np
 
 from .errors import GraphError, LoadError
 from .evaluate import init_params
-from .feeds import check_class_ids, class_counts
+from .feeds import as_array, check_class_ids, class_counts
 from .files import write_file
 from .ir import Node, leaves, topological_order
 from .serialize import load
@@ -259,11 +259,12 @@ def check_data(raw: Any, loss: Node, source: str) -> dict[str, dict[str, np.ndar
                     f"{source}: {where} holds {arrays[name].dtype} values; the input "
                     f"{name!r} takes {node.dtype} numbers"
                 )
-            if name in classes:
-                try:
+            try:
+                as_array(arrays[name], node.dtype, where)  # what the trainer's cast would lose
+                if name in classes:
                     check_class_ids(arrays[name], classes[name], where)
-                except GraphError as error:
-                    raise ModelFileError(f"{source}: {error}") from None
+            except GraphError as error:
+                raise ModelFileError(f"{source}: {error}") from None
         result[split_name] = {name: arrays[name] for name in wanted}
     return result
 
