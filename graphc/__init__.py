@@ -6,16 +6,6 @@ lower it to NumPy training code.
     loss = gc.softmax_cross_entropy(x @ W + b, gc.input("y", (None,), "int64"))
 """
 
-from .errors import (
-    DtypeError,
-    DuplicateNameError,
-    EvaluationError,
-    GraphError,
-    LoadError,
-    MissingValueError,
-    ShapeError,
-    UnknownOpError,
-)
 from .diff import (
     check_grad,
     compare,
@@ -36,9 +26,22 @@ from .diff import (
     to_sympy,
     vjp,
 )
+from .errors import (
+    DtypeError,
+    DuplicateNameError,
+    EvaluationError,
+    GraphError,
+    LoadError,
+    MissingValueError,
+    ShapeError,
+    UnknownOpError,
+)
 from .evaluate import evaluate, init_params, init_state, inputs, params
-from .limits import set_limits
 from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
+from .limits import set_limits
+from .lower import GridResult, Lowered, export, grid_search, lower
+from .montecarlo import mc_predict
+from .nn import dense, named
 from .ops.binary import equal, greater, leaky_relu, maximum, minimum, prelu, where
 from .ops.elementwise import abs, exp, log, relu, sigmoid, sign, softplus, sqrt, tanh
 from .ops.layers import batch_norm, dropout
@@ -47,11 +50,7 @@ from .ops.losses import binary_cross_entropy_with_logits, l1, l2, mse, softmax_c
 from .ops.reductions import log_softmax, logsumexp, mean, softmax, sum
 from .ops.registry import REGISTRY, OpDef
 from .ops.shape import expand_dims, matmul, one_hot, reshape, transpose
-from .serialize import load, save
 from .passes import CostTable, OptimizeResult, optimize, specialize
-from .nn import dense, named
-from .montecarlo import mc_predict
-from .lower import GridResult, Lowered, export, grid_search, lower
-
+from .serialize import load, save
 
 __version__ = "0.1.0"

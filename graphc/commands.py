@@ -18,6 +18,7 @@ from .diff import compare as compare_gradients
 from .diff import cost_table, grad
 from .errors import GraphError
 from .evaluate import inputs, params
+from .feeds import check_run
 from .files import write_file, write_text
 from .ir import leaves, topological_order
 from .limits import check_drawn, using
@@ -26,7 +27,6 @@ from .modelfile import example_values, load_model, load_npz, save_npz
 from .passes import optimize as run_passes
 from .progress import ProgressBar, format_metric
 from .serialize import save
-from .feeds import check_run
 from .trainer import SHOWN, compile_trainer
 from .trainer import train as run_training
 

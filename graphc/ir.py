@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import functools
 import itertools
+import operator
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -20,8 +21,6 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-
-import operator
 
 from .errors import DuplicateNameError, GraphError
 

@@ -17,8 +17,8 @@ import numpy as np
 from .errors import GraphError
 from .evaluate import leaf_value
 from .ir import Node, as_list, substitute, topological_order
-from .passes.specialize import specialize
 from .ops.registry import get, run_node
+from .passes.specialize import specialize
 
 
 def is_dropout(node: Node) -> bool:

@@ -11,11 +11,11 @@ import sys
 
 import numpy as np
 import pytest
+
+import graphc as gc
 import test_four_way as four_way
 import test_numeric as numeric
 import test_registry as registry_checks
-
-import graphc as gc
 import visual
 from graphc.lower import build_module
 from graphc.ops.registry import REGISTRY

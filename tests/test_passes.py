@@ -5,7 +5,6 @@ import warnings
 
 import numpy as np
 import pytest
-from graphs import random_graphs
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +18,7 @@ from graphc.passes import (
     fuse,
     optimize,
 )
+from graphs import random_graphs
 
 SETTINGS = settings(
     max_examples=25,

@@ -10,8 +10,8 @@ import graphc as gc
 import visual
 from graphc.demo import lecture_network
 from graphc.ir import COMPOSITE_SCOPES, composite
-from visual.gates import gate_numbers
 from test_visual_render import SVG, svg_groups, svg_of, texts
+from visual.gates import gate_numbers
 
 XLINK = "{http://www.w3.org/1999/xlink}title"
 

@@ -13,8 +13,8 @@ from .backward import render_backward, render_combined
 from .diagnose import Reading, diagnose
 from .diff import render_diff
 from .output import GraphvizNotFoundError, Picture, save, side_by_side
-from .plots import plot_eps_sweep, plot_forward_cost, plot_history, plot_swell
 from .page import step_through
+from .plots import plot_eps_sweep, plot_forward_cost, plot_history, plot_swell
 from .render import render
 
 # graphc never imports visual; once visual is here, training results show their curves

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from graphc import Node
 
+from .annotate import magnitude
 from .draw import draw
 from .gates import GateNumbers, composite_rules, full, gate_numbers, input_name, short
 from .labels import caption
@@ -24,7 +25,6 @@ from .render import (
     legend,
     new_picture,
 )
-from .annotate import magnitude
 from .style import NODE_STYLE, gradient_color, gradient_width
 
 RULE_COLOR = "#374151"

@@ -14,8 +14,8 @@ import numpy as np
 from ..errors import GraphError
 from ..evaluate import evaluate
 from ..feeds import batch_size
-from ..limits import check_seconds, concrete_shape
 from ..ir import Node, as_list, substitute, topological_order
+from ..limits import check_seconds, concrete_shape
 from ..table import html_table, text_table
 from .check import gradient_nodes
 from .forward import forward_jvp_count

@@ -33,7 +33,6 @@ from ..ops.leaves import input as input_leaf
 from ..ops.registry import FLOAT_DTYPES, MULTILINEAR, get, lift
 from .reverse import check_gradient_args, depends_on, fit_to, zeros_like
 
-
 _holder_ids = itertools.count()
 MAX_NODES = 2_000_000  # about 2 GB of graph: a gradient as nodes beyond that is a mistake
 

@@ -23,10 +23,10 @@ import sympy as sp
 from ..errors import EvaluationError, GraphError
 from ..evaluate import leaf_value
 from ..ir import Node, as_list, topological_order
-from ..passes.specialize import specialize
 from ..ops.leaves import const
 from ..ops.registry import FLOAT_DTYPES, KERNEL, F, get, size
 from ..passes.cost import concrete, node_flops
+from ..passes.specialize import specialize
 from .forward import concrete_shape, pin_batch
 from .from_sympy import SympyToGraph
 from .reverse import check_gradient_args

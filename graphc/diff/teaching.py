@@ -25,7 +25,6 @@ from ..ops.shape import sum_to_kernel
 from .reverse import vjp
 from .symbolic import to_sympy
 
-
 SIMPLIFY_OPS = 120  # larger expressions are shown as SymPy differentiates them
 
 

@@ -26,8 +26,8 @@ from ..feeds import (
 )
 from ..ir import Node, as_list, leaves, remember_orders, topological_order
 from ..limits import check_arrays, check_table, size_table
-from ..passes.specialize import specialize
 from ..passes import optimize as run_passes
+from ..passes.specialize import specialize
 from .module import Module
 from .names import comment, np_dtype
 from .plan import plan_function

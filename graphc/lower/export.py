@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import os
 
+from .. import files, initializers
 from ..diff import grad, vjp
 from ..errors import GraphError
-from ..ir import Node, leaves, remember_orders, topological_order
-from ..montecarlo import mc_graph
-from ..passes.specialize import specialize
-from ..ops.leaves import input as input_leaf
-from .. import files, initializers
 from ..feeds import class_counts
 from ..files import write_text
+from ..ir import Node, leaves, remember_orders, topological_order
+from ..montecarlo import mc_graph
+from ..ops.leaves import input as input_leaf
+from ..passes.specialize import specialize
 from . import optimizers, training
 from .emit import batch_source, collector_paused, prepare
 from .module import Module

@@ -21,8 +21,8 @@ from ..montecarlo import mc_graph
 from ..passes.specialize import specialize
 from . import optimizers
 from .emit import prepare
-from .module_parts import Signature, dropout_rate, emit_tables, signature, check_sizes
 from .jax_module import JaxModule, names_used
+from .module_parts import Signature, check_sizes, dropout_rate, emit_tables, signature
 from .names import comment
 from .plan import plan_function
 from .render_jax import render_body

@@ -26,7 +26,6 @@ from ..ops.registry import FLOAT_DTYPES, REGISTRY, ShapeOf, SizeOf, result_dtype
 from .decompose import primitive_graph
 from .names import Namer, comment
 
-
 # the Python operator of each binary primitive that has one (every target's arrays take it)
 INFIX = {
     "add": "+",

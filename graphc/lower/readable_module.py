@@ -10,20 +10,20 @@ module; no buffers, no `out=`, nothing from graphc.
 from __future__ import annotations
 
 from .. import files, initializers
+from ..feeds import class_counts
 from ..ir import Node, leaves, topological_order
 from ..montecarlo import mc_graph
 from ..passes.specialize import specialize
 from . import optimizers, training
-from ..feeds import class_counts
+from .module import Module
 from .module_parts import (
-    MODULE_GLOBALS,
     DATA_WRAPPERS,
+    MODULE_GLOBALS,
     STATE_WRAPPERS,
     dropout_rate,
     emit_tables,
     signature,
 )
-from .module import Module
 from .names import Namer, comment
 from .readable import Body, backward_lines, forward_lines, unpack_lines
 from .render_readable import Spelling

@@ -7,10 +7,10 @@ users call (through `F`), so derivatives are ordinary graphs.
 
 from __future__ import annotations
 
-import math
 import functools
-from dataclasses import dataclass, field
+import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np

@@ -3,6 +3,7 @@ elimination, constant folding, algebraic simplification and fusion; `optimize` r
 in order and records what each did; `specialize` resolves the training/inference ops;
 `cost` counts FLOPs and bytes per node."""
 
+from .cost import CostTable
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_nodes
 from .fold import fold_constants
@@ -10,5 +11,4 @@ from .fuse import fuse
 from .pattern import P, Rule, graph_rewrite
 from .pipeline import DEFAULT_PASSES, PASSES, OptimizeResult, PassStep, optimize
 from .simplify import simplify
-from .cost import CostTable
 from .specialize import specialize
