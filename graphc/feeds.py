@@ -77,13 +77,13 @@ def batch_size(leaves: Iterable[Node], arrays: Mapping[str, np.ndarray], what: s
     if not sizes:
         return None
     if len(set(sizes.values())) > 1:
-        listed = ", ".join(f"{name} has {n}" for name, n in sizes.items())
+        listed = ", ".join(f"{name} has {n}" for name, n in sorted(sizes.items()))
         raise ShapeError(
             f"{what}: the arrays fed together must have the same batch size, but {listed} rows"
         )
     size = next(iter(sizes.values()))
     if size == 0:
-        raise ShapeError(f"{what}: the batch is empty ({', '.join(sizes)} have 0 rows)")
+        raise ShapeError(f"{what}: the batch is empty ({', '.join(sorted(sizes))} have 0 rows)")
     return size
 
 
@@ -102,14 +102,17 @@ def check_batch_statistics(rows: int | None, what: str) -> None:
 
 
 def check_minibatches(rows: int, batch_size: int, what: str) -> None:
-    """Refuse minibatches of `batch_size` over `rows` rows whose last one holds a single
-    row, for a model that uses batch statistics in training."""
-    if rows % batch_size == 1:
-        fits = [b for b in (batch_size - 1, batch_size + 1, rows) if b > 1 and rows % b != 1]
+    """Refuse minibatches of `batch_size` over `rows` rows of which one holds a single row,
+    for a model that uses batch statistics in training."""
+    if rows < 2:
+        check_batch_statistics(rows, what)
+    if batch_size == 1 or rows % batch_size == 1:
+        fits = [b for b in (batch_size - 1, batch_size + 1, 2, rows) if b > 1 and rows % b != 1]
+        last = "every minibatch holds" if batch_size == 1 else "leave a last minibatch of"
         raise ShapeError(
-            f"{what}: {rows} rows in minibatches of {batch_size} leave a last minibatch of "
-            "1 row, and batch norm in training mode needs at least 2 rows (on one row the "
-            f"gradients are zero); use another batch size, e.g. {fits[0]}, or drop a row"
+            f"{what}: {rows} rows in minibatches of {batch_size} {last} 1 row, and batch norm "
+            "in training mode needs at least 2 rows (on one row the gradients are zero); use "
+            f"another batch size, e.g. {fits[0]}, or drop a row"
         )
 
 

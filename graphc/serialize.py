@@ -102,9 +102,12 @@ def attribute_names(op: str) -> set[str] | None:
     if op in LEAF_ATTRIBUTES:
         return LEAF_ATTRIBUTES[op]
     opdef = REGISTRY[op]
-    if opdef.kernel is None:
+    if isinstance(opdef.kernel, np.ufunc):  # np.tanh: called with the arrays alone
+        return set()
+    try:
+        parameters = list(inspect.signature(opdef.kernel).parameters.values())
+    except (TypeError, ValueError):  # no kernel, or one whose signature Python cannot read
         return None
-    parameters = list(inspect.signature(opdef.kernel).parameters.values())
     if any(p.kind == p.VAR_KEYWORD for p in parameters):
         return None
     return {p.name for p in parameters[opdef.arity :]}
