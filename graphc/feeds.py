@@ -65,15 +65,15 @@ def check_class_ids(array: np.ndarray, classes: int, what: str) -> None:
 
 def batch_size(leaves: Iterable[Node], arrays: Mapping[str, np.ndarray], what: str) -> int | None:
     """The one batch size of the arrays fed to batch-shaped inputs (None if no input has a
-    batch dimension); refuse arrays that disagree or an empty batch."""
-    sizes: dict[str, int] = {}
+    batch dimension); refuse arrays that disagree (every None axis is the batch) or an
+    empty batch."""
+    sizes: dict[str, int] = {}  # by input name, or "name.shape[k]" for several None axes
     for leaf in leaves:
         if leaf.op == "input" and leaf.name in arrays:
             shape = np.shape(arrays[leaf.name])
-            for axis, d in enumerate(leaf.shape):
-                if d is None and axis < len(shape):
-                    sizes[leaf.name] = shape[axis]
-                    break
+            axes = [k for k, d in enumerate(leaf.shape) if d is None and k < len(shape)]
+            for k in axes:
+                sizes[leaf.name if len(axes) == 1 else f"{leaf.name}.shape[{k}]"] = shape[k]
     if not sizes:
         return None
     if len(set(sizes.values())) > 1:

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import GraphError
 from ..feeds import (
+    as_array,
     batch_size,
     check_batch_statistics,
     check_class_ids,
@@ -78,9 +79,23 @@ class Lowered:
     sizes: list = field(default_factory=list, repr=False)
     batch_statistics: bool = False  # training mode with batch norm: 2 rows at least
 
+    def __post_init__(self) -> None:
+        self._batch_axes = [
+            [k for k, d in enumerate(leaf.shape) if d is None] for leaf in self.leaves
+        ]
+
     def __call__(self, *args):
         """Run the compiled function (positional arguments in `args` order), after the
-        checks gc.evaluate makes: class ids, one non-empty batch, sizes."""
+        checks gc.evaluate makes: class ids, one non-empty batch, sizes, lossless casts."""
+        args = (
+            tuple(
+                arg
+                if getattr(arg, "dtype", None) == leaf.dtype
+                else as_array(arg, leaf.dtype, f"the argument {name!r}")
+                for arg, leaf, name in zip(args, self.leaves, self.args)
+            )
+            + args[len(self.leaves) :]
+        )
         for position, classes in self.class_ids:
             if position < len(args):
                 check_class_ids(args[position], classes, f"the argument {self.args[position]!r}")
@@ -100,8 +115,8 @@ class Lowered:
         for position, leaf in enumerate(self.leaves):
             if leaf.op == "input" and None in leaf.shape and position < len(args):
                 shape = np.shape(args[position])
-                axis = leaf.shape.index(None)
-                size = shape[axis] if axis < len(shape) else None
+                sizes = {shape[k] if k < len(shape) else None for k in self._batch_axes[position]}
+                size = sizes.pop() if len(sizes) == 1 else None
                 if size is None or size == 0 or rows not in (None, size):
                     rows = -1
                     break
@@ -120,17 +135,8 @@ class Lowered:
                 f"{self.name} takes {len(self.leaves)} arguments "
                 f"({', '.join(self.args)}), got {len(args)}"
             )
-        batch = {}
-        for leaf, arg, value in zip(self.leaves, self.args, args):
-            array = leaf_value(leaf, {leaf.name: value})
-            batch.update(
-                {f"{arg}.shape[{k}]": array.shape[k] for k, d in enumerate(leaf.shape) if d is None}
-            )
-        if len(set(batch.values())) > 1:
-            raise GraphError(
-                f"{self.name}: the batch sizes of its arguments differ: {batch} "
-                "(every None in the graph's shapes is the one batch size)"
-            )
+        for leaf, value in zip(self.leaves, args):
+            leaf_value(leaf, {leaf.name: value})  # batch sizes are checked before the call
 
     def run(self, values: dict):
         """Run with arrays by leaf name, as gc.evaluate takes them (state leaves default to
