@@ -67,6 +67,15 @@ def leaf_value(node: Node, values: Mapping[str, Any]) -> np.ndarray:
     return array
 
 
+def feed(order: list[Node], values: Mapping[str, Any], training: bool, what: str) -> dict:
+    """The leaf arrays of a graph's `order` by node id, checked before any op runs: each
+    against its leaf (`leaf_value`), together (`feeds.check_feed`), and every node's array
+    against the size limit at their batch size."""
+    env = {node.id: leaf_value(node, values) for node in order if node.is_leaf}
+    check_arrays(order, check_feed(order, env, training, what), what)
+    return env
+
+
 def evaluate(
     outputs: Node | Iterable[Node],
     values: Mapping[str, Any],
@@ -89,11 +98,7 @@ def evaluate(
     graph = specialize(as_list(outputs), training)
     order = topological_order(graph)
     leaves(graph)  # refuse duplicate names before running anything
-    env: dict[int, np.ndarray] = {}
-    for node in order:
-        if node.is_leaf:
-            env[node.id] = leaf_value(node, values)
-    check_arrays(order, check_feed(order, env, training), "gc.evaluate")
+    env = feed(order, values, training, "gc.evaluate")
     with np.errstate(all="ignore"):  # inf and nan propagate as in NumPy; no warning spam
         for node in order:
             if node.is_leaf:

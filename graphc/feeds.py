@@ -116,19 +116,21 @@ def check_minibatches(rows: int, batch_size: int, what: str) -> None:
         )
 
 
-def check_feed(order: list[Node], env: Mapping[int, np.ndarray], training: bool) -> int | None:
+def check_feed(
+    order: list[Node], env: Mapping[int, np.ndarray], training: bool, what: str = "gc.evaluate"
+) -> int | None:
     """Check the leaf arrays of one evaluation (`env` by node id) before any op runs (one
     walk over `order`; nothing is cached, so no graph outlives its evaluation); the batch
     size (None without a batch dimension)."""
     inputs = [n for n in order if n.op == "input"]
     classes = _class_counts_in(order)
     arrays = {n.name: env[n.id] for n in inputs}
-    size = batch_size(inputs, arrays, "gc.evaluate")
+    size = batch_size(inputs, arrays, what)
     for name, count in classes.items():
         if name in arrays:
             check_class_ids(arrays[name], count, f"the input {name!r}")
     if training and uses_batch_statistics(order):
-        check_batch_statistics(size, "gc.evaluate")
+        check_batch_statistics(size, what)
     return size
 
 

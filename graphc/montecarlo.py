@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from .errors import GraphError
-from .evaluate import leaf_value
+from .evaluate import feed, leaf_value
+from .feeds import check_seed
 from .ir import Node, as_list, substitute, topological_order
 from .ops.registry import get, run_node
 from .passes.specialize import specialize
@@ -56,7 +57,8 @@ def mc_predict(
     samples = _check_samples(samples)
     graph = mc_graph(outputs)
     order = topological_order(graph)
-    rng = np.random.default_rng(seed)
+    feed(order, values, False, "gc.mc_predict")  # gc.evaluate's checks, before any sample
+    rng = np.random.default_rng(check_seed(seed, "gc.mc_predict"))
     fixed: dict[int, np.ndarray] = {}  # nodes no mask reaches: evaluated once for all samples
     random: list[Node] = []
     for node in order:

@@ -359,3 +359,21 @@ def test_data_too_large_for_a_float32_input_is_refused_before_training(tmp_path,
     assert cli.main(["train", str(model), "--quiet", "--epochs", "1"]) == 1
     err = capsys.readouterr().err
     assert "data()['train']['x'] is not a float32 array" in err and "would become inf" in err
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        lambda loss, W, v: gc.numeric_grad(loss, W, v),
+        lambda loss, W, v: gc.check_grad(loss, W, v),
+        lambda loss, W, v: gc.mc_predict(loss, v, samples=2),
+        lambda loss, W, v: gc.compare(loss, W, v, methods=["numeric"]),
+    ],
+    ids=["numeric_grad", "check_grad", "mc_predict", "compare"],
+)
+def test_the_other_evaluators_make_gc_evaluates_checks(run):
+    loss = _loss()
+    W = gc.params(loss)[0]
+    values = _values(loss, y=np.array([7, 0, 1, 2, 0]))
+    with pytest.raises(gc.ShapeError, match=r"the input 'y' holds the class id 7, outside 0..2"):
+        run(loss, W, values)
