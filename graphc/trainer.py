@@ -21,6 +21,8 @@ import numpy as np
 
 from .errors import GraphError
 from .feeds import check_minibatches, check_run
+from .ir import topological_order
+from .limits import check_arrays
 from .lower import build_module
 from .progress import ProgressBar, format_metric
 
@@ -106,6 +108,7 @@ def compile_trainer(
     loss, optimizer: str = "sgd", predictions=None, name: str = "model", **hyper
 ) -> dict:
     """The exported training module for `loss`, compiled in memory (its namespace)."""
+    check_arrays(topological_order(loss), None, "the trainer")  # what no batch size fits
     module = build_module(loss, optimizer, predictions=predictions, name=name, **hyper)
     return module.compile(f"<graphc export of {name}>")
 

@@ -13,7 +13,7 @@ import graphc as gc
 from graphc import GraphError
 from graphc.files import write_bytes, write_file
 from graphc.ir import as_list
-from graphc.limits import check_drawn
+from graphc.limits import SizeError, check_drawn
 
 INSTALL_HINT = (
     "install Graphviz: `sudo apt-get install graphviz` (Debian/Ubuntu), "
@@ -33,7 +33,10 @@ class Picture(graphviz.Digraph):
     shows its DOT source and how to install Graphviz instead of raising."""
 
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
-        check_drawn(drawn_nodes(self), "the picture")
+        try:  # a notebook shows why there is no picture, not a traceback
+            check_drawn(drawn_nodes(self), "the picture")
+        except SizeError as error:
+            return {"text/plain": str(error)}
         try:
             return super()._repr_mimebundle_(include, exclude, **kwargs)
         except graphviz.ExecutableNotFound:
