@@ -6,6 +6,7 @@ lower it to NumPy training code.
     loss = gc.softmax_cross_entropy(x @ W + b, gc.input("y", (None,), "int64"))
 """
 
+from .codegen import GridResult, Lowered, export, grid_search, lower
 from .diff import (
     check_grad,
     compare,
@@ -27,6 +28,7 @@ from .diff import (
     vjp,
 )
 from .errors import (
+    ArgumentError,
     DtypeError,
     DuplicateNameError,
     EvaluationError,
@@ -36,10 +38,9 @@ from .errors import (
     ShapeError,
     UnknownOpError,
 )
-from .evaluate import evaluate, init_params, init_state, inputs, params
+from .evaluation import evaluate, init_params, init_state, inputs, params
 from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
 from .limits import set_limits
-from .lower import GridResult, Lowered, export, grid_search, lower
 from .montecarlo import mc_predict
 from .nn import dense, named
 from .ops.binary import equal, greater, leaky_relu, maximum, minimum, prelu, where

@@ -26,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from .checks import as_array, check_class_ids
 from .errors import GraphError, LoadError
-from .evaluate import init_params
-from .feeds import as_array, check_class_ids, class_counts
+from .evaluation import init_params
+from .feeds import class_counts
 from .files import write_file
 from .ir import Node, leaves, topological_order
 from .serialize import load

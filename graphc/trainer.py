@@ -19,11 +19,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .checks import check_minibatches, check_run
+from .codegen import build_module
 from .errors import GraphError
-from .feeds import check_minibatches, check_run
 from .ir import topological_order
 from .limits import check_arrays
-from .lower import build_module
 from .progress import ProgressBar, format_metric
 
 SHOWN = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -144,9 +144,8 @@ def train(
     check_run(epochs, batch_size, lr)
     if "train" not in data:
         raise GraphError("there is no training data (data() returned no 'train' split)")
-    if trainer.get("STATS"):  # batch norm's running statistics: batch statistics in training
-        rows = len(next(iter(data["train"].values())))
-        check_minibatches(rows, batch_size, "the training data")
+    rows = len(next(iter(data["train"].values()), ()))  # fit checks this too; here first
+    check_minibatches(rows, batch_size, trainer.get("MIN_BATCH"), "the training data")
     params, state = trainer["init_params"](seed), trainer["init_state"](seed)
     result = Trained(params, state)
     try:

@@ -4,6 +4,7 @@ definition each, in graphc/feeds.py). Each case asserts the error's class and it
 or, where the input is legitimate, the right result."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import pytest
 import graphc as gc
 import visual
 from graphc import cli
-from graphc.feeds import check_minibatches
+from graphc.checks import check_minibatches
 from graphc.trainer import compile_trainer
 from graphc.trainer import train as run_training
 
@@ -191,7 +192,7 @@ FEEDS = [
         "1e300 into float32",
         lambda: (F32 * 2.0, {"p32": np.array([1e300, 1.0])}),
         gc.ShapeError,
-        r"not a float32 array: .*1e\+300\)? is beyond the largest float32 \(3\.4e\+38\) "
+        r"not an array of float32: .*1e\+300\)? is beyond the largest float32 \(3\.4e\+38\) "
         r"and would become inf",
     ),
     (
@@ -272,15 +273,19 @@ def test_the_trainer_refuses_a_one_row_last_minibatch_under_batch_norm():
     assert run_training(plain, _bn_data(33), epochs=1, batch_size=32).history.epochs == 1
 
 
+NEED = (2, "batch norm in training mode needs at least 2 rows")
+
+
 @pytest.mark.parametrize("rows, size", [(2, 1), (65, 32), (3, 2), (7, 3), (33, 16)])
 def test_check_minibatches_names_a_batch_size_that_works(rows, size):
-    with pytest.raises(gc.ShapeError, match=r"1 row.*e\.g\. (\d+)") as caught:
-        check_minibatches(rows, size, "data")
-    suggested = int(__import__("re").search(r"e\.g\. (\d+)", str(caught.value)).group(1))
+    with pytest.raises(gc.ShapeError, match=r"1 row; batch norm .*e\.g\. (\d+)") as caught:
+        check_minibatches(rows, size, NEED, "data")
+    suggested = int(re.search(r"e\.g\. (\d+)", str(caught.value)).group(1))
     assert suggested > 1 and rows % suggested != 1
-    check_minibatches(rows, suggested, "data")  # the suggestion passes
+    check_minibatches(rows, suggested, NEED, "data")  # the suggestion passes
+    check_minibatches(rows, size, None, "data")  # a model without batch norm takes any
     with pytest.raises(gc.ShapeError, match=r"data: batch norm in training mode needs at least 2"):
-        check_minibatches(1, 32, "data")
+        check_minibatches(1, 32, NEED, "data")
 
 
 @pytest.mark.parametrize(
@@ -358,7 +363,7 @@ def test_data_too_large_for_a_float32_input_is_refused_before_training(tmp_path,
     )
     assert cli.main(["train", str(model), "--quiet", "--epochs", "1"]) == 1
     err = capsys.readouterr().err
-    assert "data()['train']['x'] is not a float32 array" in err and "would become inf" in err
+    assert "data()['train']['x'] is not an array of float32" in err and "would become inf" in err
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import graphc as gc
+from graphc.codegen import build_module
 from graphc.demo import lecture_network
-from graphc.lower import build_module
 from graphc.ops.registry import REGISTRY
 from test_export import NO_GRAPHC, lecture_net, load
 from test_export import digits as digits  # noqa: F401 (a fixture, shared)
@@ -204,7 +204,7 @@ def test_trains_the_digits_where_graphc_cannot_be_imported(tmp_path, digits):
 
 @pytest.mark.parametrize("name", sorted(set(OPS) - MODE_OPS))
 def test_every_op_reads_as_numpy_that_computes_its_kernel(name, rng):
-    from graphc.lower.render_readable import Spelling
+    from graphc.codegen.readable_spelling import Spelling
 
     constants = {}
 

@@ -16,7 +16,7 @@ from .draw import Drawing, draw
 from .labels import caption, html_label
 from .mode import live_order, mode_title, resolve_mode
 from .output import check_drawable
-from .render import (
+from .rendering import (
     AUTO_EDGE_LABELS,
     MAX_WIDTH,
     add_numbers,

@@ -14,7 +14,7 @@ from graphc.ir import as_list
 from graphc.limits import check_drawn
 
 from .draw import draw
-from .render import MAX_WIDTH, forward_drawing, new_picture
+from .rendering import MAX_WIDTH, forward_drawing, new_picture
 from .style import SIDE_CLUSTER
 
 

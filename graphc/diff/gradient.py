@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..checks import positive_int
 from ..errors import GraphError
-from ..feeds import positive_int
 from ..ir import Node, Nodes, as_list
 from .forward import forward_gradient_graph
 from .reverse import gradient_graph

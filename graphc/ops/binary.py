@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from ..checks import real_number
 from ..errors import DtypeError
 from ..ir import Node, user_site
 from .registry import (
@@ -166,6 +167,7 @@ register(
         elementwise=True,
         flops=2,
         saturates=True,
+        activation=(("alpha", 0.25),),
         board=lambda x, alpha: (
             f"prelu'({x}) = 1 if {x} > 0 else {alpha}",
             f"{x} if {x} < 0 else 0",
@@ -277,8 +279,6 @@ def prelu(x, alpha) -> Node:
 
 def leaky_relu(x, slope: float = 0.01) -> Node:
     """Leaky ReLU with a fixed slope: prelu with a constant alpha."""
-    from ..feeds import real_number
-
     return apply("prelu", x, real_number(slope, f"{user_site()}: leaky_relu: slope"))
 
 
