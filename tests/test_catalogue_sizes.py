@@ -167,10 +167,10 @@ def test_the_command_line_writes_dot_text_of_any_size(tmp_path, capsys):
     model = tmp_path / "chain.py"
     model.write_text(
         "import graphc as gc\n\n\ndef model():\n    h = gc.param('x', (4,))\n"
-        "    for _ in range(2000):\n        h = gc.tanh(h * 0.5)\n    return gc.sum(h)\n"
+        "    for _ in range(1700):\n        h = gc.tanh(h * 0.5)\n    return gc.sum(h)\n"
     )
     assert cli.main(["render", str(model), "-o", str(tmp_path / "c.svg")]) == 1
-    assert "the forward graph: 6,002 nodes to draw" in capsys.readouterr().err
+    assert "the forward graph: 5,102 nodes to draw" in capsys.readouterr().err
     assert cli.main(["render", str(model), "-o", str(tmp_path / "c.dot")]) == 0
     assert (tmp_path / "c.dot").stat().st_size > 100_000
     assert LIMITS.drawn_nodes == 5_000  # restored after the .dot
@@ -265,8 +265,9 @@ def test_exported_loss_and_grads_checks_a_hand_built_batch(module):
         module["loss_and_grads"](params, batch)
     with pytest.raises(ValueError, match=r"'x' is not an array of float64: complex numbers"):
         module["loss_and_grads"](params, {"x": np.ones((3, 4)) * 1j, "y": np.arange(3)})
-    loss, grads = module["loss_and_grads"](params, {"x": _data(3)["x"], "y": np.arange(3)})
-    assert np.isfinite(loss) and set(grads) == {"W", "g", "b"}
+    if "jax" not in module:  # a JAX module (it imports jax) would compile it first (5 s)
+        loss, grads = module["loss_and_grads"](params, {"x": _data(3)["x"], "y": np.arange(3)})
+        assert np.isfinite(loss) and set(grads) == {"W", "g", "b"}
 
 
 def test_exported_modules_carry_one_copy_of_the_checks(module):
