@@ -93,14 +93,9 @@ def _leaf(entry: dict) -> Node:
     )
 
 
-LEAF_ATTRIBUTES = {"const": {"value"}, "input": set(), "param": {"init"}, "state": {"init"}}
-
-
 def attribute_names(op: str) -> set[str] | None:
     """The attributes a node of `op` may carry: its kernel's keyword parameters (the kernel
     is called with every attribute), or None when the kernel does not say."""
-    if op in LEAF_ATTRIBUTES:
-        return LEAF_ATTRIBUTES[op]
     opdef = REGISTRY[op]
     if isinstance(opdef.kernel, np.ufunc):  # np.tanh: called with the arrays alone
         return set()
@@ -113,13 +108,18 @@ def attribute_names(op: str) -> set[str] | None:
     return {p.name for p in parameters[opdef.arity :]}
 
 
-def _check_attributes(op: str, given: dict, where: str) -> None:
-    """Refuse an attribute the op does not have (it would be ignored, or fail later)."""
-    allowed = attribute_names(op)
-    unknown = sorted(set(given) - allowed) if allowed is not None else []
+def _check_attributes(node: Node, given: dict, where: str) -> None:
+    """Refuse an attribute the op does not have: the kernel's parameters, or (for a leaf or
+    a kernel that does not say) the attributes the rebuilt node kept; one more would be
+    ignored, or fail only when the graph runs."""
+    allowed = attribute_names(node.op)
+    allowed = set(node.attrs) if allowed is None else allowed
+    unknown = sorted(set(given) - allowed)
     if unknown:
         known = ", ".join(sorted(allowed)) or "none"
-        raise LoadError(f"{where}: {op} has no attribute {unknown[0]!r} (its attributes: {known})")
+        raise LoadError(
+            f"{where}: {node.op} has no attribute {unknown[0]!r} (its attributes: {known})"
+        )
 
 
 def from_json(data: Any, source: str = "<json>") -> list[Node]:
@@ -140,7 +140,6 @@ def from_json(data: Any, source: str = "<json>") -> list[Node]:
             op = entry["op"]
             if op not in REGISTRY:
                 raise LoadError(f"{where}: unknown op {op!r}")
-            _check_attributes(op, entry.get("attrs", {}), where)
             refs = entry.get("inputs", [])
             for r in refs:
                 if not isinstance(r, int) or r < 0 or r >= len(entries):
@@ -173,6 +172,7 @@ def from_json(data: Any, source: str = "<json>") -> list[Node]:
             raise LoadError(f"{where}: nested too deeply") from None
         except (KeyError, TypeError, ValueError) as error:
             raise LoadError(f"{where}: malformed entry ({type(error).__name__}: {error})") from None
+        _check_attributes(node, entry.get("attrs", {}), where)
         built.append(node)
     outputs = data.get("outputs")
     if (
