@@ -28,6 +28,7 @@ from .diff import (
     vjp,
 )
 from .errors import (
+    ArgumentError,
     DtypeError,
     DuplicateNameError,
     EvaluationError,
@@ -39,6 +40,7 @@ from .errors import (
 )
 from .evaluation import evaluate, init_params, init_state, inputs, params
 from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
+from .limits import set_limits
 from .montecarlo import mc_predict
 from .nn import conv, dense, named
 from .onnx import from_onnx, to_onnx

@@ -5,6 +5,7 @@ status out. Problems the user can fix raise `GraphError`; `cli.main` prints them
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -12,6 +13,7 @@ from collections import Counter
 
 import numpy as np
 
+from .checks import check_run
 from .codegen import export as export_module
 from .demo import run_demo
 from .diff import compare as compare_gradients
@@ -20,15 +22,15 @@ from .errors import GraphError
 from .evaluation import inputs, params
 from .files import write_file, write_text
 from .ir import leaves, topological_order
+from .limits import check_drawn, using
 from .modelfile import example_values, load_model, load_npz, save_npz
 from .passes import optimize as run_passes
 from .progress import ProgressBar, format_metric
 from .serialize import save
-from .trainer import SHOWN, check_run, compile_trainer
+from .trainer import SHOWN, compile_trainer
 from .trainer import train as run_training
 
 EXIT_ERROR = 1
-MAX_DRAWN_NODES = 5_000  # benchmarks/render_large.py: dot takes seconds at 2,000 nodes
 MAX_BATCH = 2**31 - 1  # a batch size past this is a typo, and overflows NumPy's int counts
 PICTURES = (".svg", ".png", ".pdf", ".dot", ".gv")  # what visual.save writes for a graph
 FIGURES = (".png", ".svg", ".pdf")  # and for a matplotlib figure
@@ -77,6 +79,8 @@ def check_outputs(
         for other_flag, other in given.items():
             if other_flag < flag and _same_file(path, other):
                 raise CommandError(f"{path}: {other_flag} and {flag} name the same file")
+        if os.path.isdir(path):
+            raise CommandError(f"{path}: {flag} names a folder; give a file name")
         wanted = (suffixes or {}).get(flag)
         if wanted and os.path.splitext(path)[1].lower() not in wanted:
             raise CommandError(f"{path}: {flag} writes {' '.join(wanted)} files")
@@ -122,14 +126,23 @@ def _shape(shape: tuple) -> str:
 
 def render(args: argparse.Namespace) -> int:
     """Draw the forward, backward or combined graph into a picture file."""
-    import visual
-
     check_outputs(args, {"-o": args.output}, {"-o": PICTURES})
     kind = "backward" if args.backward else "combined" if args.combined else "forward"
     model = _load(args, with_data=args.values, need_loss=args.values or kind != "forward")
     out = args.output or f"{model.name}-{kind}.svg"
     check_outputs(args, {"-o": out})
     _check_drawable(model, kind, args.collapse, out)
+    # DOT text needs no layout: its size is what the user asked for
+    text_only = out.lower().endswith((".dot", ".gv"))
+    with using(drawn_nodes=2**62) if text_only else contextlib.nullcontext():
+        _render(args, model, kind, out)
+    print(f"wrote {out} ({kind} graph of {model.source})")
+    return 0
+
+
+def _render(args: argparse.Namespace, model, kind: str, out: str) -> None:
+    import visual
+
     values = None
     if args.values:
         values, where = example_values(model, args.batch)
@@ -157,8 +170,6 @@ def render(args: argparse.Namespace) -> int:
             training=training,
         )
     visual.save(picture, out)
-    print(f"wrote {out} ({kind} graph of {model.source})")
-    return 0
 
 
 def _expand(names: list[str] | None):
@@ -184,18 +195,10 @@ def explain(args: argparse.Namespace) -> int:
 
 def _check_drawable(model, kind: str, collapse: bool, out: str) -> None:
     """Refuse a graph Graphviz would take minutes to lay out (a .dot file is only text)."""
-    from .ir import topological_order
-
     nodes = len(topological_order(model.loss)) * (1 if kind == "forward" else 3)
-    if nodes > MAX_DRAWN_NODES and not collapse and not out.endswith((".dot", ".gv")):
-        advice = (
-            "draw it with --collapse (each gc.scope as one box), or " if kind == "forward" else ""
-        )
-        raise CommandError(
-            f"{model.source}: the {kind} graph has about {nodes:,} nodes, too many for Graphviz "
-            f"to lay out in reasonable time (the limit is {MAX_DRAWN_NODES:,}); {advice}"
-            "write the DOT text with -o FILE.dot"
-        )
+    if not collapse and not out.lower().endswith((".dot", ".gv")):
+        advice = "draw it with --collapse (each gc.scope as one box), or " * (kind == "forward")
+        check_drawn(nodes, f"{model.source}: the {kind} graph", advice)
 
 
 # ---- compare ---------------------------------------------------------------------------

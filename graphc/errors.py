@@ -34,3 +34,7 @@ class LoadError(GraphError):
 
 class EvaluationError(GraphError):
     """NumPy failed while running an op; the message names the op and where it was built."""
+
+
+class ArgumentError(GraphError, ValueError):
+    """An argument outside what it may be (a batch size of 0, a seed of "a", a NaN slope)."""

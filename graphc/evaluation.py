@@ -7,9 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from .checks import as_array, check_seed, check_training
 from .errors import MissingValueError, ShapeError
 from .feeds import check_feed
 from .ir import Node, as_list, leaves, topological_order
+from .limits import check_arrays
 from .ops.leaves import initial_value
 from .ops.registry import run_node
 from .passes.specialization import specialize
@@ -27,12 +29,17 @@ def inputs(outputs: Node | Iterable[Node]) -> list[Node]:
 
 def init_params(outputs: Node | Iterable[Node], seed: int = 0) -> dict[str, np.ndarray]:
     """Initial arrays of every param, by name (seeded per name)."""
-    return {p.name: initial_value(p, seed) for p in params(outputs)}
+    seed = check_seed(seed, "gc.init_params")
+    found = params(outputs)
+    check_arrays(found, None, "gc.init_params")
+    return {p.name: initial_value(p, seed) for p in found}
 
 
 def init_state(outputs: Node | Iterable[Node]) -> dict[str, np.ndarray]:
     """Initial arrays of every state leaf (batch norm's running statistics), by name."""
-    return {s.name: initial_value(s) for s in leaves(outputs, "state")}
+    found = leaves(outputs, "state")
+    check_arrays(found, None, "gc.init_state")
+    return {s.name: initial_value(s) for s in found}
 
 
 def _shapes_match(static: tuple, actual: tuple) -> bool:
@@ -51,22 +58,7 @@ def leaf_value(node: Node, values: Mapping[str, Any]) -> np.ndarray:
             f"no value given for {node.op} {node.name!r} of shape "
             f"{node.shape}, created at {node.site}{hint}"
         )
-    given = values[node.name]
-    try:
-        raw = given if isinstance(given, np.ndarray) else np.asarray(given)
-        if raw.dtype.kind == "c":
-            raise TypeError("complex numbers are not supported")
-        if raw.dtype.kind == "f" and node.dtype.startswith("int"):
-            whole = np.isfinite(raw) & (np.floor(raw) == raw)
-            if not np.all(whole):
-                raise TypeError(f"{raw[~whole].flat[0]!r} is not a whole number")
-        if raw.dtype.kind in "OUSV":
-            raise TypeError(f"it holds {raw.dtype} values")
-        array = raw if raw.dtype == node.dtype else raw.astype(node.dtype)
-    except (TypeError, ValueError) as error:
-        raise ShapeError(
-            f"the value for {node.op} {node.name!r} is not a {node.dtype} array: {error}"
-        ) from None
+    array = as_array(values[node.name], node.dtype, f"the value for {node.op} {node.name!r}")
     if not _shapes_match(node.shape, array.shape):
         raise ShapeError(
             f"the value for {node.op} {node.name!r} has shape {array.shape}, "
@@ -74,6 +66,15 @@ def leaf_value(node: Node, values: Mapping[str, Any]) -> np.ndarray:
             f"declared at {node.site}"
         )
     return array
+
+
+def feed(order: list[Node], values: Mapping[str, Any], training: bool, what: str) -> dict:
+    """The leaf arrays of a graph's `order` by node id, checked before any op runs: each
+    against its leaf (`leaf_value`), together (`feeds.check_feed`), and every node's array
+    against the size limit at their batch size."""
+    env = {node.id: leaf_value(node, values) for node in order if node.is_leaf}
+    check_arrays(order, check_feed(order, env, training, what), what)
+    return env
 
 
 def evaluate(
@@ -89,19 +90,16 @@ def evaluate(
     a dict, it receives the new running statistics by state name.
     """
     single = isinstance(outputs, Node)
+    training = check_training(training, "gc.evaluate")
     if not isinstance(values, Mapping):
         raise MissingValueError(
             f"gc.evaluate: values must be a dict of arrays by input and param name, got "
             f"{type(values).__name__} (gc.init_params(outputs) makes the params)"
         )
-    graph = specialize(as_list(outputs), bool(training))
+    graph = specialize(as_list(outputs), training)
     order = topological_order(graph)
     leaves(graph)  # refuse duplicate names before running anything
-    env: dict[int, np.ndarray] = {}
-    for node in order:
-        if node.is_leaf:
-            env[node.id] = leaf_value(node, values)
-    check_feed(order, env, training)
+    env = feed(order, values, training, "gc.evaluate")
     with np.errstate(all="ignore"):  # inf and nan propagate as in NumPy; no warning spam
         for node in order:
             if node.is_leaf:

@@ -1,9 +1,10 @@
-"""Checks on the arrays fed to a graph, made where data enters (gc.evaluate, data(), .npz
-files), never inside a compiled step: class ids in range, one batch size, no empty batch.
+"""Where data enters a graph (gc.evaluate, gc.lower's functions, the trainer, data(), .npz
+files), never inside a compiled step: which checks of checks.py a graph needs (the inputs
+holding class ids, the rows its ops need in training mode) and the one batch size of the
+arrays fed together.
 
-A wrong class id would otherwise pick an all-zero one-hot row: a zero-loss row that still
-counts in the mean, with no message. Generated code relies on these checks: its softmax
-cross-entropy backward takes every one-hot row to hold one 1 (ops/fused.py, _xent_parts).
+Generated code relies on these checks: its softmax cross-entropy backward takes every
+one-hot row to hold one 1 (ops/fused.py, _xent_parts).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from .checks import check_class_ids, check_min_batch
 from .errors import ShapeError
 from .ir import Node, topological_order
 from .ops.registry import get
@@ -36,64 +38,49 @@ def _class_counts_in(order: Iterable[Node]) -> dict[str, int]:
     return counts
 
 
-class ClassIdError(ShapeError):
-    """A class id outside 0 .. classes - 1, or a label that is not a whole number."""
-
-
-def check_class_ids(array: np.ndarray, classes: int, what: str) -> None:
-    """Refuse class ids outside 0 .. classes - 1 (the one-hot row would be all zeros)."""
-    array = np.asarray(array)
-    if array.dtype.kind == "f" and array.size and not np.all(np.floor(array) == array):
-        bad = array[np.floor(array) != array].flat[0]
-        raise ClassIdError(f"{what} holds {bad!r}; class ids must be whole numbers")
-    if array.size == 0 or array.dtype.kind not in "iuf":
-        return
-    low, high = array.min(), array.max()
-    if low < 0 or high >= classes:
-        bad = low if low < 0 else high
-        noun, unit = getattr(classes, "noun", "class id"), getattr(classes, "unit", "classes")
-        raise ClassIdError(
-            f"{what} holds the {noun} {bad}, outside 0..{classes - 1} "
-            f"(the model has {int(classes)} {unit})"
-        )
-
-
 def batch_size(leaves: Iterable[Node], arrays: Mapping[str, np.ndarray], what: str) -> int | None:
     """The one batch size of the arrays fed to batch-shaped inputs (None if no input has a
-    batch dimension); refuse arrays that disagree or an empty batch."""
-    sizes: dict[str, int] = {}
+    batch dimension); refuse arrays that disagree (every None axis is the batch) or an
+    empty batch."""
+    sizes: dict[str, int] = {}  # by input name, or "name.shape[k]" for several None axes
     for leaf in leaves:
         if leaf.op == "input" and leaf.name in arrays:
             shape = np.shape(arrays[leaf.name])
-            for axis, d in enumerate(leaf.shape):
-                if d is None and axis < len(shape):
-                    sizes[leaf.name] = shape[axis]
-                    break
+            axes = [k for k, d in enumerate(leaf.shape) if d is None and k < len(shape)]
+            for k in axes:
+                sizes[leaf.name if len(axes) == 1 else f"{leaf.name}.shape[{k}]"] = shape[k]
     if not sizes:
         return None
     if len(set(sizes.values())) > 1:
-        listed = ", ".join(f"{name} has {n}" for name, n in sizes.items())
+        listed = ", ".join(f"{name} has {n}" for name, n in sorted(sizes.items()))
         raise ShapeError(
             f"{what}: the arrays fed together must have the same batch size, but {listed} rows"
         )
     size = next(iter(sizes.values()))
     if size == 0:
-        raise ShapeError(f"{what}: the batch is empty ({', '.join(sizes)} have 0 rows)")
+        raise ShapeError(f"{what}: the batch is empty ({', '.join(sorted(sizes))} have 0 rows)")
     return size
 
 
-def check_feed(order: list[Node], env: Mapping[int, np.ndarray], training: bool) -> None:
+def min_batch(order: Iterable[Node]) -> tuple[int, str] | None:
+    """The most rows a graph's ops need in training mode (`OpDef.min_batch`: batch norm's
+    2), with why; None when any batch will do."""
+    return max((need for n in order if (need := get(n.op).min_batch) is not None), default=None)
+
+
+def check_feed(
+    order: list[Node], env: Mapping[int, np.ndarray], training: bool, what: str = "gc.evaluate"
+) -> int | None:
     """Check the leaf arrays of one evaluation (`env` by node id) before any op runs (one
-    walk over `order`; nothing is cached, so no graph outlives its evaluation)."""
+    walk over `order`; nothing is cached, so no graph outlives its evaluation); the batch
+    size (None without a batch dimension)."""
     inputs = [n for n in order if n.op == "input"]
     classes = _class_counts_in(order)
-    needs = [need for n in order if (need := get(n.op).min_batch) is not None]
     arrays = {n.name: env[n.id] for n in inputs}
-    size = batch_size(inputs, arrays, "gc.evaluate")
+    size = batch_size(inputs, arrays, what)
     for name, count in classes.items():
         if name in arrays:
             check_class_ids(arrays[name], count, f"the input {name!r}")
-    if training and needs and size is not None:
-        rows, why = max(needs)
-        if size < rows:
-            raise ShapeError(why)
+    if training:
+        check_min_batch(size, min_batch(order), what)
+    return size

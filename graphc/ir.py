@@ -206,6 +206,12 @@ class Node:
     def __iter__(self):
         raise TypeError(f"a graph node is not iterable: {self!r}")
 
+    def __len__(self):  # TypeError, as Python's, so NumPy's sequence probing still works
+        raise NodeLengthError(
+            f"a graph node has no length; its shape is node.shape = {self.shape} (None is "
+            f"the batch dimension, known only when values are fed): {self!r}"
+        )
+
     __hash__ = object.__hash__  # == stays identity (nodes are dict keys); use gc.equal
 
     @property
@@ -233,11 +239,16 @@ class Nodes(list):
 
 def as_list(outputs: Node | Iterable[Node]) -> list[Node]:
     """Accept one node or an iterable of nodes; return a list of nodes."""
-    items = [outputs] if isinstance(outputs, Node) else list(outputs)
+    iterable = isinstance(outputs, Iterable) and not isinstance(outputs, (str, bytes))
+    items = list(outputs) if iterable and not isinstance(outputs, Node) else [outputs]
     for item in items:
         if not isinstance(item, Node):
             raise GraphError(f"expected a graph node, got {type(item).__name__}: {item!r}")
     return items
+
+
+class NodeLengthError(GraphError, TypeError):
+    """len() of a node: a node's sizes are in its shape."""
 
 
 _orders: contextvars.ContextVar[dict[tuple, list[Node]] | None] = contextvars.ContextVar(

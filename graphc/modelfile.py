@@ -13,20 +13,23 @@ the line, when the user's code raised), never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import itertools
 import os
 import sys
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+from .checks import as_array, check_class_ids
 from .errors import GraphError, LoadError
 from .evaluation import init_params
-from .feeds import check_class_ids, class_counts
+from .feeds import class_counts
 from .files import write_file
 from .ir import Node, leaves, topological_order
 from .serialize import load
@@ -63,7 +66,37 @@ def _user_line(error: BaseException, path: str) -> str:
     return where
 
 
+class _HardExit(SystemExit):
+    """os._exit called by the user's code while graphc runs it (see `guarded`)."""
+
+
+@contextlib.contextmanager
+def guarded() -> Iterator[None]:
+    """Run the user's code so that it cannot end graphc silently or move its outputs:
+    os._exit (which skips every handler, so graphc would exit 0 with no output) raises
+    instead, and a working directory the code changed is restored afterwards (a relative
+    -o stays where the user's shell is)."""
+    folder, hard_exit = os.getcwd(), os._exit
+
+    def refuse(status=0):
+        raise _HardExit(status)
+
+    os._exit = refuse
+    try:
+        yield
+    finally:
+        os._exit = hard_exit
+        if os.getcwd() != folder:
+            os.chdir(folder)
+
+
 def _describe(error: BaseException, path: str) -> str:
+    if isinstance(error, _HardExit):
+        return (
+            f"{_user_line(error, path)}: the file calls os._exit({error.code!r}), which would "
+            "end graphc at once with no message; remove it (or keep it under "
+            '`if __name__ == "__main__":`)'
+        )
     if isinstance(error, SyntaxError):
         return f"{path}:{error.lineno}: syntax error: {error.msg}"
     if isinstance(error, SystemExit):  # a script's main() run on import, argparse, exit()
@@ -130,13 +163,15 @@ def _check_loss(value: Any, source: str, what: str) -> list[Node]:
     """The returned node(s) as a list whose first entry is a scalar float loss node."""
     nodes = list(value) if isinstance(value, (list, tuple)) else [value]
     if not nodes or not all(isinstance(n, Node) for n in nodes):
-        got = (
-            type(value).__name__
-            if not isinstance(value, (list, tuple))
-            else "a sequence holding " + ", ".join(sorted({type(n).__name__ for n in nodes}))
-        )
+        if not isinstance(value, (list, tuple)):
+            got = type(value).__name__
+        elif not nodes:
+            got = f"an empty {type(value).__name__}"
+        else:
+            got = "a sequence holding " + ", ".join(sorted({type(n).__name__ for n in nodes}))
         raise ModelFileError(
-            f"{source}: {what} must return the loss node (a graphc node), got {got or 'nothing'}"
+            f"{source}: {what} must return the loss node (a graphc node), or the loss first "
+            f"and then other nodes (predictions), got {got}"
         )
     loss = nodes[0]
     if loss.shape != ():
@@ -226,11 +261,12 @@ def check_data(raw: Any, loss: Node, source: str) -> dict[str, dict[str, np.ndar
                     f"{source}: {where} holds {arrays[name].dtype} values; the input "
                     f"{name!r} takes {node.dtype} numbers"
                 )
-            if name in classes:
-                try:
+            try:
+                as_array(arrays[name], node.dtype, where)  # what the trainer's cast would lose
+                if name in classes:
                     check_class_ids(arrays[name], classes[name], where)
-                except GraphError as error:
-                    raise ModelFileError(f"{source}: {error}") from None
+            except GraphError as error:
+                raise ModelFileError(f"{source}: {error}") from None
         result[split_name] = {name: arrays[name] for name in wanted}
     return result
 
@@ -262,6 +298,11 @@ def load_model(path: str | os.PathLike, with_data: bool = True, **onnx_flags) ->
             path,
             outputs=list(outputs),
         )
+    with guarded():
+        return _load_python(path, with_data)
+
+
+def _load_python(path: str, with_data: bool) -> Model:
     module = import_model_file(path)
     if not callable(getattr(module, "model", None)):
         raise ModelFileError(

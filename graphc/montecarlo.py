@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from .checks import check_seed
 from .errors import GraphError
-from .evaluation import leaf_value
+from .evaluation import feed, leaf_value
 from .ir import Node, as_list, substitute, topological_order
 from .ops.registry import get, run_node
 from .passes.specialization import specialize, switch_branch
@@ -59,7 +60,8 @@ def mc_predict(
     samples = _check_samples(samples)
     graph = mc_graph(outputs)
     order = topological_order(graph)
-    rng = np.random.default_rng(seed)
+    feed(order, values, False, "gc.mc_predict")  # gc.evaluate's checks, before any sample
+    rng = np.random.default_rng(check_seed(seed, "gc.mc_predict"))
     fixed: dict[int, np.ndarray] = {}  # nodes no mask reaches: evaluated once for all samples
     random: list[Node] = []
     for node in order:

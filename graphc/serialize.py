@@ -7,6 +7,7 @@ rebuilds nodes through the same shape inference users go through.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
 from collections.abc import Iterable
@@ -92,6 +93,35 @@ def _leaf(entry: dict) -> Node:
     )
 
 
+def attribute_names(op: str) -> set[str] | None:
+    """The attributes a node of `op` may carry: its kernel's keyword parameters (the kernel
+    is called with every attribute), or None when the kernel does not say."""
+    opdef = REGISTRY[op]
+    if isinstance(opdef.kernel, np.ufunc):  # np.tanh: called with the arrays alone
+        return set()
+    try:
+        parameters = list(inspect.signature(opdef.kernel).parameters.values())
+    except (TypeError, ValueError):  # no kernel, or one whose signature Python cannot read
+        return None
+    if any(p.kind == p.VAR_KEYWORD for p in parameters):
+        return None
+    return {p.name for p in parameters[opdef.arity :]}
+
+
+def _check_attributes(node: Node, given: dict, where: str) -> None:
+    """Refuse an attribute the op does not have: the kernel's parameters, or (for a leaf or
+    a kernel that does not say) the attributes the rebuilt node kept; one more would be
+    ignored, or fail only when the graph runs."""
+    allowed = attribute_names(node.op)
+    allowed = set(node.attrs) if allowed is None else allowed
+    unknown = sorted(set(given) - allowed)
+    if unknown:
+        known = ", ".join(sorted(allowed)) or "none"
+        raise LoadError(
+            f"{where}: {node.op} has no attribute {unknown[0]!r} (its attributes: {known})"
+        )
+
+
 def from_json(data: Any, source: str = "<json>") -> list[Node]:
     """Rebuild the outputs of a graph from `to_json`'s dict, checking every reference."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -142,6 +172,7 @@ def from_json(data: Any, source: str = "<json>") -> list[Node]:
             raise LoadError(f"{where}: nested too deeply") from None
         except (KeyError, TypeError, ValueError) as error:
             raise LoadError(f"{where}: malformed entry ({type(error).__name__}: {error})") from None
+        _check_attributes(node, entry.get("attrs", {}), where)
         built.append(node)
     outputs = data.get("outputs")
     if (
@@ -160,6 +191,10 @@ def load(path: str | os.PathLike) -> list[Node]:
             data = json.load(f)
     except FileNotFoundError:
         raise LoadError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise LoadError(f"{path}: is a folder, not a saved graph (.json)") from None
+    except OSError as error:
+        raise LoadError(f"{path}: cannot read it ({error.strerror or error})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise LoadError(f"{path}: not valid JSON ({error})") from None
     except RecursionError:  # [[[[...: Python's JSON parser recurses once per level

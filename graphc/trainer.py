@@ -19,8 +19,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .checks import check_minibatches, check_run
 from .codegen import build_module
 from .errors import GraphError
+from .ir import topological_order
+from .limits import check_arrays
 from .progress import ProgressBar, format_metric
 
 SHOWN = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -105,6 +108,7 @@ def compile_trainer(
     loss, optimizer: str = "sgd", predictions=None, name: str = "model", **hyper
 ) -> dict:
     """The exported training module for `loss`, compiled in memory (its namespace)."""
+    check_arrays(topological_order(loss), None, "the trainer")  # what no batch size fits
     module = build_module(loss, optimizer, predictions=predictions, name=name, **hyper)
     return module.compile(f"<graphc export of {name}>")
 
@@ -115,15 +119,6 @@ def import_trainer(path: str | os.PathLike) -> dict:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return vars(module)
-
-
-def check_run(epochs: int, batch_size: int, lr: float | None = None) -> None:
-    """Refuse epochs or a batch size that is not a positive int, or a learning rate <= 0."""
-    for what, value in (("epochs", epochs), ("batch size", batch_size)):
-        if not isinstance(value, int) or value < 1:
-            raise GraphError(f"the {what} must be a positive int, got {value!r}")
-    if lr is not None and not lr > 0:
-        raise GraphError(f"the learning rate must be positive, got {lr!r}")
 
 
 @contextlib.contextmanager
@@ -149,6 +144,8 @@ def train(
     check_run(epochs, batch_size, lr)
     if "train" not in data:
         raise GraphError("there is no training data (data() returned no 'train' split)")
+    rows = len(next(iter(data["train"].values()), ()))  # fit checks this too; here first
+    check_minibatches(rows, batch_size, trainer.get("MIN_BATCH"), "the training data")
     params, state = trainer["init_params"](seed), trainer["init_state"](seed)
     result = Trained(params, state)
     try:

@@ -223,11 +223,11 @@ def test_arguments_that_do_not_fit_give_a_graph_error_naming_them(target):
     assert lowered(*ok) == 24.0
     with pytest.raises(gc.GraphError, match=r"input 'x' has shape \(4, 5\)"):
         lowered(np.ones((4, 5)), ok[1], ok[2])
-    with pytest.raises(gc.GraphError, match=r"batch sizes .* differ"):
+    with pytest.raises(gc.GraphError, match=r"same batch size, but x has 4, y has 5 rows"):
         lowered(ok[0], ok[1], np.ones((5, 2)))
     with pytest.raises(gc.GraphError, match="takes 3 arguments"):
         lowered(*ok[:2])
-    with pytest.raises(gc.GraphError, match=r"batch sizes .* differ"):
+    with pytest.raises(gc.GraphError, match=r"same batch size, but x has 4, y has 5 rows"):
         lowered.run({"x": ok[0], "w": ok[1], "y": np.ones((5, 2))})
 
 
@@ -246,7 +246,7 @@ def test_every_none_axis_is_the_one_batch_size():
     x = gc.input("x", (None, None))  # a square batch, such as a Gram matrix
     lowered = lower(gc.exp(x) * 2.0 + 1.0)
     np.testing.assert_allclose(lowered(np.zeros((4, 4))), np.full((4, 4), 3.0))
-    with pytest.raises(gc.GraphError, match=r"x.shape\[0\]': 4, 'x.shape\[1\]': 7"):
+    with pytest.raises(gc.GraphError, match=r"x.shape\[0\] has 4, x.shape\[1\] has 7 rows"):
         lowered(np.zeros((4, 7)))
 
 

@@ -14,7 +14,7 @@ from .draw import draw
 from .gates import GateNumbers, composite_rules, full, gate_numbers, short, summed_terms
 from .labels import caption
 from .mode import mode_title
-from .output import Picture
+from .output import Picture, check_drawable
 from .rendering import (
     GRAD_COLOR,
     MAX_WIDTH,
@@ -165,5 +165,6 @@ def render_backprop(
     derivative (rule and numbers), and on each wire the downstream gradient = upstream ×
     local; inputs and params show ∂L/∂them. Hover a node or a wire for the full arrays."""
     check_values(values, "render_backprop")
+    check_drawable(loss, "render_backprop: the graph")
     numbers = gate_numbers(loss, values, wrt, training, expand_set(expand))
     return draw_gates(numbers, everything(numbers), title, max_width)

@@ -15,6 +15,7 @@ from .annotate import FLOATS, node_values
 from .draw import Drawing, draw
 from .labels import caption, html_label, summarize
 from .mode import live_order, mode_title, resolve_mode
+from .output import check_drawable
 from .rendering import (
     AUTO_EDGE_LABELS,
     MAX_WIDTH,
@@ -151,6 +152,7 @@ def render_backward(
     gives gradient nodes), simplified by graphc's passes unless `raw` (the tape as reverse
     mode built it); with `values` every node shows its value in the `training` mode."""
     check_values(values, "render_backward")
+    check_drawable(y, "render_backward: the forward and gradient graphs", 3)
     mode = resolve_mode(training, values)
     built = gc.topological_order(y)  # before specialize removes the mode switches
     y, wrt, grads = gradient_nodes(y, wrt, grads, raw, mode)
@@ -190,6 +192,7 @@ def render_combined(
     `reuse_edges` draws (dashed) where the backward pass reads a forward value; `raw`
     draws reverse mode's tape unsimplified."""
     check_values(values, "render_combined")
+    check_drawable(y, "render_combined: the forward and gradient graphs", 3)
     mode = resolve_mode(training, values)
     built = gc.topological_order(y)  # before specialize removes the mode switches
     y, wrt, grads = gradient_nodes(y, wrt, grads, raw, mode)

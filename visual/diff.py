@@ -11,6 +11,7 @@ from typing import Any
 import graphc as gc
 from graphc import GraphError, Node
 from graphc.ir import as_list
+from graphc.limits import check_drawn
 
 from .draw import draw
 from .rendering import MAX_WIDTH, forward_drawing, new_picture
@@ -87,6 +88,7 @@ def render_diff(
     `max_width` pixels wide (None: natural size)."""
     *outs, title = _sides(before, after, title)
     orders = gc.topological_order(outs[0]), gc.topological_order(outs[1])
+    check_drawn(len(orders[0]) + len(orders[1]), "render_diff: the two graphs")
     marks = changes(*orders)
     counts = Counter(marks["before"].values()), Counter(marks["after"].values())
     summary = (

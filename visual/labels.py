@@ -102,9 +102,24 @@ def node_lines(node: Node) -> tuple[str, list[str]]:
     return label, [shape_dtype(node)]
 
 
+LONGEST_LINE = 80  # characters of one label line; Graphviz refuses labels past 16,384
+
+
+def clip(text: str, longest: int = LONGEST_LINE) -> str:
+    """`text` cut to `longest` characters, its middle replaced by '…' (a name of 100,000
+    characters would make Graphviz fail, and no picture could show it)."""
+    if len(text) <= longest:
+        return text
+    keep = longest - 1
+    return f"{text[: keep - keep // 3]}…{text[len(text) - keep // 3 :]}"
+
+
 def html_label(title: str, lines: Sequence[str] = (), notes: Sequence[tuple[str, str]] = ()) -> str:
-    """An HTML-like Graphviz label: a bold title, grey detail lines, coloured notes."""
-    parts = [f"<B>{html.escape(title)}</B>"]
-    parts += [f'<FONT POINT-SIZE="9" COLOR="#4b5563">{html.escape(t)}</FONT>' for t in lines]
-    parts += [f'<FONT POINT-SIZE="9" COLOR="{color}">{html.escape(t)}</FONT>' for t, color in notes]
+    """An HTML-like Graphviz label: a bold title, grey detail lines, coloured notes (each
+    line clipped to LONGEST_LINE characters)."""
+    parts = [f"<B>{html.escape(clip(title))}</B>"]
+    parts += [f'<FONT POINT-SIZE="9" COLOR="#4b5563">{html.escape(clip(t))}</FONT>' for t in lines]
+    parts += [
+        f'<FONT POINT-SIZE="9" COLOR="{color}">{html.escape(clip(t))}</FONT>' for t, color in notes
+    ]
     return "<" + "<BR/>".join(parts) + ">"

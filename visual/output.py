@@ -9,8 +9,11 @@ import subprocess
 
 import graphviz
 
+import graphc as gc
 from graphc import GraphError
 from graphc.files import write_bytes, write_file
+from graphc.ir import as_list
+from graphc.limits import SizeError, check_drawn
 
 INSTALL_HINT = (
     "install Graphviz: `sudo apt-get install graphviz` (Debian/Ubuntu), "
@@ -30,6 +33,10 @@ class Picture(graphviz.Digraph):
     shows its DOT source and how to install Graphviz instead of raising."""
 
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        try:  # a notebook shows why there is no picture, not a traceback
+            check_drawn(drawn_nodes(self), "the picture")
+        except SizeError as error:
+            return {"text/plain": str(error)}
         try:
             return super()._repr_mimebundle_(include, exclude, **kwargs)
         except graphviz.ExecutableNotFound:
@@ -92,8 +99,26 @@ def dot_source(graph: graphviz.Digraph) -> str:
     return _CONTROL.sub("?", graph.source)
 
 
+# a node statement of DOT source: `\tn12 [label=...]` (not `node [`, `edge [`, `a -> b [`)
+_NODE_STATEMENT = re.compile(r'\t+(?!(?:node|edge|graph) \[)(?:"[^"]*"|\w+) \[')
+
+
+def drawn_nodes(graph: graphviz.Digraph) -> int:
+    """The nodes in a picture's DOT source (its clusters included)."""
+    return sum(1 for statement in graph.body if _NODE_STATEMENT.match(statement))
+
+
+def check_drawable(outputs, what: str, factor: int = 1, advice: str = "") -> None:
+    """Refuse, before building it, a picture of about `factor` times the nodes of the graph
+    of `outputs` when that is above the limit (building a 50,000-node picture alone takes
+    seconds to minutes, laying it out far longer)."""
+    check_drawn(len(gc.topological_order(as_list(outputs))) * factor, what, advice)
+
+
 def pipe(graph: graphviz.Digraph, fmt: str) -> bytes:
-    """Run `dot` on the graph and return the output bytes, with graphc's errors."""
+    """Run `dot` on the graph and return the output bytes, with graphc's errors; a picture
+    above the node limit is refused before `dot` starts."""
+    check_drawn(drawn_nodes(graph), "the picture")
     try:
         return graphviz.pipe(graph.engine, fmt, dot_source(graph).encode())
     except graphviz.ExecutableNotFound:

@@ -28,7 +28,7 @@ from .gates import (
     summed_terms,
 )
 from .labels import caption, op_label
-from .output import pipe
+from .output import check_drawable, pipe
 from .rendering import check_values, expand_set
 
 PAGE = Path(__file__).with_name("page_template.html")
@@ -180,6 +180,7 @@ def step_through(
     (1-based) in the URL; P (or #frame=N&present) switches to presentation mode: large text,
     the current node and its neighbours in focus. Returns the path written."""
     check_values(values, "step_through")
+    check_drawable(loss, "step_through: the graph")
     if not isinstance(path, (str, Path)):
         raise GraphError(f"step_through needs the path of the .html file to write, got {path!r}")
     numbers = gate_numbers(loss, values, wrt, training, expand_set(expand))

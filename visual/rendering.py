@@ -15,7 +15,7 @@ from .annotate import gradient_flow, magnitude, node_gradients, node_values
 from .draw import Drawing, draw
 from .labels import denoise, noise_floor, summarize
 from .mode import live_order, mode_title, resolve_mode
-from .output import Picture
+from .output import Picture, check_drawable
 from .style import EDGE, GRAPH, HIGHLIGHT_EDGE, NODE, VANISHING, gradient_color, gradient_width
 
 AUTO_EDGE_LABELS = 400  # above this many nodes, shape labels on edges cost more than they tell
@@ -24,6 +24,7 @@ VALUE_COLOR = "#1e3a8a"
 GRAD_COLOR = "#b91c1c"
 
 
+COLLAPSE_ADVICE = "draw it with collapse=True (each gc.scope as one box), or "
 MAX_WIDTH = 900  # px: a notebook column; dot scales a wider picture down to fit
 
 
@@ -230,6 +231,8 @@ def render(
     """
     check_values(values, "render")
     outs = as_list(outputs)
+    if not collapse:  # a collapsed picture is counted when dot is about to lay it out
+        check_drawable(outs, "render: the graph", 1, COLLAPSE_ADVICE)
     mode = resolve_mode(training, values)
     order = live_order(gc.topological_order(outs), outs, mode)
     drawing = forward_drawing(order, outs, training=mode)

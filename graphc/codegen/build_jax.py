@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import GraphError
-from ..feeds import class_counts
 from ..ir import Node
 from . import optimizers, program
 from .jax_module import JaxModule, names_used
@@ -59,6 +58,8 @@ def build_jax_module(
     runtime = HERE / "jax_runtime.py"
     module.copy_file(HERE.parent / "files.py")  # --save and --history write atomically
     module.copy_file(HERE.parent / "initializers.py")
+    module.copy_file(HERE.parent / "errors.py")  # graphc's checks on the data and the run
+    module.copy_file(HERE.parent / "checks.py")
     module.copy_file(HERE / "training.py", _TRAINING_HELPERS | names_used(runtime))
     module.copy_file(runtime)
     module.namer.taken.update(MODULE_GLOBALS)
@@ -69,7 +70,7 @@ def build_jax_module(
         )
     dropout: dict[str, float] = {}
     _emit_functions(module, sig, loss, opt, values, dropout, proximal_l1)
-    emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout, class_counts(loss))
+    emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout, loss)
     mc_samples = (
         'raise ValueError("the model has no predictions to sample")'
         if sig.predictions is None
@@ -244,6 +245,7 @@ def loss_and_grads(params, batch, state=None):
     """(loss, {{param name: gradient}}) in training mode, with the dropout masks the next
     train_step from `state` would draw; nothing is updated."""
     state = state if state is not None else init_state()
+    batch = as_batch(globals(), batch)  # the checks fit makes: class ids, shapes, rows
     _, dropout_key = jax.random.split(state["key"])
     loss, grads, _ = _loss_and_grads(params, state["stats"], batch, dropout_key, dropout_rates())
     return float(loss), grads
@@ -280,9 +282,10 @@ def fit(params, state, data, epochs=None, batch_size=None, lr=None, validation=N
     """Train on `data` (dict of arrays by input name), data-parallel over `devices` (None:
     all of jax.devices(); an int: the first that many); (params, state, history). The
     params and state passed in are donated: keep only the returned ones."""
-    return fit_model(globals(), params, state, data, epochs or HYPER["epochs"],
-                     batch_size or HYPER["batch_size"], lr, validation, seed, verbose, dropout,
-                     devices)
+    return fit_model(globals(), params, state, data,
+                     HYPER["epochs"] if epochs is None else epochs,
+                     HYPER["batch_size"] if batch_size is None else batch_size,
+                     lr, validation, seed, verbose, dropout, devices)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ import os
 
 from .. import files, initializers
 from ..errors import GraphError
-from ..feeds import class_counts
 from ..files import write_text
 from ..ir import Node, remember_orders
 from . import optimizers, program, training
@@ -22,6 +21,7 @@ from .module_parts import (
     MODULE_GLOBALS,
     STATE_WRAPPERS,
     check_sizes,
+    copy_checks,
     dropout_rate,
     emit_tables,
     signature,
@@ -65,13 +65,14 @@ def build_module(
     module = Module(_doc(name, optimizer))
     module.copy_module(files)  # the script's --save and --history write atomically too
     module.copy_module(initializers)
+    copy_checks(module)
     module.copy_module(training)
     module.namer.taken.update(MODULE_GLOBALS)  # a user's name never shadows them in a function
     sig = signature(loss, predictions, module)
     dropout: dict[str, float] = {}
     with collector_paused(), remember_orders():
         _emit_functions(module, sig, loss, opt, values, dropout, proximal_l1)
-    emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout, class_counts(loss))
+    emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout, loss)
     _emit_wrappers(module, sig, opt, values, program.forward(sig, loss).leaves)
     return module
 
@@ -273,6 +274,7 @@ def train_step(params, state, batch, lr=None):
 def loss_and_grads(params, batch, state=None):
     """(loss, {{param name: gradient}}) in training mode; nothing is updated."""
     state = state if state is not None else init_state()
+    batch = as_batch(globals(), batch)  # the checks fit makes: class ids, shapes, rows
     stats, rng = state["stats"], state["rng"]
     loss, *grads = {grads_call}
     return float(loss), dict(zip({grad_names}, grads))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import textwrap
 
 from .. import files, initializers
-from ..feeds import class_counts
 from ..ir import Node, leaves, topological_order
 from ..montecarlo import mc_graph
 from ..ops.leaves import input as input_leaf
@@ -24,6 +23,7 @@ from .module_parts import (
     DATA_WRAPPERS,
     MODULE_GLOBALS,
     STATE_WRAPPERS,
+    copy_checks,
     dropout_rate,
     emit_tables,
     signature,
@@ -69,6 +69,7 @@ def build_readable_module(
     module = ReadableModule(_doc(name, opt.name, bool(leaves(loss, "state"))))
     module.copy_module(files)
     module.copy_module(initializers)
+    copy_checks(module)
     module.copy_module(training)
     module.namer.taken.update(MODULE_GLOBALS + ("model", "model_inference", "model_monte_carlo"))
     sig = signature(loss, predictions, module)
@@ -98,7 +99,7 @@ def build_readable_module(
     l1 = optimizers.l1_weights(loss, sig.params) if proximal_l1 else {}
     l1 = {p.name: l1[p.id] for p in sig.params if p.id in l1}
     module.add(_update_source(module, opt, values, spelling, l1))
-    emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout, class_counts(loss))
+    emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout, loss)
     if dropout:
         module.add(_DROPOUT)
     module.add(
@@ -289,6 +290,7 @@ def train_step(params, state, batch, lr=None):
 
 def loss_and_grads(params, batch, state=None):
     """(loss, {{param name: gradient}}) in training mode; nothing is updated."""
+    batch = as_batch(globals(), batch)  # the checks fit makes: class ids, shapes, rows
     loss, grads, _ = _gradients(params, state if state is not None else init_state(), batch)
     return float(loss), grads
 

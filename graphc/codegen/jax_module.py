@@ -59,7 +59,7 @@ def names_used(path: Path) -> set[str]:
 
 
 def _defined(statement: ast.stmt) -> set[str]:
-    if isinstance(statement, ast.FunctionDef):
+    if isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
         return {statement.name}
     if isinstance(statement, ast.Assign):
         return {t.id for t in statement.targets if isinstance(t, ast.Name)}

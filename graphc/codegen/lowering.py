@@ -13,9 +13,13 @@ import gc
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from ..checks import as_array, check_class_ids, check_min_batch, check_training
 from ..errors import GraphError
-from ..feeds import check_class_ids, class_counts
-from ..ir import Node, as_list, leaves, remember_orders
+from ..feeds import batch_size, class_counts, min_batch
+from ..ir import Node, as_list, leaves, remember_orders, topological_order
+from ..limits import check_arrays, check_table, size_table
 from ..passes import optimize as run_passes
 from ..passes.specialization import specialize
 from . import render_fast, render_jax, render_readable
@@ -64,17 +68,55 @@ class Lowered:
     # (argument position, number of classes) of each class-id argument: an id out of range
     # picks no one-hot row and would count as a zero loss
     class_ids: list = field(default_factory=list, repr=False)
+    # the largest array per number of batch dimensions (limits.size_table), checked per call
+    sizes: list = field(default_factory=list, repr=False)
+    min_batch: tuple | None = None  # (rows, why) the ops need in training mode (batch norm)
+
+    def __post_init__(self) -> None:
+        self._batch_axes = [
+            [k for k, d in enumerate(leaf.shape) if d is None] for leaf in self.leaves
+        ]
 
     def __call__(self, *args):
-        """Run the compiled function (positional arguments in `args` order)."""
+        """Run the compiled function (positional arguments in `args` order), after the
+        checks gc.evaluate makes: class ids, one non-empty batch, sizes, lossless casts."""
+        args = (
+            tuple(
+                arg
+                if getattr(arg, "dtype", None) == leaf.dtype
+                else as_array(arg, leaf.dtype, f"the argument {name!r}")
+                for arg, leaf, name in zip(args, self.leaves, self.args)
+            )
+            + args[len(self.leaves) :]
+        )
         for position, classes in self.class_ids:
             if position < len(args):
                 check_class_ids(args[position], classes, f"the argument {self.args[position]!r}")
+        rows = self._rows(args)
+        check_min_batch(rows, self.min_batch, self.name)
+        check_table(self.sizes, rows, self.name)
         try:
             return self.fn(*args)
         except (ValueError, TypeError, IndexError):
             self._check(args)  # checked only on failure: a call costs nothing extra
             raise
+
+    def _rows(self, args) -> int | None:
+        """The batch size of the arguments; feeds.batch_size words any disagreement."""
+        rows = None
+        for position, leaf in enumerate(self.leaves):
+            if leaf.op == "input" and None in leaf.shape and position < len(args):
+                shape = np.shape(args[position])
+                sizes = {shape[k] if k < len(shape) else None for k in self._batch_axes[position]}
+                size = sizes.pop() if len(sizes) == 1 else None
+                if size is None or size == 0 or rows not in (None, size):
+                    rows = -1
+                    break
+                rows = size
+        if rows == -1:
+            fed = {leaf.name: arg for leaf, arg in zip(self.leaves, args) if leaf.op == "input"}
+            rows = batch_size(self.leaves, fed, self.name)
+        return rows
 
     def _check(self, args) -> None:
         """Raise a GraphError naming the argument that does not fit its leaf, if one does not."""
@@ -85,17 +127,8 @@ class Lowered:
                 f"{self.name} takes {len(self.leaves)} arguments "
                 f"({', '.join(self.args)}), got {len(args)}"
             )
-        batch = {}
-        for leaf, arg, value in zip(self.leaves, self.args, args):
-            array = leaf_value(leaf, {leaf.name: value})
-            batch.update(
-                {f"{arg}.shape[{k}]": array.shape[k] for k, d in enumerate(leaf.shape) if d is None}
-            )
-        if len(set(batch.values())) > 1:
-            raise GraphError(
-                f"{self.name}: the batch sizes of its arguments differ: {batch} "
-                "(every None in the graph's shapes is the one batch size)"
-            )
+        for leaf, value in zip(self.leaves, args):
+            leaf_value(leaf, {leaf.name: value})  # batch sizes are checked before the call
 
     def run(self, values: dict):
         """Run with arrays by leaf name, as gc.evaluate takes them (state leaves default to
@@ -132,6 +165,7 @@ def lower(
     (no allocation per call, but the next call overwrites them). Every None in the
     graph's shapes stands for one batch size, read from the first input that has one.
     """
+    training = check_training(training, "gc.lower")
     if target not in RENDERERS:
         raise GraphError(f"gc.lower: target must be one of {', '.join(RENDERERS)}, got {target!r}")
     with collector_paused(), remember_orders():
@@ -141,6 +175,7 @@ def lower(
 def _lower(outputs, inputs, training, name, optimize, reuse_outputs, target) -> Lowered:
     single = isinstance(outputs, Node)
     outs = as_list(outputs)
+    check_arrays(topological_order(outs), None, "gc.lower")  # what no batch size can fit
     graph = prepare(outs, training) if optimize else specialize(outs, training)
     args = _resolve_inputs(outs, inputs)
     module = _module(target, f"Generated by gc.lower: {comment(name, 60)}.")
@@ -169,6 +204,8 @@ def _lower(outputs, inputs, training, name, optimize, reuse_outputs, target) -> 
         fn_name,
         list(args),
         class_ids,
+        size_table(topological_order(graph)),
+        min_batch(topological_order(graph)) if training else None,
     )
 
 

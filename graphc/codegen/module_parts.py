@@ -1,13 +1,16 @@
 """What every style of training module shares: the model's signature (its inputs, params,
 running statistics, predictions and target), the module-level tables (INPUTS, PARAMS,
-STATS, HYPER, DROPOUT_RATES, CLASSES) and the wrappers that read them."""
+STATS, HYPER, DROPOUT_RATES, CLASSES, MIN_BATCH) and the wrappers that read them."""
 
 from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
 
+from .. import checks, errors
+from ..checks import positive_int
 from ..errors import GraphError
+from ..feeds import class_counts, min_batch
 from ..ir import Node, leaves, topological_order
 from . import step_size
 from .module import Module
@@ -59,9 +62,8 @@ def signature(loss: Node, predictions: Node | None, module: Module) -> Signature
 
 def check_sizes(batch_size, epochs) -> None:
     """Raise a GraphError unless the batch size and epoch count are positive ints."""
-    for what, value in (("batch_size", batch_size), ("epochs", epochs)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise GraphError(f"gc.export: {what} must be a positive int, got {value!r}")
+    positive_int(batch_size, "gc.export: batch_size")
+    positive_int(epochs, "gc.export: epochs")
 
 
 # The module-level names the generated file defines besides functions copied from
@@ -75,6 +77,7 @@ MODULE_GLOBALS = (
     "HYPER",
     "DROPOUT_RATES",
     "CLASSES",
+    "MIN_BATCH",
     "init_params",
     "init_state",
     "train_step",
@@ -112,8 +115,10 @@ def dropout_rate(rates: dict[str, float], table: str = "DROPOUT_RATES"):
     return rate
 
 
-def emit_tables(module, sig, name, opt, hyper, batch_size, epochs, dropout, classes) -> None:
-    """Add the module-level tables the wrappers and the training loop read."""
+def emit_tables(module, sig, name, opt, hyper, batch_size, epochs, dropout, loss) -> None:
+    """Add the module-level tables the wrappers and the training loop read; the data facts
+    (CLASSES, MIN_BATCH) are what feeds.py finds in `loss`, for checks.py's checks."""
+    classes, need = class_counts(loss), min_batch(topological_order(loss))
 
     def shape(n):
         return literal(tuple(-1 if d is None else d for d in n.shape))
@@ -148,8 +153,16 @@ def emit_tables(module, sig, name, opt, hyper, batch_size, epochs, dropout, clas
         f"{stats}\n}}\nTARGET = {target}  # the input accuracy compares against\n"
         f"HYPER = {{{hyper_src}}}\n"
         f"DROPOUT_RATES = {dropout!r}  # fit(dropout=...) overrides them for a run\n"
-        f"CLASSES = {classes!r}  # inputs holding class ids: their number of classes"
+        f"CLASSES = {classes!r}  # inputs holding class ids: their number of classes\n"
+        f"MIN_BATCH = {need!r}  # (rows, why) a training minibatch needs, or None"
     )
+
+
+def copy_checks(module) -> None:
+    """Copy graphc's checks on data and runs (checks.py, with the errors it raises) into a
+    generated NumPy module: its loader and fit make the same checks as gc.evaluate."""
+    module.copy_module(errors)
+    module.copy_module(checks)
 
 
 # The wrappers both styles of module share (format field: slot_names).
@@ -182,7 +195,9 @@ def evaluate(params, state, data, batch_size=1024):
 def fit(params, state, data, epochs=None, batch_size=None, lr=None, validation=None, seed=0,
         verbose=True, dropout=None):
     """Train in place on `data` (dict of arrays by input name); the per-epoch history."""
-    return fit_model(globals(), params, state, data, epochs or HYPER["epochs"],
-                     batch_size or HYPER["batch_size"], lr, validation, seed, verbose, dropout)
+    return fit_model(globals(), params, state, data,
+                     HYPER["epochs"] if epochs is None else epochs,
+                     HYPER["batch_size"] if batch_size is None else batch_size,
+                     lr, validation, seed, verbose, dropout)
 
 '''

@@ -2,7 +2,10 @@
 
 NumPy and the standard library only. The functions take the exported module's namespace
 (`model`, a dict) so the same code serves every generated network: they call its
-`train_step`, `evaluate_batch` and `init_*` functions and read `INPUTS` and `HYPER`.
+`train_step`, `evaluate_batch` and `init_*` functions and read `INPUTS`, `HYPER`, `CLASSES`
+and `MIN_BATCH`. The checks on the data and the run are graphc's own (checks.py, copied
+into the module with errors.py), so the module refuses what gc.evaluate and the trainer
+refuse, in the same words.
 """
 
 import argparse
@@ -14,6 +17,7 @@ import time
 
 import numpy as np
 
+from ..checks import as_array, check_class_ids, check_minibatches, check_run
 from ..files import write_file
 
 
@@ -64,27 +68,28 @@ def as_batch(model, data):
 
 def checked_input(name, value, shape, dtype, classes=None):
     """`value` as a contiguous array of `dtype`, refusing what would give a wrong number
-    silently: non-numbers, a shape that does not fit (-1 is the batch), fractional or
-    out-of-range class ids, NaN or infinity."""
-    array = np.asarray(value)
-    if array.dtype.kind not in "fiub":
-        raise ValueError(f"{name!r} holds {array.dtype} values, not real numbers")
+    silently: what the cast would change (checks.as_array: text, complex, masked arrays,
+    fractions for ids, overflow), a shape that does not fit (-1 is the batch), out-of-range
+    class ids, NaN or infinity."""
+    array = as_array(value, dtype, repr(name))
     if array.ndim != len(shape) or any(d not in (-1, n) for d, n in zip(shape, array.shape)):
         wanted = str(tuple("N" if d == -1 else d for d in shape)).replace("'", "")
         raise ValueError(f"{name!r} has shape {array.shape}; the model takes {wanted}")
     if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
         row = np.argwhere(~np.isfinite(array))[0][0] if array.ndim else 0
         raise ValueError(f"{name!r} holds NaN or infinity (row {row}); clean the data first")
-    fractional = array.dtype.kind == "f" and not np.all(np.floor(array) == array)
-    if np.dtype(dtype).kind in "iu" and fractional:
-        raise ValueError(f"{name!r} holds fractions, but it takes integer ids ({dtype})")
-    if classes is not None and array.size and (array.min() < 0 or array.max() >= classes):
-        bad = array.min() if array.min() < 0 else array.max()
-        raise ValueError(
-            f"{name!r} holds the class id {bad}, outside 0..{classes - 1} "
-            f"(the model has {classes} classes)"
-        )
-    return np.ascontiguousarray(array, dtype=dtype)
+    if classes is not None:
+        check_class_ids(array, classes, repr(name))
+    return np.ascontiguousarray(array)
+
+
+def check_fit(model, train, epochs, batch_size, lr):
+    """Refuse a run fit cannot make as asked: epochs and a batch size that are not positive
+    ints, a learning rate that is not a positive number, and minibatches smaller than the
+    model's ops need in training mode (batch norm's 2 rows, also in the last one)."""
+    check_run(epochs, batch_size, lr)
+    rows = len(next(iter(train.values()), ()))
+    check_minibatches(rows, batch_size, model.get("MIN_BATCH"), "fit")
 
 
 def evaluate_data(model, params, state, data, batch_size=1024):
@@ -114,6 +119,7 @@ def fit_model(
 ):
     """Train in place with shuffled minibatches; the per-epoch history of loss and accuracy."""
     train = as_batch(model, data)
+    check_fit(model, train, epochs, batch_size, lr)
     rates = dict(model["DROPOUT_RATES"])
     if dropout is not None:
         model["DROPOUT_RATES"].update({name: float(dropout) for name in rates})
@@ -204,6 +210,14 @@ def load_splits(model, path, val_split, seed):
     train = {n: arrays[n] for n in names}
     as_batch(model, train)  # checked whole before any split: lengths, shapes, class ids
     validation = test = None
+    for suffix in ("_val", "_test"):  # a split given in part would be ignored
+        given = [n for n in names if n + suffix in arrays]
+        if given and len(given) < len(names):
+            absent = ", ".join(n + suffix for n in names if n + suffix not in arrays)
+            raise SystemExit(
+                f"error: {path}: has {', '.join(n + suffix for n in given)} but no {absent}; "
+                f"give every input's {suffix} array, or none"
+            )
     if all(f"{n}_val" in arrays for n in names):
         validation = {n: arrays[f"{n}_val"] for n in names}
     elif val_split > 0:

@@ -3,6 +3,7 @@ reports accuracy, cost and size, as a table, a dict and an HTML table for Jupyte
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -12,7 +13,9 @@ import numpy as np
 
 from ..errors import GraphError
 from ..evaluation import evaluate
+from ..feeds import batch_size
 from ..ir import Node, as_list, substitute, topological_order
+from ..limits import check_seconds, concrete_shape
 from ..table import html_table, text_table
 from .check import gradient_nodes
 from .forward import forward_jvp_count
@@ -165,8 +168,46 @@ def float64_graph(outputs: Sequence[Node]) -> list[Node]:
     return substitute(list(outputs), mapping)
 
 
+# A rough model of what a method costs, measured on a 2-core machine (4 rows, a (4, 3000)
+# param): one node run costs about 5 us plus 2 ns per number it makes; forward mode builds
+# its tangent graphs at about 0.5 ms per node. Only to refuse, before starting, work that
+# would take minutes; the estimate is shown in the refusal.
+SECONDS_PER_NODE_RUN, SECONDS_PER_NUMBER, SECONDS_PER_NODE_BUILT = 5e-6, 2e-9, 5e-4
+
+
+def _check_time(method: str, y: Node, wrt: list[Node], values) -> None:
+    """Refuse a numeric or forward-mode gradient estimated to exceed the time limit."""
+    if not (method.startswith("numeric") or method == "forward"):
+        return
+    order = topological_order(y)
+    inputs = [n for n in order if n.op == "input"]
+    rows = batch_size(inputs, {n.name: values[n.name] for n in inputs if n.name in values}, "")
+    elements = sum(math.prod(concrete_shape(w.shape, rows)) for w in wrt)
+    ops = sum(not n.is_leaf for n in order)
+    numbers = sum(math.prod(concrete_shape(n.shape, rows)) for n in order)
+    names = ", ".join(describe(w) for w in wrt)
+    if method == "forward":
+        built = elements * 2 * max(ops, 1)
+        seconds = built * SECONDS_PER_NODE_BUILT + elements * (
+            built / elements * SECONDS_PER_NODE_RUN + 2 * numbers * SECONDS_PER_NUMBER
+        )
+        what = (
+            f"forward: one JVP per element of {names} ({elements:,} elements) builds about "
+            f"{built:,} nodes and"
+        )
+    else:
+        scheme = method.partition(":")[2] or "central"
+        runs = elements * len(SCHEMES[scheme].stencil)
+        seconds = runs * (len(order) * SECONDS_PER_NODE_RUN + numbers * SECONDS_PER_NUMBER)
+        what = f"{method}: {runs:,} evaluations of the graph ({elements:,} elements of {names})"
+    check_seconds(
+        seconds, what, "differentiate by fewer params (wrt=, --wrt) or use reverse mode, or "
+    )
+
+
 def _run(method: str, y: Node, wrt: list[Node], values, training: bool, eps, max_ops):
     """(gradient arrays, evaluations, derivative ops, note) of one method."""
+    _check_time(method, y, wrt, values)
     if method.startswith("numeric"):
         scheme = method.partition(":")[2] or "central"
         result = numeric_grad(y, wrt, values, eps=eps, scheme=scheme, training=training)

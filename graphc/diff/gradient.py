@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..checks import positive_int
 from ..errors import GraphError
 from ..ir import Node, Nodes, as_list
 from .forward import forward_gradient_graph
@@ -31,6 +32,9 @@ def grad(y: Node, wrt: Node | Sequence[Node], mode: str = "reverse", **options):
     extra = sorted(set(options) - OPTIONS.get(mode, set(options)))
     if extra:
         raise GraphError(f"{mode} mode takes the options {sorted(OPTIONS[mode])}, not {extra}")
+    for cap in ("max_ops", "max_nodes"):
+        if options.get(cap) is not None:
+            options[cap] = positive_int(options[cap], f"gc.grad: {cap}")
     if mode == "reverse":
         result = gradient_graph(y, targets)
     elif mode == "forward":

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EvaluationError, GraphError
-from ..evaluation import leaf_value
+from ..evaluation import feed, leaf_value
 from ..ir import Node, as_list, leaves, topological_order
 from ..ops.registry import FLOAT_DTYPES, get, run_node
 from ..passes.specialization import specialize
@@ -92,6 +92,7 @@ class Program:
         self.y, self.wrt, self.values = graph[0], graph[1:], values
         leaves(graph)  # refuse duplicate names before running anything
         order = topological_order(self.y)
+        feed(order, values, training, "the numeric gradient")  # gc.evaluate's checks
         live = depends_on(order, self.wrt)
         self.order = [n for n in order if n.id in live]
         self.fixed: dict[int, np.ndarray] = {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from ..checks import real_number
 from ..errors import DtypeError, ShapeError
 from ..ir import Node, user_site
 from .registry import (
@@ -303,7 +304,7 @@ def prelu(x, alpha) -> Node:
 
 def leaky_relu(x, slope: float = 0.01) -> Node:
     """Leaky ReLU with a fixed slope: prelu with a constant alpha."""
-    return apply("prelu", x, float(slope))
+    return apply("prelu", x, real_number(slope, f"{user_site()}: leaky_relu: slope"))
 
 
 def greater(a, b) -> Node:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import check_seed, real_number
 from ..errors import GraphError, ShapeError
 from ..ir import Node, user_site
 from .composite import composite
@@ -194,9 +195,11 @@ def _dropout_board(x, rate, *_, training):
 def dropout(x, rate: float, seed: int = 0) -> Node:
     """Inverted dropout: in training, zero each unit with probability `rate` and scale the
     rest by 1 / (1 - rate) (a seeded mask); at inference, the identity."""
-    if not 0.0 <= float(rate) < 1.0:
+    rate = real_number(rate, f"{user_site()}: dropout rate")
+    if not 0.0 <= rate < 1.0:
         raise GraphError(f"{user_site()}: dropout rate must be in [0, 1), got {rate!r}")
+    seed = check_seed(seed, f"{user_site()}: dropout")
     if rate == 0:
         return x
-    mask = apply("dropout_mask", x, rate=float(rate), seed=int(seed))
+    mask = apply("dropout_mask", x, rate=rate, seed=seed)
     return F.select_mode(x * mask, x)

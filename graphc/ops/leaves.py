@@ -104,13 +104,24 @@ def param(name: str, shape: Any, init: Any = None, dtype: str = "float64") -> No
     elif isinstance(init, (int, float)):
         init = float(init)
     else:
-        array = np.asarray(init, dtype=dtype)
+        try:
+            array = np.asarray(init, dtype=dtype)
+        except (TypeError, ValueError) as error:
+            raise GraphError(
+                f"{user_site()}: param {name!r}: init must be a number, an array of numbers or "
+                f"an initializer name; {type(init).__name__} {_short(init)} gives: {error}"
+            ) from None
         if array.shape != shape:
             raise ShapeError(
                 f"{user_site()}: param {name!r}: init has shape {array.shape}, expected {shape}"
             )
         init = array
     return Node("param", (), {"init": init}, shape, dtype, name=name, scope=current_scope())
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def state(name: str, shape: Any, init: float = 0.0, dtype: str = "float64") -> Node:

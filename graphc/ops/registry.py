@@ -8,6 +8,7 @@ users call (through `F`), so derivatives are ordinary graphs.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -366,9 +367,16 @@ def normalize_axis(axis: Any, ndim: int) -> tuple[int, ...]:
     """Canonical axes: a sorted tuple of non-negative ints (None means all axes)."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (int, np.integer)):
+        axes = (axis,)
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(axis)
+    else:
+        raise ShapeError(f"axis must be an int, a tuple of ints or None, got {axis!r}")
     out = []
     for a in axes:
+        if isinstance(a, (bool, np.bool_)):
+            raise ShapeError(f"axis must be an int or a tuple of ints, got {a!r}")
         if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
             raise ShapeError(f"axis {a!r} is out of range for a {ndim}-d input")
         out.append(int(a) % ndim)
@@ -421,7 +429,7 @@ def sample_inputs(*shapes: tuple, positive: bool = False, **attrs: Any):
 
 def size(shape: tuple) -> int:
     """The number of elements of a fully known shape."""
-    return int(np.prod(shape, dtype=np.int64))
+    return math.prod(int(d) for d in shape)  # Python ints: a 1e30 dimension never overflows
 
 
 def per_input_element(flops: int) -> Callable[[Node], int]:

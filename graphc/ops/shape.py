@@ -3,6 +3,8 @@ pair (broadcast_like / sum_to) that derivatives use, last-axis indexing and one_
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import DtypeError, ShapeError
@@ -189,13 +191,13 @@ def _reshape_infer(attrs, x: Node):
                 f"in the target shape, got {shape}"
             )
         return tuple(None if d == -1 else d for d in shape), x.dtype
-    size = int(np.prod(x.shape))
-    known = int(np.prod([d for d in shape if d != -1]))
+    size = math.prod(x.shape)
+    known = math.prod(d for d in shape if d != -1)
     if -1 in shape:
         if size % known:
             raise ShapeError(f"cannot reshape {x.shape} into {shape}")
         shape = tuple(size // known if d == -1 else d for d in shape)
-    if int(np.prod(shape)) != size:
+    if math.prod(shape) != size:
         raise ShapeError(f"cannot reshape {x.shape} ({size} elements) into {shape}")
     return shape, x.dtype
 

@@ -12,6 +12,7 @@ and the simplifier removes such broadcasts anyway.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 
@@ -44,7 +45,7 @@ def folded_value(node: Node) -> np.ndarray | None:
     budget = max(
         MAX_FOLD_BYTES, sum(x.attrs["value"].nbytes for x in node.inputs if x.op == "const")
     )
-    if np.dtype(node.dtype).itemsize * int(np.prod(node.shape)) > budget:
+    if np.dtype(node.dtype).itemsize * math.prod(node.shape) > budget:
         return None
     try:
         with np.errstate(all="ignore"):  # as in evaluation: inf and nan fold without warnings

@@ -13,6 +13,7 @@ Every rule keeps values, with these documented choices:
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 
@@ -38,7 +39,7 @@ def zeros_for(node: Node) -> Node | None:
                 if is_all(x, 0.0)
                 else build("broadcast_like", const(np.zeros((), dtype=node.dtype)), x)
             )
-    if None not in node.shape and int(np.prod(node.shape)) <= SMALL_ZEROS:
+    if None not in node.shape and math.prod(node.shape) <= SMALL_ZEROS:
         return const(np.zeros(node.shape, dtype=node.dtype))
     return None
 
