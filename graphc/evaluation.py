@@ -13,7 +13,7 @@ from .feeds import check_feed
 from .ir import Node, as_list, leaves, topological_order
 from .limits import check_arrays
 from .ops.leaves import initial_value
-from .ops.registry import run_node
+from .ops.registry import get, run_node
 from .passes.specialization import specialize
 
 
@@ -105,7 +105,9 @@ def evaluate(
             if node.is_leaf:
                 continue
             env[node.id] = run_node(node, [env[i.id] for i in node.inputs])
-            if node.op == "update_state" and updates is not None:
-                updates[node.attrs["target"]] = env[node.inputs[1].id]
+            writes = get(node.op).writes_state
+            if writes is not None and updates is not None:
+                target, new = writes(node)
+                updates[target] = env[new.id]
     results = [env[o.id] for o in graph]
     return results[0] if single else results

@@ -12,6 +12,8 @@ import sys
 
 import pytest
 
+from test_lower import TARGETS
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 RUFF = shutil.which("ruff", path=os.path.dirname(sys.executable)) or shutil.which("ruff")
 NAME = "recipe_softsign"  # a name the README does not use
@@ -22,7 +24,7 @@ SUITES = {
     "test_numeric.py": "the complex step refuses a kernel that is not analytic",
     "test_registry_facts.py": "its stated facts and its cost",
     "test_passes.py": "the passes keep its value and gradient",
-    "test_lower.py": "the lowered function computes it",
+    "test_lower.py": "the fast, readable and JAX renderers compute it",
     "test_export_readable.py": "the readable renderer computes it",
     "test_visual_backprop.py": "its gate shows its board rule",
 }
@@ -83,22 +85,14 @@ def test_the_block_pasted_into_its_family_is_ruff_clean(copy):
 
 def test_every_registry_walking_suite_covers_the_recipe(copy):
     """The suites run on the copy, selecting the tests named after the op: each suite has some,
-    and all pass."""
+    all pass, and the lowering suite runs the op through every renderer."""
     suites = [os.path.join("tests", suite) for suite in SUITES]
-    done = run(
-        copy,
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-rA",
-        "-p",
-        "no:cacheprovider",
-        "-k",
-        NAME,
-        *suites,
-    )
+    pytest = [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider"]
+    done = run(copy, *pytest, "-k", NAME, *suites)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    passed = re.findall(r"^PASSED tests/(\S+?)::\S*\[[^\]]*" + NAME, done.stdout, flags=re.M)
-    missing = {suite: what for suite, what in SUITES.items() if suite not in passed}
+    passed = re.findall(rf"^PASSED tests/(\S+?)::\S*\[([^\]]*{NAME}[^\]]*)\]", done.stdout, re.M)
+    missing = {suite: what for suite, what in SUITES.items() if suite not in dict(passed)}
     assert not missing, f"no test of {NAME} in {missing}"
+    lowered = [ids.split("-") for suite, ids in passed if suite == "test_lower.py"]
+    rendered = {target for target in TARGETS if any(target in ids for ids in lowered)}
+    assert rendered == set(TARGETS), f"{NAME} lowered only for {rendered}"

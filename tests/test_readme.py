@@ -43,8 +43,8 @@ def test_the_example_is_at_most_15_lines_and_runs(tmp_path):
 
 def test_the_add_an_op_recipe_works(tmp_path):
     """The recipe followed literally on a copy of the tree (under a name the README does not
-    register): the name added to graphc/__init__.py builds the op, its four gradients agree, and
-    it exports to NumPy and to JAX, whose step computes the same loss and gradient."""
+    register): the name added to graphc/__init__.py builds the op, its four gradients agree and
+    it exports (test_op_recipe.py runs the registry suites, every renderer included, on it)."""
     copy = tree_with_recipe(str(tmp_path), NAME)
     script = f"""
 import numpy as np
@@ -56,14 +56,6 @@ values = gc.init_params(loss) | {{"x": np.linspace(-2, 2, 12).reshape(4, 3)}}
 report = gc.compare(loss, w, values)
 assert all(r.max_abs_error < 1e-8 for r in report.results), report
 gc.export(loss, "t.py")
-import importlib.util
-spec = importlib.util.spec_from_file_location("j", gc.export(loss, "j.py", backend="jax"))
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-got_loss, got_grads = module.loss_and_grads(module.init_params(0), {{"x": values["x"]}})
-want_loss, want_grad = gc.evaluate([loss, gc.grad(loss, w)], values)
-assert abs(float(got_loss) - float(want_loss)) <= 1e-12 * abs(float(want_loss))
-assert np.linalg.norm(np.asarray(got_grads["w"]) - want_grad) <= 1e-12 * np.linalg.norm(want_grad)
 """
     env = {**os.environ, "PYTHONPATH": copy}
     done = subprocess.run(

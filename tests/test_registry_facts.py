@@ -127,3 +127,11 @@ def test_an_op_reading_sizes_names_its_axes_and_reads_one_shape_only_input(name)
     for _, _, node in samples(name):
         axes = node.attrs[op.reads_sizes]
         assert all(0 <= a < node.inputs[op.shape_only[0]].ndim for a in axes)
+
+
+@pytest.mark.parametrize("name", [n for n in OPS if REGISTRY[n].writes_state])
+def test_an_op_writing_state_names_its_target_and_the_input_with_the_value(name):
+    for *_, node in samples(name):
+        target, new = REGISTRY[name].writes_state(node)
+        assert isinstance(target, str) and target and new in node.inputs
+        assert REGISTRY[name].mode is not None and not REGISTRY[name].foldable  # training only

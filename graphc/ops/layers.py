@@ -82,6 +82,7 @@ register(
         view=True,
         flops=0,
         mode=lambda inputs, training: None if training else inputs[0],
+        writes_state=lambda n: (n.attrs["target"], n.inputs[1]),
         # the running statistics it updates come from a batch: batch norm's
         min_batch=(
             2,

@@ -94,6 +94,9 @@ class OpDef:
              number of classes, a `Rows` for ids that pick rows of a table), or None where the
              count is unknown; where data enters, the ids fed to an input there are checked
              to lie in 0 .. classes - 1 (feeds.py)
+    writes_state  an op that, run in training mode, gives a state leaf its next value: node ->
+             (the state's name, the input holding that value); gc.evaluate(updates=...)
+             collects them
     min_batch  (rows, why): in training mode a graph holding the op needs a batch of at
              least `rows` rows; `why` ends the error that refuses a smaller one
     activation  gc.dense(activation=NAME) may end a layer with the op: True for an op of one
@@ -148,6 +151,7 @@ class OpDef:
     sympy_head: type | None = None
     random: bool = False
     class_ids: Callable[[Node], tuple[Node, int]] | None = None
+    writes_state: Callable[[Node], tuple[str, Node]] | None = None
     min_batch: tuple[int, str] | None = None
     reads_sizes: str | None = None
     activation: bool | tuple[tuple[str, float], ...] = False
