@@ -15,7 +15,6 @@ relative in float64, 1 ulp in float32, after three steps); those keys were re-re
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import importlib.util
 import json
@@ -31,7 +30,20 @@ from graphc.modelfile import load_model
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "fixtures", "generated_bits.json")
-EXAMPLES = sorted(glob.glob(os.path.join(HERE, "..", "examples", "*.py")))
+# the lecture's examples, the ones the fixture was written on: examples added since (the
+# convolution and sequence networks) are new code, not code that must keep its bits
+LECTURE = (
+    "batchnorm",
+    "binary_bce",
+    "deep_mlp",
+    "dropout",
+    "l1_vs_l2",
+    "prelu_l2",
+    "regression_mse",
+    "saturation",
+    "softmax_multiclass",
+)
+EXAMPLES = [os.path.join(HERE, "..", "examples", f"{name}.py") for name in LECTURE]
 OPTIMIZERS = ("sgd", "momentum", "adam")
 STEPS, ROWS = 3, 24
 
