@@ -2,7 +2,7 @@
 
 
 class GraphError(Exception):
-    """Base class of all errors graphc raises about a user's graph, values or files."""
+    """Base class of every error about a user's graph, its values or its files."""
 
 
 class ShapeError(GraphError, ValueError):
