@@ -6,6 +6,7 @@ lower it to NumPy training code.
     loss = gc.softmax_cross_entropy(x @ W + b, gc.input("y", (None,), "int64"))
 """
 
+from .codegen import GridResult, Lowered, export, grid_search, lower
 from .diff import (
     check_grad,
     compare,
@@ -36,20 +37,21 @@ from .errors import (
     ShapeError,
     UnknownOpError,
 )
-from .evaluate import evaluate, init_params, init_state, inputs, params
+from .evaluation import evaluate, init_params, init_state, inputs, params
 from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
-from .lower import GridResult, Lowered, export, grid_search, lower
 from .montecarlo import mc_predict
-from .nn import dense, named
+from .nn import conv, dense, named
 from .ops.activations import elu, erf, expm1, gelu, silu
 from .ops.attention import attention, attention_weights
 from .ops.binary import equal, greater, leaky_relu, masked_fill, maximum, minimum, prelu, where
+from .ops.conv import conv1d, conv2d
 from .ops.elementwise import abs, exp, log, relu, sigmoid, sign, softplus, sqrt, tanh
 from .ops.gather import embedding, take
 from .ops.layers import batch_norm, dropout
 from .ops.leaves import const, input, param, state
 from .ops.losses import binary_cross_entropy_with_logits, l1, l2, mse, softmax_cross_entropy
 from .ops.norm import layer_norm
+from .ops.pooling import avg_pool2d, flatten, max_pool2d
 from .ops.reductions import log_softmax, logsumexp, mean, softmax, sum
 from .ops.registry import REGISTRY, OpDef
 from .ops.sequence import concat, split, stack

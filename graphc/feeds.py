@@ -14,32 +14,23 @@ import numpy as np
 
 from .errors import ShapeError
 from .ir import Node, topological_order
+from .ops.registry import get
 
 
 def class_counts(outputs: Node | Iterable[Node]) -> dict[str, int]:
-    """Integer inputs that pick one_hot rows (class ids, as softmax_cross_entropy takes
-    them), by name, with their number of classes."""
+    """Integer inputs that pick rows by class id (one_hot's labels, as softmax_cross_entropy
+    takes them; `OpDef.class_ids`), by name, with their number of classes."""
     return _class_counts_in(topological_order(outputs))
-
-
-class Rows(int):
-    """The number of rows integer ids may pick from (an embedding table's, a take's axis):
-    an id outside them is refused as a class id is, in words that speak of rows."""
-
-    noun = "id"
-    unit = "rows"
 
 
 def _class_counts_in(order: Iterable[Node]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for node in order:
-        if node.op == "one_hot":
-            labels, depth = node.inputs[0], node.attrs["depth"]
-        elif node.op == "take":  # ids picking rows of a table (an embedding)
-            labels = node.inputs[1]
-            depth = Rows(node.inputs[0].shape[node.attrs["axis"]])
-        else:
+        picks = get(node.op).class_ids
+        picked = picks(node) if picks is not None else None
+        if picked is None:
             continue
+        labels, depth = picked
         if labels.op == "input":
             counts[labels.name] = min(depth, counts.get(labels.name, depth))
     return counts
@@ -96,14 +87,13 @@ def check_feed(order: list[Node], env: Mapping[int, np.ndarray], training: bool)
     walk over `order`; nothing is cached, so no graph outlives its evaluation)."""
     inputs = [n for n in order if n.op == "input"]
     classes = _class_counts_in(order)
-    batch_statistics = any(n.op == "update_state" for n in order)
+    needs = [need for n in order if (need := get(n.op).min_batch) is not None]
     arrays = {n.name: env[n.id] for n in inputs}
     size = batch_size(inputs, arrays, "gc.evaluate")
     for name, count in classes.items():
         if name in arrays:
             check_class_ids(arrays[name], count, f"the input {name!r}")
-    if training and batch_statistics and size == 1:
-        raise ShapeError(
-            "batch norm in training mode needs at least 2 rows: on one row every feature "
-            "normalizes to 0, so the output is beta and the gradients are zero"
-        )
+    if training and needs and size is not None:
+        rows, why = max(needs)
+        if size < rows:
+            raise ShapeError(why)

@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .errors import GraphError, ShapeError
-from .ir import Node, composite, scope, user_site
+from .ir import Node, scope, user_site
+from .ops.composite import composite
 from .ops.elementwise import sigmoid, tanh
 from .ops.registry import lift
 from .ops.sequence import index, split

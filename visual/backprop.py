@@ -15,7 +15,7 @@ from .gates import GateNumbers, composite_rules, full, gate_numbers, input_name,
 from .labels import caption
 from .mode import mode_title
 from .output import Picture
-from .render import (
+from .rendering import (
     GRAD_COLOR,
     MAX_WIDTH,
     VALUE_COLOR,

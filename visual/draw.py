@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import graphviz
 
 from graphc import Node
-from graphc.ir import COMPOSITE_SCOPES
+from graphc.ops.composite import COMPOSITE_SCOPES
 
 from .labels import format_shape, html_label, node_lines, shape_dtype
 from .mode import mode_inputs

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import GraphError
-from ..evaluate import evaluate
+from ..evaluation import evaluate
 from ..ir import Node, as_list, leaves, site_as, substitute, topological_order
 from ..ops.leaves import const
 from ..ops.leaves import input as input_leaf

@@ -13,7 +13,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import GraphError
-from ..evaluate import evaluate
+from ..evaluation import evaluate
 from ..ir import Node
 from ..ops import losses
 from ..ops.binary import leaky_relu, minimum

@@ -1,9 +1,11 @@
-"""The op library. Importing this package registers every op; see `registry.OpDef`."""
+"""The op library. Importing this package registers every op (see `registry.OpDef`) and
+gives `Node` its operators (`operators.py`)."""
 
-from . import (  # noqa: F401
+from . import (
     activations,
     attention,
     binary,
+    conv,
     elementwise,
     fused,
     gather,
@@ -11,9 +13,11 @@ from . import (  # noqa: F401
     leaves,
     losses,
     norm,
+    operators,
+    pooling,
     reductions,
     sequence,
     shape,
     stats,
 )
-from .registry import REGISTRY, F, OpDef, apply, get, register  # noqa: F401
+from .registry import REGISTRY, F, OpDef, apply, get, register

@@ -8,7 +8,8 @@ import math
 import numpy as np
 
 from ..errors import GraphError, ShapeError
-from ..ir import Node, composite, user_site
+from ..ir import Node, user_site
+from .composite import composite
 from .reductions import softmax
 from .registry import lift
 from .shape import matmul, transpose

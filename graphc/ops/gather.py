@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DtypeError, ShapeError
-from ..ir import Node, composite, user_site
-from .registry import F, OpDef, apply, lift, normalize_axis, register, size
+from ..ir import Node, user_site
+from .composite import composite
+from .registry import F, OpDef, Rows, apply, lift, normalize_axis, register, size
 from .shape import one_hot
 
 
@@ -42,6 +43,12 @@ def _take_samples(rng):
     ]
 
 
+def _picked_rows(node):
+    """The ids and the rows they may pick (None where the axis has no fixed size)."""
+    rows = node.inputs[0].shape[node.attrs["axis"]]
+    return None if rows is None else (node.inputs[1], Rows(rows))
+
+
 register(
     OpDef(
         "take",
@@ -50,6 +57,7 @@ register(
         kernel=lambda x, ids, axis: np.take(x, ids, axis=axis),
         normalize=_take_attrs,
         array_fn="take",
+        class_ids=_picked_rows,
         array_args=lambda n: ((n.inputs[0], n.inputs[1]), {"axis": n.attrs["axis"]}),
         sympy=lambda x, ids, axis: np.take(x, _as_ints(ids), axis=axis),
         board=lambda x, ids: ("upstream added into the entries the ids pick", ""),

@@ -4,7 +4,8 @@ drawn as one box."""
 from __future__ import annotations
 
 from ..errors import GraphError, ShapeError
-from ..ir import Node, composite, user_site
+from ..ir import Node, user_site
+from .composite import composite
 from .elementwise import sqrt
 from .reductions import mean
 from .registry import lift

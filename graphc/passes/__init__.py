@@ -7,8 +7,8 @@ from .cost import CostTable
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_nodes
 from .fold import fold_constants
-from .fuse import fuse
+from .fusion import fuse
 from .pattern import P, Rule, graph_rewrite
 from .pipeline import DEFAULT_PASSES, PASSES, OptimizeResult, PassStep, optimize
-from .simplify import simplify
-from .specialize import specialize
+from .simplification import simplify
+from .specialization import specialize

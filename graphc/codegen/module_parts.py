@@ -1,0 +1,188 @@
+"""What every style of training module shares: the model's signature (its inputs, params,
+running statistics, predictions and target), the module-level tables (INPUTS, PARAMS,
+STATS, HYPER, DROPOUT_RATES, CLASSES) and the wrappers that read them."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+from ..errors import GraphError
+from ..ir import Node, leaves, topological_order
+from . import step_size
+from .module import Module
+from .names import literal
+
+
+@dataclass
+class Signature:
+    """The leaves of the model, the argument variable of each, and what accuracy compares."""
+
+    inputs: list[Node]
+    params: list[Node]
+    stats: list[Node]
+    predictions: Node | None
+    target: Node | None
+    var: dict[int, str]
+
+
+def find_predictions(loss: Node) -> Node | None:
+    """The logits a classification loss is built on: the input of its log_softmax (or of
+    softplus, for a binary cross-entropy), when there is exactly one such node."""
+    for op in ("log_softmax", "softplus"):
+        found = [n.inputs[0] for n in topological_order(loss) if n.op == op]
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
+def signature(loss: Node, predictions: Node | None, module: Module) -> Signature:
+    """The model's leaves by kind, its predictions and target, and a variable for each leaf."""
+    if not isinstance(loss, Node) or loss.shape != ():
+        raise GraphError(f"gc.export needs a scalar loss node, got {loss!r}")
+    predictions = predictions if predictions is not None else find_predictions(loss)
+    graph = [loss] + ([predictions] if predictions is not None else [])
+    all_leaves = leaves(graph)
+    inputs = [n for n in all_leaves if n.op == "input"]
+    params = [n for n in all_leaves if n.op == "param"]
+    stats = [n for n in all_leaves if n.op == "state"]
+    if not params:
+        raise GraphError("gc.export: the loss has no params to train")
+    target = None
+    if predictions is not None:
+        feeding = {n.id for n in leaves(predictions, "input")}
+        others = [n for n in inputs if n.id not in feeding]
+        target = others[0] if len(others) == 1 else None
+    var = {n.id: module.namer.fresh(n.name, n.op) for n in inputs + params + stats}
+    return Signature(inputs, params, stats, predictions, target, var)
+
+
+def check_sizes(batch_size, epochs) -> None:
+    """Raise a GraphError unless the batch size and epoch count are positive ints."""
+    for what, value in (("batch_size", batch_size), ("epochs", epochs)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise GraphError(f"gc.export: {what} must be a positive int, got {value!r}")
+
+
+# The module-level names the generated file defines besides functions copied from
+# training.py (the step reads DROPOUT_RATES; the wrappers read the others).
+MODULE_GLOBALS = (
+    "MODEL_NAME",
+    "INPUTS",
+    "PARAMS",
+    "STATS",
+    "TARGET",
+    "HYPER",
+    "DROPOUT_RATES",
+    "CLASSES",
+    "init_params",
+    "init_state",
+    "train_step",
+    "loss_and_grads",
+    "evaluate_batch",
+    "forward",
+    "predict",
+    "evaluate",
+    "fit",
+)
+
+
+def step_size_line(module, opt, step: str, xp: str = "", target: str = "lr", read=None) -> str:
+    """The line setting `target` to this step's learning rate from `lr`, for an optimizer
+    whose step size changes with the step count (its step_size.py function, copied into
+    the module); "" for the others. `read(name)` spells a hyper-parameter (HYPER[name])."""
+    if opt.step_size is None:
+        return ""
+    module.copy_module(step_size)
+    read = read or (lambda name: f"HYPER[{name!r}]")
+    names = list(inspect.signature(getattr(step_size, opt.step_size)).parameters)[2:-1]
+    args = ", ".join(["lr", step, *map(read, names), *([xp] if xp else [])])
+    return f"\n    {target} = {opt.step_size}({args})  # this step's learning rate"
+
+
+def dropout_rate(rates: dict[str, float], table: str = "DROPOUT_RATES"):
+    """A function giving each dropout mask's rate as source: a lookup in `table` (so fit can
+    override it), recording the rate in `rates`."""
+
+    def rate(mask: dict) -> str:
+        key = f"dropout_{mask['seed']}_{mask['rate']}"
+        rates.setdefault(key, float(mask["rate"]))
+        return f"{table}[{key!r}]"
+
+    return rate
+
+
+def emit_tables(module, sig, name, opt, hyper, batch_size, epochs, dropout, classes) -> None:
+    """Add the module-level tables the wrappers and the training loop read."""
+
+    def shape(n):
+        return literal(tuple(-1 if d is None else d for d in n.shape))
+
+    inputs = ",\n".join(f"    {n.name!r}: ({shape(n)}, {n.dtype!r})" for n in sig.inputs)
+    params = []
+    for p in sig.params:
+        init = p.attrs["init"]
+        init_src = (
+            module.constant(init, "init") if not isinstance(init, (str, float)) else literal(init)
+        )
+        params.append(f"    {p.name!r}: ({init_src}, {shape(p)}, {p.dtype!r})")
+    stats = ",\n".join(
+        f"    {s.name!r}: ({literal(s.attrs['init'])}, {shape(s)}, {s.dtype!r})" for s in sig.stats
+    )
+    hyper_src = ", ".join(
+        f"{k!r}: {v!r}"
+        for k, v in [
+            ("optimizer", opt.name),
+            *hyper.items(),
+            ("batch_size", batch_size),
+            ("epochs", epochs),
+        ]
+    )
+    target = repr(sig.target.name) if sig.target is not None else "None"
+    module.add(
+        f"MODEL_NAME = {name!r}\n"
+        f"INPUTS = {{  # name: (shape, -1 is the batch), dtype\n{inputs}\n}}\n"
+        f"PARAMS = {{  # name: (initializer, shape, dtype)\n"
+        + ",\n".join(params)
+        + f"\n}}\nSTATS = {{  # running statistics: (initial value, shape, dtype)\n"
+        f"{stats}\n}}\nTARGET = {target}  # the input accuracy compares against\n"
+        f"HYPER = {{{hyper_src}}}\n"
+        f"DROPOUT_RATES = {dropout!r}  # fit(dropout=...) overrides them for a run\n"
+        f"CLASSES = {classes!r}  # inputs holding class ids: their number of classes"
+    )
+
+
+# The wrappers both styles of module share (format field: slot_names).
+STATE_WRAPPERS = '''
+def init_params(seed=0):
+    """Fresh params by name (the same arrays gc.init_params(loss, seed) gives)."""
+    return {{name: initial_value(name, init, shape, dtype, seed)
+            for name, (init, shape, dtype) in PARAMS.items()}}
+
+
+def init_state(seed=0):
+    """Training state: step count, dropout generator, running statistics, optimizer slots."""
+    return {{
+        "step": 0,
+        "rng": np.random.default_rng(seed),
+        "stats": {{name: np.full(shape, init, dtype=dtype)
+                  for name, (init, shape, dtype) in STATS.items()}},
+        "slots": {{name: {{slot: np.zeros(shape, dtype=dtype) for slot in {slot_names}}}
+                  for name, (init, shape, dtype) in PARAMS.items()}},
+    }}
+'''
+
+DATA_WRAPPERS = '''
+
+def evaluate(params, state, data, batch_size=1024):
+    """(mean loss, accuracy or None) over a whole data set in inference mode."""
+    return evaluate_data(globals(), params, state, data, batch_size)
+
+
+def fit(params, state, data, epochs=None, batch_size=None, lr=None, validation=None, seed=0,
+        verbose=True, dropout=None):
+    """Train in place on `data` (dict of arrays by input name); the per-epoch history."""
+    return fit_model(globals(), params, state, data, epochs or HYPER["epochs"],
+                     batch_size or HYPER["batch_size"], lr, validation, seed, verbose, dropout)
+
+'''

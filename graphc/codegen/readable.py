@@ -1,0 +1,159 @@
+"""The model functions of the readable module: the forward pass one line per node of the
+graph, then the backward pass in reverse order, one line per gradient with its chain-rule
+step as a comment.
+
+The backward pass is reverse mode written out: each node's cotangent dL/dv is the sum, over
+the nodes u that use v, of the op's vjp rule applied to dL/du (the same rules gc.grad uses,
+so the numbers are gc.grad's), summed down where v was broadcast. Each rule's result is
+spelled by readable_spelling.py as one NumPy expression.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..diff.reverse import fit_to
+from ..ir import Node, topological_order
+from ..ops.leaves import input as placeholder_leaf
+from ..ops.registry import REGISTRY
+from .names import Namer, comment
+from .readable_spelling import Spelling
+
+WIDTH = 96  # longer gradient sums are split into one term per line
+
+
+@dataclass
+class Body:
+    """The lines of one model function and what they computed (node id -> variable)."""
+
+    lines: list[str] = field(default_factory=list)
+    var: dict[int, str] = field(default_factory=dict)
+    passes: set[int] = field(default_factory=set)  # nodes that pass an input through
+    text: dict[int, str] = field(default_factory=dict)  # the forward expression, if short
+
+
+def unpack_lines(leaves: Sequence[Node], var: dict[int, str]) -> list[str]:
+    """`x, y = batch["x"], batch["y"]`-style lines reading the leaves (a few per line)."""
+    source = {"input": "batch", "param": "params", "state": "stats"}
+
+    def line(group):
+        names = ", ".join(var[n.id] for n in group)
+        return f"{names} = " + ", ".join(f"{source[n.op]}[{n.name!r}]" for n in group)
+
+    lines, group = [], []
+    for leaf in leaves:
+        if group and len(line([*group, leaf])) > WIDTH - 4:
+            lines.append(line(group))
+            group = []
+        group.append(leaf)
+    return lines + ([line(group)] if group else [])
+
+
+def forward_lines(order: Sequence[Node], body: Body, namer: Namer, spelling: Spelling) -> None:
+    """One line per op node of `order` (leaves already named in body.var)."""
+    for node in order:
+        if node.id in body.var or node.op == "const":
+            continue
+        operands = [i for i in node.inputs if i.op != "const"]
+        pre, expr = spelling.op_lines(node, operands, body.var)
+        for operand in operands:
+            if expr == body.var[operand.id] and not pre:  # passes an input through
+                body.var[node.id] = expr
+                body.passes.add(node.id)
+                break
+        else:
+            var = body.var[node.id] = namer.fresh(node.name, node.op)
+            decomposed = REGISTRY[node.op].array_fn is None
+            note = f"  # {node.op}" if decomposed and node.op not in expr else ""
+            body.lines += pre + [f"{var} = {expr}{note}"]
+            if len(expr) <= 24 and not pre:
+                body.text[node.id] = expr
+
+
+def backward_lines(
+    loss: Node, params: Sequence[Node], body: Body, namer: Namer, spelling: Spelling
+) -> dict[int, str]:
+    """The backward pass from `loss` to every param, appended to body.lines; the variable
+    of each param's gradient by param id."""
+    order = topological_order(loss)
+    live = differentiable(order, params)
+    grads: dict[int, str] = {}
+    pending: dict[int, list[tuple[list[str], str, str]]] = {}
+    seed_var = namer.fresh(f"dL_d{body.var[loss.id]}")
+    body.lines.append(f"{seed_var} = 1.0  # dL/dL")
+    cotangent = {loss.id: seed_var}
+    for node in reversed(order):
+        if node.id not in live:
+            continue
+        if node is not loss:
+            parts = pending.pop(node.id, None)
+            if not parts:
+                continue
+            if node.id in body.passes:  # its cotangent is its input's: no line of its own
+                pending.setdefault(node.inputs[0].id, []).extend(parts)
+                continue
+            cotangent[node.id] = _sum_line(node, parts, body, namer)
+        if node.op == "param":
+            grads[node.id] = cotangent[node.id]
+            continue
+        opdef = REGISTRY[node.op]
+        if opdef.leaf or opdef.nondiff:
+            continue
+        g = placeholder_leaf("cotangent", node.shape, node.dtype)
+        names = dict(body.var) | {g.id: cotangent[node.id]}
+        for x, rule in zip(node.inputs, opdef.vjp):
+            if rule is None or x.id not in live:
+                continue
+            part = fit_to(rule(g, node), x)
+            operands = [g, node, *(i for i in node.inputs if i.op != "const")]
+            pre, expr = spelling.op_lines(part, list(dict.fromkeys(operands)), names)
+            pending.setdefault(x.id, []).append((pre, expr, _chain(node, x, body)))
+    for p in params:
+        if p.id not in grads:  # no path from this param to the loss
+            grads[p.id] = namer.fresh(f"dL_d{body.var[p.id]}")
+            body.lines.append(f"{grads[p.id]} = np.zeros_like({body.var[p.id]})  # not used")
+    return grads
+
+
+def differentiable(order: Sequence[Node], params: Sequence[Node]) -> set[int]:
+    """Ids of the nodes a gradient reaches from `params` (a count such as axis_size, or an
+    op without rules for that input, stops it)."""
+    found = {p.id for p in params}
+    for node in order:
+        rules = REGISTRY[node.op].vjp or ()
+        if any(i.id in found and r is not None for i, r in zip(node.inputs, rules)):
+            found.add(node.id)
+    return found
+
+
+def _chain(user: Node, x: Node, body: Body) -> str:
+    """The chain-rule step of one contribution: dL/du * du/dx, in the graph's names."""
+    u, v = body.var[user.id], body.var[x.id]
+    operands = [body.var[i.id] for i in user.inputs if i.op != "const"]
+    if REGISTRY[user.op].array_fn is None:  # an op the reader knows by its name
+        if len(operands) == 1:
+            return f"dL/d{u} * {user.op}'({v})"
+        return f"dL/d{u} * d{user.op}({', '.join(operands)})/d{v}"
+    shown = f"({body.text[user.id]})" if user.id in body.text else u
+    return f"dL/d{u} * d{shown}/d{v}"
+
+
+def _sum_line(node: Node, parts, body: Body, namer: Namer) -> str:
+    """Lines setting dL/dnode to the sum of its parts, with the chain rule as comment."""
+    var = namer.fresh(f"dL_d{body.var[node.id]}")
+    rule = comment(f"dL/d{body.var[node.id]} = " + " + ".join(p[2] for p in parts), 200)
+    for pre, _, _ in parts:
+        body.lines += pre
+    terms = [p[1] for p in parts]
+    line = f"{var} = {' + '.join(terms)}"
+    if len(line) + len(rule) + 4 <= WIDTH:
+        body.lines.append(f"{line}  # {rule}")
+        return var
+    body.lines.append(f"# {rule}")  # the chain rule above a line that is long already
+    if len(line) <= WIDTH or len(terms) == 1:
+        body.lines.append(line)
+        return var
+    body.lines.append(f"{var} = {terms[0]}")
+    body.lines += [f"{var} = {var} + {t}" for t in terms[1:]]
+    return var
