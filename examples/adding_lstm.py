@@ -6,15 +6,18 @@ A tanh RNN's gradient through time fades by orders of magnitude from the last st
 the first, so it cannot find the early marked value; an LSTM's cell state carries it
 (∂c_t/∂c_{t-1} = f, the forget gate) and it learns the task:
 
-    graphc train examples/adding_lstm.py --optimizer adam --lr 0.01 --epochs 20
-    python examples/adding_lstm.py     # both cells: the gradient plot and the training
+    python examples/adding_lstm.py     # both cells at T = 50: training, the gradient plot
+
+graphc's model-file tools (`graphc train`, `render`, `explain`) read model() and data(),
+an 8-step version: a picture of 50 unrolled LSTM steps is more than Graphviz lays out.
 """
 
 import numpy as np
 
 import graphc as gc
 
-STEPS = 50
+STEPS = 50  # the adding problem main() trains on
+MODEL_STEPS = 8  # the short version model() and data() give the model-file tools
 
 
 def adding(n: int, steps: int = STEPS, seed: int = 0) -> dict:
@@ -53,14 +56,17 @@ def network(cell: str = "lstm", hidden: int = 32, steps: int = STEPS):
 
 
 def model(cell: str = "lstm"):
-    """(loss, prediction) for `graphc train`."""
-    loss, prediction, _ = network(cell)
+    """(loss, prediction) of the 8-step version, for graphc's model-file tools."""
+    loss, prediction, _ = network(cell, steps=MODEL_STEPS)
     return loss, prediction
 
 
-def data(train: int = 1_000, held_out: int = 250):
-    """Training sequences and held-out ones, seeded (main() trains on 4,000)."""
-    return {"train": adding(train, seed=0), "validation": adding(held_out, seed=1)}
+def data(train: int = 1_000, held_out: int = 250, steps: int = MODEL_STEPS):
+    """Training sequences and held-out ones, seeded (main() trains on 4,000 of 50 steps)."""
+    return {
+        "train": adding(train, steps, seed=0),
+        "validation": adding(held_out, steps, seed=1),
+    }
 
 
 def main(epochs: int = 30):
@@ -71,7 +77,7 @@ def main(epochs: int = 30):
     import visual
     from graphc.trainer import compile_trainer, train
 
-    splits, runs = data(4_000, 1_000), {}
+    splits, runs = data(4_000, 1_000, STEPS), {}
     probe = {k: v[:256] for k, v in splits["train"].items()}
     for cell, label in (("rnn", "tanh RNN"), ("lstm", "LSTM")):
         loss, prediction, hidden_states = network(cell)

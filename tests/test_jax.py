@@ -30,7 +30,10 @@ def as_float32(outputs):
     """The same graph with every float64 leaf, constant and dtype attribute in float32."""
     new = {}
     for node in topological_order(outputs):
-        attrs = {k: "float32" if v == "float64" else v for k, v in node.attrs.items()}
+        attrs = {
+            k: "float32" if isinstance(v, str) and v == "float64" else v
+            for k, v in node.attrs.items()
+        }
         if not node.is_leaf:
             new[node.id] = apply(
                 node.op, *[new[i.id] for i in node.inputs], _name=node.name, **attrs
