@@ -25,19 +25,21 @@ from graphc.datasets import tones
 LENGTH = 128  # samples per signal (16 ms at an 8 kHz sample rate)
 
 
-def max_pool1d(h, kernel: int):
-    """torch.nn.functional.max_pool1d(h, kernel) on (N, C, L), as a 1 x kernel max_pool2d."""
+def max_pool1d(h, kernel: int, name: str = "pool"):
+    """torch.nn.functional.max_pool1d(h, kernel) on (N, C, L), as a 1 x kernel max_pool2d;
+    its three nodes under scope `name`, one box in `graphc render --collapse`."""
     _, channels, length = h.shape
-    pooled = gc.max_pool2d(gc.reshape(h, (-1, channels, 1, length)), (1, kernel))
-    return gc.reshape(pooled, (-1, channels, length // kernel))
+    with gc.scope(name):
+        pooled = gc.max_pool2d(gc.reshape(h, (-1, channels, 1, length)), (1, kernel))
+        return gc.named(gc.reshape(pooled, (-1, channels, length // kernel)), name)
 
 
 def model(channels: tuple[int, int] = (8, 16), kernel: int = 9, l2: float = 1e-4):
     """(loss, logits): conv, pool, conv, pool, dense; the loss first, the logits for accuracy."""
     x = gc.input("x", (None, 1, LENGTH))  # one channel (mono) of LENGTH samples per signal
     y = gc.input("y", (None,), "int64")  # the band, 0..3
-    h = max_pool1d(gc.conv(x, channels[0], kernel, activation="relu"), 4)  # (N, 8, 32)
-    h = max_pool1d(gc.conv(h, channels[1], kernel, activation="relu"), 4)  # (N, 16, 8)
+    h = max_pool1d(gc.conv(x, channels[0], kernel, activation="relu"), 4, "pool1")  # (N, 8, 32)
+    h = max_pool1d(gc.conv(h, channels[1], kernel, activation="relu"), 4, "pool2")  # (N, 16, 8)
     logits = gc.dense(gc.flatten(h), 4, name="logits")
     W1, W2, W3 = (p for p in gc.params(logits) if p.name.endswith(".W"))
     penalty = gc.named(l2 * (gc.l2(W1) + gc.l2(W2) + gc.l2(W3)), "penalty")
