@@ -1,4 +1,5 @@
-"""scikit-learn's bundled data sets, split and scaled for the examples (nothing is downloaded).
+"""scikit-learn's bundled data sets, split and scaled for the examples, and synthetic sound
+(`tones`) made here from a seed: nothing is downloaded.
 
 Each loader returns `{"train": {...}, "validation": {...}}`, every split a dict of
 input name -> array, the shape a model file's `data()` returns. Features are scaled with
@@ -8,6 +9,9 @@ the training split's statistics only, so the validation split stays unseen.
 from __future__ import annotations
 
 import numpy as np
+
+from .errors import ArgumentError
+from .ir import user_site
 
 Splits = dict[str, dict[str, np.ndarray]]
 
@@ -89,3 +93,37 @@ def moons(n: int = 400, noise: float = 0.2, validation: float = 0.25, seed: int 
     for part in out.values():
         part["y"] = part["y"].astype(np.float64)[:, None]
     return out
+
+
+# Four octave-spaced bands of tone frequencies, in cycles per sample (Hz at an 8 kHz sample
+# rate: 250-350, 500-700, 1000-1400, 2000-2800): a band's top is 0.7 of the next one's bottom.
+TONE_BANDS = ((0.03125, 0.04375), (0.0625, 0.0875), (0.125, 0.175), (0.25, 0.35))
+
+
+def tones(
+    n: int = 1200,
+    length: int = 128,
+    noise: float = 0.75,
+    validation: float = 0.25,
+    seed: int = 0,
+) -> Splits:
+    """Synthetic sound: x (n, 1, length) float64 signals, y int64 class ids 0-3, n // 4 of
+    each; nothing is downloaded. Signal i of class k is a sin(2π f t + φ) + noise, with f
+    uniform in band k of `TONE_BANDS` (cycles per sample), a uniform in [0.5, 1], φ uniform
+    in [0, 2π) and white Gaussian noise of standard deviation `noise`, all drawn from
+    `seed`; the split is `split`'s seeded stratified one, not standardized."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 8 or n % 4:
+        raise ArgumentError(
+            f"{user_site()}: tones: n must be a multiple of 4 and at least 8 (a quarter per "
+            f"band, some of each held out), got {n!r}"
+        )
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(len(TONE_BANDS), dtype=np.int64), n // len(TONE_BANDS))
+    low, high = np.array(TONE_BANDS).T
+    frequency = rng.uniform(low[y], high[y])
+    amplitude = rng.uniform(0.5, 1.0, n)
+    phase = rng.uniform(0.0, 2 * np.pi, n)
+    t = np.arange(length)
+    wave = amplitude[:, None] * np.sin(2 * np.pi * frequency[:, None] * t + phase[:, None])
+    x = (wave + noise * rng.standard_normal((n, length)))[:, None, :]
+    return split(x, y, validation, seed, standardize=False)

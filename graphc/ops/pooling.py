@@ -106,7 +106,8 @@ def first_max(n: Node) -> Node:
     hit = F.equal(flat, F.max(flat, axis=(flat.ndim - 1,), keepdims=True))
     order = lift(-np.arange(size(n.attrs["kernel"]), dtype=flat.dtype))  # 0, -1, -2, ...
     first = F.max(F.where(hit, order, -np.inf), axis=(flat.ndim - 1,), keepdims=True)
-    return F.where(F.equal(order, first), 1.0, 0.0)
+    # 1 and 0 in the windows' dtype: where's two bare floats would make a float32 net's mask float64
+    return F.where(F.equal(order, first), lift(1.0, flat), lift(0.0, flat))
 
 
 def _channels_last(g: Node) -> Node:
