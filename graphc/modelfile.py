@@ -237,15 +237,19 @@ def check_data(raw: Any, loss: Node, source: str) -> dict[str, dict[str, np.ndar
 
 def load_model(path: str | os.PathLike, with_data: bool = True, **onnx_flags) -> Model:
     """Load a model file (.py with `model()`), a saved graph (.json) or an ONNX model
-    (.onnx, with `onnx_flags` for graphc.onnx.model.load_onnx_model: loss, labels,
+    (.onnx, with `onnx_flags` for graphc.onnx.model.onnx_outputs: loss, labels,
     prediction, need_loss); errors are one line."""
     path = os.fspath(path)
     if path.endswith(".onnx"):
-        from .onnx.model import load_onnx_model  # needs the optional onnx package
+        from .onnx.model import onnx_outputs  # needs the optional onnx package
 
         if not os.path.isfile(path):
             raise ModelFileError(f"{path}: no such file")
-        return load_onnx_model(path, **onnx_flags)
+        try:
+            outputs = onnx_outputs(path, **onnx_flags)
+        except GraphError as error:
+            raise ModelFileError(str(error)) from None
+        return Model(outputs[0], path, outputs=outputs)
     if path.endswith(".json"):
         if not os.path.isfile(path):
             raise ModelFileError(f"{path}: no such file")

@@ -30,7 +30,7 @@ from ..evaluation import init_params, init_state, leaf_value
 from ..files import write_bytes
 from ..ir import as_list, leaves, remember_orders, topological_order
 from ..ops.registry import REGISTRY
-from . import OnnxError, require_onnx
+from .errors import OnnxError, require_onnx
 
 DEFAULT_OPSET = 18  # axes are inputs of every reduction from 18 on; runtimes read it widely
 MIN_OPSET = 13  # ReduceSum's and Unsqueeze's axes became inputs in 13
