@@ -35,15 +35,18 @@ def split(
     return {"train": {xn: x_train, yn: y_train}, "validation": {xn: x_val, yn: y_val}}
 
 
-def digits(validation: float = 0.25, seed: int = 0) -> Splits:
-    """8x8 handwritten digits: x (n, 64) scaled to [0, 1], y int64 class ids 0-9."""
+def digits(validation: float = 0.25, seed: int = 0, images: bool = False) -> Splits:
+    """8x8 handwritten digits: x (n, 64) scaled to [0, 1], y int64 class ids 0-9; with
+    `images`, x as (n, 1, 8, 8) images (NCHW, one channel), the same split."""
     from sklearn.datasets import load_digits
 
     data = load_digits()
     # pixel / 16 keeps the lecture's picture of inputs in [0, 1] (no per-pixel standardizing)
-    return split(
-        data.data / 16.0, data.target.astype(np.int64), validation, seed, standardize=False
-    )
+    out = split(data.data / 16.0, data.target.astype(np.int64), validation, seed, standardize=False)
+    if images:
+        for part in out.values():
+            part["x"] = part["x"].reshape(-1, 1, 8, 8)
+    return out
 
 
 def iris(validation: float = 0.25, seed: int = 0) -> Splits:

@@ -24,13 +24,16 @@ NAMES = (
 def initial_value(name, init, shape, dtype, seed):
     """A param's initial array (seeded per name, so adding a param does not change the
     others); `init` is an array, a float or one of NAMES (fans as in Glorot & Bengio and He
-    et al.)."""
+    et al.: a matrix is (fan_in, fan_out), a convolution's weights (out, in, *kernel))."""
     if isinstance(init, np.ndarray):
         return init.astype(dtype, copy=True)
     if isinstance(init, float):
         return np.full(shape, init, dtype=dtype)
     rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
     fan_in, fan_out = (shape[0], shape[-1]) if shape else (1, 1)
+    if len(shape) > 2:  # convolution weights (C_out, C_in / groups, *kernel), as PyTorch
+        window = int(np.prod(shape[2:]))
+        fan_in, fan_out = shape[1] * window, shape[0] * window
     draws = {
         "zeros": lambda: np.zeros(shape),
         "ones": lambda: np.ones(shape),

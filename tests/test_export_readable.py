@@ -202,6 +202,13 @@ def test_trains_the_digits_where_graphc_cannot_be_imported(tmp_path, digits):
     assert "passes over the training data (default: 30)" in shown
 
 
+def _helper_functions() -> dict:
+    """The functions generated modules may call by name (copied from the helper modules)."""
+    from graphc.codegen.module import HELPER_MODULES
+
+    return {k: v for m in HELPER_MODULES for k, v in vars(m).items() if callable(v)}
+
+
 @pytest.mark.parametrize("name", sorted(set(OPS) - MODE_OPS))
 def test_every_op_reads_as_numpy_that_computes_its_kernel(name, rng):
     from graphc.codegen.readable_spelling import Spelling
@@ -220,7 +227,7 @@ def test_every_op_reads_as_numpy_that_computes_its_kernel(name, rng):
         leaves = list(node.inputs)
         names = {leaf.id: leaf.name for leaf in leaves}
         pre, expr = spelling.op_lines(node, leaves, names)
-        scope = {"np": np, **constants, **feed}
+        scope = {"np": np, **_helper_functions(), **constants, **feed}
         exec("\n".join(pre), scope)  # noqa: S102 - source we just generated from the registry
         got = np.asarray(eval(expr, scope), dtype=node.dtype)  # noqa: S307 - the same
         want = gc.evaluate(node, feed)

@@ -34,7 +34,29 @@ def test_jax_numpy_computes_each_primitive_as_its_kernel(name, rng):
             np.testing.assert_array_equal(got, want, err_msg=name)
 
 
+HELPERS = sorted(
+    name
+    for name in set(OPS) - MODE_OPS
+    if REGISTRY[name].helper
+    and REGISTRY[name].decompose is None
+    and REGISTRY[name].helper != "dropout_mask"  # random draws: each target its own stream
+)
+
+
+@pytest.mark.parametrize("name", HELPERS)
+def test_jax_runtime_computes_each_helper_as_its_kernel(name, rng):
+    from graphc.codegen import jax_runtime
+
+    op = REGISTRY[name]
+    for node, feed in sample_nodes(name, rng):
+        want = gc.evaluate(node, feed)
+        args, kwargs = op.call(node)
+        got = getattr(jax_runtime, op.helper)(*[_call_value(a, feed) for a in args], **kwargs)
+        assert got.shape == want.shape, name
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12, atol=1e-300, err_msg=name)
+
+
 def test_every_op_reaches_primitives_the_jax_renderer_writes():
     for name in set(OPS) - MODE_OPS:
         op = REGISTRY[name]
-        assert op.decompose or op.helper == "dropout_mask" or name in PRIMITIVES, name
+        assert op.decompose or op.helper == "dropout_mask" or name in PRIMITIVES + HELPERS, name

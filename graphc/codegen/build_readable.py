@@ -76,6 +76,7 @@ def build_readable_module(
         lambda array: module.constant(array, "c"),
         {"dropout_mask": lambda node, args: f"dropout_mask({args[0]}, {rate(node.attrs)}, rng)"},
         lambda hint: module.namer.internal(hint),
+        module.helper,
     )
     trained = specialize([loss, loss if sig.predictions is None else sig.predictions], True)
     inferred = specialize([loss, loss if sig.predictions is None else sig.predictions], False)

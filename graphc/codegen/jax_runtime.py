@@ -40,6 +40,31 @@ def seeded_dropout_mask(x, rate, seed):
     return jnp.asarray(keep.astype(x.dtype) / (1.0 - rate))
 
 
+def windows(x, kernel, stride, padding, dilation, fill=0.0):
+    """The windows of x (N, C, *size) as (N, *positions, C, *kernel), as graphc's NumPy
+    `windows` lays them out: jax.lax's patches of the padded input (one XLA convolution
+    with an identity kernel), its features (C, *kernel) unflattened."""
+    d = len(kernel)
+    x = jnp.pad(x, ((0, 0), (0, 0), *padding), constant_values=fill)
+    patches = jax.lax.conv_general_dilated_patches(
+        x, tuple(kernel), tuple(stride), [(0, 0)] * d, rhs_dilation=tuple(dilation)
+    )
+    n, c, positions = x.shape[0], x.shape[1], patches.shape[2:]
+    patches = patches.reshape(n, c, *kernel, *positions)
+    return patches.transpose(0, *range(2 + d, 2 + 2 * d), 1, *range(2, 2 + d))
+
+
+def overlap_add(p, size, kernel, stride, padding, dilation):
+    """The adjoint of `windows`: each window's entries added back where they came from."""
+    d = len(kernel)
+    shape = (p.shape[0], p.shape[1 + d], *size)
+    (out,) = jax.linear_transpose(
+        lambda x: windows(x, kernel, stride, padding, dilation),
+        jax.ShapeDtypeStruct(shape, p.dtype),
+    )(p)
+    return out
+
+
 def data_mesh(devices=None):
     """A one-axis mesh named "batch" over `devices`: None for every device JAX sees, an int
     for the first that many, or a list of devices."""

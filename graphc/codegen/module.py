@@ -11,6 +11,7 @@ import types
 
 import numpy as np
 
+from ..ops import windows_kernels
 from . import pool, runtime
 from .names import Namer, literal, np_dtype
 
@@ -27,7 +28,8 @@ def _top_level_names(module: types.ModuleType) -> set[str]:
     return names
 
 
-HELPER_MODULES = (runtime, pool)  # what generated code may call besides NumPy
+# what generated code may call besides NumPy (windows_kernels: the convolution's windows)
+HELPER_MODULES = (runtime, pool, windows_kernels)
 _HELPERS = {name: module for module in HELPER_MODULES for name in _top_level_names(module)}
 
 

@@ -37,10 +37,12 @@ class Spelling:
         constant: Callable[[np.ndarray], str],
         helpers: dict[str, Callable[[Node, list[str]], str]],
         fresh: Callable[[str], str],
+        helper: Callable[[str], str] | None = None,
     ):
         self.constant = constant
         self.helpers = helpers
         self.fresh = fresh
+        self.helper = helper  # any other helper: the module copies it, calls it by name
 
     def op_lines(
         self, node: Node, operands: Sequence[Node], names: dict[int, str]
@@ -98,8 +100,13 @@ class Spelling:
             return self._const(node.attrs["value"])
         opdef = REGISTRY[node.op]
         args, kwargs = opdef.call(node)
-        if opdef.helper is not None:
+        if opdef.helper in self.helpers:
             return self.helpers[opdef.helper](node, [spelled[a.id][0] for a in node.inputs]), ATOM
+        if opdef.helper is not None:  # windows(x, kernel=...): a function of the module
+            parts = [self._operand(a, spelled, 0) for a in args]
+            parts += [f"{k}={literal(v)}" for k, v in kwargs.items()]
+            name = self.helper(opdef.helper) if self.helper else opdef.helper
+            return f"{name}({', '.join(parts)})", ATOM
         fn = opdef.array_fn
         if fn in INFIX and len(args) == 2 and not kwargs:
             symbol, strength = INFIX[fn]

@@ -3,8 +3,9 @@
 
 A statement's `call` is an array-API function that NumPy and jax.numpy spell alike, so it
 is written as `jnp.<call>(...)` (or an operator, or a method for transpose and reshape).
-The one helper, dropout_mask, draws from the function's PRNG key, one `fold_in` per mask
-(without a key, the op's own seeded mask: jax_runtime.seeded_dropout_mask).
+A helper is a function of jax_runtime.py (the convolution's windows and overlap_add);
+dropout_mask draws from the function's PRNG key, one `fold_in` per mask (without a key, the
+op's own seeded mask: jax_runtime.seeded_dropout_mask).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable
 
-from ..errors import GraphError
 from .module import Module
 from .names import literal
 from .plan import Plan
@@ -30,9 +30,10 @@ def render_body(
     lines, masks = [], 0
     for statement in plan.statements:
         args = [operand(a, renamed) for a in statement.args]
-        if statement.helper:
-            if statement.call != "dropout_mask":
-                raise GraphError(f"the JAX renderer has no helper {statement.call!r}")
+        if statement.helper and statement.call != "dropout_mask":  # a jax_runtime function
+            keywords = [f"{k}={literal(v)}" for k, v in statement.kwargs.items()]
+            text = f"{statement.call}({', '.join(args + keywords)})"
+        elif statement.helper:
             rate = dropout_rate(statement.kwargs) if dropout_rate else None
             rate = rate or literal(statement.kwargs["rate"])
             if key is None:  # the op's own seeded mask, as gc.evaluate draws it

@@ -326,6 +326,19 @@ def _logaddexp(r: _Renderer, s: Statement) -> None:
     r.node("Where", [r.node("Equal", [a, b]), tie, r.node("Add", [top, log1p])], s.target)
 
 
+def _expm1(r: _Renderer, s: Statement) -> None:
+    """e^x - 1 without cancellation: u - 1 where |x| > 1/2, else Kahan's (u - 1) * x / log u
+    (x itself where u rounds to 1), u = e^x: exact to a few ulps, as np.expm1."""
+    x = r.tensor(s.args[0], s.dtype)
+    u = r.node("Exp", [x])
+    one = r.constant(1.0, s.dtype)
+    less = r.node("Sub", [u, one])
+    kahan = r.node("Mul", [less, r.node("Div", [x, r.node("Log", [u])])])
+    small = r.node("Where", [r.node("Equal", [u, one]), x, kahan])
+    far = r.node("Greater", [r.node("Abs", [x]), r.constant(0.5, s.dtype)])
+    r.node("Where", [far, less, small], s.target)
+
+
 def _where(r: _Renderer, s: Statement) -> None:
     c, a, b = s.args
     r.node("Where", [r.tensor(c, "bool"), r.tensor(a, s.dtype), r.tensor(b, s.dtype)], s.target)
@@ -386,6 +399,7 @@ def _pad(r: _Renderer, s: Statement) -> None:
 # the primitives that take more than one same-named ONNX node
 SPECIAL = {
     "logaddexp": _logaddexp,
+    "expm1": _expm1,
     "where": _where,
     "sum": _sum,
     "max": _max,
