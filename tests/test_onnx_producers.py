@@ -29,12 +29,13 @@ def _load_module(path):
     return module
 
 
-def _check_and_train(loss, predictions, data, tmp_path):
-    """The gradient check passes and the exported script lowers the loss."""
+def _check_and_train(loss, predictions, data, tmp_path, max_elements=None, epochs=20):
+    """The gradient check passes and the exported script lowers the loss (`data` holds the
+    arrays x and y)."""
     values = gc.init_params(loss) | {"x": data["x"], "y": data["y"]}
-    report = gc.check_grad(loss, gc.params(loss), values)
+    report = gc.check_grad(loss, gc.params(loss), values, max_elements=max_elements)
     assert report.ok, report
-    module = _load_module(gc.export(loss, tmp_path / "train.py", "adam", lr=0.01, epochs=20))
+    module = _load_module(gc.export(loss, tmp_path / "train.py", "adam", lr=0.01, epochs=epochs))
     params, state = module.init_params(0), module.init_state(0)
     before = module.evaluate(params, state, {"x": data["x"], "y": data["y"]})[0]
     for name, value in gc.init_params(loss).items():  # the producer's weights, not fresh draws
@@ -82,3 +83,18 @@ def test_torch_mlp_keeps_its_logits_trains_and_round_trips(data, tmp_path):
         gc.evaluate(logits, trained | {"x": data["x"]}),
         rtol=1e-6,
     )
+
+
+def test_torch_cnn_keeps_its_logits_and_trains(data, tmp_path):
+    """Conv, ReLU, MaxPool, Flatten and Gemm from torch.onnx.export: read with graphc's
+    convolution and pooling ops."""
+    (logits,) = from_onnx(os.path.join(FIXTURES, "torch_cnn.onnx"))
+    assert gc.inputs(logits)[0].shape == (None, 1, 8, 8)
+    assert {"conv2d", "max_pool2d"} <= {n.op for n in gc.topological_order(logits)}
+    values = gc.init_params(logits) | {"x": data["images"]}
+    np.testing.assert_allclose(
+        gc.evaluate(logits, values), data["cnn_logits"], rtol=1e-5, atol=1e-5
+    )
+    loss = gc.softmax_cross_entropy(logits, gc.input("y", (None,), "int64"))
+    batch = {"x": data["images"], "y": data["digits"]}
+    _check_and_train(loss, logits, batch, tmp_path, max_elements=120, epochs=5)

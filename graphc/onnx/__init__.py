@@ -14,23 +14,7 @@ only when one of these functions is called: `pip install 'graphc[onnx]'`.
 
 from __future__ import annotations
 
-from ..errors import GraphError
-
-
-class OnnxError(GraphError):
-    """An ONNX model graphc cannot read or a graph it cannot write (one line, naming where)."""
-
-
-def require_onnx():
-    """The `onnx` module, or an OnnxError saying how to install it."""
-    try:
-        import onnx
-    except ImportError:
-        raise OnnxError(
-            "ONNX support needs the onnx package, which is not installed: "
-            "pip install 'graphc[onnx]' (or: pip install onnx onnxruntime)"
-        ) from None
-    return onnx
+from .errors import NeedsConstant, OnnxError, require_onnx
 
 
 def to_onnx(outputs, path=None, *, values=None, opset=None, name="graphc"):
@@ -40,11 +24,11 @@ def to_onnx(outputs, path=None, *, values=None, opset=None, name="graphc"):
     return export(outputs, path, values=values, opset=opset, name=name)
 
 
-def from_onnx(model, *, outputs=None, frozen=()):
+def from_onnx(model, *, outputs=None, frozen=(), constants=None):
     """Read an ONNX model (a path or a ModelProto) as graphc nodes; see importer.from_onnx."""
     from .importer import from_onnx as read
 
-    return read(model, outputs=outputs, frozen=frozen)
+    return read(model, outputs=outputs, frozen=frozen, constants=constants)
 
 
-__all__ = ["OnnxError", "from_onnx", "require_onnx", "to_onnx"]
+__all__ = ["NeedsConstant", "OnnxError", "from_onnx", "require_onnx", "to_onnx"]

@@ -65,8 +65,8 @@ def node_cases(op_types) -> dict[str, list]:
 
 def run_case(case) -> tuple[str, str]:
     """('passed' | 'refused' | 'failed', why) for one test case."""
-    from . import OnnxError
-    from .importer import NeedsConstant, from_onnx
+    from .errors import NeedsConstant, OnnxError
+    from .importer import from_onnx
 
     names = [i.name for i in case.model.graph.input]
     for inputs, expected in case.data_sets:

@@ -30,7 +30,7 @@ from ..evaluation import init_params, init_state, leaf_value
 from ..files import write_bytes
 from ..ir import as_list, leaves, remember_orders, topological_order
 from ..ops.registry import REGISTRY
-from . import OnnxError, require_onnx
+from .errors import OnnxError, require_onnx
 
 DEFAULT_OPSET = 18  # axes are inputs of every reduction from 18 on; runtimes read it widely
 MIN_OPSET = 13  # ReduceSum's and Unsqueeze's axes became inputs in 13
@@ -327,16 +327,16 @@ def _logaddexp(r: _Renderer, s: Statement) -> None:
 
 
 def _expm1(r: _Renderer, s: Statement) -> None:
-    """e^x - 1 (ONNX has no Expm1): 2t / (1 - t) with t = tanh(x / 2) up to x = 0.5, where
-    exp(x) - 1 would lose the digits of a small x, and exp(x) - 1 above, where it loses at
-    most a bit (e^x - 1 >= 0.64); a few ulps from NumPy's expm1 everywhere."""
-    (x,) = (r.tensor(a, s.dtype) for a in s.args)
-    one, two = r.constant(1.0, s.dtype), r.constant(2.0, s.dtype)
-    t = r.node("Tanh", [r.node("Div", [x, two])])
-    small = r.node("Div", [r.node("Mul", [two, t]), r.node("Sub", [one, t])])
-    large = r.node("Sub", [r.node("Exp", [x]), one])
-    above = r.node("Greater", [x, r.constant(0.5, s.dtype)])
-    r.node("Where", [above, large, small], s.target)
+    """e^x - 1 without cancellation: u - 1 where |x| > 1/2, else Kahan's (u - 1) * x / log u
+    (x itself where u rounds to 1), u = e^x: exact to a few ulps, as np.expm1."""
+    x = r.tensor(s.args[0], s.dtype)
+    u = r.node("Exp", [x])
+    one = r.constant(1.0, s.dtype)
+    less = r.node("Sub", [u, one])
+    kahan = r.node("Mul", [less, r.node("Div", [x, r.node("Log", [u])])])
+    small = r.node("Where", [r.node("Equal", [u, one]), x, kahan])
+    far = r.node("Greater", [r.node("Abs", [x]), r.constant(0.5, s.dtype)])
+    r.node("Where", [far, less, small], s.target)
 
 
 def _where(r: _Renderer, s: Statement) -> None:

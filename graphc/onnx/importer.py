@@ -22,48 +22,12 @@ from ..errors import GraphError
 from ..ir import Node, site_as
 from ..ops.leaves import const, input, param
 from ..ops.registry import FLOAT_DTYPES, apply
-from . import OnnxError, require_onnx
+from .errors import NeedsConstant, OnnxError, require_onnx
 from .export import FROZEN_KEY
 from .ops import TABLE, Read, typed
+from .tensors import dtype_of, tensor_array
 
 MIN_OPSET = 7  # before 7, broadcasting was an attribute of each arithmetic op
-DTYPES = {11: "float64", 1: "float32", 7: "int64", 6: "int32", 9: "bool"}  # TensorProto
-
-
-def dtype_of(elem_type: int, what: str) -> str:
-    """graphc's dtype for an ONNX element type, or an OnnxError naming it."""
-    if elem_type in DTYPES:
-        return DTYPES[elem_type]
-    onnx = require_onnx()
-    try:
-        name = onnx.TensorProto.DataType.Name(elem_type).lower()
-    except ValueError:
-        name = f"element type {elem_type}"
-    raise OnnxError(
-        f"{what} has type {name}, which graphc does not support (it has "
-        f"{', '.join(DTYPES.values())})"
-    )
-
-
-def tensor_array(tensor, what: str) -> np.ndarray:
-    """A TensorProto's values (already loaded external data included)."""
-    onnx = require_onnx()
-    dtype = dtype_of(tensor.data_type, what)
-    try:
-        array = onnx.numpy_helper.to_array(tensor)
-    except Exception as error:  # a corrupt tensor: sizes that disagree with its data
-        raise OnnxError(f"{what}: cannot read its values ({error})") from None
-    if array.size == 0 and array.ndim and 0 in array.shape:
-        raise OnnxError(f"{what} has a size-0 axis {array.shape}; graphc sizes are positive")
-    return np.asarray(array, dtype=dtype)
-
-
-class NeedsConstant(OnnxError):
-    """A graph input that graphc needs as a constant (a shape or axes given as an input)."""
-
-    def __init__(self, message: str, name: str):
-        super().__init__(message)
-        self.name = name
 
 
 def from_onnx(model, *, outputs=None, frozen=(), constants=None) -> list[Node]:

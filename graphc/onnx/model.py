@@ -1,12 +1,14 @@
 """An ONNX file as a command-line model: its prediction read by gc.from_onnx, and a loss
 given by flags (`--loss softmax_cross_entropy --labels y`), since an ONNX model carries no
-training objective."""
+training objective. graphc/modelfile.py turns the result into its Model."""
 
 from __future__ import annotations
 
+from ..errors import GraphError
+from ..ir import leaves
 from ..ops import losses
 from ..ops.leaves import input as make_input
-from . import OnnxError
+from .errors import OnnxError
 from .importer import from_onnx
 
 LOSSES = ("softmax_cross_entropy", "mse", "binary_cross_entropy_with_logits")
@@ -20,7 +22,7 @@ def onnx_outputs(
     need_loss: bool = True,
 ) -> list:
     """[loss, prediction], or [prediction] when no loss is asked for and none is needed
-    (drawing the forward graph, exporting to ONNX); an OnnxError says what is wrong."""
+    (drawing the forward graph, exporting to ONNX); problems are one OnnxError."""
     try:
         (predicted,) = from_onnx(path, outputs=prediction) if prediction else from_onnx(path)[:1]
     except OnnxError as error:
@@ -36,8 +38,7 @@ def onnx_outputs(
     if loss not in LOSSES:
         raise OnnxError(f"--loss must be one of {', '.join(LOSSES)}, got {loss!r}")
     name = labels or "y"
-    taken = {n.name for n in _leaves(predicted)}
-    if name in taken:
+    if name in {n.name for n in leaves(predicted)}:
         raise OnnxError(f"{path}: --labels {name!r} is already a name in the model")
     if loss == "softmax_cross_entropy":
         target = make_input(name, predicted.shape[:1], "int64")
@@ -45,14 +46,6 @@ def onnx_outputs(
         target = make_input(name, predicted.shape, predicted.dtype)
     try:
         objective = getattr(losses, loss)(predicted, target)
-    except OnnxError as error:
-        raise OnnxError(f"{path}: {error}") from None
-    except Exception as error:  # a GraphError from the loss: shapes that do not fit it
+    except GraphError as error:  # shapes that do not fit the loss
         raise OnnxError(f"{path}: --loss {loss} on {predicted.shape}: {error}") from None
     return [objective, predicted]
-
-
-def _leaves(node):
-    from ..ir import leaves
-
-    return leaves(node)

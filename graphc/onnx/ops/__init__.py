@@ -8,7 +8,7 @@ is one: Gemm, BatchNormalization, LayerNormalization. Results are cast back to t
 ONNX gives them where graphc's arithmetic promotes (graphc adds integers in float64).
 """
 
-from . import elementwise, layers, shapes  # noqa: F401  (each registers its entries)
+from . import conv, elementwise, layers, shapes  # noqa: F401  (each registers its entries)
 from .table import TABLE, Entry, Read, onnx_op, typed
 
 __all__ = ["TABLE", "Entry", "Read", "onnx_op", "typed"]

@@ -13,7 +13,8 @@ from ...ops.elementwise import abs as absolute
 from ...ops.elementwise import exp, log, relu, sigmoid, sign, softplus, sqrt, tanh
 from ...ops.leaves import const
 from ...ops.registry import FLOAT_DTYPES, F
-from .. import OnnxError
+from ..errors import OnnxError
+from ..tensors import dtype_of, tensor_array
 from .table import Read, binary_op, float_only, onnx_op, same_type, typed, unary_op
 
 # ---- elementwise -----------------------------------------------------------------------
@@ -127,8 +128,6 @@ def _clip(b: Read):
 
 @onnx_op("Cast", 28, to=None, saturate=1, round_mode=b"up")
 def _cast(b: Read):
-    from ..importer import dtype_of  # the one table of element types
-
     return cast(b.inputs[0], dtype_of(b.attrs["to"], "Cast's target type"))
 
 
@@ -161,8 +160,6 @@ def _dropout(b: Read):
     value_ints=None,
 )
 def _constant(b: Read):
-    from ..importer import tensor_array
-
     given = {k: v for k, v in b.attrs.items() if v is not None}
     if len(given) != 1:
         raise OnnxError("Constant needs exactly one of value, value_float(s), value_int(s)")

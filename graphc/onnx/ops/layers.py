@@ -7,7 +7,7 @@ from ...ops.composite import composite
 from ...ops.elementwise import sqrt
 from ...ops.reductions import log_softmax, mean, softmax
 from ...ops.shape import matmul, reshape, transpose
-from .. import OnnxError
+from ..errors import OnnxError
 from .table import Read, float_only, onnx_op, same_type, typed
 
 # ---- linear algebra and layers ------------------------------------------------------------

@@ -13,7 +13,8 @@ from ...ops.reductions import logsumexp, mean
 from ...ops.reductions import sum as reduce_sum
 from ...ops.registry import F, apply
 from ...ops.shape import expand_dims, reshape, transpose
-from .. import OnnxError
+from ..errors import OnnxError
+from ..tensors import tensor_array
 from .table import Read, onnx_op, typed
 
 # ---- reductions ------------------------------------------------------------------------
@@ -145,8 +146,6 @@ onnx_op("Size", 25)(
 
 @onnx_op("ConstantOfShape", 25, value=None)
 def _constant_of_shape(b: Read):
-    from ..importer import tensor_array
-
     shape = tuple(int(d) for d in b.static(0, "shape"))
     fill = b.attrs["value"]
     value = np.zeros(1, np.float32) if fill is None else tensor_array(fill, "its value")

@@ -11,7 +11,7 @@ import numpy as np
 from ...ir import Node, scope
 from ...ops.cast import cast
 from ...ops.registry import FLOAT_DTYPES
-from .. import OnnxError
+from ..errors import NeedsConstant, OnnxError
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,6 @@ class Read:
         name = self.node.input[k]
         value = self._static(name)
         if value is None:
-            from ..importer import NeedsConstant
-
             raise NeedsConstant(
                 f"node {self.node.name!r} ({self.node.op_type}): its {what} ({name!r}) must "
                 "be a constant, an initializer, or given by from_onnx(constants=...): "
