@@ -13,7 +13,7 @@ import math
 import time
 
 import graphc as gc
-from graphc.lower import build_module
+from graphc.codegen import build_module
 
 
 def chain(n: int):

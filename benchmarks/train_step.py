@@ -32,7 +32,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 import graphc as gc  # noqa: E402
-from graphc.lower import build_module  # noqa: E402
+from graphc.codegen import build_module  # noqa: E402
 
 LR, L2 = 0.01, 1e-4
 

@@ -6,16 +6,7 @@ lower it to NumPy training code.
     loss = gc.softmax_cross_entropy(x @ W + b, gc.input("y", (None,), "int64"))
 """
 
-from .errors import (
-    DtypeError,
-    DuplicateNameError,
-    EvaluationError,
-    GraphError,
-    LoadError,
-    MissingValueError,
-    ShapeError,
-    UnknownOpError,
-)
+from .codegen import GridResult, Lowered, export, grid_search, lower
 from .diff import (
     check_grad,
     compare,
@@ -36,23 +27,31 @@ from .diff import (
     to_sympy,
     vjp,
 )
-from .evaluate import evaluate, init_params, init_state, inputs, params
+from .errors import (
+    DtypeError,
+    DuplicateNameError,
+    EvaluationError,
+    GraphError,
+    LoadError,
+    MissingValueError,
+    ShapeError,
+    UnknownOpError,
+)
+from .evaluation import evaluate, init_params, init_state, inputs, params
 from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
+from .montecarlo import mc_predict
+from .nn import conv, dense, named
 from .ops.binary import equal, greater, leaky_relu, maximum, minimum, prelu, where
 from .ops.conv import conv1d, conv2d
-from .ops.pooling import avg_pool2d, flatten, max_pool2d
 from .ops.elementwise import abs, exp, log, relu, sigmoid, sign, softplus, sqrt, tanh
 from .ops.layers import batch_norm, dropout
 from .ops.leaves import const, input, param, state
 from .ops.losses import binary_cross_entropy_with_logits, l1, l2, mse, softmax_cross_entropy
+from .ops.pooling import avg_pool2d, flatten, max_pool2d
 from .ops.reductions import log_softmax, logsumexp, mean, softmax, sum
 from .ops.registry import REGISTRY, OpDef
 from .ops.shape import expand_dims, matmul, one_hot, reshape, transpose
-from .serialize import load, save
 from .passes import CostTable, OptimizeResult, optimize, specialize
-from .nn import conv, dense, named
-from .montecarlo import mc_predict
-from .lower import GridResult, Lowered, export, grid_search, lower
-
+from .serialize import load, save
 
 __version__ = "0.1.0"

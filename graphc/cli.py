@@ -11,7 +11,7 @@ import os
 import sys
 
 from . import commands
-from .diff.compare import METHODS
+from .diff.comparison import METHODS
 from .errors import GraphError
 
 EXIT_ERROR = commands.EXIT_ERROR

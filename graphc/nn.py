@@ -1,6 +1,5 @@
-"""Layers written as one-liners: `gc.dense` makes a fully connected layer's params under its
-own scope, `gc.conv` a convolution layer's, so a deep network is a loop and renders as one
-box per layer."""
+"""Layers written as one-liners: `gc.dense` and `gc.conv` make a layer's params under its own
+scope, so a deep network is a loop and renders as one box per layer."""
 
 from __future__ import annotations
 
@@ -8,20 +7,14 @@ import re
 
 from .errors import GraphError
 from .ir import Node, leaves, scope, user_site
-from .ops.binary import prelu
 from .ops.conv import conv1d, conv2d
-from .ops.elementwise import relu, sigmoid, softplus, tanh
 from .ops.leaves import param
-from .ops.registry import FLOAT_DTYPES, apply, lift
+from .ops.registry import FLOAT_DTYPES, REGISTRY, apply, lift
 
-ACTIVATIONS = {
-    None: None,
-    "relu": relu,
-    "tanh": tanh,
-    "sigmoid": sigmoid,
-    "softplus": softplus,
-    "prelu": None,  # needs its own slope param, made below
-}
+
+def activations() -> list[str]:
+    """The ops a layer can end with (`OpDef.activation`), by name."""
+    return [name for name, op in REGISTRY.items() if op.activation]
 
 
 def _default_name(x: Node, kind: str = "dense") -> str:
@@ -31,24 +24,25 @@ def _default_name(x: Node, kind: str = "dense") -> str:
     return f"{kind}{len(below) + 1}"
 
 
-def _activated(z: Node, activation: str | None, name: str, units: int, dtype: str) -> Node:
-    """activation(z) named `name` (z named NAME.z); PReLU makes its slope NAME.alpha."""
+def _check_activation(layer: str, activation) -> None:
+    if activation is not None and activation not in activations():
+        raise GraphError(
+            f"{user_site()}: gc.{layer}: unknown activation {activation!r}; choose one of "
+            + ", ".join(repr(a) for a in [None, *activations()])
+        )
+
+
+def _activated(z: Node, activation: str | None, name: str, shape: tuple, dtype: str) -> Node:
+    """activation(z) named `name` (z named NAME.z); an activation with params of its own
+    (PReLU's slope) gets them of `shape` (one per unit, or per channel), NAME.<param>."""
     if activation is None:
         return named(z, name)
     z = named(z, f"{name}.z")
-    if activation == "prelu":
-        shape = (units,) if z.ndim == 2 else (units,) + (1,) * (z.ndim - 2)
-        alpha = param(f"{name}.alpha", shape, init=0.25, dtype=dtype)
-        return named(prelu(z, alpha), name)
-    return named(ACTIVATIONS[activation](z), name)
-
-
-def _check_activation(layer: str, activation) -> None:
-    if activation not in ACTIVATIONS:
-        raise GraphError(
-            f"{user_site()}: gc.{layer}: unknown activation {activation!r}; choose one of "
-            + ", ".join(repr(a) for a in ACTIVATIONS)
-        )
+    more = REGISTRY[activation].activation  # the per-unit params of its other inputs
+    made = (
+        [] if more is True else [param(f"{name}.{p}", shape, init=v, dtype=dtype) for p, v in more]
+    )
+    return named(apply(activation, z, *made), name)
 
 
 def dense(
@@ -70,7 +64,7 @@ def dense(
     with scope(name):
         W = param(f"{name}.W", (x.shape[-1], units), init=init, dtype=dtype)
         b = param(f"{name}.b", (units,), dtype=dtype)
-        return _activated(x @ W + b, activation, name, units, dtype)
+        return _activated(x @ W + b, activation, name, (units,), dtype)
 
 
 def conv(
@@ -117,7 +111,7 @@ def conv(
         W = param(f"{name}.W", (channels, x.shape[1], *kernel), init=init, dtype=dtype)
         b = param(f"{name}.b", (channels,), dtype=dtype)
         z = build(x, W, b, stride=stride, padding=padding)
-        return _activated(z, activation, name, channels, dtype)
+        return _activated(z, activation, name, (channels,) + (1,) * d, dtype)
 
 
 def named(node: Node, name: str) -> Node:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.lower import build_module
+from graphc.codegen import build_module
 
 # Runs a file as a script with graphc made unimportable (and -I: no site or cwd paths).
 NO_GRAPHC = (

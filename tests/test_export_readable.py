@@ -8,14 +8,14 @@ import sys
 
 import numpy as np
 import pytest
+
+import graphc as gc
+from graphc.codegen import build_module
+from graphc.demo import lecture_network
+from graphc.ops.registry import REGISTRY
 from test_export import NO_GRAPHC, lecture_net, load
 from test_export import digits as digits  # noqa: F401 (a fixture, shared)
 from test_registry import MODE_OPS, OPS, sample_nodes
-
-import graphc as gc
-from graphc.demo import lecture_network
-from graphc.ops.registry import REGISTRY
-from graphc.lower import build_module
 
 
 def model_part(source: str) -> list[str]:
@@ -204,14 +204,14 @@ def test_trains_the_digits_where_graphc_cannot_be_imported(tmp_path, digits):
 
 def _helper_functions() -> dict:
     """The functions generated modules may call by name (copied from the helper modules)."""
-    from graphc.lower.module import HELPER_MODULES
+    from graphc.codegen.module import HELPER_MODULES
 
     return {k: v for m in HELPER_MODULES for k, v in vars(m).items() if callable(v)}
 
 
 @pytest.mark.parametrize("name", sorted(set(OPS) - MODE_OPS))
 def test_every_op_reads_as_numpy_that_computes_its_kernel(name, rng):
-    from graphc.lower.render_readable import Spelling
+    from graphc.codegen.readable_spelling import Spelling
 
     constants = {}
 

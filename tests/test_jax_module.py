@@ -142,7 +142,7 @@ def test_export_without_jax_says_how_to_install_it(tmp_path):
 
 def test_nothing_in_graphc_imports_jax():
     code = (
-        "import sys, graphc, visual, graphc.cli, graphc.lower, graphc.lower.export_jax; "
+        "import sys, graphc, visual, graphc.cli, graphc.codegen, graphc.codegen.build_jax; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('jax', 'jaxlib')))"
     )
     assert run([], ".", code=code).strip() == "[]"

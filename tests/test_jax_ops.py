@@ -4,10 +4,10 @@ compute the op's NumPy kernel (the op is checked by being registered)."""
 
 import numpy as np
 import pytest
-from test_registry import MODE_OPS, OPS, _call_value, sample_nodes
 
 import graphc as gc
 from graphc.ops.registry import REGISTRY
+from test_registry import MODE_OPS, OPS, _call_value, sample_nodes
 
 jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
@@ -45,7 +45,7 @@ HELPERS = sorted(
 
 @pytest.mark.parametrize("name", HELPERS)
 def test_jax_runtime_computes_each_helper_as_its_kernel(name, rng):
-    from graphc.lower import jax_runtime
+    from graphc.codegen import jax_runtime
 
     op = REGISTRY[name]
     for node, feed in sample_nodes(name, rng):

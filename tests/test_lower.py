@@ -1,4 +1,5 @@
-"""gc.lower: the emitted NumPy function computes what gc.evaluate computes, on every op."""
+"""gc.lower: the emitted function computes what gc.evaluate computes, on every op, with
+every renderer of the one plan (fast NumPy, readable NumPy, JAX)."""
 
 import ast
 import re
@@ -7,11 +8,32 @@ import numpy as np
 import pytest
 
 import graphc as gc
+from graphc.codegen import build_module, lower
 from graphc.demo import lecture_network
-from graphc.lower import build_module, lower
 from graphc.ops.registry import REGISTRY, apply
 
 OPS = sorted(name for name, op in REGISTRY.items() if not op.leaf and name != "select_mode")
+TARGETS = ["fast", "readable", "jax"]
+
+
+@pytest.fixture(params=TARGETS)
+def target(request):
+    """Each renderer in turn (JAX when it is installed, in 64-bit mode)."""
+    if request.param == "jax":
+        jax = pytest.importorskip("jax")
+        jax.config.update("jax_enable_x64", True)
+    return request.param
+
+
+def assert_same(got, want, target):
+    """Bit for bit on NumPy targets; XLA's kernels round their own way (a few ulp)."""
+    got = np.asarray(got)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    if target != "jax" or want.dtype.kind != "f":
+        np.testing.assert_array_equal(got, want)
+    else:
+        rtol = 1e-12 if want.dtype == np.float64 else 2e-6
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * 1e-3)
 
 
 def _cast(array, dtype):
@@ -28,22 +50,20 @@ def sample_graphs(name, dtype, rng):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", OPS)
-def test_every_op_lowers_to_what_evaluate_computes(name, dtype, rng):
+def test_every_op_lowers_to_what_evaluate_computes(name, dtype, target, rng):
     for node, feed in sample_graphs(name, dtype, rng):
-        lowered = lower(node)
+        lowered = lower(node, target=target)
         want = gc.evaluate(node, feed)
         for _ in range(2):  # the second call runs on reused buffers
-            got = lowered(*[feed[a] for a in lowered.args])
-            assert got.dtype == want.dtype and got.shape == want.shape
-            np.testing.assert_array_equal(got, want)
+            assert_same(lowered(*[feed[a] for a in lowered.args]), want, target)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_lowered_gradients_match_evaluate_over_batch_sizes(dtype, rng):
+def test_lowered_gradients_match_evaluate_over_batch_sizes(dtype, target, rng):
     loss, _ = lecture_network(n_in=5, n_classes=4, l2=0.1)
     wrt = gc.params(loss)
     outputs = [loss] + gc.grad(loss, wrt)
-    lowered = lower(outputs)
+    lowered = lower(outputs, target=target)
     values = {k: v for k, v in gc.init_params(loss, seed=2).items()}
     for batch in (8, 3, 8, 4096):  # pools per batch size, and large arrays use select()
         values |= {"x": rng.normal(size=(batch, 5)), "y": rng.integers(0, 4, batch)}
@@ -65,12 +85,12 @@ def test_source_is_readable_one_statement_per_node_with_user_names():
     assert "loss = " in lowered.source
 
 
-def test_outputs_are_fresh_arrays_not_reused_buffers(rng):
+def test_outputs_are_fresh_arrays_not_reused_buffers(target, rng):
     x = gc.input("x", (None, 3))
     y = gc.exp(x * 2.0) + 1.0
-    lowered = lower(y)
+    lowered = lower(y, target=target)
     first = lowered(np.ones((2, 3)))
-    kept = first.copy()
+    kept = np.array(first)
     lowered(np.zeros((2, 3)))
     np.testing.assert_array_equal(first, kept)
 
@@ -93,7 +113,7 @@ def test_temporaries_are_written_in_place():
     assert source.count("np.empty(") <= 2  # one pooled temporary chain, not one per op
 
 
-def test_inputs_must_cover_the_graph():
+def test_inputs_must_cover_the_graph(target):
     x, w = gc.input("x", (3,)), gc.param("w", (3,))
     with pytest.raises(gc.GraphError, match="param 'w'"):
         lower(x * w, [x])
@@ -102,16 +122,17 @@ def test_inputs_must_cover_the_graph():
     assert lower(x * w, ["w", "x"]).args == ["w", "x"]
     with pytest.raises(gc.GraphError, match="input 'x' is given twice"):
         lower(x * w, [x, "x", w])
-    assert lower(x * w, ["w", "x"]).run({"x": [1.0, 2, 3], "w": [2.0, 2, 2]}).tolist() == [2, 4, 6]
+    f = lower(x * w, ["w", "x"], target=target)
+    assert np.asarray(f.run({"x": [1.0, 2, 3], "w": [2.0, 2, 2]})).tolist() == [2, 4, 6]
 
 
-def test_hostile_names_become_safe_identifiers_and_nothing_runs(tmp_path, monkeypatch):
+def test_hostile_names_become_safe_identifiers_and_nothing_runs(tmp_path, monkeypatch, target):
     monkeypatch.chdir(tmp_path)
     evil = "x'); import os; os.system('touch pwned') #"
     x = gc.input(evil, (2,))
     w = gc.param("class", (2,))
     y = gc.named(x * w, "return\nimport os\rimport sys\u2028import io\x0c")
-    lowered = lower(y)
+    lowered = lower(y, target=target)
     assert not (tmp_path / "pwned").exists()
     tree = ast.parse(lowered.source)
     imported = {
@@ -120,7 +141,8 @@ def test_hostile_names_become_safe_identifiers_and_nothing_runs(tmp_path, monkey
         if isinstance(n, (ast.Import, ast.ImportFrom))
         for a in n.names
     }
-    assert imported == {"numpy"}
+    jax = {"jax", "jax.numpy", "math", "time", "Mesh", "NamedSharding", "PartitionSpec"}
+    assert imported - {"numpy"} <= (jax if target == "jax" else set())
     assert not any(isinstance(n, ast.Attribute) and n.attr == "system" for n in ast.walk(tree))
     assert "x_import_os_os_system_touch_pwned" in lowered.args and "class_" in lowered.args
     np.testing.assert_array_equal(lowered(np.ones(2), np.full(2, 3.0)), [3.0, 3.0])
@@ -128,32 +150,32 @@ def test_hostile_names_become_safe_identifiers_and_nothing_runs(tmp_path, monkey
     assert not (tmp_path / "pwned").exists()
 
 
-def test_training_mode_lowering_matches_evaluate_with_batch_norm_and_dropout(rng):
+def test_training_mode_lowering_matches_evaluate_with_batch_norm_and_dropout(target, rng):
     x = gc.input("x", (None, 6))
     gamma, beta = gc.param("g", (6,), init=1.5), gc.param("b", (6,), init=0.1)
     h = gc.dropout(gc.relu(gc.batch_norm(x, gamma, beta, name="bn")), 0.3, seed=4)
     out = gc.sum(h * h)
     feed = gc.init_params(out) | {"x": rng.normal(size=(10, 6))}
     for training in (True, False):
-        lowered = lower(out, training=training)
+        lowered = lower(out, training=training, target=target)
         got = lowered.run(feed)
         assert got == pytest.approx(gc.evaluate(out, feed, training=training), rel=1e-12)
 
 
-def test_float32_graphs_stay_float32(rng):
+def test_float32_graphs_stay_float32(target, rng):
     x = gc.input("x", (None, 3), "float32")
     w = gc.param("w", (3, 2), dtype="float32")
     y = gc.softmax(gc.tanh(x @ w) * 0.5 + 1.0)
-    lowered = lower(y)
+    lowered = lower(y, target=target)
     feed = {"x": rng.normal(size=(4, 3)).astype("float32"), "w": np.ones((3, 2), "float32")}
     got = lowered(*[feed[a] for a in lowered.args])
     assert got.dtype == np.float32
-    np.testing.assert_array_equal(got, gc.evaluate(y, feed))
+    assert_same(got, gc.evaluate(y, feed), target)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_branch_free_select_is_bit_exact(dtype, rng):
-    from graphc.lower.runtime import select
+    from graphc.codegen.runtime import select
 
     cond = rng.normal(size=(64, 64)) > 0
     a = rng.normal(size=(64, 64)).astype(dtype)
@@ -174,18 +196,18 @@ def test_buffer_pools_keep_a_few_batch_sizes(rng):
     assert 1 <= len(pool) <= 8
 
 
-def test_reductions_keep_every_axis_they_reduce_over():
+def test_reductions_keep_every_axis_they_reduce_over(target):
     from graphc.ops.registry import F
 
     x = gc.input("x", (2, 3))
     outputs = [gc.sum(x), gc.sum(x, axis=1), F.max(x, axis=None), F.max(x, axis=0)]
-    got = lower(outputs)(np.arange(6.0).reshape(2, 3))
+    got = lower(outputs, target=target)(np.arange(6.0).reshape(2, 3))
     assert [np.asarray(g).tolist() for g in got] == [15.0, [3.0, 12.0], 5.0, [3.0, 4.0, 5.0]]
 
 
-def test_an_output_that_is_an_input_or_its_view_is_a_copy(rng):
+def test_an_output_that_is_an_input_or_its_view_is_a_copy(target, rng):
     x = gc.input("x", (3, 2), "float64")
-    lowered = lower([x * 2.0, x.T, x])
+    lowered = lower([x * 2.0, x.T, x], target=target)
     a = rng.normal(size=(3, 2))
     _, t, same = lowered(a)
     for out in (t, same):  # the caller's array is never handed back to be changed
@@ -193,10 +215,10 @@ def test_an_output_that_is_an_input_or_its_view_is_a_copy(rng):
     np.testing.assert_array_equal(same, a)
 
 
-def test_arguments_that_do_not_fit_give_a_graph_error_naming_them():
+def test_arguments_that_do_not_fit_give_a_graph_error_naming_them(target):
     x, y = gc.input("x", (None, 3)), gc.input("y", (None, 2))
     w = gc.param("w", (3, 2))
-    lowered = lower(gc.sum(x @ w * y), [x, w, y])
+    lowered = lower(gc.sum(x @ w * y), [x, w, y], target=target)
     ok = (np.ones((4, 3)), np.ones((3, 2)), np.ones((4, 2)))
     assert lowered(*ok) == 24.0
     with pytest.raises(gc.GraphError, match=r"input 'x' has shape \(4, 5\)"):
@@ -220,6 +242,7 @@ def test_select_never_writes_into_its_b_operand(rng):
 
 
 def test_every_none_axis_is_the_one_batch_size():
+    # the fast renderer's buffers are sized by the one batch size; the others need none
     x = gc.input("x", (None, None))  # a square batch, such as a Gram matrix
     lowered = lower(gc.exp(x) * 2.0 + 1.0)
     np.testing.assert_allclose(lowered(np.zeros((4, 4))), np.full((4, 4), 3.0))
@@ -240,10 +263,10 @@ def test_a_20000_node_chain_lowers_and_computes_what_evaluate_does():
 
 
 @pytest.mark.parametrize("ids", [[0, 3], [-1, 0], [0, 2**62]])
-def test_a_lowered_function_refuses_class_ids_out_of_range(ids):
+def test_a_lowered_function_refuses_class_ids_out_of_range(ids, target):
     # an id outside 0..classes-1 picks no one-hot row: its loss would silently count as 0
     x, y, W = gc.input("x", (None, 4)), gc.input("y", (None,), "int64"), gc.param("W", (4, 3))
-    f = gc.lower(gc.softmax_cross_entropy(x @ W, y), [x, y, W])
+    f = gc.lower(gc.softmax_cross_entropy(x @ W, y), [x, y, W], target=target)
     assert np.isfinite(f(np.ones((2, 4)), np.array([0, 2]), np.ones((4, 3))))
     with pytest.raises(gc.GraphError, match="the argument 'y' holds the class id"):
         f(np.ones((2, 4)), np.array(ids), np.ones((4, 3)))

@@ -1,5 +1,17 @@
-"""The op library. Importing this package registers every op; see `registry.OpDef`."""
+"""The op library. Importing this package registers every op (see `registry.OpDef`) and
+gives `Node` its operators (`operators.py`)."""
 
-from . import binary, elementwise, fused, layers, leaves, losses, reductions, shape  # noqa: F401
-from . import conv, pooling  # noqa: F401
-from .registry import REGISTRY, F, OpDef, apply, get, register  # noqa: F401
+from . import (
+    binary,
+    conv,
+    elementwise,
+    fused,
+    layers,
+    leaves,
+    losses,
+    operators,
+    pooling,
+    reductions,
+    shape,
+)
+from .registry import REGISTRY, F, OpDef, apply, get, register

@@ -16,9 +16,9 @@ from ..errors import ShapeError
 from ..ir import Node
 from .conv import (
     ArraySteps,
-    canonical,
     NodeSteps,
     batch_first,
+    canonical,
     check_images,
     overlap_add,
     positions,

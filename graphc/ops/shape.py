@@ -477,6 +477,7 @@ register(
         normalize=_one_hot_normalize,
         samples=lambda rng: [((rng.integers(0, 4, size=(5,)),), {"depth": 4, "dtype": "float64"})],
         runtime_shape=lambda n, labels: (*labels, n.attrs["depth"]),
+        class_ids=lambda n: (n.inputs[0], n.attrs["depth"]),
     )
 )
 

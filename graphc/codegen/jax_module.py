@@ -80,3 +80,8 @@ def _called(functions: dict[str, ast.FunctionDef], roots: Iterable[str]) -> set[
 def _import_order(line: str) -> tuple[int, str, str]:
     path = line.split()[1]  # "import a.b as c" and "from a.b import c" alike
     return (0 if path.split(".")[0] in sys.stdlib_module_names else 1, path, line)
+
+
+def runtime_path() -> Path:
+    """The JAX runtime's file (copied into generated modules, never imported by graphc)."""
+    return Path(__file__).with_name("jax_runtime.py")

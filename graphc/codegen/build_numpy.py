@@ -9,27 +9,23 @@ from __future__ import annotations
 
 import os
 
-from ..diff import grad, vjp
-from ..errors import GraphError
-from ..ir import Node, leaves, remember_orders, topological_order
-from ..montecarlo import mc_graph
-from ..passes.specialize import specialize
-from ..ops.leaves import input as input_leaf
 from .. import files, initializers
+from ..errors import GraphError
 from ..feeds import class_counts
 from ..files import write_text
-from . import optimizers, training
-from .emit import batch_source, collector_paused, prepare
+from ..ir import Node, remember_orders
+from . import optimizers, program, training
+from .lowering import batch_source, collector_paused
 from .module import Module
 from .module_parts import (
     DATA_WRAPPERS,
     MODULE_GLOBALS,
     STATE_WRAPPERS,
-    Signature,
     check_sizes,
     dropout_rate,
     emit_tables,
     signature,
+    step_size_line,
 )
 from .names import comment, np_dtype
 from .plan import plan_function
@@ -53,7 +49,7 @@ def build_module(
     opt, values = optimizers.get(optimizer, **hyper)
     check_sizes(batch_size, epochs)
     if style == "readable":
-        from .readable_module import build_readable_module  # it builds on this module
+        from .build_readable import build_readable_module  # it builds on this module
 
         return build_readable_module(
             loss,
@@ -72,12 +68,9 @@ def build_module(
     sig = signature(loss, predictions, module)
     dropout: dict[str, float] = {}
     with collector_paused(), remember_orders():
-        _emit_train_step(module, sig, loss, opt, values, dropout)
-        _emit_loss_and_grads(module, sig, loss, dropout)
-        forward_args = _emit_inference(module, sig, loss)
-        _emit_mc_forward(module, sig, forward_args, dropout)
+        _emit_functions(module, sig, loss, opt, values, dropout)
     emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout, class_counts(loss))
-    _emit_wrappers(module, sig, opt, forward_args)
+    _emit_wrappers(module, sig, opt, values, program.forward(sig, loss).leaves)
     return module
 
 
@@ -103,7 +96,7 @@ def export(
 
     backend "numpy" (the default) writes a file that needs NumPy only; "jax" one that needs
     JAX and NumPy: pure functions that XLA compiles, a jitted train_step, fit data-parallel
-    over the devices JAX sees (see export_jax.py).
+    over the devices JAX sees (see build_jax.py).
 
     optimizer: "sgd", "momentum" or "adam"; hyper-parameters by keyword (lr, momentum,
     beta1, beta2, eps). `predictions` is the node accuracy is measured on (found by itself
@@ -141,7 +134,7 @@ def _jax_builder():
         raise GraphError(
             "gc.export(backend='jax') needs JAX: pip install 'graphc[jax]' (or pip install jax)"
         )
-    from .export_jax import build_jax_module
+    from .build_jax import build_jax_module
 
     return build_jax_module
 
@@ -163,193 +156,63 @@ def _doc(name: str, optimizer: str) -> str:
     )
 
 
-def _batch(sig: Signature) -> str | None:
-    return batch_source([(n, sig.var[n.id]) for n in sig.inputs])
-
-
-def _args(sig: Signature, nodes: list[Node]) -> dict[int, str]:
-    return {n.id: sig.var[n.id] for n in nodes}
-
-
-def _emit_train_step(module, sig, loss, opt, hyper, dropout) -> None:
-    (loss_t,) = specialize([loss], True)
-    updates = [
-        (n.attrs["target"], n.inputs[1])
-        for n in topological_order(loss_t)
-        if n.op == "update_state"
-    ]
-    scaled = opt.name == "sgd"
-    if scaled:  # backpropagate lr instead of 1: every gradient arrives as its SGD step
-        lr_leaf = input_leaf("graphc.lr", (), loss.dtype)
-        sig.var[lr_leaf.id] = "lr"
-        grads = vjp([loss_t], [lr_leaf], sig.params)
-    else:
-        grads = grad(loss_t, sig.params)
-    graph = prepare([loss_t, *grads, *[new for _, new in updates]], training=True)
-    loss_n, grad_n, new_n = graph[0], graph[1 : 1 + len(grads)], graph[1 + len(grads) :]
-    decay = [None] * len(grad_n)
-    if scaled:  # keep only the data term; the L2 term becomes one scaling of the param
-        decay, grad_n = map(
-            list, zip(*[optimizers.split_decay(g, p) for g, p in zip(grad_n, sig.params)])
-        )
-    if any(k is not None for k in decay):  # tidy the coefficients (x * 1.0 and the like)
-        tidy = iter(prepare([k for k in decay if k is not None], training=True))
-        decay = [None if k is None else next(tidy) for k in decay]
-    coefficients = [k for k in decay if k is not None]
-    graph = [loss_n, *grad_n, *new_n, *coefficients]
-    slot_vars = {
-        p.id: [module.namer.fresh(f"{p.name}_{s}", "slot") for s in opt.slots] for p in sig.params
-    }
-    names = [loss.name or "loss"]
-    names += [f"{'step' if scaled else 'grad'}_{p.name}" for p in sig.params]
-    leaves = sig.inputs + sig.params + sig.stats + ([lr_leaf] if scaled else [])
+def _function(module, sig, fn, graph, doc, escaping=True, rng=False, dropout=None, prologue=()):
+    """Add `def fn(...)`: the plan of one program graph rendered by the fast renderer,
+    arguments the graph's leaves (and `rng`); results returned as one value or a tuple."""
     plan = plan_function(
-        graph,
-        _args(sig, leaves),
+        graph.outputs,
+        {n.id: sig.var[n.id] for n in graph.leaves},
         module.namer,
-        names,
-        escaping=[True],
-        keep=[False] + [True] * (len(graph) - 1),
+        graph.names,
+        escaping=[escaping] * len(graph.outputs),
+        donate=[None if d is None else sig.var[d.id] for d in graph.donate],
     )
-    body = render_body(module, plan, "rng", dropout_rate(dropout))
-    var = dict(zip([n.id for n in graph], plan.results))
-    stat_by_name = {s.name: s for s in sig.stats}
-    epilogue = [
-        f"np.copyto({sig.var[stat_by_name[target].id]}, {var[new.id]})"
-        f"  # running statistic {comment(target, 50)}"
-        for (target, _), new in zip(updates, new_n)
-    ]
-    epilogue += optimizers.prologue(opt, hyper, "lr", "step")
-    scratch = set(body.scratch)
-    for p, g, k in zip(sig.params, grad_n, decay):
-        gvar = var[g.id]
-        epilogue += optimizers.update(
-            opt,
-            hyper,
-            sig.var[p.id],
-            gvar,
-            slot_vars[p.id],
-            "lr",
-            grad_is_scratch=gvar in scratch,
-            decay=None if k is None else var[k.id],
+    body = render_body(module, plan, "rng" if rng else None, dropout_rate(dropout) if rng else None)
+    args = [sig.var[n.id] for n in graph.leaves] + (["rng"] if rng else [])
+    inputs = [(n, sig.var[n.id]) for n in graph.leaves if n.op == "input"]
+    returns = plan.results[0] if fn in _SINGLE else f"({', '.join(plan.results)},)"
+    module.add(
+        function_source(
+            fn, args, body, returns, batch_source(inputs), module, prologue=prologue, doc=doc
         )
-        scratch.discard(gvar)
-    args = [sig.var[n.id] for n in sig.inputs + sig.params + sig.stats]
-    args += [v for p in sig.params for v in slot_vars[p.id]] + ["rng", "lr", "step"]
+    )
+
+
+_SINGLE = ("_train_step", "_forward", "_mc_forward")  # they return their first result
+
+
+def _emit_functions(module, sig, loss, opt, hyper, dropout) -> None:
+    """The program's functions in fast NumPy: the training step updates its donated params,
+    slots and running statistics in place and returns the loss."""
+    step = program.train_step(sig, loss, opt, hyper, fold_lr=True)
+    for p in sig.params:
+        for s, leaf in step.slots[p.id].items():
+            sig.var[leaf.id] = module.namer.fresh(f"{p.name}_{s}", "slot")
+    sig.var[step.lr.id] = "lr"
     # lr as a NumPy scalar of the model's dtype, so float32 arithmetic stays float32
-    prologue = [f"lr = np.{loss.dtype}(lr)"] if scaled else []
-    module.add(
-        function_source(
-            "_train_step",
-            args,
-            body,
-            var[loss_n.id],
-            _batch(sig),
-            module,
-            prologue=prologue,
-            epilogue=epilogue,
-            doc="Forward, gradient and update in one pass (training mode).",
-        )
-    )
+    prologue = [f"lr = np.{loss.dtype}(lr)"]
+    doc = "Forward, gradient and update in one pass (training mode)."
+    _function(module, sig, "_train_step", step, doc, False, True, dropout, prologue)
+    doc = "Loss and gradients in training mode."
+    grads = program.loss_and_grads(sig, loss)
+    _function(module, sig, "_loss_and_grads", grads, doc, rng=True, dropout=dropout)
+    _function(module, sig, "_evaluate", program.evaluate(sig, loss), _EVALUATE)
+    _function(module, sig, "_forward", program.forward(sig, loss), _FORWARD)
+    mc = program.monte_carlo(sig, loss)
+    if mc is not None:
+        _function(module, sig, "_mc_forward", mc, _MC, rng=True, dropout=dropout)
 
 
-def _emit_loss_and_grads(module, sig, loss, dropout) -> None:
-    (loss_t,) = specialize([loss], True)
-    graph = prepare([loss_t, *grad(loss_t, sig.params)], training=True)
-    plan = plan_function(
-        graph,
-        _args(sig, sig.inputs + sig.params + sig.stats),
-        module.namer,
-        [None] + [f"grad_{p.name}" for p in sig.params],
-        escaping=[True] * len(graph),
-    )
-    body = render_body(module, plan, "rng", dropout_rate(dropout))
-    args = [sig.var[n.id] for n in sig.inputs + sig.params + sig.stats] + ["rng"]
-    returns = ", ".join(plan.results)
-    module.add(
-        function_source(
-            "_loss_and_grads",
-            args,
-            body,
-            f"({returns},)",
-            _batch(sig),
-            module,
-            doc="Loss and gradients in training mode.",
-        )
-    )
-
-
-def _emit_inference(module, sig, loss) -> list[Node]:
-    """Emit _evaluate (and _forward, when there are predictions); the leaves _forward takes."""
-    outputs = [loss] + ([sig.predictions] if sig.predictions is not None else [])
-    graph = prepare(outputs, training=False)
-    plan = plan_function(
-        graph,
-        _args(sig, sig.inputs + sig.params + sig.stats),
-        module.namer,
-        escaping=[True] * len(graph),
-    )
-    body = render_body(module, plan)
-    args = [sig.var[n.id] for n in sig.inputs + sig.params + sig.stats]
-    returns = ", ".join(plan.results)
-    module.add(
-        function_source(
-            "_evaluate",
-            args,
-            body,
-            f"({returns},)",
-            _batch(sig),
-            module,
-            doc="Loss (and predictions) in inference mode.",
-        )
-    )
-    if sig.predictions is None:
-        return []
-    (pred,) = prepare([sig.predictions], training=False)
-    feeding = {leaf.id for leaf in leaves([sig.predictions])}  # one walk, not one per leaf
-    needed = [n for n in sig.inputs + sig.params + sig.stats if n.id in feeding]
-    plan = plan_function([pred], _args(sig, needed), module.namer, escaping=[True])
-    body = render_body(module, plan)
-    module.add(
-        function_source(
-            "_forward",
-            [sig.var[n.id] for n in needed],
-            body,
-            plan.results[0],
-            batch_source([(n, sig.var[n.id]) for n in needed if n.op == "input"]),
-            module,
-            doc="Predictions in inference mode.",
-        )
-    )
-    return needed
-
-
-def _emit_mc_forward(module, sig, needed: list[Node], dropout) -> None:
-    """Emit _mc_forward: the predictions with fresh dropout masks, batch norm in inference
-    mode (one Monte Carlo sample; predict(mc_samples=...) averages them)."""
-    if sig.predictions is None:
-        return
-    (pred,) = prepare(mc_graph([sig.predictions]), training=False)
-    plan = plan_function([pred], _args(sig, needed), module.namer, escaping=[True])
-    body = render_body(module, plan, "rng", dropout_rate(dropout))
-    module.add(
-        function_source(
-            "_mc_forward",
-            [sig.var[n.id] for n in needed] + ["rng"],
-            body,
-            plan.results[0],
-            batch_source([(n, sig.var[n.id]) for n in needed if n.op == "input"]),
-            module,
-            doc="Predictions with fresh dropout masks (one Monte Carlo dropout sample).",
-        )
-    )
+_EVALUATE = "Loss (and predictions) in inference mode."
+_FORWARD = "Predictions (or, without any, the loss) in inference mode."
+_MC = "Predictions with fresh dropout masks (one Monte Carlo dropout sample)."
 
 
 def _call(fn: str, args: list[str], indent: str = "        ") -> str:
     return f"{fn}(\n" + "".join(f"{indent}{a},\n" for a in args) + indent[:-4] + ")"
 
 
-def _emit_wrappers(module, sig, opt, forward_args: list[Node]) -> None:
+def _emit_wrappers(module, sig, opt, hyper, forward_args: list[Node]) -> None:
     def batch_arg(n):
         return f"np.asarray(batch[{n.name!r}], dtype={np_dtype(n.dtype)})"
 
@@ -371,19 +234,13 @@ def _emit_wrappers(module, sig, opt, forward_args: list[Node]) -> None:
         _WRAPPERS.format(
             slot_names=repr(opt.slots),
             train_call=_call(
-                "_train_step",
-                inputs
-                + params
-                + stats
-                + slots
-                + ["state['rng']", "HYPER['lr'] if lr is None else lr", "state['step']"],
+                "_train_step", inputs + params + stats + slots + ["lr", "state['rng']"]
             ),
+            step_size=step_size_line(module, opt, 'state["step"]'),
             grads_call=_call("_loss_and_grads", inputs + params + stats + ["rng"]),
             grad_names=repr([p.name for p in sig.params]),
             eval_call=_call("_evaluate", inputs + params + stats),
-            forward_call=_call("_forward", forward_call_args(forward_args))
-            if sig.predictions is not None
-            else "_evaluate_loss(params, batch, stats)",
+            forward_call=_call("_forward", forward_call_args(forward_args)),
             mc_samples="samples = np.stack([\n        "
             + _call("_mc_forward", [*forward_call_args(forward_args), "rng"], " " * 12)
             + "\n        for _ in range(int(mc_samples))\n    ])"
@@ -402,6 +259,7 @@ def train_step(params, state, batch, lr=None):
     optimizer slots change in place. Returns the loss."""
     state["step"] += 1
     stats, slots = state["stats"], state["slots"]
+    lr = HYPER["lr"] if lr is None else lr{step_size}
     return float({train_call})
 
 
@@ -419,10 +277,6 @@ def evaluate_batch(params, state, batch):
     loss, *predictions = {eval_call}
     hits = count_hits(predictions[0], batch[TARGET]) if predictions and TARGET else None
     return float(loss), hits
-
-
-def _evaluate_loss(params, batch, stats):
-    return {eval_call}[0]
 
 
 def forward(params, batch, state=None):

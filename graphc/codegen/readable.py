@@ -5,7 +5,7 @@ step as a comment.
 The backward pass is reverse mode written out: each node's cotangent dL/dv is the sum, over
 the nodes u that use v, of the op's vjp rule applied to dL/du (the same rules gc.grad uses,
 so the numbers are gc.grad's), summed down where v was broadcast. Each rule's result is
-spelled by render_readable.py as one NumPy expression.
+spelled by readable_spelling.py as one NumPy expression.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from ..ir import Node, topological_order
 from ..ops.leaves import input as placeholder_leaf
 from ..ops.registry import REGISTRY
 from .names import Namer, comment
-from .render_readable import Spelling
+from .readable_spelling import Spelling
 
 WIDTH = 96  # longer gradient sums are split into one term per line
 

@@ -10,19 +10,21 @@ data-parallel over the devices JAX sees. The file imports JAX, NumPy and the sta
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
-from ..diff import grad
 from ..errors import GraphError
 from ..feeds import class_counts
-from ..ir import Node, topological_order
-from ..montecarlo import mc_graph
-from ..passes.specialize import specialize
-from . import optimizers
-from .emit import prepare
-from .module_parts import Signature, dropout_rate, emit_tables, signature, check_sizes
+from ..ir import Node
+from . import optimizers, program
 from .jax_module import JaxModule, names_used
+from .module_parts import (
+    Signature,
+    check_sizes,
+    dropout_rate,
+    emit_tables,
+    signature,
+    step_size_line,
+)
 from .names import comment
 from .plan import plan_function
 from .render_jax import render_body
@@ -65,10 +67,8 @@ def build_jax_module(
             0, 'jax.config.update("jax_enable_x64", True)  # the model computes in float64\n'
         )
     dropout: dict[str, float] = {}
-    _emit_loss_and_grads(module, sig, loss, dropout)
-    _emit_inference(module, sig, loss)
+    _emit_functions(module, sig, loss, opt, values, dropout)
     emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout, class_counts(loss))
-    extra = "".join(f", {k}={v!r}" for k, v in values.items() if k != "lr")
     mc_samples = (
         'raise ValueError("the model has no predictions to sample")'
         if sig.predictions is None
@@ -77,8 +77,7 @@ def build_jax_module(
     module.add(
         _WRAPPERS.format(
             optimizer=opt.name,
-            update=f"{opt.name}_update",
-            hyper=extra,
+            step_size=step_size_line(module, opt, f"step.astype(jnp.{loss.dtype})", "jnp"),
             slots=repr(opt.slots),
             mc_samples=mc_samples,
         )
@@ -103,28 +102,23 @@ def _doc(name: str, optimizer: str) -> str:
     )
 
 
-def _function(
-    module: JaxModule,
-    name: str,
-    args: list[str],
-    sig: Signature,
-    graph: list[Node],
-    returns,
-    doc: str,
-    names: Sequence[str | None] = (),
-    key: str | None = None,
-    dropout: dict | None = None,
-) -> None:
-    """Add `@jax.jit def name(args)`: the leaves read from the params, stats and batch
-    pytrees, then the plan of `graph` rendered for JAX; `returns(results)` is the return
-    expression made from the variables of the outputs."""
-    every = sig.inputs + sig.params + sig.stats
-    plan = plan_function(graph, {n.id: sig.var[n.id] for n in every}, module.namer, names)
+def _function(module, name, args, sig, graph, returns, doc, key=None, dropout=None, sources=None):
+    """Add `@jax.jit def name(args)`: the leaves read from the pytrees (or `sources`, by
+    leaf id), then the plan of the program graph rendered for JAX; `returns(results)` is
+    the return expression made from the variables of the outputs."""
+    sources = sources or {}
+    plan = plan_function(
+        graph.outputs, {n.id: sig.var[n.id] for n in graph.leaves}, module.namer, graph.names
+    )
     rate = dropout_rate(dropout, "rates") if dropout is not None else None
     body, results = render_body(module, plan, key, rate)
     read = {v for statement in plan.statements for v in statement.reads()} | set(results)
     lines = [f"@jax.jit\ndef {name}({', '.join(args)}):", f'    """{comment(doc, 90)}"""']
-    lines += [f"    {sig.var[n.id]} = {_read(n)}" for n in every if sig.var[n.id] in read]
+    lines += [
+        f"    {sig.var[n.id]} = {sources.get(n.id) or _read(n)}"
+        for n in graph.leaves
+        if sig.var[n.id] in read and sig.var[n.id] not in args
+    ]
     lines += [f"    {line}" for line in body] + [f"    return {returns(results)}"]
     module.add("\n".join(lines))
 
@@ -140,49 +134,62 @@ def _read(leaf: Node) -> str:
     return f"batch[{leaf.name!r}]"
 
 
-def _emit_loss_and_grads(module: JaxModule, sig: Signature, loss: Node, dropout: dict) -> None:
-    (loss_t,) = specialize([loss], True)
-    updates = {
-        n.attrs["target"]: n.inputs[1] for n in topological_order(loss_t) if n.op == "update_state"
+def _emit_functions(module: JaxModule, sig: Signature, loss, opt, hyper, dropout) -> None:
+    """The program's functions, each a jitted pure function of pytrees."""
+    step = program.train_step(sig, loss, opt, hyper, fold_lr=False)
+    n = len(sig.params)
+    slot_names = [(p.name, s) for p in sig.params for s in opt.slots]
+    for p in sig.params:
+        for s, leaf in step.slots[p.id].items():
+            sig.var[leaf.id] = module.namer.fresh(f"{p.name}_{s}", "slot")
+    sig.var[step.lr.id] = "lr"
+
+    def train_returns(results: list[str]) -> str:
+        params = ", ".join(f"{p.name!r}: {v}" for p, v in zip(sig.params, results[1 : 1 + n]))
+        new_slots = dict(zip(slot_names, results[1 + n : 1 + n + len(slot_names)]))
+        slots = ", ".join(
+            f"{p.name!r}: {{{', '.join(f'{s!r}: {new_slots[p.name, s]}' for s in opt.slots)}}}"
+            for p in sig.params
+        )
+        return f"{results[0]}, {{{params}}}, {{{slots}}}, {_stats(sig, step, results)}"
+
+    args = ["params", "stats", "slots", "batch", "lr", "key", "rates"]
+    doc = "Training mode: (loss, new params, new slots, new running statistics)."
+    sources = {
+        leaf.id: f"slots[{p.name!r}][{s!r}]"
+        for p in sig.params
+        for s, leaf in step.slots[p.id].items()
     }
-    graph = prepare([loss_t, *grad(loss_t, sig.params), *updates.values()], training=True)
-    n_params = len(sig.params)
+    _function(module, "_train_step", args, sig, step, train_returns, doc, "key", dropout, sources)
+    grads = program.loss_and_grads(sig, loss, with_stats=True)
 
-    def returns(results: list[str]) -> str:
-        grads = ", ".join(f"{p.name!r}: {v}" for p, v in zip(sig.params, results[1:]))
-        new = dict(zip(updates, results[1 + n_params :]))
-        stats = ", ".join(f"{s.name!r}: {new.get(s.name, sig.var[s.id])}" for s in sig.stats)
-        return f"{results[0]}, {{{grads}}}, {{{stats}}}"
+    def grads_returns(results: list[str]) -> str:
+        named = ", ".join(f"{p.name!r}: {v}" for p, v in zip(sig.params, results[1 : 1 + n]))
+        return f"{results[0]}, {{{named}}}, {_stats(sig, grads, results)}"
 
-    _function(
-        module,
-        "_loss_and_grads",
-        ["params", "stats", "batch", "key", "rates"],
-        sig,
-        graph,
-        returns,
-        "Training mode: (loss, gradients by param, new running statistics).",
-        [loss.name or "loss"] + [f"grad_{p.name}" for p in sig.params],
-        "key",
-        dropout,
-    )
-
-
-def _emit_inference(module: JaxModule, sig: Signature, loss: Node) -> None:
-    outputs = [loss] + ([sig.predictions] if sig.predictions is not None else [])
-    graph = prepare(outputs, training=False)
-    doc = "Inference mode: (loss, predictions)." if len(graph) > 1 else "Inference mode: (loss,)."
+    doc = "Training mode: (loss, gradients by param, new running statistics)."
+    args = ["params", "stats", "batch", "key", "rates"]
+    _function(module, "_loss_and_grads", args, sig, grads, grads_returns, doc, "key", dropout)
     pytree = ["params", "stats", "batch"]
-    _function(module, "_evaluate", pytree, sig, graph, lambda r: f"({', '.join(r)},)", doc)
+    evaluate = program.evaluate(sig, loss)
+    more = ", predictions" if sig.predictions is not None else ","
+    doc = f"Inference mode: (loss{more})."
+    _function(module, "_evaluate", pytree, sig, evaluate, lambda r: f"({', '.join(r)},)", doc)
     what = "predictions" if sig.predictions is not None else "loss"
-    graph = prepare([outputs[-1]], training=False)
-    _function(module, "_forward", pytree, sig, graph, lambda r: r[0], f"The {what}.")
-    if sig.predictions is None:
-        return
-    doc = "Predictions with dropout masks from `key`, batch norm in inference mode."
-    graph = prepare(mc_graph([sig.predictions]), training=False)
-    args = [*pytree, "key", "rates"]
-    _function(module, "_mc_forward", args, sig, graph, lambda r: r[0], doc, (), "key", {})
+    forward = program.forward(sig, loss)
+    _function(module, "_forward", pytree, sig, forward, lambda r: r[0], f"The {what}.")
+    mc = program.monte_carlo(sig, loss)
+    if mc is not None:
+        doc = "Predictions with dropout masks from `key`, batch norm in inference mode."
+        args = [*pytree, "key", "rates"]
+        _function(module, "_mc_forward", args, sig, mc, lambda r: r[0], doc, "key", {})
+
+
+def _stats(sig: Signature, step, results: list[str]) -> str:
+    """The new running statistics as a dict source: updated ones, the others as they were."""
+    count = len(step.stat_targets)
+    new = dict(zip(step.stat_targets, results[len(results) - count :] if count else []))
+    return "{" + ", ".join(f"{s.name!r}: {new.get(s.name, sig.var[s.id])}" for s in sig.stats) + "}"
 
 
 _MC_SAMPLES = """keys = jax.random.split(state["key"], int(mc_samples))
@@ -223,11 +230,10 @@ def train_step(params, state, batch, lr=None, dropout=None):
     are donated (XLA reuses their memory): keep only the returned ones."""
     lr = HYPER["lr"] if lr is None else lr
     key, dropout_key = jax.random.split(state["key"])
-    loss, grads, stats = _loss_and_grads(
-        params, state["stats"], batch, dropout_key, dropout_rates(dropout)
+    step = state["step"] + 1{step_size}
+    loss, params, slots, stats = _train_step(
+        params, state["stats"], state["slots"], batch, lr, dropout_key, dropout_rates(dropout)
     )
-    step = state["step"] + 1
-    params, slots = apply_updates({update}, params, grads, state["slots"], lr, step{hyper})
     return params, {{"step": step, "key": key, "stats": stats, "slots": slots}}, loss
 
 

@@ -1,35 +1,121 @@
-"""Optimizer updates as generated source: SGD, SGD with momentum, Adam.
+"""Optimizers, each defined once as graph ops: given a param's gradient (and its slots),
+`descent` builds the step the param moves down by (param <- param - step) and the slots'
+new values with the graph builders users call, as optax writes an update as ordinary
+traced code. The training program (program.py) adds them to the training step's graph, so
+every renderer writes the same update: the fast NumPy renderer in place into the param and
+its slots (they are donated to the step's plan), the readable one as its formula, the JAX
+one inside the jitted step whose params and state are donated.
 
-Each update is written in place (`out=`) into the param and its slots. When the gradient
-is a temporary of the step that nothing reads afterwards, it doubles as scratch space, so
-an SGD update is two passes over the param and allocates nothing.
+Adding an optimizer is one entry of OPTIMIZERS: its slots, its hyper-parameters with their
+defaults (and their ranges in RANGES), and `descent`; an optimizer whose learning rate
+changes with the step count adds a function to step_size.py and names it in `step_size`.
+An update option (a proximal step after the descent, a clipped gradient) is a few graph
+ops in `descent` or around it in `update`, and every renderer picks it up.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import GraphError
 from ..ir import Node, site_as
+from ..ops.leaves import input as input_leaf
 from ..ops.registry import F, lift
 
 
 @dataclass(frozen=True)
 class Optimizer:
-    """An optimizer's name, its per-param slots and its default hyper-parameters."""
+    """An optimizer: its per-param slots, default hyper-parameters, its step as graph ops.
+
+    `descent(grad, slots, lr, hyper)` returns (step, new slots by name): graph nodes, with
+    `lr` a scalar graph input holding this step's learning rate. `linear` says the step is
+    lr * grad, so a backward pass seeded with lr instead of 1 yields it directly.
+    `step_size` names a function of step_size.py giving the step's learning rate from the
+    step count (Adam's bias corrections); `about` is the formula, for docstrings."""
 
     name: str
     slots: tuple[str, ...]
     defaults: dict
+    descent: Callable
+    about: str
+    linear: bool = False
+    step_size: str | None = None
+
+
+def _sgd(grad, slots, lr, h):
+    return lr * grad, {}
+
+
+def _momentum(grad, slots, lr, h):
+    velocity = slots["velocity"] * h["momentum"] + grad
+    return velocity * lr, {"velocity": velocity}
+
+
+def _adam(grad, slots, lr, h):
+    m = slots["m"] * h["beta1"] + (1.0 - h["beta1"]) * grad  # running mean of the gradient
+    v = slots["v"] * h["beta2"] + (1.0 - h["beta2"]) * (grad * grad)  # and of its square
+    return lr * m / (F.sqrt(v) + h["eps"]), {"m": m, "v": v}
 
 
 OPTIMIZERS = {
-    "sgd": Optimizer("sgd", (), {"lr": 0.1}),
-    "momentum": Optimizer("momentum", ("velocity",), {"lr": 0.05, "momentum": 0.9}),
-    "adam": Optimizer("adam", ("m", "v"), {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}),
+    "sgd": Optimizer(
+        "sgd", (), {"lr": 0.1}, _sgd, "Gradient descent: W <- W - lr * dL/dW", linear=True
+    ),
+    "momentum": Optimizer(
+        "momentum",
+        ("velocity",),
+        {"lr": 0.05, "momentum": 0.9},
+        _momentum,
+        "Heavy-ball momentum: v <- momentum * v + dL/dW, then W <- W - lr * v (as "
+        "PyTorch's SGD with momentum; some texts put lr inside v instead)",
+    ),
+    "adam": Optimizer(
+        "adam",
+        ("m", "v"),
+        {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+        _adam,
+        "Adam (Kingma & Ba, 2015) in their epsilon-hat form: m and v are running means "
+        "of the gradient and its square, the bias corrections are folded into the step's "
+        "lr (adam_step_size) and eps is added to sqrt(v) after that, so W <- W - lr_t * m "
+        "/ (sqrt(v) + eps). PyTorch adds eps to sqrt(v_hat) instead, which differs while "
+        "the corrections are large (the first steps)",
+        step_size="adam_step_size",
+    ),
 }
+
+
+@dataclass
+class Update:
+    """One param's update as graph nodes: its new value and its slots' new values."""
+
+    param: Node
+    slots: dict[str, Node]
+
+
+def slot_leaves(opt: Optimizer, param: Node) -> dict[str, Node]:
+    """The graph inputs holding `param`'s optimizer slots (shaped like the param)."""
+    return {s: input_leaf(f"{param.name}.{s}", param.shape, param.dtype) for s in opt.slots}
+
+
+def update(
+    opt: Optimizer,
+    hyper: dict,
+    param: Node,
+    grad: Node,
+    slots: dict[str, Node],
+    lr: Node,
+    decay: Node | None = None,
+) -> Update:
+    """`param`'s update from `grad` as graph nodes. With `decay` k (SGD only, whose grad is
+    then the step already: the backward pass carried lr), the step is k * param + grad and
+    the L2 term becomes one scaling of the param: param * (1 - k) - grad."""
+    if decay is not None:
+        return Update(param * (1.0 - decay) - grad, {})
+    step, new_slots = (grad, {}) if lr is None else opt.descent(grad, slots, lr, hyper)
+    return Update(param - step, new_slots)
 
 
 def get(name: str, **hyper) -> tuple[Optimizer, dict]:
@@ -116,76 +202,3 @@ def _one_value(node: Node) -> Node | None:
             node = node.inputs[0]  # the scalar that was only given size-1 axes
         return F.reshape(node, shape=()) if node.shape else node
     return None
-
-
-def prologue(opt: Optimizer, hyper: dict, lr: str, step: str) -> list[str]:
-    """Statements run once per step before the per-param updates (Adam's bias correction)."""
-    if opt.name != "adam":
-        return []
-    b1, b2 = hyper["beta1"], hyper["beta2"]
-    return [
-        f"lr_t = {lr} * (1.0 - {b2!r} ** {step}) ** 0.5 / (1.0 - {b1!r} ** {step})"
-        "  # Adam's bias correction"
-    ]
-
-
-def update(
-    opt: Optimizer,
-    hyper: dict,
-    param: str,
-    grad: str,
-    slots: list[str],
-    lr: str,
-    grad_is_scratch: bool,
-    decay: str | None = None,
-) -> list[str]:
-    """Statements updating `param` in place from `grad` (and the slots, in order).
-
-    SGD's `grad` is already the step (the backward pass carried lr instead of 1), and
-    `decay`, when given, names k with step = k * param + `grad`: the L2 term is applied
-    as one scaling of the param instead of passes over a gradient array.
-    """
-    if opt.name == "sgd":
-        lines = (
-            [f"np.multiply({param}, 1.0 - {decay}, out={param})  # the L2 term of the step"]
-            if decay
-            else []
-        )
-        return lines + [f"np.subtract({param}, {grad}, out={param})"]
-    if decay:
-        raise GraphError(f"{opt.name}: only SGD folds the L2 term into the update")
-    if opt.name == "momentum":
-        (velocity,) = slots
-        lines = [
-            f"np.multiply({velocity}, {hyper['momentum']!r}, out={velocity})",
-            f"np.add({velocity}, {grad}, out={velocity})",
-        ]
-        if grad_is_scratch:
-            return lines + [
-                f"np.multiply({velocity}, {lr}, out={grad})",
-                f"np.subtract({param}, {grad}, out={param})",
-            ]
-        return lines + [f"{param} -= {lr} * {velocity}"]
-    m, v = slots
-    b1, b2, eps = hyper["beta1"], hyper["beta2"], hyper["eps"]
-    lines = [
-        f"np.multiply({m}, {b1!r}, out={m})",
-        f"{m} += {1.0 - b1!r} * {grad}",
-        f"np.multiply({v}, {b2!r}, out={v})",
-    ]
-    if grad_is_scratch:
-        lines += [
-            f"np.multiply({grad}, {grad}, out={grad})",
-            f"{v} += {1.0 - b2!r} * {grad}",
-            f"np.sqrt({v}, out={grad})",
-            f"np.add({grad}, {eps!r}, out={grad})",
-            f"np.divide({m}, {grad}, out={grad})",
-            f"np.multiply({grad}, lr_t, out={grad})",
-            f"np.subtract({param}, {grad}, out={param})",
-        ]
-    else:
-        lines += [
-            f"{v} += {1.0 - b2!r} * ({grad} * {grad})",
-            f"{param} -= lr_t * {m} / (np.sqrt({v}) + {eps!r})",
-        ]
-    return lines

@@ -27,22 +27,6 @@ from .decompose import primitive_graph
 from .names import Namer, comment
 
 
-# the Python operator of each binary primitive that has one (every target's arrays take it)
-INFIX = {
-    "add": "+",
-    "subtract": "-",
-    "multiply": "*",
-    "divide": "/",
-    "power": "**",
-    "matmul": "@",
-    "greater": ">",
-    "greater_equal": ">=",
-    "less": "<",
-    "less_equal": "<=",
-    "equal": "==",
-}
-
-
 @dataclass
 class Statement:
     """`target = call(*args, **kwargs)`: one primitive call (see the module docstring)."""
@@ -70,6 +54,9 @@ class Plan:
     outlive the call (the caller keeps them); `keep` results are read by statements the
     caller appends after these. A result that is an argument or views one (or views a
     constant) is copied by a final "copy" statement, so no caller array leaks back.
+    `donated` maps a result to the argument whose memory it replaces (a param, an
+    optimizer slot, a running statistic): a renderer that mutates writes it there, in
+    place where the buffer plan can, a pure one just returns it.
     """
 
     args: list[str]
@@ -80,6 +67,7 @@ class Plan:
     keep: set[str] = field(default_factory=set)
     shapes: dict[str, tuple] = field(default_factory=dict)
     dtypes: dict[str, str] = field(default_factory=dict)
+    donated: dict[str, str] = field(default_factory=dict)
 
 
 def plan_function(
@@ -89,11 +77,13 @@ def plan_function(
     names: Sequence[str | None] = (),
     escaping: Sequence[bool] = (),
     keep: Sequence[bool] = (),
+    donate: Sequence[str | None] = (),
 ) -> Plan:
     """The plan computing `outputs` from the argument variables `args` (leaf id -> name).
 
     Per output (by position): `names` suggests its variable name, `escaping` says the
-    caller keeps its value, `keep` that statements appended later read it.
+    caller keeps its value, `keep` that statements appended later read it, `donate` names
+    the argument variable whose memory the value replaces.
     """
     graph, origins = primitive_graph(list(outputs))
     order = topological_order(graph)
@@ -127,6 +117,7 @@ def plan_function(
         schedule.dtypes,
     )
     _copy_shared_results(plan, schedule, graph, names)
+    plan.donated = {v: arg for v, arg in zip(plan.results, donate) if arg is not None}
     return plan
 
 

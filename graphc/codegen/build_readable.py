@@ -3,30 +3,34 @@
 The model comes first: the forward pass one line per node with the graph's names, the
 backward pass one line per gradient with its chain-rule step (readable.py), the optimizer's
 update as its formula. Then the same tables, public functions and command line as the fast
-module (export.py), and the training loop both copy (training.py). Same numbers as the fast
+module (build_numpy.py), and the training loop both copy (training.py). Same numbers as the fast
 module; no buffers, no `out=`, nothing from graphc.
 """
 
 from __future__ import annotations
 
+import textwrap
+
 from .. import files, initializers
+from ..feeds import class_counts
 from ..ir import Node, leaves, topological_order
 from ..montecarlo import mc_graph
-from ..passes.specialize import specialize
+from ..ops.leaves import input as input_leaf
+from ..passes.specialization import specialize
 from . import optimizers, training
-from ..feeds import class_counts
+from .module import Module
 from .module_parts import (
-    MODULE_GLOBALS,
     DATA_WRAPPERS,
+    MODULE_GLOBALS,
     STATE_WRAPPERS,
     dropout_rate,
     emit_tables,
     signature,
+    step_size_line,
 )
-from .module import Module
 from .names import Namer, comment
 from .readable import Body, backward_lines, forward_lines, unpack_lines
-from .render_readable import Spelling
+from .readable_spelling import Spelling
 
 
 class ReadableModule(Module):
@@ -89,7 +93,7 @@ def build_readable_module(
         graph = [inferred[0], *mc_graph([sig.predictions])]
         module.add(_model_function("model_monte_carlo", module, sig, graph, spelling, "mc"))
         sampled = "model_monte_carlo"
-    module.add(_update_source(opt, values))
+    module.add(_update_source(module, opt, values, spelling))
     emit_tables(module, sig, name, opt, values, batch_size, epochs, dropout, class_counts(loss))
     if dropout:
         module.add(_DROPOUT)
@@ -183,38 +187,33 @@ _DOUBLES = (
 )
 
 
-def _update_source(opt, hyper: dict) -> str:
-    """The optimizer update as its formula, over every param."""
-    header = "def update(params, grads, slots, step, lr):\n"
-    if opt.name == "sgd":
-        return header + (
-            '    """Gradient descent: W <- W - lr * dL/dW, for every param W."""\n'
-            "    for name, grad in grads.items():\n"
-            "        params[name] -= lr * grad\n"
-        )
-    if opt.name == "momentum":
-        return header + (
-            '    """Heavy-ball momentum: v <- momentum * v + dL/dW, then W <- W - lr * v (as\n'
-            '    PyTorch\'s SGD with momentum; some texts put lr inside v instead)."""\n'
-            f"    momentum = {hyper['momentum']!r}\n"
-            "    for name, grad in grads.items():\n"
-            '        velocity = slots[name]["velocity"]\n'
-            "        velocity[...] = momentum * velocity + grad  # in place: it is in the state\n"
-            "        params[name] -= lr * velocity\n"
-        )
-    return header + (
-        '    """Adam (Kingma & Ba, 2015) in their epsilon-hat form: the bias corrections are\n'
-        "    folded into the step size lr_t and eps is added to sqrt(v) after that, so\n"
-        "    W <- W - lr_t * m / (sqrt(v) + eps). PyTorch adds eps to sqrt(v_hat) instead,\n"
-        '    which differs while the corrections are large (the first steps)."""\n'
-        f"    beta1, beta2, eps = {hyper['beta1']!r}, {hyper['beta2']!r}, {hyper['eps']!r}\n"
-        "    lr_t = lr * (1 - beta2**step) ** 0.5 / (1 - beta1**step)\n"
-        "    for name, grad in grads.items():\n"
-        '        m, v = slots[name]["m"], slots[name]["v"]  # updated in place, in the state\n'
-        "        m[...] = beta1 * m + (1 - beta1) * grad  # running mean of the gradient\n"
-        "        v[...] = beta2 * v + (1 - beta2) * grad**2  # and of its square\n"
-        "        params[name] -= lr_t * m / (np.sqrt(v) + eps)\n"
-    )
+def _update_source(module, opt, hyper: dict, spelling: Spelling) -> str:
+    """The optimizer's update as its formula (its graph ops spelled), over every param."""
+    grad, lr = input_leaf("grad", (), "float64"), input_leaf("lr", (), "float64")
+    slots = {s: input_leaf(s, (), "float64") for s in opt.slots}
+    named = {k: input_leaf(k, (), "float64") for k in hyper if k != "lr"}
+    step, new = opt.descent(grad, slots, lr, named)
+    known = {grad.id: "grad", lr.id: "lr"} | {n.id: k for k, n in (slots | named).items()}
+    about = textwrap.wrap(f"{comment(opt.about, 400)}.", 84)
+    lines = [f'"""{about[0]}', *about[1:-1], f'{about[-1]}"""' if len(about) > 1 else '"""']
+    lines = lines if len(about) > 1 else [f'"""{about[0]}"""']
+    if named:
+        lines.append(f"{', '.join(named)} = {', '.join(repr(hyper[k]) for k in named)}")
+    if opt.step_size:  # the step's learning rate, lr_t, from the step count
+        lines.append(step_size_line(module, opt, "step", "", "lr_t", str).strip())
+        known[lr.id] = "lr_t"
+    lines.append("for name, grad in grads.items():")
+    if slots:
+        read = ", ".join(f"slots[name][{s!r}]" for s in slots)
+        lines.append(f"    {', '.join(slots)} = {read}  # updated in place, in the state")
+    for s in opt.slots:
+        pre, text = spelling.expression(new[s], known)
+        lines += [f"    {line}" for line in pre] + [f"    {s}[...] = {text}"]
+        known[new[s].id] = s
+    pre, text = spelling.expression(step, known)
+    lines += [f"    {line}" for line in pre] + [f"    params[name] -= {text}"]
+    body = "".join(f"    {line}\n" for line in lines if line)
+    return "def update(params, grads, slots, step, lr):\n" + body
 
 
 def _doc(name: str, optimizer: str, running_statistics: bool) -> str:

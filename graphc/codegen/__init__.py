@@ -4,7 +4,7 @@ The path, one file per stage:
 
     graph -> specialize + gc.optimize (emit.prepare)
           -> decompose.py   every op rewritten into primitive ops (OpDef.decompose builders),
-                            then the lowering-only fusions of passes/fuse.py (sum(x*x) ->
+                            then the lowering-only fusions of passes/fusion.py (sum(x*x) ->
                             vdot, PReLU's slope factored out), CSE (what decomposed ops
                             share) and dead nodes; which op each primitive stood for
                             follows it through these passes (ir.track_moves)
@@ -36,8 +36,8 @@ Nothing in a plan assumes mutation: a pure-function target ignores `view` and re
 the final "copy" statements as plain assignments if it likes.
 """
 
-from .emit import Lowered, lower
-from .export import build_module, export
+from .build_numpy import build_module, export
 from .hyper import GridResult, grid_search
+from .lowering import Lowered, lower
 
 __all__ = ["GridResult", "Lowered", "build_module", "export", "grid_search", "lower"]

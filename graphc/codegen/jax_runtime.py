@@ -19,7 +19,6 @@ worker while the peer's step waits for a slot (a hang seen with two host-platfor
 on a two-core machine).
 """
 
-import math
 import time
 
 import jax
@@ -28,41 +27,17 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 
-def sgd_update(param, grad, slots, lr, step):
-    """SGD: param - lr * grad."""
-    return param - lr * grad, slots
-
-
-def momentum_update(param, grad, slots, lr, step, momentum):
-    """SGD with momentum: velocity = momentum * velocity + grad; param - lr * velocity."""
-    velocity = momentum * slots["velocity"] + grad
-    return param - lr * velocity, {"velocity": velocity}
-
-
-def adam_update(param, grad, slots, lr, step, beta1, beta2, eps):
-    """Adam with its bias correction folded into the learning rate (as the NumPy module)."""
-    m = beta1 * slots["m"] + (1.0 - beta1) * grad
-    v = beta2 * slots["v"] + (1.0 - beta2) * (grad * grad)
-    # Adam's bias correction; 1 - beta**t as -expm1(t log beta): exact in float32 too,
-    # where 1 - 0.999**t would cancel away half the digits (NumPy computes it in float64)
-    t = step.astype(param.dtype)
-    correction2 = -jnp.expm1(t * math.log(beta2))
-    lr_t = lr * correction2**0.5 / -jnp.expm1(t * math.log(beta1))
-    return param - lr_t * m / (jnp.sqrt(v) + eps), {"m": m, "v": v}
-
-
-def apply_updates(update, params, grads, slots, lr, step, **hyper):
-    """(new params, new slots): `update` applied to every param by name."""
-    new = {
-        name: update(params[name], grads[name], slots[name], lr, step, **hyper) for name in params
-    }
-    return {name: p for name, (p, _) in new.items()}, {name: s for name, (_, s) in new.items()}
-
-
 def dropout_mask(key, x, rate):
     """A fresh inverted-dropout mask shaped like x: 0 with probability `rate`, else 1/(1-rate)."""
     keep = jax.random.uniform(key, x.shape, x.dtype) >= rate
     return keep * jnp.asarray(1.0 / (1.0 - rate), x.dtype)
+
+
+def seeded_dropout_mask(x, rate, seed):
+    """The dropout op's own seeded mask, as gc.evaluate draws it: made with NumPy while the
+    function is traced (x's shape is static), a constant of the compiled function."""
+    keep = np.random.default_rng(seed).random(x.shape) >= rate
+    return jnp.asarray(keep.astype(x.dtype) / (1.0 - rate))
 
 
 def windows(x, kernel, stride, padding, dilation, fill=0.0):

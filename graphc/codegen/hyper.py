@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import GraphError
 from ..ir import Node
-from .export import build_module
+from .build_numpy import build_module
 
 _COLUMNS = (
     "lr",

@@ -22,7 +22,8 @@ import numpy as np
 from .buffers import Buffer, plan_buffers
 from .module import Module
 from .names import comment, literal, np_dtype
-from .plan import INFIX, Plan, Statement
+from .plan import Plan, Statement
+from .spell import INFIX
 
 _REDUCE = {"sum": "np.add.reduce", "max": "np.maximum.reduce"}
 _METHODS = ("transpose", "reshape", "copy")  # x.f(...): no module-level wrapper to pass
@@ -50,11 +51,10 @@ def overwritable(statement: Statement) -> tuple[int, ...]:
 
 @dataclass
 class Body:
-    """A rendered function body: its lines, pooled buffers and the results it may scratch."""
+    """A rendered function body: its lines and its pooled buffers."""
 
     lines: list[str]
     buffers: list[Buffer] = field(default_factory=list)
-    scratch: set[str] = field(default_factory=set)  # kept results nothing else shares
 
 
 def render_body(
@@ -82,7 +82,10 @@ def render_body(
         if statement.comment:
             text += f"  # {statement.comment}"
         lines.append(text)
-    return Body(lines, buffers.buffers, _scratch(plan, buffers.storages))
+    for result, arg in plan.donated.items():  # what the buffer plan could not put in place
+        if buffers.storages.get(result) != buffers.storages[arg]:
+            lines.append(f"np.copyto({arg}, {result})  # {comment(arg, 40)} in place")
+    return Body(lines, buffers.buffers)
 
 
 def _array_scalars(module, statement: Statement, plan: Plan) -> Statement:
@@ -120,27 +123,6 @@ def _matrices(statement: Statement, plan: Plan) -> bool:
         and plan.dtypes.get(a[1]) == statement.dtype
         for a in statement.args
     )
-
-
-def _scratch(plan: Plan, storages: dict) -> set[str]:
-    """Kept results whose storage is theirs alone (a pooled buffer or fresh array that no
-    other kept or escaping result shares): free to overwrite after the body."""
-    holders: dict[int, int] = {}
-    kept = [v for v in plan.results if v in plan.keep]
-    for name in set(kept) | plan.escaping:
-        for storage in storages.get(name, ()):
-            holders[id(storage)] = holders.get(id(storage), 0) + 1
-    scratch = set()
-    for name in plan.keep:
-        mine = storages.get(name, [])
-        if (
-            len(mine) == 1
-            and mine[0].writable
-            and holders.get(id(mine[0])) == 1
-            and kept.count(name) == 1
-        ):
-            scratch.add(name)
-    return scratch
 
 
 def _operand(operand: tuple, renamed: dict) -> str:
@@ -184,7 +166,7 @@ def _expression(module, statement: Statement, out, rng, dropout_rate, renamed) -
             kwargs.pop("keepdims", None)
         return f"{_REDUCE[call]}({_joined(args, kwargs, out)})"
     if out is None and call in INFIX and len(args) == 2 and not kwargs:
-        return f"{args[0]} {INFIX[call]} {args[1]}"
+        return f"{args[0]} {INFIX[call][0]} {args[1]}"
     if out is None and call == "negative":
         return f"-{args[0]}"
     return f"np.{call}({_joined(args, kwargs, out)})"

@@ -4,10 +4,12 @@ STATS, HYPER, DROPOUT_RATES, CLASSES) and the wrappers that read them."""
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 from ..errors import GraphError
 from ..ir import Node, leaves, topological_order
+from . import step_size
 from .module import Module
 from .names import literal
 
@@ -83,6 +85,19 @@ MODULE_GLOBALS = (
     "evaluate",
     "fit",
 )
+
+
+def step_size_line(module, opt, step: str, xp: str = "", target: str = "lr", read=None) -> str:
+    """The line setting `target` to this step's learning rate from `lr`, for an optimizer
+    whose step size changes with the step count (its step_size.py function, copied into
+    the module); "" for the others. `read(name)` spells a hyper-parameter (HYPER[name])."""
+    if opt.step_size is None:
+        return ""
+    module.copy_module(step_size)
+    read = read or (lambda name: f"HYPER[{name!r}]")
+    names = list(inspect.signature(getattr(step_size, opt.step_size)).parameters)[2:-1]
+    args = ", ".join(["lr", step, *map(read, names), *([xp] if xp else [])])
+    return f"\n    {target} = {opt.step_size}({args})  # this step's learning rate"
 
 
 def dropout_rate(rates: dict[str, float], table: str = "DROPOUT_RATES"):

@@ -6,8 +6,10 @@ that no live variable uses, or (when its value leaves the function) into a fresh
 Views share the storage of their operands, so a storage is free only when every variable
 that may point into it is dead: each storage keeps the last statement that reads any of
 its variables, so the check is one comparison and the whole plan takes linear time.
-Arguments and constants are never written. Pooled buffers persist across calls, one set
-per batch size.
+Constants and arguments are never written, except an argument the plan donates (a param,
+a slot, a running statistic the step replaces): once nothing reads it any more, a
+statement may write into it, so an optimizer update lands in the param itself. Pooled
+buffers persist across calls, one set per batch size.
 """
 
 from __future__ import annotations
@@ -63,14 +65,18 @@ def plan_buffers(
     for i, statement in enumerate(statements):
         for name in statement.reads():
             last_use[name] = i
-    for name in plan.escaping | plan.keep:
+    for name in plan.escaping | plan.keep | plan.donated.keys():
         last_use[name] = FOREVER
     escaping = _close_over_views(statements, plan.escaping)
 
     result = BufferPlan()
     storages_of = result.storages
+    donated = set(plan.donated.values())
     for name in [*plan.args, *plan.constants]:
-        storages_of[name] = [Storage(writable=False, last=FOREVER)]
+        if name in donated:
+            storages_of[name] = [Storage(writable=True, last=last_use.get(name, -1))]
+        else:
+            storages_of[name] = [Storage(writable=False, last=FOREVER)]
     free: dict[tuple, list[Buffer]] = {}
 
     for i, statement in enumerate(statements):
