@@ -19,7 +19,10 @@ import os
 os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 os.environ["JAX_PLATFORMS"] = "cpu"
 
+# isort: off
 from train_step import blas_kernels, machine, paired_ratio, time_rounds  # noqa: E402
+
+# isort: on
 
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
