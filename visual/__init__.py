@@ -8,6 +8,7 @@ visual.save(visual.plot_history(history), "curves.png")
 
 import graphc.trainer as _trainer
 
+from .activations import feature_maps
 from .backprop import render_backprop
 from .backward import render_backward, render_combined
 from .diagnosis import Reading, diagnose
@@ -28,6 +29,7 @@ __all__ = [
     "Picture",
     "Reading",
     "diagnose",
+    "feature_maps",
     "plot_eps_sweep",
     "plot_forward_cost",
     "plot_history",
