@@ -41,17 +41,24 @@ from .evaluation import evaluate, init_params, init_state, inputs, params
 from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
 from .montecarlo import mc_predict
 from .nn import conv, dense, named
-from .ops.binary import equal, greater, leaky_relu, maximum, minimum, prelu, where
+from .ops.activations import elu, erf, expm1, gelu, silu
+from .ops.attention import attention, attention_weights
+from .ops.binary import equal, greater, leaky_relu, masked_fill, maximum, minimum, prelu, where
 from .ops.conv import conv1d, conv2d
 from .ops.elementwise import abs, exp, log, relu, sigmoid, sign, softplus, sqrt, tanh
+from .ops.gather import embedding, take
 from .ops.layers import batch_norm, dropout
 from .ops.leaves import const, input, param, state
 from .ops.losses import binary_cross_entropy_with_logits, l1, l2, mse, softmax_cross_entropy
+from .ops.norm import layer_norm
 from .ops.pooling import avg_pool2d, flatten, max_pool2d
 from .ops.reductions import log_softmax, logsumexp, mean, softmax, sum
 from .ops.registry import REGISTRY, OpDef
+from .ops.sequence import concat, split, stack
 from .ops.shape import expand_dims, matmul, one_hot, reshape, transpose
+from .ops.stats import max, min, std, var
 from .passes import CostTable, OptimizeResult, optimize, specialize
+from .recurrent import gru_cell, lstm_cell, rnn_cell, unroll
 from .serialize import load, save
 
 __version__ = "0.1.0"

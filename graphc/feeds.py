@@ -27,9 +27,10 @@ def _class_counts_in(order: Iterable[Node]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for node in order:
         picks = get(node.op).class_ids
-        if picks is None:
+        picked = picks(node) if picks is not None else None
+        if picked is None:
             continue
-        labels, depth = picks(node)
+        labels, depth = picked
         if labels.op == "input":
             counts[labels.name] = min(depth, counts.get(labels.name, depth))
     return counts
@@ -50,9 +51,10 @@ def check_class_ids(array: np.ndarray, classes: int, what: str) -> None:
     low, high = array.min(), array.max()
     if low < 0 or high >= classes:
         bad = low if low < 0 else high
+        noun, unit = getattr(classes, "noun", "class id"), getattr(classes, "unit", "classes")
         raise ClassIdError(
-            f"{what} holds the class id {bad}, outside 0..{classes - 1} "
-            f"(the model has {classes} classes)"
+            f"{what} holds the {noun} {bad}, outside 0..{classes - 1} "
+            f"(the model has {int(classes)} {unit})"
         )
 
 

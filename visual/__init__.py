@@ -17,6 +17,7 @@ from .output import GraphvizNotFoundError, Picture, save, side_by_side
 from .page import step_through
 from .plots import plot_eps_sweep, plot_forward_cost, plot_history, plot_swell
 from .rendering import render
+from .sequences import attention_map, gradient_norms_through_time, gradient_through_time
 from .show import install as _install_display
 
 # graphc never imports visual; once visual is here, nodes show as their graph in Jupyter
@@ -28,8 +29,11 @@ __all__ = [
     "GraphvizNotFoundError",
     "Picture",
     "Reading",
+    "attention_map",
     "diagnose",
     "feature_maps",
+    "gradient_norms_through_time",
+    "gradient_through_time",
     "plot_eps_sweep",
     "plot_forward_cost",
     "plot_history",

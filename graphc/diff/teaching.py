@@ -25,6 +25,10 @@ from ..ops.shape import sum_to_kernel
 from .reverse import vjp
 from .symbolic import to_sympy
 
+# SciPy (there through scikit-learn) gives lambdify the special functions NumPy lacks (erf)
+_MODULES = ["numpy", "scipy"]
+
+
 SIMPLIFY_OPS = 120  # larger expressions are shown as SymPy differentiates them
 
 
@@ -241,7 +245,7 @@ def _elementwise_rule(rule: LocalRule, scalar: Node, names, wrt, values, cotange
             alt = _in_terms_of_output(d, expr, x)
             if alt is not None and alt != d:
                 rule.in_terms_of_output[n] = alt
-        local = sp.lambdify(args, d, "numpy")(*[np.asarray(values[m], float) for m in names])
+        local = sp.lambdify(args, d, _MODULES)(*[np.asarray(values[m], float) for m in names])
         rule.symbolic[n] = sum_to_kernel(
             np.broadcast_to(local, cotangent.shape) * cotangent, np.shape(values[n])
         )
@@ -269,7 +273,7 @@ def _tensor_rule(rule: LocalRule, node: Node, names, wrt, values, cotangent):
         rule.rules[n] = _pretty(
             sp.simplify(first) if sp.count_ops(first) <= SIMPLIFY_OPS else first
         )
-        fn = sp.lambdify(inputs + g, vj, "numpy")
+        fn = sp.lambdify(inputs + g, vj, _MODULES)
         rule.symbolic[n] = np.asarray(fn(*feed), dtype=float).reshape(np.shape(values[n]))
 
 
@@ -339,7 +343,7 @@ def _composite_rule(name: str, spec: Composite, rng: np.random.Generator) -> Loc
                 for part, symbol in zip(parts, extra[sym]):
                     d = _named_substitution(d, part, symbol)
             rules.append(sp.simplify(d))
-        fn = sp.lambdify(inputs + [s for e in extra.values() for s in e], rules, "numpy")
+        fn = sp.lambdify(inputs + [s for e in extra.values() for s in e], rules, _MODULES)
         rule.symbolic[n] = np.asarray(fn(*feed), dtype=float).reshape(shapes[n])
         shown = sp.ImmutableMatrix([rules]) if len(rules) > 1 else rules[0]
         rule.rules[n] = _pretty(shown, True)

@@ -2,16 +2,22 @@
 gives `Node` its operators (`operators.py`)."""
 
 from . import (
+    activations,
+    attention,
     binary,
     conv,
     elementwise,
     fused,
+    gather,
     layers,
     leaves,
     losses,
+    norm,
     operators,
     pooling,
     reductions,
+    sequence,
     shape,
+    stats,
 )
 from .registry import REGISTRY, F, OpDef, apply, get, register

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from ..errors import DtypeError
-from ..ir import Node
+from ..errors import DtypeError, ShapeError
+from ..ir import Node, user_site
 from .registry import (
     KERNEL,
     MULTILINEAR,
@@ -16,6 +16,7 @@ from .registry import (
     apply,
     broadcast_shapes,
     elementwise,
+    lift,
     register,
     sample_inputs,
     scalar_sympy,
@@ -262,13 +263,37 @@ def maximum(a, b) -> Node:
 
 
 def minimum(a, b) -> Node:
-    """Elementwise minimum, as -maximum(-a, -b)."""
+    """Elementwise minimum, as -maximum(-a, -b) (a number takes the other's float dtype)."""
+    a = lift(a, b if isinstance(b, Node) else None)
+    b = lift(b, a)
     return apply("neg", apply("maximum", apply("neg", a), apply("neg", b)))
 
 
 def where(cond, a, b) -> Node:
     """a where cond holds, b elsewhere (cond comes from a comparison)."""
     return apply("where", cond, a, b)
+
+
+def masked_fill(x, mask, value: float) -> Node:
+    """x where `mask` is True, `value` where it is False (mask: booleans that broadcast to
+    x's shape without changing it)."""
+    x = lift(x)
+    mask = lift(mask)
+    if mask.dtype != "bool":
+        raise DtypeError(
+            f"{user_site()}: the mask must be boolean (True where an entry takes part), "
+            f"got {mask.dtype}"
+        )
+    try:
+        shape = broadcast_shapes(x.shape, mask.shape)
+    except ShapeError:
+        shape = None
+    if shape != x.shape:
+        raise ShapeError(
+            f"{user_site()}: a mask of shape {mask.shape} does not broadcast to the "
+            f"shape {x.shape} it masks"
+        )
+    return F.where(mask, x, value)
 
 
 def prelu(x, alpha) -> Node:

@@ -10,8 +10,8 @@ import operator
 import numpy as np
 
 from ..errors import GraphError
-from ..ir import Node, user_site
-from . import binary, elementwise
+from ..ir import Node
+from . import binary, elementwise, sequence
 from .registry import apply, lift
 
 # Python's binary operator -> the op it builds; the reflected form swaps the operands
@@ -60,20 +60,8 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
 
 
 def _getitem(self, index) -> Node:
-    """x[..., k] or x[:, k]: one entry of the last axis (the only indexing supported)."""
-    if (
-        isinstance(index, tuple)
-        and len(index) == 2
-        and (index[0] is Ellipsis or (index[0] == slice(None) and self.ndim == 2))
-    ):
-        index = index[1]
-    elif isinstance(index, tuple) or self.ndim != 1:
-        raise GraphError(
-            f"{user_site()}: only x[..., k] indexing of the last axis is supported, got {index!r}"
-        )
-    if not isinstance(index, (int, np.integer)):
-        raise GraphError(f"{user_site()}: the index must be an int, got {index!r}")
-    return apply("index_last", self, index=int(index))
+    """x[1:, t], x[..., k], x[:, -1]: NumPy's basic indexing by ints, slices and ..."""
+    return sequence.index(self, index)
 
 
 def _transpose(self) -> Node:

@@ -8,6 +8,7 @@ import sympy as sp
 
 from ..errors import ShapeError
 from ..ir import Node
+from .binary import masked_fill
 from .registry import (
     BROADCAST,
     KERNEL,
@@ -367,8 +368,15 @@ def logsumexp(x, axis: int | tuple | None = -1, keepdims: bool = False) -> Node:
     return out if keepdims else apply("sum", out, axis=axes, keepdims=False)  # drop the 1s
 
 
-def softmax(x, axis: int | tuple | None = -1) -> Node:
-    """exp(x) / sum(exp(x)) along `axis` (one, several or None: all), without overflow."""
+def softmax(x, axis: int | tuple | None = -1, mask=None) -> Node:
+    """exp(x) / sum(exp(x)) along `axis` (one, several or None: all), without overflow.
+
+    `mask` (booleans broadcasting to x's shape) is True where an entry takes part, as
+    torch's scaled_dot_product_attention reads a boolean mask: where it is False the
+    probability is exactly 0 (x is replaced by −inf) and no gradient flows. A row with every
+    entry masked is NaN, as in torch."""
+    if mask is not None:
+        x = masked_fill(x, mask, -np.inf)
     axes = _several_axes(x, axis)
     if axes is None:
         return apply("softmax", x, axis=axis)

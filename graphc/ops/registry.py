@@ -90,7 +90,8 @@ class OpDef:
     random   the kernel draws random numbers from its `seed` attribute (a dropout mask):
              Monte Carlo sampling (gc.mc_predict) runs it with a fresh seed per draw
     class_ids  an op that picks one row per class id: node -> (the input holding the ids, the
-             number of classes); where data enters, the ids fed to an input there are checked
+             number of classes, a `Rows` for ids that pick rows of a table), or None where the
+             count is unknown; where data enters, the ids fed to an input there are checked
              to lie in 0 .. classes - 1 (feeds.py)
     min_batch  (rows, why): in training mode a graph holding the op needs a batch of at
              least `rows` rows; `why` ends the error that refuses a smaller one
@@ -171,6 +172,14 @@ class OpDef:
         if callable(self.label):
             return self.label(node)
         return self.label or self.name
+
+
+class Rows(int):
+    """An `OpDef.class_ids` count of rows integer ids may pick from (an embedding table's, a
+    take's axis): an id outside them is refused as a class id is, in words that speak of rows."""
+
+    noun = "id"
+    unit = "rows"
 
 
 @dataclass(frozen=True)

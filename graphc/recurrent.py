@@ -1,0 +1,124 @@
+"""Recurrent cells with torch.nn's gate order and weight shapes (RNNCell with tanh,
+LSTMCell, GRUCell), each a composite drawn as one box, and `unroll`, which applies a cell
+along the time axis, one scope per step: the graph is the unrolled network the lecture
+draws, and backpropagation through it is backpropagation through time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .errors import GraphError, ShapeError
+from .ir import Node, scope, user_site
+from .ops.composite import composite
+from .ops.elementwise import sigmoid, tanh
+from .ops.registry import lift
+from .ops.sequence import index, split
+
+
+def _gates(x: Node, h: Node, w_ih, w_hh, b_ih, b_hh, count: int, what: str) -> tuple:
+    """x W_ihᵀ + b_ih and h W_hhᵀ + b_hh, after checking every size against the others."""
+    w_ih, w_hh = lift(w_ih, x), lift(w_hh, x)
+    hidden = h.shape[-1] if h.ndim == 2 else None
+    if x.ndim != 2 or h.ndim != 2 or x.shape[-1] is None or hidden is None:
+        raise ShapeError(
+            f"{user_site()}: {what} takes x (batch, features) and h (batch, hidden), "
+            f"got {x.shape} and {h.shape}"
+        )
+    expected = {
+        "w_ih": (count * hidden, x.shape[-1]),
+        "w_hh": (count * hidden, hidden),
+        "b_ih": (count * hidden,),
+        "b_hh": (count * hidden,),
+    }
+    given = {"w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh}
+    for name, want in expected.items():
+        node = given[name]
+        if node is not None and lift(node, x).shape != want:
+            raise ShapeError(
+                f"{user_site()}: {what}: {name} has shape {lift(node, x).shape}, expected "
+                f"{want} for input size {x.shape[-1]} and hidden size {hidden}"
+            )
+    gi = x @ w_ih.T + (0.0 if b_ih is None else b_ih)
+    gh = h @ w_hh.T + (0.0 if b_hh is None else b_hh)
+    return gi, gh
+
+
+@composite(label="RNN cell", board=("h′ = tanh(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)",))
+def rnn_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None) -> Node:
+    """One step of an Elman RNN with tanh (torch.nn.RNNCell): w_ih (H, D), w_hh (H, H)."""
+    x, h = lift(x), lift(h)
+    gi, gh = _gates(x, h, w_ih, w_hh, b_ih, b_hh, 1, "rnn_cell")
+    return tanh(gi + gh)
+
+
+@composite(
+    label="LSTM cell",
+    board=(
+        "i, f, g, o = σ, σ, tanh, σ of x W_ihᵀ + b_ih + h W_hhᵀ + b_hh",
+        "c′ = f ⊙ c + i ⊙ g, h′ = o ⊙ tanh(c′)",
+        "∂c′/∂c = f: the gradient's path through time",
+    ),
+)
+def lstm_cell(x, state, w_ih, w_hh, b_ih=None, b_hh=None) -> tuple[Node, Node]:
+    """One LSTM step (torch.nn.LSTMCell): state = (h, c); w_ih (4H, D), w_hh (4H, H) hold
+    the input, forget, cell and output gates in that order. Returns (h′, c′)."""
+    h, c = _pair(state, "lstm_cell")
+    x = lift(x)
+    if c.shape != h.shape:
+        raise ShapeError(
+            f"{user_site()}: lstm_cell: the cell state {c.shape} and the hidden state "
+            f"{h.shape} differ"
+        )
+    gi, gh = _gates(x, h, w_ih, w_hh, b_ih, b_hh, 4, "lstm_cell")
+    i, f, g, o = split(gi + gh, h.shape[-1], axis=-1)
+    c_next = sigmoid(f) * c + sigmoid(i) * tanh(g)
+    return sigmoid(o) * tanh(c_next), c_next
+
+
+@composite(
+    label="GRU cell",
+    board=(
+        "r, z = σ(x W_ir + h W_hr + b), σ(x W_iz + h W_hz + b)",
+        "n = tanh(x W_in + b_in + r ⊙ (h W_hn + b_hn)), h′ = (1 − z) ⊙ n + z ⊙ h",
+    ),
+)
+def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None) -> Node:
+    """One GRU step (torch.nn.GRUCell): w_ih (3H, D), w_hh (3H, H) hold the reset, update
+    and new gates in that order."""
+    x, h = lift(x), lift(h)
+    gi, gh = _gates(x, h, w_ih, w_hh, b_ih, b_hh, 3, "gru_cell")
+    i_r, i_z, i_n = split(gi, h.shape[-1], axis=-1)
+    h_r, h_z, h_n = split(gh, h.shape[-1], axis=-1)
+    r = sigmoid(i_r + h_r)
+    z = sigmoid(i_z + h_z)
+    n = tanh(i_n + r * h_n)
+    return (1.0 - z) * n + z * h
+
+
+def _pair(state, what: str) -> tuple[Node, Node]:
+    if not isinstance(state, (tuple, list)) or len(state) != 2:
+        raise GraphError(f"{user_site()}: {what} takes its state as a pair (h, c), got {state!r}")
+    return lift(state[0]), lift(state[1])
+
+
+def unroll(cell: Callable, xs, h0, axis: int = 1) -> tuple[list[Node], object]:
+    """Apply `cell(x_t, state) -> state` at each step t of `xs` along `axis` (default 1:
+    xs is (batch, time, features), torch's batch_first), starting from `h0`. Step t runs in
+    scope "step{t+1}", so a picture draws one box per step. Returns (the hidden state after
+    each step, the final state); for an LSTM the state is (h, c) and the list holds h."""
+    xs = lift(xs)
+    if not -xs.ndim <= axis < xs.ndim:
+        raise ShapeError(f"{user_site()}: unroll: axis {axis} is out of range for {xs.shape}")
+    steps = xs.shape[axis]
+    if steps is None:
+        raise ShapeError(
+            f"{user_site()}: unroll over axis {axis} of {xs.shape}, whose length is unknown "
+            "(None); give the time axis a fixed length"
+        )
+    key = (slice(None),) * (axis % xs.ndim)
+    state, hidden = h0, []
+    for t in range(steps):
+        with scope(f"step{t + 1}"):
+            state = cell(index(xs, (*key, t)), state)
+        hidden.append(state[0] if isinstance(state, (tuple, list)) else state)
+    return hidden, state
