@@ -13,9 +13,9 @@ import graphc as gc
 from graphc.datasets import digits
 
 
-def model(channels: tuple[int, int] = (32, 64), l2: float = 3e-4):
+def model(channels: tuple[int, int] = (32, 64), l2: float = 3e-4, dtype: str = "float64"):
     """(loss, logits): conv, pool, conv, pool, dense; the loss first, the logits for accuracy."""
-    x = gc.input("x", (None, 1, 8, 8))  # one channel of 8x8 pixels per image
+    x = gc.input("x", (None, 1, 8, 8), dtype)  # one channel of 8x8 pixels per image
     y = gc.input("y", (None,), "int64")  # the digit, 0..9
     h = gc.max_pool2d(gc.conv(x, channels[0], 3, activation="relu"), 2)  # (N, 32, 4, 4)
     h = gc.max_pool2d(gc.conv(h, channels[1], 3, activation="relu"), 2)  # (N, 64, 2, 2)

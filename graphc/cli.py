@@ -130,6 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     render.set_defaults(run=commands.render)
 
+    maps = sub.add_parser(
+        "feature-maps",
+        help="draw the filters and activation maps of a convolutional model's layers",
+    )
+    maps.add_argument("model", help=MODEL_HELP)
+    maps.add_argument("-o", "--output", help="the picture (.png .svg .pdf; default MODEL-maps.png)")
+    maps.add_argument("--params", metavar="FILE.npz", help="trained params (train --save)")
+    maps.add_argument("--image", type=int, default=0, help="which training image (default 0)")
+    maps.set_defaults(run=commands.feature_maps)
+
     explain = sub.add_parser(
         "explain",
         help="write one HTML page that steps through backprop gate by gate (→/← keys)",

@@ -172,6 +172,28 @@ def _render(args: argparse.Namespace, model, kind: str, out: str) -> None:
     visual.save(picture, out)
 
 
+def feature_maps(args: argparse.Namespace) -> int:
+    """Draw each convolution's filters and one image's activation maps."""
+    import visual
+
+    check_outputs(args, {"-o": args.output}, {"-o": FIGURES})
+    model = _load(args, with_data=True)
+    out = args.output or f"{model.name}-maps.png"
+    check_outputs(args, {"-o": out}, {"-o": FIGURES})
+    if args.image < 0:
+        raise CommandError(f"--image {args.image}: a training image's index is 0 or more")
+    values, where = example_values(model, args.image + 1)
+    if args.params:
+        with np.load(args.params) as saved:
+            values |= {k: saved[k] for k in saved.files if k in values}
+    picture = visual.feature_maps(
+        model.loss, values, image=args.image, title=f"{model.name}: image {args.image} of {where}"
+    )
+    visual.save(picture, out)
+    print(f"wrote {out} (filters and activation maps of {model.source})")
+    return 0
+
+
 def _expand(names: list[str] | None):
     """--expand alone opens every composite; --expand NAME... opens those."""
     return False if names is None else (names or True)

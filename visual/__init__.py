@@ -8,6 +8,7 @@ visual.save(visual.plot_history(history), "curves.png")
 
 import graphc.trainer as _trainer
 
+from .activations import feature_maps
 from .backprop import render_backprop
 from .backward import render_backward, render_combined
 from .diagnosis import Reading, diagnose
@@ -30,6 +31,7 @@ __all__ = [
     "Reading",
     "attention_map",
     "diagnose",
+    "feature_maps",
     "gradient_norms_through_time",
     "gradient_through_time",
     "plot_eps_sweep",

@@ -20,6 +20,7 @@ from ..errors import GraphError
 from ..feeds import batch_size, class_counts, min_batch
 from ..ir import Node, as_list, leaves, remember_orders, topological_order
 from ..limits import check_arrays, check_table, size_table
+from ..ops.registry import REGISTRY
 from ..passes import optimize as run_passes
 from ..passes.specialization import specialize
 from . import render_fast, render_jax, render_readable
@@ -218,7 +219,10 @@ def _module(target: str, doc: str) -> Module:
     if not is_installed():
         raise GraphError("gc.lower(target='jax') needs JAX: pip install 'graphc[jax]'")
     module = JaxModule(doc)
-    module.copy_file(runtime_path(), {"seeded_dropout_mask"})
+    # the ops' runtime helpers (windows, overlap_add), and the seeded mask dropout_mask's
+    # op stands for outside training
+    helpers = {op.helper for op in REGISTRY.values() if op.helper} - {"dropout_mask"}
+    module.copy_file(runtime_path(), {"seeded_dropout_mask", *helpers})
     module.namer.taken.update(("jax", "jnp", "np"))  # no argument shadows a module
     return module
 
