@@ -50,7 +50,8 @@ from .serialize import load, save
 from .passes import CostTable, OptimizeResult, optimize, specialize
 from .nn import dense, named
 from .montecarlo import mc_predict
-from .codegen import GridResult, Lowered, export, grid_search, lower
+from .codegen import Lowered, export, lower
+from .grid import GridResult, grid_search
 
 
 __version__ = "0.1.0"

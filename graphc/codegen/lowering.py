@@ -17,8 +17,8 @@ from ..errors import GraphError
 from ..feeds import check_class_ids, class_counts
 from ..ir import Node, as_list, leaves, remember_orders
 from ..passes.specialize import specialize
-from ..passes import optimize as run_passes
 from .module import Module
+from .prepare import prepare
 from .names import comment, np_dtype
 from .plan import plan_function
 from . import render_fast, render_jax, render_readable
@@ -45,11 +45,6 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def prepare(outputs: Sequence[Node], training: bool) -> list[Node]:
-    """The graph as it will be lowered: specialized for the mode, then optimized."""
-    return run_passes(specialize(list(outputs), training)).outputs
 
 
 @dataclass

@@ -24,7 +24,7 @@ from ..montecarlo import mc_graph
 from ..ops.leaves import input as input_leaf
 from ..passes.specialize import specialize
 from . import optimizers
-from .lowering import prepare
+from .prepare import prepare
 from .module_parts import Signature
 
 
