@@ -20,6 +20,7 @@ from .evaluate import inputs, params
 from .files import write_file, write_text
 from .ir import leaves, topological_order
 from .codegen import export as export_module
+from .codegen.optimizers import hyper_parameters
 from .modelfile import example_values, load_model, load_npz, save_npz
 from .passes import optimize as run_passes
 from .progress import ProgressBar, format_metric
@@ -238,7 +239,7 @@ def _param(every: list, name: str, source: str):
 
 def _hyper(args: argparse.Namespace) -> dict:
     """The optimizer's hyper-parameters given on the command line."""
-    names = ("lr", "momentum", "beta1", "beta2")
+    names = ("lr", *hyper_parameters())
     hyper = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
     if "lr" in hyper and not hyper["lr"] > 0:
         raise CommandError(f"the learning rate must be positive, got {hyper['lr']}")
