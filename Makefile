@@ -9,6 +9,8 @@ demo: setup
 	$(VENV)/bin/graphc demo
 
 test: setup browser
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
 bench: setup

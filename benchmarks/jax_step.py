@@ -17,6 +17,16 @@ import os
 os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 os.environ["JAX_PLATFORMS"] = "cpu"
 
+import argparse  # noqa: E402
+import functools  # noqa: E402
+import importlib.util  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
 from train_step import (  # noqa: E402 - first: it may re-run the process
     DEEP_CLASSES,
     DEEP_IN,
@@ -28,20 +38,9 @@ from train_step import (  # noqa: E402 - first: it may re-run the process
     machine,
     mlp_graph,
     paired_ratio,
-    tiny_graph,
     time_rounds,
+    tiny_graph,
 )
-
-import argparse  # noqa: E402
-import functools  # noqa: E402
-import importlib.util  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
 
 import graphc as gc  # noqa: E402
 

@@ -6,16 +6,7 @@ lower it to NumPy training code.
     loss = gc.softmax_cross_entropy(x @ W + b, gc.input("y", (None,), "int64"))
 """
 
-from .errors import (
-    DtypeError,
-    DuplicateNameError,
-    EvaluationError,
-    GraphError,
-    LoadError,
-    MissingValueError,
-    ShapeError,
-    UnknownOpError,
-)
+from .codegen import Lowered, export, lower
 from .diff import (
     check_grad,
     compare,
@@ -36,8 +27,21 @@ from .diff import (
     to_sympy,
     vjp,
 )
-from .evaluate import evaluate, init_params, init_state, inputs, params
+from .errors import (
+    DtypeError,
+    DuplicateNameError,
+    EvaluationError,
+    GraphError,
+    LoadError,
+    MissingValueError,
+    ShapeError,
+    UnknownOpError,
+)
+from .evaluation import evaluate, init_params, init_state, inputs, params
+from .grid import GridResult, grid_search
 from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
+from .montecarlo import mc_predict
+from .nn import dense, named
 from .ops.binary import equal, greater, leaky_relu, maximum, minimum, prelu, where
 from .ops.elementwise import abs, exp, log, relu, sigmoid, sign, softplus, sqrt, tanh
 from .ops.layers import batch_norm, dropout
@@ -46,12 +50,7 @@ from .ops.losses import binary_cross_entropy_with_logits, l1, l2, mse, softmax_c
 from .ops.reductions import log_softmax, logsumexp, mean, softmax, sum
 from .ops.registry import REGISTRY, OpDef
 from .ops.shape import expand_dims, matmul, one_hot, reshape, transpose
-from .serialize import load, save
 from .passes import CostTable, OptimizeResult, optimize, specialize
-from .nn import dense, named
-from .montecarlo import mc_predict
-from .codegen import Lowered, export, lower
-from .grid import GridResult, grid_search
-
+from .serialize import load, save
 
 __version__ = "0.1.0"

@@ -11,8 +11,8 @@ import os
 import sys
 
 from . import commands
-from .diff.compare import METHODS
 from .codegen.optimizers import OPTIMIZERS, hyper_parameters
+from .diff.comparison import METHODS
 from .errors import GraphError
 
 EXIT_ERROR = commands.EXIT_ERROR

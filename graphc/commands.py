@@ -12,15 +12,15 @@ from collections import Counter
 
 import numpy as np
 
+from .codegen import export as export_module
+from .codegen.optimizers import hyper_parameters
 from .demo import run_demo
 from .diff import compare as compare_gradients
 from .diff import cost_table, grad
 from .errors import GraphError
-from .evaluate import inputs, params
+from .evaluation import inputs, params
 from .files import write_file, write_text
 from .ir import leaves, topological_order
-from .codegen import export as export_module
-from .codegen.optimizers import hyper_parameters
 from .modelfile import example_values, load_model, load_npz, save_npz
 from .passes import optimize as run_passes
 from .progress import ProgressBar, format_metric

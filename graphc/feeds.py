@@ -14,20 +14,22 @@ import numpy as np
 
 from .errors import ShapeError
 from .ir import Node, topological_order
+from .ops.registry import get
 
 
 def class_counts(outputs: Node | Iterable[Node]) -> dict[str, int]:
-    """Integer inputs that pick one_hot rows (class ids, as softmax_cross_entropy takes
-    them), by name, with their number of classes."""
+    """Integer inputs that pick rows by class id (one_hot's labels, as softmax_cross_entropy
+    takes them; `OpDef.class_ids`), by name, with their number of classes."""
     return _class_counts_in(topological_order(outputs))
 
 
 def _class_counts_in(order: Iterable[Node]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for node in order:
-        if node.op != "one_hot":
+        picks = get(node.op).class_ids
+        if picks is None:
             continue
-        labels, depth = node.inputs[0], node.attrs["depth"]
+        labels, depth = picks(node)
         if labels.op == "input":
             counts[labels.name] = min(depth, counts.get(labels.name, depth))
     return counts
@@ -83,14 +85,13 @@ def check_feed(order: list[Node], env: Mapping[int, np.ndarray], training: bool)
     walk over `order`; nothing is cached, so no graph outlives its evaluation)."""
     inputs = [n for n in order if n.op == "input"]
     classes = _class_counts_in(order)
-    batch_statistics = any(n.op == "update_state" for n in order)
+    needs = [need for n in order if (need := get(n.op).min_batch) is not None]
     arrays = {n.name: env[n.id] for n in inputs}
     size = batch_size(inputs, arrays, "gc.evaluate")
     for name, count in classes.items():
         if name in arrays:
             check_class_ids(arrays[name], count, f"the input {name!r}")
-    if training and batch_statistics and size == 1:
-        raise ShapeError(
-            "batch norm in training mode needs at least 2 rows: on one row every feature "
-            "normalizes to 0, so the output is beta and the gradients are zero"
-        )
+    if training and needs and size is not None:
+        rows, why = max(needs)
+        if size < rows:
+            raise ShapeError(why)

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .codegen import build_module
 from .errors import GraphError
 from .ir import Node
-from .codegen import build_module
 
 _COLUMNS = (
     "lr",

@@ -1,5 +1,8 @@
 """The IR: frozen nodes, graphs defined by their outputs, traversal and substitution.
 
+A leaf of graphc: it imports nothing from the rest of graphc but its exception family
+(`errors.py`, which imports nothing); the op library builds on it (tests/test_imports.py).
+
 A `Node` is immutable: an op name, input nodes, attributes, a static shape (a `None`
 entry is the batch dimension), a dtype, an optional user name, the scope it was
 created in and the user's file:line that created it. Nodes compare by identity;
@@ -15,13 +18,10 @@ import itertools
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-
-import operator
 
 from .errors import DuplicateNameError, GraphError
 
@@ -116,43 +116,6 @@ def scope(name: str):
         _scope.reset(token)
 
 
-@dataclass(frozen=True)
-class CompositeDef:
-    """What a picture shows of a composite drawn as one box, given where the composite is
-    defined (`@composite(label=..., board=...)`).
-
-    label  how the box is called ("softmax cross-entropy"), or None: the picture makes a
-           title of the builder's name
-    board  the composite's derivative as the lecture writes it on the board, one line each
-    """
-
-    label: str | None = None
-    board: tuple[str, ...] = ()
-
-
-# The composite builders (losses, regularizers, layers) by the name of the scope each runs in:
-# pictures draw each such scope as one labelled box unless asked to expand it.
-COMPOSITE_SCOPES: dict[str, CompositeDef] = {}
-
-
-def composite(
-    builder: Callable | None = None, *, label: str | None = None, board: tuple[str, ...] = ()
-):
-    """Run a composite builder (a loss or layer made of several ops) in a scope named after
-    it, so its nodes can be drawn as one box; a user's own scopes nest around it. Bare
-    (`@composite`), or with what the box shows: `@composite(label=..., board=(...))`."""
-    if builder is None:
-        return functools.partial(composite, label=label, board=board)
-    COMPOSITE_SCOPES[builder.__name__] = CompositeDef(label, tuple(board))
-
-    @functools.wraps(builder)
-    def build(*args, **kwargs):
-        with scope(builder.__name__):
-            return builder(*args, **kwargs)
-
-    return build
-
-
 def current_scope() -> str | None:
     """Return the active scope path, or None outside any `scope` block."""
     parts = _scope.get()
@@ -197,16 +160,6 @@ class Node:
         "__weakref__",
     )
 
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        """NumPy meeting a node: array * node is the graph's own operator (as if NumPy had
-        deferred); np.exp(node) and other functions say which gc function to use."""
-        apply_operator = _UFUNC_OPERATORS.get(ufunc)
-        if method != "__call__" or kwargs or apply_operator is None:
-            _numpy_on_node(ufunc.__name__)
-        from .ops.registry import lift
-
-        return apply_operator(*(i if isinstance(i, Node) else lift(i, self) for i in inputs))
-
     def __init__(
         self,
         op: str,
@@ -247,96 +200,13 @@ class Node:
         label = f" {self.name!r}" if self.name else ""
         return f"<Node {self.op}{label} shape={self.shape} dtype={self.dtype} at {self.site}>"
 
-    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
-        """Jupyter shows a node as the picture of its graph (text elsewhere)."""
-        return _graph_bundle(self, repr(self))
-
     def __bool__(self):
         raise GraphError(f"a graph node has no truth value (use gc.where for conditions): {self!r}")
 
     def __iter__(self):
         raise TypeError(f"a graph node is not iterable: {self!r}")
 
-    # ---- operators: `x @ W + b` builds nodes -------------------------------------------
-    def _op(self, name, *others, **attrs):
-        from .ops.registry import apply  # the registry builds on this module
-
-        return apply(name, *others, **attrs)
-
-    def __add__(self, other):
-        return self._op("add", self, other)
-
-    def __radd__(self, other):
-        return self._op("add", other, self)
-
-    def __sub__(self, other):
-        return self._op("sub", self, other)
-
-    def __rsub__(self, other):
-        return self._op("sub", other, self)
-
-    def __mul__(self, other):
-        return self._op("mul", self, other)
-
-    def __rmul__(self, other):
-        return self._op("mul", other, self)
-
-    def __truediv__(self, other):
-        return self._op("div", self, other)
-
-    def __rtruediv__(self, other):
-        return self._op("div", other, self)
-
-    def __pow__(self, other):
-        return self._op("pow", self, other)
-
-    def __rpow__(self, other):
-        return self._op("pow", other, self)
-
-    def __matmul__(self, other):
-        return self._op("matmul", self, other)
-
-    def __rmatmul__(self, other):
-        return self._op("matmul", other, self)
-
-    def __neg__(self):
-        return self._op("neg", self)
-
-    def __gt__(self, other):
-        return self._op("greater", self, other)
-
-    def __ge__(self, other):
-        return self._op("greater_equal", self, other)
-
-    def __lt__(self, other):
-        return self._op("less", self, other)
-
-    def __le__(self, other):
-        return self._op("less_equal", self, other)
-
     __hash__ = object.__hash__  # == stays identity (nodes are dict keys); use gc.equal
-
-    @property
-    def T(self) -> Node:  # noqa: N802 - NumPy's spelling
-        """The transpose (axes reversed)."""
-        return self._op("transpose", self)
-
-    def __getitem__(self, index) -> Node:
-        """x[..., k] or x[:, k]: one entry of the last axis (the only indexing supported)."""
-        if (
-            isinstance(index, tuple)
-            and len(index) == 2
-            and (index[0] is Ellipsis or (index[0] == slice(None) and self.ndim == 2))
-        ):
-            index = index[1]
-        elif isinstance(index, tuple) or self.ndim != 1:
-            raise GraphError(
-                f"{user_site()}: only x[..., k] indexing of the last axis is "
-                f"supported, got {index!r}"
-            )
-        if not isinstance(index, (int, np.integer)):
-            raise GraphError(f"{user_site()}: the index must be an int, got {index!r}")
-        return self._op("index_last", self, index=int(index))
 
     @property
     def ndim(self) -> int:
@@ -346,18 +216,9 @@ class Node:
     def is_leaf(self) -> bool:
         return self.op in LEAF_OPS
 
-    def with_inputs(self, inputs: Iterable[Node]) -> Node:
-        """Return a copy of this node with other inputs (same op, attrs, name and site)."""
-        from .ops.registry import apply  # the registry builds on this module
-
-        return apply(
-            self.op,
-            *inputs,
-            _name=self.name,
-            _scope=self.scope,
-            _site=self.site,
-            **dict(self.attrs),
-        )
+    # The operators (`x @ W + b`), `.T`, `x[..., k]`, NumPy's ufunc protocol and
+    # `with_inputs` build nodes of registered ops: graphc/ops/operators.py installs them, as
+    # JAX's lax installs the Tracer's methods. Jupyter's display is visual's (visual/show.py).
 
 
 # The ops whose OpDef says `leaf=True`; `ops.registry.register` fills it (the IR cannot
@@ -365,47 +226,9 @@ class Node:
 LEAF_OPS: set[str] = set()
 
 
-def _graph_bundle(outputs, text: str) -> dict:
-    """Jupyter's display of nodes: the SVG of their graph beside the text repr. graphc never
-    imports visual at module level (visual imports graphc), so it is imported here; without
-    visual or the dot program, only the one-line text."""
-    try:
-        import visual
-
-        svg = visual.output.pipe(visual.render(outputs), "svg").decode()
-    except Exception:  # noqa: BLE001 - any failure to draw falls back to the text repr
-        return {"text/plain": text}
-    return {"text/plain": text, "image/svg+xml": svg}
-
-
 class Nodes(list):
-    """A list of nodes that graphc returns (gc.grad's gradients): a plain list that shows
-    as the graph of its nodes in Jupyter."""
-
-    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
-        """The graph of every node in the list, and the list's repr."""
-        if not self or not all(isinstance(n, Node) for n in self):
-            return {"text/plain": repr(self)}
-        return _graph_bundle(list(self), repr(self))
-
-
-_UFUNC_OPERATORS = {  # NumPy's arithmetic ufuncs -> the Python operators nodes define
-    np.add: operator.add,
-    np.subtract: operator.sub,
-    np.multiply: operator.mul,
-    np.true_divide: operator.truediv,
-    np.power: operator.pow,
-    np.matmul: operator.matmul,
-    np.negative: operator.neg,
-}
-
-
-def _numpy_on_node(name: str):
-    """Refuse a NumPy function applied to a node, naming graphc's own (np.exp: gc.exp)."""
-    import graphc
-
-    hint = f"use gc.{name}(node)" if hasattr(graphc, name) else "use graphc's ops (gc.*)"
-    raise GraphError(f"np.{name} cannot compute a graph node; {hint}, or evaluate it first")
+    """A list of nodes that graphc returns (gc.grad's gradients): a plain list that `visual`
+    shows as the graph of its nodes in Jupyter."""
 
 
 def as_list(outputs: Node | Iterable[Node]) -> list[Node]:

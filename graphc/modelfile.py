@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GraphError, LoadError
-from .evaluate import init_params
+from .evaluation import init_params
 from .feeds import check_class_ids, class_counts
 from .files import write_file
 from .ir import Node, leaves, topological_order

@@ -15,22 +15,25 @@ from typing import Any
 import numpy as np
 
 from .errors import GraphError
-from .evaluate import leaf_value
+from .evaluation import leaf_value
 from .ir import Node, as_list, substitute, topological_order
-from .passes.specialize import specialize
 from .ops.registry import get, run_node
+from .passes.specialization import specialize, switch_branch
 
 
 def is_dropout(node: Node) -> bool:
-    """Whether `node` is the train-or-inference switch gc.dropout makes (x * mask | x)."""
-    return node.op == "select_mode" and any(i.op == "dropout_mask" for i in node.inputs[0].inputs)
+    """Whether `node` is a train-or-inference switch whose training branch draws random
+    numbers: the one gc.dropout makes (x * mask | x)."""
+    train = switch_branch(node, training=True)
+    return train is not None and any(get(i.op).random for i in train.inputs)
 
 
 def mc_graph(outputs: Node | Iterable[Node]) -> list[Node]:
     """`outputs` with dropout in training mode (masks on) and everything else, batch norm
     included, in inference mode (running statistics, no updates)."""
     outputs = as_list(outputs)
-    masked = {n: n.inputs[0] for n in topological_order(outputs) if is_dropout(n)}
+    order = topological_order(outputs)
+    masked = {n: switch_branch(n, training=True) for n in order if is_dropout(n)}
     return specialize(substitute(outputs, masked), training=False)
 
 
@@ -60,7 +63,7 @@ def mc_predict(
     fixed: dict[int, np.ndarray] = {}  # nodes no mask reaches: evaluated once for all samples
     random: list[Node] = []
     for node in order:
-        if node.op == "dropout_mask" or any(i.id not in fixed for i in node.inputs):
+        if get(node.op).random or any(i.id not in fixed for i in node.inputs):
             random.append(node)
         elif node.is_leaf:
             fixed[node.id] = leaf_value(node, values)
@@ -74,10 +77,9 @@ def mc_predict(
             env = dict(fixed)
             for node in random:
                 args = [env[i.id] for i in node.inputs]
-                if node.op == "dropout_mask":  # a fresh mask: the op's kernel, a new seed
-                    fresh = int(rng.integers(2**63))
-                    mask = get(node.op).kernel(*args, rate=node.attrs["rate"], seed=fresh)
-                    env[node.id] = np.asarray(mask, dtype=node.dtype)
+                if get(node.op).random:  # a fresh draw: the op's kernel, a new seed
+                    fresh = {**node.attrs, "seed": int(rng.integers(2**63))}
+                    env[node.id] = np.asarray(get(node.op).kernel(*args, **fresh), node.dtype)
                 else:
                     env[node.id] = run_node(node, args)
             count += 1

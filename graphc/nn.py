@@ -7,20 +7,15 @@ import re
 
 from .errors import GraphError
 from .ir import Node, leaves, scope, user_site
-from .ops.binary import prelu
-from .ops.elementwise import relu, sigmoid, softplus, tanh
 from .ops.leaves import param
-from .ops.registry import FLOAT_DTYPES, apply, lift
+from .ops.registry import FLOAT_DTYPES, REGISTRY, apply, lift
 
-ACTIVATIONS = {
-    None: None,
-    "relu": relu,
-    "tanh": tanh,
-    "sigmoid": sigmoid,
-    "softplus": softplus,
-    "prelu": None,  # needs its own slope param, made below
-}
 _AUTO_NAME = re.compile(r"^dense(\d+)$")
+
+
+def activations() -> list[str]:
+    """The ops gc.dense can end a layer with (`OpDef.activation`), by name."""
+    return [name for name, op in REGISTRY.items() if op.activation]
 
 
 def _default_name(x: Node) -> str:
@@ -37,10 +32,10 @@ def dense(
     x = lift(x)
     if not isinstance(units, int) or isinstance(units, bool) or units < 1:
         raise GraphError(f"{user_site()}: gc.dense: units must be a positive int, got {units!r}")
-    if activation not in ACTIVATIONS:
+    if activation is not None and activation not in activations():
         raise GraphError(
             f"{user_site()}: gc.dense: unknown activation {activation!r}; choose one of "
-            + ", ".join(repr(a) for a in ACTIVATIONS)
+            + ", ".join(repr(a) for a in [None, *activations()])
         )
     if x.ndim < 1 or x.shape[-1] is None:
         raise GraphError(
@@ -56,10 +51,13 @@ def dense(
         if activation is None:
             return named(z, name)
         z = named(z, f"{name}.z")
-        if activation == "prelu":
-            alpha = param(f"{name}.alpha", (units,), init=0.25, dtype=dtype)
-            return named(prelu(z, alpha), name)
-        return named(ACTIVATIONS[activation](z), name)
+        more = REGISTRY[activation].activation  # the per-unit params of its other inputs
+        made = (
+            []
+            if more is True
+            else [param(f"{name}.{p}", (units,), init=v, dtype=dtype) for p, v in more]
+        )
+        return named(apply(activation, z, *made), name)
 
 
 def named(node: Node, name: str) -> Node:

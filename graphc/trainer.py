@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .errors import GraphError
 from .codegen import build_module
+from .errors import GraphError
 from .progress import ProgressBar, format_metric
 
 SHOWN = ("loss", "accuracy", "val_loss", "val_accuracy")

@@ -133,7 +133,7 @@ def test_symbolic_size_swells_with_depth_and_cse_tames_it():
 
 
 def test_a_nan_gradient_shows_as_a_nan_error_not_as_agreement():
-    from graphc.diff.compare import _errors
+    from graphc.diff.comparison import _errors
 
     abs_err, rel_err = _errors([np.array([1.0, np.nan])], [np.array([1.0, 2.0])])
     assert np.isnan(abs_err) and np.isnan(rel_err)

@@ -94,7 +94,7 @@ def test_one_noisy_epoch_is_not_a_trend():
 
 
 def test_gap_words_match_their_numbers():
-    from visual.diagnose import gap_words
+    from visual.diagnosis import gap_words
 
     assert gap_words(0.1, 0.15).endswith("validation is 50% above training")
     assert gap_words(0.01, 1.0).endswith("validation is 100 times training")

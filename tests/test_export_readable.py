@@ -8,14 +8,14 @@ import sys
 
 import numpy as np
 import pytest
+
+import graphc as gc
+from graphc.codegen import build_module
+from graphc.demo import lecture_network
+from graphc.ops.registry import REGISTRY
 from test_export import NO_GRAPHC, lecture_net, load
 from test_export import digits as digits  # noqa: F401 (a fixture, shared)
 from test_registry import MODE_OPS, OPS, sample_nodes
-
-import graphc as gc
-from graphc.demo import lecture_network
-from graphc.ops.registry import REGISTRY
-from graphc.codegen import build_module
 
 
 def model_part(source: str) -> list[str]:

@@ -5,7 +5,6 @@ import zlib
 
 import numpy as np
 import pytest
-from graphs import random_graphs
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -13,6 +12,7 @@ from hypothesis.extra.numpy import arrays
 import graphc as gc
 from graphc.demo import lecture_network
 from graphc.ops.registry import FLOAT_DTYPES, REGISTRY, apply
+from graphs import random_graphs
 
 OPS = sorted(name for name, op in REGISTRY.items() if not op.leaf)
 EXACT = 1e-12  # reverse, forward and symbolic: the same derivative, computed three ways

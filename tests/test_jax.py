@@ -11,7 +11,6 @@ import pytest
 import graphc as gc
 from graphc.ir import Node, topological_order
 from graphc.ops.registry import apply
-from test_op_recipe import softsign  # noqa: F401 - the fixture that registers the recipe
 
 jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)  # the float64 modules need it (they set it too)
@@ -176,15 +175,3 @@ def test_predict_samples_monte_carlo_dropout_as_the_numpy_module_does(tmp_path):
     numpy_state = numpy_module.init_state(0)
     _, numpy_std = numpy_module.predict(numpy_module.init_params(0), numpy_state, batch, 400)
     assert np.sqrt(np.mean(std**2)) == pytest.approx(np.sqrt(np.mean(numpy_std**2)), rel=0.1)
-
-
-def test_the_readme_recipe_op_exports_to_jax_with_no_other_edit(softsign, tmp_path):  # noqa: F811
-    x = gc.input("x", (None, 3))
-    w = gc.param("w", (3,), init=0.5)
-    loss = gc.mean(softsign(x * w))
-    module = load(gc.export(loss, tmp_path / "step.py", backend="jax"))
-    values = gc.init_params(loss) | {"x": np.random.default_rng(2).normal(size=(4, 3))}
-    got_loss, got_grads = module.loss_and_grads(module.init_params(0), {"x": values["x"]})
-    want_loss, want_grad = gc.evaluate([loss, gc.grad(loss, w)], values)
-    assert got_loss == pytest.approx(float(want_loss), rel=1e-12)
-    assert_close(got_grads["w"], want_grad, 1e-12, "softsign's gradient")

@@ -4,10 +4,10 @@ compute the op's NumPy kernel (the op is checked by being registered)."""
 
 import numpy as np
 import pytest
-from test_registry import MODE_OPS, OPS, _call_value, sample_nodes
 
 import graphc as gc
 from graphc.ops.registry import REGISTRY
+from test_registry import MODE_OPS, OPS, _call_value, sample_nodes
 
 jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)

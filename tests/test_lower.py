@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.demo import lecture_network
 from graphc.codegen import build_module, lower
+from graphc.demo import lecture_network
 from graphc.ops.registry import REGISTRY, apply
 
 OPS = sorted(name for name, op in REGISTRY.items() if not op.leaf and name != "select_mode")

@@ -13,11 +13,11 @@ from graphc.passes import (
     eliminate_common_subexpressions,
     eliminate_dead_nodes,
     fold_constants,
+    shapes,
     simplify,
 )
 from graphc.passes.cost import node_bytes, node_flops
 from graphc.passes.pattern import P, Rule, var
-from graphc.passes import shapes
 from graphc.passes.shapes import same_runtime_shape
 
 

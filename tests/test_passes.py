@@ -5,13 +5,12 @@ import warnings
 
 import numpy as np
 import pytest
-from graphs import random_graphs
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import graphc as gc
 from graphc.demo import lecture_network
-from graphc.ops.registry import F
+from graphc.ops.registry import FLOAT_DTYPES, REGISTRY, F, apply
 from graphc.passes import (
     eliminate_common_subexpressions,
     eliminate_dead_nodes,
@@ -19,6 +18,8 @@ from graphc.passes import (
     fuse,
     optimize,
 )
+from graphs import random_graphs
+from test_registry import MODE_OPS, OPS, sample_nodes
 
 SETTINGS = settings(
     max_examples=25,
@@ -276,3 +277,19 @@ def test_fusion_leaves_integer_per_class_weights_alone(rng):
     (fused,), counts = fuse([g])
     assert counts["fused"] == 0  # int weights of one row are not class ids
     assert_same_values([g], [fused], {"z": rng.normal(size=(3, 3))})
+
+
+@pytest.mark.parametrize("name", sorted(set(OPS) - MODE_OPS))
+def test_every_pass_keeps_every_ops_value_and_gradient(name, rng):
+    """Each op built twice on its samples (a repeat CSE merges), with the gradient of both:
+    every pass, and the pipeline, keep the values (the op is checked by being registered)."""
+    op = REGISTRY[name]
+    for node, feed in sample_nodes(name, rng):
+        outputs = [node, apply(name, *node.inputs, **dict(node.attrs))]
+        floats = [i for i in node.inputs if i.dtype in FLOAT_DTYPES]
+        if node.dtype in FLOAT_DTYPES and floats and not op.nondiff:
+            outputs += gc.grad(gc.sum(outputs[0] * outputs[1]), floats)
+        for passes in ALL:
+            result = optimize(outputs, passes=None if passes is None else [passes])
+            assert_same_values(outputs, result.outputs, feed)
+        assert optimize(outputs, passes=["cse"]).steps[0].counts["merged"] >= 1

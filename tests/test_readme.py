@@ -2,6 +2,7 @@
 work, and the pictures it shows exist."""
 
 import os
+import pathlib
 import re
 import shlex
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import pytest
 
 from graphc.cli import main
+from test_op_recipe import NAME, tree_with_recipe
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as _f:
@@ -40,23 +42,40 @@ def test_the_example_is_at_most_15_lines_and_runs(tmp_path):
 
 
 def test_the_add_an_op_recipe_works(tmp_path):
-    recipe = (
-        blocks("python", "register(OpDef")[0]
-        + """
+    """The recipe followed literally on a copy of the tree (under a name the README does not
+    register): the name added to graphc/__init__.py builds the op, its four gradients agree, and
+    it exports to NumPy and to JAX, whose step computes the same loss and gradient."""
+    copy = tree_with_recipe(str(tmp_path), NAME)
+    script = f"""
+import numpy as np
 import graphc as gc
 x = gc.input("x", (None, 3))
 w = gc.param("w", (3,), init=0.5)
-loss = gc.mean(softsign(x * w))
-values = gc.init_params(loss) | {"x": np.linspace(-2, 2, 12).reshape(4, 3)}
+loss = gc.mean(gc.{NAME}(x * w))
+values = gc.init_params(loss) | {{"x": np.linspace(-2, 2, 12).reshape(4, 3)}}
 report = gc.compare(loss, w, values)
 assert all(r.max_abs_error < 1e-8 for r in report.results), report
 gc.export(loss, "t.py")
+import importlib.util
+spec = importlib.util.spec_from_file_location("j", gc.export(loss, "j.py", backend="jax"))
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+got_loss, got_grads = module.loss_and_grads(module.init_params(0), {{"x": values["x"]}})
+want_loss, want_grad = gc.evaluate([loss, gc.grad(loss, w)], values)
+assert abs(float(got_loss) - float(want_loss)) <= 1e-12 * abs(float(want_loss))
+assert np.linalg.norm(np.asarray(got_grads["w"]) - want_grad) <= 1e-12 * np.linalg.norm(want_grad)
 """
-    )
+    env = {**os.environ, "PYTHONPATH": copy}
     done = subprocess.run(
-        [sys.executable, "-c", recipe], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", script],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
+    assert "abs" in (pathlib.Path(copy) / "t.py").read_text()
 
 
 def test_the_model_file_trains(tmp_path, monkeypatch, capsys):

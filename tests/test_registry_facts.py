@@ -99,3 +99,31 @@ def test_the_mode_ops_are_never_folded():
     for name, op in REGISTRY.items():
         if op.mode is not None:
             assert not op.foldable, name
+
+
+@pytest.mark.parametrize("name", [n for n in OPS if REGISTRY[n].random])
+def test_a_random_op_draws_by_its_seed_and_is_never_folded(name):
+    assert not REGISTRY[name].foldable
+    for arrays, attrs, _ in samples(name):
+        again = run(name, arrays, attrs)
+        np.testing.assert_array_equal(run(name, arrays, attrs), again)
+        assert not np.array_equal(run(name, arrays, attrs | {"seed": attrs["seed"] + 1}), again)
+
+
+@pytest.mark.parametrize("name", [n for n in OPS if REGISTRY[n].class_ids])
+def test_class_ids_name_an_integer_input_and_a_class_count(name):
+    for arrays, _, node in samples(name):
+        labels, classes = REGISTRY[name].class_ids(node)
+        assert labels in node.inputs and labels.dtype.startswith("int")
+        assert isinstance(classes, int) and classes > 0
+        k = node.inputs.index(labels)
+        assert arrays[k].min() >= 0 and arrays[k].max() < classes  # its samples are in range
+
+
+@pytest.mark.parametrize("name", [n for n in OPS if REGISTRY[n].reads_sizes])
+def test_an_op_reading_sizes_names_its_axes_and_reads_one_shape_only_input(name):
+    op = REGISTRY[name]
+    assert len(op.shape_only) == 1
+    for _, _, node in samples(name):
+        axes = node.attrs[op.reads_sizes]
+        assert all(0 <= a < node.inputs[op.shape_only[0]].ndim for a in axes)

@@ -5,13 +5,13 @@ internal error."""
 import json
 
 import numpy as np
-from graphs import random_graphs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import graphc as gc
 from graphc import cli
 from graphc.serialize import from_json, to_json
+from graphs import random_graphs
 
 SETTINGS = settings(
     max_examples=40,

@@ -9,9 +9,11 @@ import pytest
 import graphc as gc
 import visual
 from graphc.demo import lecture_network
-from graphc.ir import COMPOSITE_SCOPES, composite
-from visual.gates import gate_numbers
+from graphc.ops.composite import COMPOSITE_SCOPES, composite
+from graphc.ops.registry import FLOAT_DTYPES, REGISTRY
+from test_registry import MODE_OPS, OPS, sample_nodes
 from test_visual_render import SVG, svg_groups, svg_of, texts
+from visual.gates import gate_numbers, op_rule
 
 XLINK = "{http://www.w3.org/1999/xlink}title"
 
@@ -158,3 +160,28 @@ def test_a_composite_shows_the_label_and_board_it_was_defined_with():
         assert titles == ["squared distance", "half_sum"]  # the side panel's names
     finally:
         del COMPOSITE_SCOPES["squared_distance"], COMPOSITE_SCOPES["half_sum"]
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in sorted(set(OPS) - MODE_OPS) if not REGISTRY[n].nondiff]
+)
+def test_every_ops_gate_writes_its_board_rule(name, rng):
+    """Each op's gate, drawn by the real `dot` and read back from the SVG, writes its own
+    `board` text with the input's name filled in (or names its vjp rule when it has none) for
+    each input a gradient flows to."""
+    node, feed = next(sample_nodes(name, rng))
+    if node.dtype not in FLOAT_DTYPES:
+        pytest.skip(f"{name}'s first sample has no float result to differentiate")
+    loss = gc.sum(node) if node.ndim else node
+    nodes = svg_groups(svg_of(visual.render_backprop(loss, feed)), "node")
+    lines = [line for group in nodes.values() for line in texts(group)]
+    names = [i.name for i in node.inputs]
+    vjp = REGISTRY[name].vjp
+    written = [
+        f"∂/∂{child.name}: {rule}"
+        for k, (child, rule) in enumerate(zip(node.inputs, op_rule(name, names)))
+        if rule and child.dtype in FLOAT_DTYPES and vjp[k] is not None  # a gradient flows
+    ]
+    assert written, f"{name} has no rule to write"
+    for text in written:
+        assert any(line.startswith(text) for line in lines), (text, lines)

@@ -10,14 +10,17 @@ import graphc.trainer as _trainer
 
 from .backprop import render_backprop
 from .backward import render_backward, render_combined
-from .diagnose import Reading, diagnose
+from .diagnosis import Reading, diagnose
 from .diff import render_diff
 from .output import GraphvizNotFoundError, Picture, save, side_by_side
-from .plots import plot_eps_sweep, plot_forward_cost, plot_history, plot_swell
 from .page import step_through
-from .render import render
+from .plots import plot_eps_sweep, plot_forward_cost, plot_history, plot_swell
+from .rendering import render
+from .show import install as _install_display
 
-# graphc never imports visual; once visual is here, training results show their curves
+# graphc never imports visual; once visual is here, nodes show as their graph in Jupyter
+# and training results show their curves
+_install_display()
 _trainer.Trained.plot = staticmethod(plot_history)
 
 __all__ = [

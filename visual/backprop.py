@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 
 from graphc import Node
 
+from .annotate import magnitude
 from .draw import draw
 from .gates import GateNumbers, composite_rules, full, gate_numbers, input_name, short
 from .labels import caption
 from .mode import mode_title
 from .output import Picture
-from .render import (
+from .rendering import (
     GRAD_COLOR,
     MAX_WIDTH,
     VALUE_COLOR,
@@ -24,7 +25,6 @@ from .render import (
     legend,
     new_picture,
 )
-from .annotate import magnitude
 from .style import NODE_STYLE, gradient_color, gradient_width
 
 RULE_COLOR = "#374151"

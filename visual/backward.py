@@ -15,7 +15,7 @@ from .annotate import FLOATS, node_values
 from .draw import Drawing, draw
 from .labels import caption, html_label
 from .mode import live_order, mode_title, resolve_mode
-from .render import (
+from .rendering import (
     AUTO_EDGE_LABELS,
     MAX_WIDTH,
     add_numbers,

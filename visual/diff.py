@@ -13,7 +13,7 @@ from graphc import GraphError, Node
 from graphc.ir import as_list
 
 from .draw import draw
-from .render import MAX_WIDTH, forward_drawing, new_picture
+from .rendering import MAX_WIDTH, forward_drawing, new_picture
 from .style import SIDE_CLUSTER
 
 

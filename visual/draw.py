@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 import graphviz
 
 from graphc import Node
-from graphc.ir import COMPOSITE_SCOPES
+from graphc.ops.composite import COMPOSITE_SCOPES
 
-from .mode import mode_inputs
 from .labels import format_shape, html_label, node_lines, shape_dtype
+from .mode import mode_inputs
 from .style import CLUSTER, MARKS, NODE_STYLE
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 import graphc as gc
 from graphc import GraphError, Node
-from graphc.ir import COMPOSITE_SCOPES
+from graphc.ops.composite import COMPOSITE_SCOPES
 from graphc.ops.registry import REGISTRY, F, lift
 
 from .annotate import gradient_flow, leaf_values, node_values, reverse_gradients

@@ -20,7 +20,7 @@ from .backprop import Shown, constant, draw_gates
 from .gates import Gate, GateNumbers, composite_rules, gate_numbers, input_name, matrix, short
 from .labels import caption, op_label
 from .output import pipe
-from .render import check_values, expand_set
+from .rendering import check_values, expand_set
 
 PAGE = Path(__file__).with_name("page_template.html")
 

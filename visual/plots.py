@@ -14,7 +14,7 @@ from matplotlib.ticker import MaxNLocator
 
 from graphc import GraphError
 
-from .diagnose import diagnose
+from .diagnosis import diagnose
 
 TRAIN, VAL = "#2563eb", "#ea580c"
 READING_COLORS = {

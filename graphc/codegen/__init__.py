@@ -4,7 +4,7 @@ The stages, one file each, in the order a graph goes through them:
 
     prepare.py        specialize for the mode, then gc.optimize (the ordinary passes)
     decompose.py      every op rewritten into primitive ops (OpDef.decompose builders), then
-                      the lowering passes: passes/fuse.py's lowering-only fusions (sum(x*x)
+                      the lowering passes: passes/fusion.py's lowering-only fusions (sum(x*x)
                       -> vdot, PReLU's slope factored out), CSE and dead nodes; which op each
                       primitive stood for follows it (ir.track_moves)
     plan.py           one statement per primitive node, in order, target-independent
@@ -43,7 +43,7 @@ Nothing in a plan assumes mutation: a pure-function target ignores `view` and `d
 and renders the final "copy" statements as plain assignments.
 """
 
-from .lowering import Lowered, lower
 from .build_numpy import build_module, export
+from .lowering import Lowered, lower
 
 __all__ = ["Lowered", "build_module", "export", "lower"]

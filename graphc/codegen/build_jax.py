@@ -16,16 +16,16 @@ from ..errors import GraphError
 from ..feeds import class_counts
 from ..ir import Node
 from . import optimizers, program
+from .jax_module import JaxModule, names_used
 from .module_parts import (
-    module_doc,
     Signature,
     check_sizes,
     dropout_rate,
     emit_tables,
+    module_doc,
     signature,
     step_size_line,
 )
-from .jax_module import JaxModule, names_used
 from .names import comment
 from .plan import plan_function
 from .render_jax import render_body

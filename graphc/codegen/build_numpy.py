@@ -9,24 +9,24 @@ from __future__ import annotations
 
 import os
 
-from ..errors import GraphError
-from ..ir import Node, remember_orders
 from .. import files, initializers
+from ..errors import GraphError
 from ..feeds import class_counts
 from ..files import write_text
+from ..ir import Node, remember_orders
 from . import optimizers, program, training
 from .lowering import batch_source, collector_paused
 from .module import Module
 from .module_parts import (
-    module_doc,
-    step_size_line,
     DATA_WRAPPERS,
     MODULE_GLOBALS,
     STATE_WRAPPERS,
     check_sizes,
     dropout_rate,
     emit_tables,
+    module_doc,
     signature,
+    step_size_line,
 )
 from .names import np_dtype
 from .plan import plan_function

@@ -12,23 +12,23 @@ from __future__ import annotations
 import textwrap
 
 from .. import files, initializers
+from ..feeds import class_counts
 from ..ir import Node, leaves, topological_order
 from ..montecarlo import mc_graph
-from ..passes.specialize import specialize
-from . import optimizers, training
-from ..feeds import class_counts
 from ..ops.leaves import input as input_leaf
+from ..passes.specialization import specialize
+from . import optimizers, training
+from .module import Module
 from .module_parts import (
-    module_doc,
-    step_size_line,
-    MODULE_GLOBALS,
     DATA_WRAPPERS,
+    MODULE_GLOBALS,
     STATE_WRAPPERS,
     dropout_rate,
     emit_tables,
+    module_doc,
     signature,
+    step_size_line,
 )
-from .module import Module
 from .names import Namer, comment
 from .readable import Body, backward_lines, forward_lines, unpack_lines
 from .readable_spelling import Spelling

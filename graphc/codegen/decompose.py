@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..errors import GraphError
 from ..ir import Node, moved, topological_order, track_moves
 from ..ops.registry import REGISTRY, apply
-from ..passes.fuse import fuse_for_lowering
+from ..passes.fusion import fuse_for_lowering
 from ..passes.pipeline import optimize
 
 # after decomposition (the graph was folded and simplified before it): the lowering-only

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from ..errors import GraphError
 from ..feeds import check_class_ids, class_counts
 from ..ir import Node, as_list, leaves, remember_orders
-from ..passes.specialize import specialize
+from ..passes.specialization import specialize
+from . import render_fast, render_jax, render_readable
 from .module import Module
-from .prepare import prepare
 from .names import comment, np_dtype
 from .plan import plan_function
-from . import render_fast, render_jax, render_readable
+from .prepare import prepare
 
 
 def batch_source(args: Sequence[tuple[Node, str]]) -> str | None:
@@ -73,7 +73,7 @@ class Lowered:
 
     def _check(self, args) -> None:
         """Raise a GraphError naming the argument that does not fit its leaf, if one does not."""
-        from ..evaluate import leaf_value
+        from ..evaluation import leaf_value
 
         if len(args) != len(self.leaves):
             raise GraphError(
@@ -95,7 +95,7 @@ class Lowered:
     def run(self, values: dict):
         """Run with arrays by leaf name, as gc.evaluate takes them (state leaves default to
         their initial values)."""
-        from ..evaluate import leaf_value
+        from ..evaluation import leaf_value
 
         return self(*[leaf_value(leaf, values) for leaf in self.leaves])
 

@@ -24,8 +24,8 @@ import numpy as np
 
 from ..errors import GraphError
 from ..ir import Node, site_as
-from ..ops.registry import F, lift
 from ..ops.leaves import input as input_leaf
+from ..ops.registry import F, lift
 
 
 @dataclass(frozen=True)

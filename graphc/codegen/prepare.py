@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from ..ir import Node
 from ..passes import optimize
-from ..passes.specialize import specialize
+from ..passes.specialization import specialize
 
 
 def prepare(outputs: Sequence[Node], training: bool) -> list[Node]:

@@ -22,10 +22,10 @@ from ..diff import grad, vjp
 from ..ir import Node, leaves, site_as, topological_order
 from ..montecarlo import mc_graph
 from ..ops.leaves import input as input_leaf
-from ..passes.specialize import specialize
+from ..passes.specialization import specialize
 from . import optimizers
-from .prepare import prepare
 from .module_parts import Signature
+from .prepare import prepare
 
 
 @dataclass

@@ -20,23 +20,9 @@ from ..ops.leaves import input as placeholder_leaf
 from ..ops.registry import REGISTRY, ShapeOf, SizeOf
 from .decompose import decompose, optimized
 from .names import literal
+from .spell import INFIX
 
-# Python's operators for array-API functions, with their binding strength (higher binds
-# tighter): comparisons 2, + - 4, * / @ 5, unary minus 6, ** 7; calls and names are atoms
-INFIX = {
-    "add": ("+", 4),
-    "subtract": ("-", 4),
-    "multiply": ("*", 5),
-    "divide": ("/", 5),
-    "matmul": ("@", 5),
-    "power": ("**", 7),
-    "greater": (">", 2),
-    "greater_equal": (">=", 2),
-    "less": ("<", 2),
-    "less_equal": ("<=", 2),
-    "equal": ("==", 2),
-}
-ATOM = 9
+ATOM = 9  # the binding strength of calls and names (spell.INFIX has the operators')
 
 
 class Spelling:

@@ -166,7 +166,7 @@ def _expression(module, statement: Statement, out, rng, dropout_rate, renamed) -
             kwargs.pop("keepdims", None)
         return f"{_REDUCE[call]}({_joined(args, kwargs, out)})"
     if out is None and call in INFIX and len(args) == 2 and not kwargs:
-        return f"{args[0]} {INFIX[call]} {args[1]}"
+        return f"{args[0]} {INFIX[call][0]} {args[1]}"
     if out is None and call == "negative":
         return f"-{args[0]}"
     return f"np.{call}({_joined(args, kwargs, out)})"

@@ -7,19 +7,21 @@ from __future__ import annotations
 
 from .names import literal
 
-# the Python operator of each binary primitive that has one (every target's arrays take it)
+# the Python operator of each binary primitive that has one (every target's arrays take it),
+# with its binding strength (higher binds tighter): comparisons 2, + - 4, * / @ 5, unary
+# minus 6, ** 7; calls and names are atoms
 INFIX = {
-    "add": "+",
-    "subtract": "-",
-    "multiply": "*",
-    "divide": "/",
-    "power": "**",
-    "matmul": "@",
-    "greater": ">",
-    "greater_equal": ">=",
-    "less": "<",
-    "less_equal": "<=",
-    "equal": "==",
+    "add": ("+", 4),
+    "subtract": ("-", 4),
+    "multiply": ("*", 5),
+    "divide": ("/", 5),
+    "matmul": ("@", 5),
+    "power": ("**", 7),
+    "greater": (">", 2),
+    "greater_equal": (">=", 2),
+    "less": ("<", 2),
+    "less_equal": ("<=", 2),
+    "equal": ("==", 2),
 }
 METHODS = ("transpose", "reshape")  # x.f(...): read like the NumPy user writes them
 
@@ -49,7 +51,7 @@ def expression(prefix: str, call: str, args: list[str], kwargs: dict) -> str:
     if call in METHODS:
         return f"{args[0]}.{call}({', '.join(args[1:] + keywords)})"
     if call in INFIX and len(args) == 2 and not keywords:
-        return f"{args[0]} {INFIX[call]} {args[1]}"
+        return f"{args[0]} {INFIX[call][0]} {args[1]}"
     if call == "negative" and not keywords:
         return f"-{args[0]}"
     return f"{prefix}.{call}({', '.join(args + keywords)})"

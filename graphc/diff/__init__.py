@@ -1,14 +1,14 @@
 """Differentiation four ways: reverse, forward, symbolic (SymPy) and numeric."""
 
 from .check import check_grad
-from .compare import compare
+from .comparison import compare
 from .costs import cost_table
 from .forward import forward_gradient, forward_jvp_count, jvp
 from .gradient import grad
-from .hessian import hessian, hvp
 from .numeric import numeric_grad
 from .reverse import vjp
-from .saturation import saturation
+from .saturation_report import saturation
+from .second_order import hessian, hvp
 from .studies import eps_sweep, forward_cost, swell_study
 from .symbolic import symbolic_swell, to_sympy
 from .teaching import local_rule

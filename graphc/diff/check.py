@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import GraphError
-from ..evaluate import evaluate
+from ..evaluation import evaluate
 from ..ir import Node, as_list
 from ..table import text_table
 from .gradient import grad

@@ -26,13 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import GraphError
-from ..evaluate import evaluate
+from ..evaluation import evaluate
 from ..ir import Node, as_list, leaves, site_as, substitute, topological_order
 from ..ops.leaves import const
 from ..ops.leaves import input as input_leaf
 from ..ops.registry import FLOAT_DTYPES, MULTILINEAR, get, lift
 from .reverse import check_gradient_args, depends_on, fit_to, zeros_like
-
 
 _holder_ids = itertools.count()
 MAX_NODES = 2_000_000  # about 2 GB of graph: a gradient as nodes beyond that is a mistake

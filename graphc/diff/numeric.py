@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import EvaluationError, GraphError
-from ..evaluate import leaf_value
+from ..evaluation import leaf_value
 from ..ir import Node, as_list, leaves, topological_order
-from ..passes.specialize import specialize
 from ..ops.registry import FLOAT_DTYPES, get, run_node
+from ..passes.specialization import specialize
 from .reverse import check_gradient_args, depends_on
 
 

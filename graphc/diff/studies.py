@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import GraphError
-from ..evaluate import evaluate, init_params, params
+from ..evaluation import evaluate, init_params, params
 from ..ir import Node, as_list
 from ..ops.elementwise import tanh
 from ..ops.leaves import input, param

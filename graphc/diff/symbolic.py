@@ -21,12 +21,12 @@ import numpy as np
 import sympy as sp
 
 from ..errors import EvaluationError, GraphError
-from ..evaluate import leaf_value
+from ..evaluation import leaf_value
 from ..ir import Node, as_list, topological_order
-from ..passes.specialize import specialize
 from ..ops.leaves import const
 from ..ops.registry import FLOAT_DTYPES, KERNEL, F, get, size
 from ..passes.cost import concrete, node_flops
+from ..passes.specialization import specialize
 from .forward import concrete_shape, pin_batch
 from .from_sympy import SympyToGraph
 from .reverse import check_gradient_args

@@ -13,7 +13,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import GraphError
-from ..evaluate import evaluate
+from ..evaluation import evaluate
 from ..ir import Node
 from ..ops import losses
 from ..ops.binary import leaky_relu, minimum
@@ -24,7 +24,6 @@ from ..ops.registry import REGISTRY, apply, broadcast_shapes
 from ..ops.shape import sum_to_kernel
 from .reverse import vjp
 from .symbolic import to_sympy
-
 
 SIMPLIFY_OPS = 120  # larger expressions are shown as SymPy differentiates them
 

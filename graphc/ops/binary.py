@@ -166,6 +166,7 @@ register(
         elementwise=True,
         flops=2,
         saturates=True,
+        activation=(("alpha", 0.25),),
         board=lambda x, alpha: (
             f"prelu'({x}) = 1 if {x} > 0 else {alpha}",
             f"{x} if {x} < 0 else 0",

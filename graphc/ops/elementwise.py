@@ -126,6 +126,7 @@ _unary(
     kernel=np.tanh,
     complex_step=True,
     saturates=True,
+    activation=True,
 )
 _unary(
     "sigmoid",
@@ -138,6 +139,7 @@ _unary(
     complex_step=_complex_sigmoid,
     flops=4,
     saturates=True,
+    activation=True,
 )
 _unary(
     "relu",
@@ -149,6 +151,7 @@ _unary(
     kernel=lambda x: np.maximum(x, 0),
     saturates=True,
     decompose=lambda n: F.maximum(n.inputs[0], 0.0),
+    activation=True,
 )
 _unary(
     "softplus",
@@ -162,6 +165,7 @@ _unary(
     flops=3,
     saturates=True,
     doc="log(1 + e**x), computed without overflow",
+    activation=True,
 )
 
 

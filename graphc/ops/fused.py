@@ -27,7 +27,6 @@ from ..errors import DtypeError, ShapeError
 from ..ir import Node
 from .binary import first_positive, where_sympy
 from .reductions import sum_kept
-from .shape import drop_leading, one_hot_columns, sum_to_axes
 from .registry import (
     BROADCAST,
     F,
@@ -41,6 +40,7 @@ from .registry import (
     scalar_sympy,
     size,
 )
+from .shape import drop_leading, one_hot_columns, sum_to_axes
 
 # ---- softmax cross-entropy backward -------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 One graph serves training and inference. `select_mode(train, infer)` picks a branch and
 `update_state(value, new_state)` carries a running-statistics update; `specialize`
-(passes/specialize.py) resolves both for a given mode before a graph is evaluated or
+(passes/specialization.py) resolves both for a given mode before a graph is evaluated or
 lowered, so no kernel ever sees a mode.
 """
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GraphError, ShapeError
-from ..ir import Node, composite, user_site
+from ..ir import Node, user_site
+from .composite import composite
 from .leaves import state
 from .reductions import mean
 from .registry import (
@@ -80,6 +81,12 @@ register(
         view=True,
         flops=0,
         mode=lambda inputs, training: None if training else inputs[0],
+        # the running statistics it updates come from a batch: batch norm's
+        min_batch=(
+            2,
+            "batch norm in training mode needs at least 2 rows: on one row every feature "
+            "normalizes to 0, so the output is beta and the gradients are zero",
+        ),
         complex_step=True,
         doc="passes `value` through; in training mode the evaluator stores `new_state` "
         "as the next value of the state leaf named `target`",
@@ -107,6 +114,7 @@ register(
         samples=sample_inputs((3, 4), rate=0.5, seed=0),
         runtime_shape=BROADCAST,
         foldable=False,  # a mask as big as x, and only meant for training
+        random=True,
         flops=2,
         complex_step=True,
     )

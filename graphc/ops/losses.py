@@ -4,7 +4,8 @@ log_softmax, binary cross-entropy with logits through softplus."""
 from __future__ import annotations
 
 from ..errors import ShapeError
-from ..ir import Node, composite, user_site
+from ..ir import Node, user_site
+from .composite import composite
 from .elementwise import softplus
 from .reductions import log_softmax, mean
 from .reductions import sum as reduce_sum

@@ -187,6 +187,7 @@ register(
         label=attr_label,
         samples=sample_inputs((3, 4), axis=(0,), dtype="float64"),
         shape_only=(0,),
+        reads_sizes="axis",
         view=True,
         flops=0,
         complex_step=True,

@@ -8,8 +8,8 @@ users call (through `F`), so derivatives are ordinary graphs.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -81,12 +81,25 @@ class OpDef:
     flops    FLOPs per output element (an int), or a function (node with known shape) ->
              its total FLOPs, for the cost table
     mode     for an op whose meaning depends on training vs inference: (inputs, training) ->
-             the node standing for it in that mode, or None to keep it (passes/specialize.py)
+             the node standing for it in that mode, or None to keep it (passes/specialization.py)
     saturates  an activation whose local derivative can vanish (a saturated sigmoid, a dead
              relu): `gc.saturation` reports it by default
     sympy_head  the SymPy function the op computes elementwise (sp.exp, sp.Max, sp.Gt), so
              symbolic differentiation turns f(a, b, ...) back into the op (chained when f
              has more arguments than the op has inputs)
+    random   the kernel draws random numbers from its `seed` attribute (a dropout mask):
+             Monte Carlo sampling (gc.mc_predict) runs it with a fresh seed per draw
+    class_ids  an op that picks one row per class id: node -> (the input holding the ids, the
+             number of classes); where data enters, the ids fed to an input there are checked
+             to lie in 0 .. classes - 1 (feeds.py)
+    min_batch  (rows, why): in training mode a graph holding the op needs a batch of at
+             least `rows` rows; `why` ends the error that refuses a smaller one
+    activation  gc.dense(activation=NAME) may end a layer with the op: True for an op of one
+             input; for an op of more, the name and starting value of the per-unit param
+             dense makes for each other input (prelu: (("alpha", 0.25),), PyTorch's start)
+    reads_sizes  the attribute naming the axes whose sizes the op reads off its shape-only
+             input: dead-node elimination may read such a size off any node that has it, on
+             whatever axis (the attribute then names that node's axis)
 
     How lowering (graphc/codegen) writes the op as code: each op is a primitive (one call
     of an array-API function or of a runtime helper) or decomposes into other ops.
@@ -131,6 +144,11 @@ class OpDef:
     mode: Callable[[tuple[Node, ...], bool], Node | None] | None = None
     saturates: bool = False
     sympy_head: type | None = None
+    random: bool = False
+    class_ids: Callable[[Node], tuple[Node, int]] | None = None
+    min_batch: tuple[int, str] | None = None
+    reads_sizes: str | None = None
+    activation: bool | tuple[tuple[str, float], ...] = False
 
     def __post_init__(self):
         if self.elementwise and self.runtime_shape is None:

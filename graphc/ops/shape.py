@@ -34,21 +34,53 @@ def _dims_agree(a, b) -> bool:
 
 
 def _matmul_infer(attrs, a: Node, b: Node):
-    if not (1 <= a.ndim <= 2 and 1 <= b.ndim <= 2):
-        raise ShapeError(f"matmul takes 1-d or 2-d inputs, got shapes {a.shape} and {b.shape}")
-    if not _dims_agree(a.shape[-1], b.shape[0]):
+    if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(
-            f"inner dimensions differ: {a.shape} @ {b.shape} ({a.shape[-1]} != {b.shape[0]})"
+            f"matmul takes inputs of 1 or more dimensions, got {a.shape} and {b.shape}"
         )
-    return a.shape[:-1] + b.shape[1:], result_dtype(a, b)
+    inner = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if not _dims_agree(a.shape[-1], inner):
+        raise ShapeError(
+            f"inner dimensions differ: {a.shape} @ {b.shape} ({a.shape[-1]} != {inner})"
+        )
+    try:  # the leading (batch) dimensions broadcast as in NumPy
+        lead = broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ShapeError as error:
+        raise ShapeError(f"the leading dimensions of {a.shape} @ {b.shape}: {error}") from None
+    return lead + a.shape[-2:-1] + (b.shape[-1:] if b.ndim > 1 else ()), result_dtype(a, b)
 
 
 def _outer(u: Node, v: Node) -> Node:
     return F.expand_dims(u, axis=(1,)) * F.expand_dims(v, axis=(0,))
 
 
+def _swapped(x: Node) -> Node:
+    """x with its last two axes swapped (the matrix transpose of each batch entry)."""
+    axes = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
+    return F.transpose(x, axes=axes)
+
+
+def _batched(g: Node, n: Node) -> tuple[Node, Node, Node]:
+    """(A, B, G): the operands and the cotangent with a 1-d operand's axis put back (a as
+    one row, b as one column), so that G = A @ B as stacks of matrices."""
+    a, b = n.inputs
+    if b.ndim == 1:
+        b, g = F.expand_dims(b, axis=(1,)), F.expand_dims(g, axis=(g.ndim,))
+    if a.ndim == 1:
+        a, g = F.expand_dims(a, axis=(0,)), F.expand_dims(g, axis=(g.ndim - 1,))
+    return a, b, g
+
+
+def _summed_to(x: Node, shape: tuple) -> Node:
+    """x summed over the batch dimensions its operand was broadcast along."""
+    return x if x.shape == shape else F.sum_to(x, shape=shape)
+
+
 def _matmul_vjp_a(g: Node, n: Node) -> Node:
     a, b = n.inputs
+    if max(a.ndim, b.ndim) > 2:  # batched: G @ Bᵀ, summed over a's broadcast dimensions
+        _, B, G = _batched(g, n)
+        return _summed_to(F.matmul(G, _swapped(B)), a.shape)  # a 1-d: its (1, k) sums exactly
     if b.ndim == 2:
         return F.matmul(g, F.transpose(b, axes=(1, 0))) if a.ndim == 2 else F.matmul(b, g)
     return _outer(g, b) if a.ndim == 2 else g * b
@@ -56,9 +88,39 @@ def _matmul_vjp_a(g: Node, n: Node) -> Node:
 
 def _matmul_vjp_b(g: Node, n: Node) -> Node:
     a, b = n.inputs
+    if max(a.ndim, b.ndim) > 2:  # batched: Aᵀ @ G, summed over b's broadcast dimensions
+        A, _, G = _batched(g, n)
+        gb = F.matmul(_swapped(A), G)
+        return _summed_to(drop_axis(gb, gb.ndim - 1) if b.ndim == 1 else gb, b.shape)
     if a.ndim == 2:
         return F.matmul(F.transpose(a, axes=(1, 0)), g) if b.ndim == 2 else F.matmul(g, a)
     return _outer(a, g) if b.ndim == 2 else g * a
+
+
+def _matmul_runtime(n: Node, a: list, b: list) -> list:
+    """Run-time sizes: each batch dimension from an operand that is not 1 there."""
+    x, y = n.inputs
+    lead = n.ndim - (x.ndim > 1) - (y.ndim > 1)
+    dims = []
+    for k in range(lead, 0, -1):  # the k-th batch dimension from the right
+        from_a = k <= x.ndim - 2 and x.shape[-2 - k] != 1
+        dims.append(a[-2 - k] if from_a else b[-2 - k])
+    return dims + list(a[-2:-1]) * (x.ndim > 1) + list(b[-1:]) * (y.ndim > 1)
+
+
+def _matmul_samples(rng) -> list:
+    shapes = [
+        ((3, 4), (4, 2)),
+        ((4,), (4, 2)),
+        ((3, 4), (4,)),
+        ((4,), (4,)),
+        ((2, 3, 4), (4, 5)),  # a stack of matrices times one matrix
+        ((2, 3, 4), (2, 4, 5)),
+        ((2, 1, 3, 4), (3, 4, 2)),  # both broadcast
+        ((4,), (2, 4, 3)),
+        ((2, 3, 4), (4,)),
+    ]
+    return [((rng.normal(size=p), rng.normal(size=q)), {}) for p, q in shapes]
 
 
 register(
@@ -73,15 +135,12 @@ register(
         vjp=(_matmul_vjp_a, _matmul_vjp_b),
         jvp=MULTILINEAR,
         label="@",
-        runtime_shape=lambda n, a, b: a[:-1] + b[1:],
+        runtime_shape=_matmul_runtime,
         flops=lambda n: 2 * size(n.shape) * n.inputs[0].shape[-1],
         complex_step=True,
-        samples=lambda rng: [
-            ((rng.normal(size=(3, 4)), rng.normal(size=(4, 2))), {}),
-            ((rng.normal(size=(4,)), rng.normal(size=(4, 2))), {}),
-            ((rng.normal(size=(3, 4)), rng.normal(size=(4,))), {}),
-            ((rng.normal(size=(4,)), rng.normal(size=(4,))), {}),
-        ],
+        samples=_matmul_samples,
+        doc="the matrix product, NumPy's matmul: leading dimensions are a batch of matrices "
+        "and broadcast; a 1-d operand is a row (left) or a column (right) and leaves no axis",
     )
 )
 
@@ -418,12 +477,13 @@ register(
         normalize=_one_hot_normalize,
         samples=lambda rng: [((rng.integers(0, 4, size=(5,)),), {"depth": 4, "dtype": "float64"})],
         runtime_shape=lambda n, labels: (*labels, n.attrs["depth"]),
+        class_ids=lambda n: (n.inputs[0], n.attrs["depth"]),
     )
 )
 
 
 def matmul(a, b) -> Node:
-    """Matrix product of 1-d or 2-d operands (as a @ b)."""
+    """Matrix product (as a @ b, np.matmul): leading dimensions broadcast as a batch."""
     return apply("matmul", a, b)
 
 

@@ -24,7 +24,7 @@ from ..ir import Node, as_list, rebuild, topological_order
 from ..ops.leaves import input as input_leaf
 from ..ops.registry import get, size
 from ..table import text_table
-from .specialize import specialize
+from .specialization import specialize
 
 
 def node_flops(node: Node) -> int:

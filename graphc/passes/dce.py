@@ -56,21 +56,16 @@ class _Providers:
             inputs = list(new.inputs)
             inputs[position] = other
             return new.with_inputs(inputs)
-        if old.op != "axis_size":  # the size of one axis can be read off any node with it
+        sizes = get(old.op).reads_sizes  # the size of one axis can be read off any node with it
+        if sizes is None:
             return None
-        terms = [runtime_shape(ref)[a] for a in old.attrs["axis"]]
+        terms = [runtime_shape(ref)[a] for a in old.attrs[sizes]]
         if len(terms) != 1 or isinstance(terms[0], int) or terms[0] not in self.dims:
             return None  # several axes, or a static size that constant folding handles
-        other, axis = self.dims[terms[0]]
-        return apply(
-            "axis_size",
-            other,
-            axis=(axis,),
-            dtype=old.attrs["dtype"],
-            _name=old.name,
-            _scope=old.scope,
-            _site=old.site,
-        )
+        inputs = list(new.inputs)
+        inputs[position], axis = self.dims[terms[0]]
+        attrs = {**old.attrs, sizes: (axis,)}
+        return apply(old.op, *inputs, _name=old.name, _scope=old.scope, _site=old.site, **attrs)
 
 
 def eliminate_dead_nodes(outputs: Node | Iterable[Node]) -> tuple[list[Node], Counter]:

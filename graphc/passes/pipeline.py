@@ -16,8 +16,8 @@ from ..ir import Node, as_list, remember_orders, topological_order
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_nodes
 from .fold import fold_constants
-from .fuse import fuse
-from .simplify import simplify
+from .fusion import fuse
+from .simplification import simplify
 
 PassFn = Callable[[list[Node]], tuple[list[Node], Counter]]
 

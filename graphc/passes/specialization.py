@@ -24,3 +24,13 @@ def specialize(outputs: Node | Iterable[Node], training: bool) -> list[Node]:
         return new if picked is None else picked
 
     return rebuild(outputs, visit)
+
+
+def switch_branch(node: Node, training: bool) -> Node | None:
+    """The input a mode switch (batch norm's and dropout's train | eval) stands for in one
+    mode, or None when `node` is no switch: a switch's `OpDef.mode` picks one of its inputs
+    in either mode."""
+    resolve = get(node.op).mode
+    if resolve is None or resolve(node.inputs, not training) is None:
+        return None
+    return resolve(node.inputs, training)

@@ -10,14 +10,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import GraphError
-from ..evaluate import evaluate
+from ..evaluation import evaluate
 from ..ir import Node, as_list, topological_order
-from ..passes.specialize import specialize
 from ..ops.registry import REGISTRY, get
+from ..passes.specialization import specialize
 from ..table import html_table, text_table
 from .numeric import check_number, describe
 from .reverse import zeros_like
-
 
 _NUMBERS = (3, 4, 5)  # the right-aligned columns
 

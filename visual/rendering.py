@@ -7,7 +7,9 @@ from typing import Any
 
 import graphc as gc
 from graphc import GraphError, Node
-from graphc.ir import COMPOSITE_SCOPES, as_list
+from graphc.ir import as_list
+from graphc.ops.composite import COMPOSITE_SCOPES
+from graphc.passes.specialization import switch_branch
 
 from .annotate import gradient_flow, magnitude, node_gradients, node_values
 from .draw import Drawing, draw
@@ -232,7 +234,7 @@ def render(
     order = live_order(gc.topological_order(outs), outs, mode)
     drawing = forward_drawing(order, outs, training=mode)
     for node in order:  # the mode's choice, named as a student reads it
-        if node.op == "select_mode" and mode is not None and not node.name:
+        if mode is not None and not node.name and switch_branch(node, mode) is not None:
             drawing.titles[node.id] = "training branch" if mode else "inference branch"
     known = node_values(order, values, bool(mode))
     grad_arrays, edge_arrays = node_gradients(order, outs, grads, values, bool(mode))

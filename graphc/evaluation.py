@@ -12,7 +12,7 @@ from .feeds import check_feed
 from .ir import Node, as_list, leaves, topological_order
 from .ops.leaves import initial_value
 from .ops.registry import run_node
-from .passes.specialize import specialize
+from .passes.specialization import specialize
 
 
 def params(outputs: Node | Iterable[Node]) -> list[Node]:

@@ -7,7 +7,7 @@
 - Its forward `sum(one_hot(y) * log_softmax(z))` becomes `target_log_prob(z, y)`, which picks
   each row's entry without building the one-hot rows. A zero times a -inf log-probability
   (an infinite logit) is nan in the unfused graph and 0 here: the strong zero of
-  `simplify.py`.
+  `simplification.py`.
 - When a graph holds both (a training step: the loss and its gradient), they share one
   `log_softmax(z)`: each is rebuilt on it with `log_probs=True`, so the logits are
   normalized once; the backward is then exp, the label subtraction and the scale.

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import GraphError
-from ..evaluate import evaluate
+from ..evaluation import evaluate
 from ..ir import Node, as_list, substitute, topological_order
 from ..table import html_table, text_table
 from .check import gradient_nodes

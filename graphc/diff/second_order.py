@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..errors import GraphError
-from ..evaluate import evaluate
+from ..evaluation import evaluate
 from ..ir import Node, as_list
 from ..ops.reductions import sum as reduce_sum
 from .forward import as_tangent, concrete_shape, jvp, tangent_holders
