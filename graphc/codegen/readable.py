@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..diff.reverse import fit_to
+from ..diff.reverse import depends_on, fit_to
 from ..ir import Node, topological_order
 from ..ops.leaves import input as placeholder_leaf
 from ..ops.registry import REGISTRY
@@ -77,7 +77,7 @@ def backward_lines(
     """The backward pass from `loss` to every param, appended to body.lines; the variable
     of each param's gradient by param id."""
     order = topological_order(loss)
-    live = differentiable(order, params)
+    live = depends_on(order, params, differentiably=True)
     grads: dict[int, str] = {}
     pending: dict[int, list[tuple[list[str], str, str]]] = {}
     seed_var = namer.fresh(f"dL_d{body.var[loss.id]}")
@@ -114,17 +114,6 @@ def backward_lines(
             grads[p.id] = namer.fresh(f"dL_d{body.var[p.id]}")
             body.lines.append(f"{grads[p.id]} = np.zeros_like({body.var[p.id]})  # not used")
     return grads
-
-
-def differentiable(order: Sequence[Node], params: Sequence[Node]) -> set[int]:
-    """Ids of the nodes a gradient reaches from `params` (a count such as axis_size, or an
-    op without rules for that input, stops it)."""
-    found = {p.id for p in params}
-    for node in order:
-        rules = REGISTRY[node.op].vjp or ()
-        if any(i.id in found and r is not None for i, r in zip(node.inputs, rules)):
-            found.add(node.id)
-    return found
 
 
 def _chain(user: Node, x: Node, body: Body) -> str:

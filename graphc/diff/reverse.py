@@ -47,11 +47,20 @@ def _mark(result: Node, forward: Node, known: set[int]) -> Node:
     return result
 
 
-def depends_on(order: Sequence[Node], targets: Sequence[Node]) -> set[int]:
-    """Ids of the nodes in `order` that some target feeds into (the targets included)."""
+def depends_on(
+    order: Sequence[Node], targets: Sequence[Node], differentiably: bool = False
+) -> set[int]:
+    """Ids of the nodes in `order` that some target feeds into (the targets included);
+    `differentiably`: only through inputs the op has a vjp rule for (a gradient stops at a
+    count such as axis_size, and at an op without rules)."""
     found = {t.id for t in targets}
     for node in order:
-        if any(i.id in found for i in node.inputs):
+        if differentiably:
+            rules = get(node.op).vjp or ()
+            reached = any(i.id in found and r is not None for i, r in zip(node.inputs, rules))
+        else:
+            reached = any(i.id in found for i in node.inputs)
+        if reached:
             found.add(node.id)
     return found
 
