@@ -65,21 +65,32 @@ def depends_on(
     return found
 
 
-def vjp(outputs: Sequence[Node], cotangents: Sequence[Node], wrt: Sequence[Node]) -> list[Node]:
-    """Nodes for sum_k cotangents[k]^T d outputs[k] / d wrt[i], one per `wrt`."""
+def vjp(
+    outputs: Sequence[Node],
+    cotangents: Sequence[Node],
+    wrt: Sequence[Node],
+    trace: dict | None = None,
+) -> list[Node]:
+    """Nodes for sum_k cotangents[k]^T d outputs[k] / d wrt[i], one per `wrt`.
+
+    `trace`, when given, receives the chain rule as it was applied, for renderers that
+    write each step (the readable module): forward node id -> (its cotangent node, [(the
+    user whose vjp rule made it, or None for a seed, contribution node), ...])."""
     if len(outputs) != len(cotangents):
         raise GraphError(f"vjp: {len(outputs)} outputs but {len(cotangents)} cotangents")
     order = topological_order(list(outputs))
     live = depends_on(order, wrt)
     known = {node.id for node in order}  # forward nodes and the caller's cotangents
     pending: dict[int, list[Node]] = {}
+    users: dict[int, list[Node | None]] = {}  # who made each pending part (for `trace`)
     for out, ct in zip(outputs, cotangents):
         ct = lift(ct, out)
         known.add(ct.id)
         pending.setdefault(out.id, []).append(_mark(fit_to(ct, out), out, known))
+        users.setdefault(out.id, []).append(None)
     total: dict[int, Node] = {}
     for node in reversed(order):
-        parts = pending.pop(node.id, None)
+        parts, made_by = pending.pop(node.id, None), users.pop(node.id, None)
         if not parts or node.id not in live:
             continue
         with site_as(node.site):  # a rule's nodes cite the line that built `node`
@@ -87,6 +98,8 @@ def vjp(outputs: Sequence[Node], cotangents: Sequence[Node], wrt: Sequence[Node]
             for part in parts[1:]:
                 g = g + part
             total[node.id] = _mark(g, node, known)
+            if trace is not None:
+                trace[node.id] = (total[node.id], list(zip(made_by, parts)))
             opdef = get(node.op)
             if opdef.leaf or opdef.nondiff:
                 continue
@@ -94,6 +107,7 @@ def vjp(outputs: Sequence[Node], cotangents: Sequence[Node], wrt: Sequence[Node]
                 if rule is not None and x.id in live:
                     part = _mark(fit_to(rule(g, node), x), node, known)
                     pending.setdefault(x.id, []).append(part)
+                    users.setdefault(x.id, []).append(node)
     return [total[w.id] if w.id in total else _mark(zeros_like(w), w, known) for w in wrt]
 
 
