@@ -18,8 +18,9 @@ gc.lower(outputs, target="fast" | "readable" | "jax") runs them for one function
 gc.export builds the training program once (program.py: the training step, gradients,
 evaluation, forward and Monte Carlo graphs, with the optimizer's update as graph ops from
 optimizers.py) and assembles a module around it: build_numpy.py (fast), build_jax.py and
-build_readable.py (whose model function is still written node by node by readable.py, with
-its chain-rule comments), from the tables and signature of module_parts.py. The generated
+build_readable.py (whose model function readable.py writes node by node, the backward pass
+as reverse.vjp's trace with a chain-rule comment per line, and whose update() spells the
+optimizer's graph ops), from the tables and signature of module_parts.py. The generated
 files carry copies of training.py (the loop and command line), runtime.py, pool.py,
 step_size.py and, for JAX, jax_runtime.py.
 

@@ -2,10 +2,11 @@
 graph, then the backward pass in reverse order, one line per gradient with its chain-rule
 step as a comment.
 
-The backward pass is reverse mode written out: each node's cotangent dL/dv is the sum, over
-the nodes u that use v, of the op's vjp rule applied to dL/du (the same rules gc.grad uses,
-so the numbers are gc.grad's), summed down where v was broadcast. Each rule's result is
-spelled by readable_spelling.py as one NumPy expression.
+The backward pass is gc.grad's reverse mode written out: reverse.vjp applies the chain rule
+(each node's cotangent dL/dv is the sum, over the nodes u that use v, of the op's vjp rule
+applied to dL/du, summed down where v was broadcast) and its trace says which u made each
+contribution; each contribution is spelled by readable_spelling.py as one NumPy expression
+with dL/du * du/dv as its comment.
 """
 
 from __future__ import annotations
