@@ -11,6 +11,7 @@ import os
 import sys
 
 from . import commands
+from .codegen.optimizers import OPTIMIZERS, hyper_parameters
 from .diff.comparison import METHODS
 from .errors import GraphError
 
@@ -20,15 +21,12 @@ EXIT_INTERNAL = 3  # a bug in graphc, not in the user's input
 
 def _add_optimizer_options(parser: argparse.ArgumentParser) -> None:
     """The optimizer options `export` and `train` share."""
-    parser.add_argument(
-        "--optimizer", default="sgd", choices=["sgd", "momentum", "adam"], help="default sgd"
-    )
-    parser.add_argument(
-        "--lr", type=float, help="learning rate (sgd 0.1, momentum 0.05, adam 0.001 unless given)"
-    )
-    parser.add_argument("--momentum", type=float, help="momentum's coefficient (0.9)")
-    parser.add_argument("--beta1", type=float, help="Adam's beta1 (0.9)")
-    parser.add_argument("--beta2", type=float, help="Adam's beta2 (0.999)")
+    parser.add_argument("--optimizer", default="sgd", choices=list(OPTIMIZERS), help="default sgd")
+    defaults = ", ".join(f"{name} {opt.defaults['lr']}" for name, opt in OPTIMIZERS.items())
+    parser.add_argument("--lr", type=float, help=f"learning rate ({defaults} unless given)")
+    for key, users in hyper_parameters().items():
+        uses = ", ".join(f"{name}: {value}" for name, value in users)
+        parser.add_argument(f"--{key}", type=float, help=f"{key} ({uses})")
     parser.add_argument(
         "--proximal-l1",
         action="store_true",

@@ -15,6 +15,7 @@ import numpy as np
 
 from .checks import check_run
 from .codegen import export as export_module
+from .codegen.optimizers import hyper_parameters
 from .demo import run_demo
 from .diff import compare as compare_gradients
 from .diff import cost_table, grad
@@ -265,7 +266,7 @@ def _param(every: list, name: str, source: str):
 
 def _hyper(args: argparse.Namespace) -> dict:
     """The optimizer's hyper-parameters given on the command line."""
-    names = ("lr", "momentum", "beta1", "beta2")
+    names = ("lr", *hyper_parameters())
     hyper = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
     if "lr" in hyper and not hyper["lr"] > 0:
         raise CommandError(f"the learning rate must be positive, got {hyper['lr']}")

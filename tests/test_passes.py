@@ -233,16 +233,19 @@ def test_fusion_fires_on_random_prelu_softmax_networks_and_keeps_values(
         np.testing.assert_allclose(b, a, rtol=tol, atol=tol)
 
 
-def test_an_optimized_graph_saves_loads_and_lowers_with_its_fused_ops(rng, tmp_path):
+@pytest.mark.parametrize("target", ["fast", "readable", "jax"])
+def test_an_optimized_graph_saves_loads_and_lowers_with_its_fused_ops(rng, tmp_path, target):
+    if target == "jax":
+        pytest.importorskip("jax").config.update("jax_enable_x64", True)
     loss, graph, values = gradient_case(rng)
     optimized = optimize(graph).outputs
     path = tmp_path / "optimized.json"
     gc.save(optimized, path)
     loaded = gc.load(path)
     assert_same_values(graph, loaded, values)
-    lowered = gc.lower(optimized, gc.inputs(optimized) + gc.params(optimized))
-    args = [values[n.name] for n in gc.inputs(optimized) + gc.params(optimized)]
-    got = lowered(*args)
+    leaves = gc.inputs(optimized) + gc.params(optimized)
+    lowered = gc.lower(optimized, leaves, target=target)
+    got = lowered(*[values[n.name] for n in leaves])
     for a, b in zip(gc.evaluate(graph, values), got):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
 

@@ -1,43 +1,50 @@
-"""Lowering graphs to source code: gc.lower (one function) and gc.export (a training file).
+"""Code generation: gc.lower (one function) and gc.export (a training file).
 
-The path, one file per stage:
+The stages, one file each, in the order a graph goes through them:
 
-    graph -> specialize + gc.optimize (emit.prepare)
-          -> decompose.py   every op rewritten into primitive ops (OpDef.decompose builders),
-                            then the lowering-only fusions of passes/fusion.py (sum(x*x) ->
-                            vdot, PReLU's slope factored out), CSE (what decomposed ops
-                            share) and dead nodes; which op each primitive stood for
-                            follows it through these passes (ir.track_moves)
-          -> plan.py        one statement per primitive node, in order, target-independent
-          -> a renderer:    render_fast.py (NumPy with `out=` buffers, planned by buffers.py),
-                            render_readable.py (NumPy to read), render_jax.py (pure jnp)
-          -> module.py      the generated module: imports, copied helper modules
-                            (runtime.py, pool.py), constants, functions
+    prepare.py        specialize for the mode, then gc.optimize (the ordinary passes)
+    decompose.py      every op rewritten into primitive ops (OpDef.decompose builders), then
+                      the lowering passes: passes/fusion.py's lowering-only fusions (sum(x*x)
+                      -> vdot, PReLU's slope factored out), CSE and dead nodes; which op each
+                      primitive stood for follows it (ir.track_moves)
+    plan.py           one statement per primitive node, in order, target-independent
+    buffers.py        (fast NumPy only) where each statement writes: reused buffers, in place
+    render_fast.py    NumPy with `out=` buffers (what gc.export and graphc train run)
+    render_readable.py  plain NumPy, one line per statement
+    render_jax.py     pure jax.numpy
+    module.py         the generated module: imports, copied helpers, constants, functions
 
-export.py (fast NumPy), readable_module.py (NumPy to read: it renders graph nodes, with
-readable.py, so that each backward line can carry its chain-rule step) and export_jax.py
-assemble the training modules around them, from the parts in module_parts.py.
+gc.lower(outputs, target="fast" | "readable" | "jax") runs them for one function.
+gc.export builds the training program once (program.py: the training step, gradients,
+evaluation, forward and Monte Carlo graphs, with the optimizer's update as graph ops from
+optimizers.py) and assembles a module around it: build_numpy.py (fast), build_jax.py and
+build_readable.py (whose model function readable.py writes node by node, the backward pass
+as reverse.vjp's trace with a chain-rule comment per line, and whose update() spells the
+optimizer's graph ops), from the tables and signature of module_parts.py. The generated
+files carry copies of training.py (the loop and command line), runtime.py, pool.py,
+step_size.py and, for JAX, jax_runtime.py.
 
-How to add a renderer (readable NumPy, JAX, ...): write one module that turns a `Plan`
-into source, touching nothing upstream. Call `plan_function(outputs, args, namer, ...)`
-and render each `Statement` of `plan.statements` as `target = <call>`:
+How to add an optimizer: one entry in optimizers.OPTIMIZERS (see its docstring).
+How to add a renderer: write one module that turns a `Plan` into source, touching nothing
+upstream (renderers import only plan, spell, names, module and buffers; a test checks it).
+Render each `Statement` of `plan.statements` as `target = <call>`:
 - `call` is an array-API function that NumPy and jax.numpy spell alike ("add", "exp",
   "sum", "max", "matmul", "where", "transpose", "reshape", "broadcast_to", "take",
-  "asarray", "vdot", "copy", ...): write your module's prefix and the call, with the
-  positional operands `args` and the keyword literals `kwargs` (Python values; render
-  them with `names.literal`);
+  "asarray", "vdot", "copy", ...): spell.expression writes it with a module prefix, an
+  operator or a method, from the positional operands `args` and keyword literals `kwargs`;
 - when `helper` is set, `call` names a function your renderer's own runtime provides
   (today "dropout_mask"(x, rate=, seed=): random draws differ per target);
 - an operand is ("var", name), ("lit", value), ("shape", name) for `name.shape`, or
-  ("size", name, axes) for the product of `name.shape[a]` over the axes;
+  ("size", name, axes) for the product of `name.shape[a]` over the axes (spell.operand);
 - `plan.constants` maps the variables of module-level constants to their arrays;
-  `plan.results` are the variables to return; `comment` is the op and the user's line.
-Nothing in a plan assumes mutation: a pure-function target ignores `view` and renders
-the final "copy" statements as plain assignments if it likes.
+  `plan.results` are the variables to return; `plan.donated` maps results to the argument
+  whose memory they replace (a mutating target writes them there); `comment` is the op
+  and the user's line.
+Nothing in a plan assumes mutation: a pure-function target ignores `view` and `donated`
+and renders the final "copy" statements as plain assignments.
 """
 
 from .build_numpy import build_module, export
-from .hyper import GridResult, grid_search
 from .lowering import Lowered, lower
 
-__all__ = ["GridResult", "Lowered", "build_module", "export", "grid_search", "lower"]
+__all__ = ["Lowered", "build_module", "export", "lower"]

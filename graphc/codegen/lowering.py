@@ -21,12 +21,12 @@ from ..feeds import batch_size, class_counts, min_batch
 from ..ir import Node, as_list, leaves, remember_orders, topological_order
 from ..limits import check_arrays, check_table, size_table
 from ..ops.registry import REGISTRY
-from ..passes import optimize as run_passes
 from ..passes.specialization import specialize
 from . import render_fast, render_jax, render_readable
 from .module import Module
 from .names import comment, np_dtype
 from .plan import plan_function
+from .prepare import prepare
 
 
 def batch_source(args: Sequence[tuple[Node, str]]) -> str | None:
@@ -50,11 +50,6 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def prepare(outputs: Sequence[Node], training: bool) -> list[Node]:
-    """The graph as it will be lowered: specialized for the mode, then optimized."""
-    return run_passes(specialize(list(outputs), training)).outputs
 
 
 @dataclass

@@ -7,8 +7,10 @@ its slots (they are donated to the step's plan), the readable one as its formula
 one inside the jitted step whose params and state are donated.
 
 Adding an optimizer is one entry of OPTIMIZERS: its slots, its hyper-parameters with their
-defaults (and their ranges in RANGES), and `descent`; an optimizer whose learning rate
-changes with the step count adds a function to step_size.py and names it in `step_size`.
+defaults (with `ranges` for those RANGES does not know), and `descent`; gc.export, every
+renderer and the command line (`--optimizer NAME`, a flag per hyper-parameter) pick it up
+(tests/test_optimizer_recipe.py adds one this way). An optimizer whose learning rate changes
+with the step count adds a function to step_size.py and names it in `step_size`.
 An update option (a proximal step after the descent, a clipped gradient) is a few graph
 ops in `descent` or around it in `update`, and every renderer picks it up.
 
@@ -22,7 +24,7 @@ the data does not hold away from zero lands on exactly 0 (a subgradient step jum
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -49,6 +51,7 @@ class Optimizer:
     about: str
     linear: bool = False
     step_size: str | None = None
+    ranges: dict = field(default_factory=dict)  # (low, high) of hyper-parameters not in RANGES
 
 
 def _sgd(grad, slots, lr, h):
@@ -191,7 +194,7 @@ def get(name: str, **hyper) -> tuple[Optimizer, dict]:
     for key, value in hyper.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
             raise GraphError(f"optimizer {name!r}: {key} must be a finite number, got {value!r}")
-        low, high = RANGES[key]
+        low, high = opt.ranges.get(key) or RANGES[key]
         if not (low < value if key in ("lr", "eps") else low <= value < high):
             wanted = "positive" if key in ("lr", "eps") else f"in [{low}, {high})"
             raise GraphError(f"optimizer {name!r}: {key} must be {wanted}, got {value!r}")
@@ -199,7 +202,19 @@ def get(name: str, **hyper) -> tuple[Optimizer, dict]:
     return opt, values
 
 
-# the hyper-parameters' open ranges: a step must go downhill, a decay must decay
+def hyper_parameters() -> dict[str, list[tuple[str, float]]]:
+    """Every optimizer's hyper-parameters but lr: name -> [(optimizer, default), ...] (the
+    command line offers a flag for each)."""
+    found: dict[str, list[tuple[str, float]]] = {}
+    for opt in OPTIMIZERS.values():
+        for key, value in opt.defaults.items():
+            if key != "lr":
+                found.setdefault(key, []).append((opt.name, value))
+    return found
+
+
+# the hyper-parameters' ranges, (low, high): lr and eps are positive (high None), the
+# others in [low, high): a step must go downhill, a decay must decay
 RANGES = {"lr": (0, None), "eps": (0, None), "momentum": (0, 1), "beta1": (0, 1), "beta2": (0, 1)}
 
 

@@ -24,8 +24,8 @@ from ..montecarlo import mc_graph
 from ..ops.leaves import input as input_leaf
 from ..passes.specialization import specialize
 from . import optimizers
-from .lowering import prepare
 from .module_parts import Signature
+from .prepare import prepare
 
 
 @dataclass

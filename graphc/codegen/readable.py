@@ -2,10 +2,11 @@
 graph, then the backward pass in reverse order, one line per gradient with its chain-rule
 step as a comment.
 
-The backward pass is reverse mode written out: each node's cotangent dL/dv is the sum, over
-the nodes u that use v, of the op's vjp rule applied to dL/du (the same rules gc.grad uses,
-so the numbers are gc.grad's), summed down where v was broadcast. Each rule's result is
-spelled by readable_spelling.py as one NumPy expression.
+The backward pass is gc.grad's reverse mode written out: reverse.vjp applies the chain rule
+(each node's cotangent dL/dv is the sum, over the nodes u that use v, of the op's vjp rule
+applied to dL/du, summed down where v was broadcast) and its trace says which u made each
+contribution; each contribution is spelled by readable_spelling.py as one NumPy expression
+with dL/du * du/dv as its comment.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..diff.reverse import fit_to
+from ..diff.reverse import depends_on, vjp
 from ..ir import Node, topological_order
-from ..ops.leaves import input as placeholder_leaf
 from ..ops.registry import REGISTRY
 from .names import Namer, comment
 from .readable_spelling import Spelling
@@ -75,40 +75,30 @@ def backward_lines(
     loss: Node, params: Sequence[Node], body: Body, namer: Namer, spelling: Spelling
 ) -> dict[int, str]:
     """The backward pass from `loss` to every param, appended to body.lines; the variable
-    of each param's gradient by param id."""
+    of each param's gradient by param id. Reverse mode (diff/reverse.py) applies the chain
+    rule; its trace says which user's rule made each contribution, and each is spelled as
+    one NumPy expression with its chain-rule step as the comment."""
     order = topological_order(loss)
-    live = differentiable(order, params)
-    grads: dict[int, str] = {}
-    pending: dict[int, list[tuple[list[str], str, str]]] = {}
+    live = depends_on(order, params, differentiably=True)
+    trace: dict = {}
+    vjp([loss], [1.0], params, trace)
     seed_var = namer.fresh(f"dL_d{body.var[loss.id]}")
     body.lines.append(f"{seed_var} = 1.0  # dL/dL")
-    cotangent = {loss.id: seed_var}
+    cotangent = {loss.id: seed_var}  # forward node id -> the variable of its cotangent
+    grads: dict[int, str] = {}
     for node in reversed(order):
-        if node.id not in live:
+        if node.id not in live or node.id not in trace or node.id in body.passes:
             continue
         if node is not loss:
-            parts = pending.pop(node.id, None)
+            parts = [
+                (*_spelled(user, part, trace, body, cotangent, spelling), _chain(user, node, body))
+                for user, part in _contributions(node, trace, body, cotangent)
+            ]
             if not parts:
-                continue
-            if node.id in body.passes:  # its cotangent is its input's: no line of its own
-                pending.setdefault(node.inputs[0].id, []).extend(parts)
                 continue
             cotangent[node.id] = _sum_line(node, parts, body, namer)
         if node.op == "param":
             grads[node.id] = cotangent[node.id]
-            continue
-        opdef = REGISTRY[node.op]
-        if opdef.leaf or opdef.nondiff:
-            continue
-        g = placeholder_leaf("cotangent", node.shape, node.dtype)
-        names = dict(body.var) | {g.id: cotangent[node.id]}
-        for x, rule in zip(node.inputs, opdef.vjp):
-            if rule is None or x.id not in live:
-                continue
-            part = fit_to(rule(g, node), x)
-            operands = [g, node, *(i for i in node.inputs if i.op != "const")]
-            pre, expr = spelling.op_lines(part, list(dict.fromkeys(operands)), names)
-            pending.setdefault(x.id, []).append((pre, expr, _chain(node, x, body)))
     for p in params:
         if p.id not in grads:  # no path from this param to the loss
             grads[p.id] = namer.fresh(f"dL_d{body.var[p.id]}")
@@ -116,15 +106,25 @@ def backward_lines(
     return grads
 
 
-def differentiable(order: Sequence[Node], params: Sequence[Node]) -> set[int]:
-    """Ids of the nodes a gradient reaches from `params` (a count such as axis_size, or an
-    op without rules for that input, stops it)."""
-    found = {p.id for p in params}
-    for node in order:
-        rules = REGISTRY[node.op].vjp or ()
-        if any(i.id in found and r is not None for i, r in zip(node.inputs, rules)):
-            found.add(node.id)
-    return found
+def _contributions(node: Node, trace: dict, body: Body, cotangent: dict[int, str]):
+    """(user, contribution) pairs of `node`'s cotangent that the backward pass writes: from
+    users with a cotangent line; a user that passes its input through (no line of its own)
+    hands on its own contributions."""
+    for user, part in trace[node.id][1]:
+        if user is not None and user.id in body.passes:
+            yield from _contributions(user, trace, body, cotangent)
+        elif user is not None and user.id in cotangent:
+            yield user, part
+
+
+def _spelled(user, part, trace, body, cotangent, spelling) -> tuple[list[str], str]:
+    """(lines first, expression) of a contribution made by `user`'s vjp rule, read from the
+    user's cotangent, the user and its inputs (consts stay in the expression)."""
+    operands = [user, *(i for i in user.inputs if i.op != "const")]
+    names = {n.id: body.var[n.id] for n in operands}
+    names[trace[user.id][0].id] = cotangent[user.id]  # two users' cotangents may be one node
+    operands = list(dict.fromkeys([trace[user.id][0], *operands]))
+    return spelling.op_lines(part, operands, names)
 
 
 def _chain(user: Node, x: Node, body: Body) -> str:

@@ -47,30 +47,50 @@ def _mark(result: Node, forward: Node, known: set[int]) -> Node:
     return result
 
 
-def depends_on(order: Sequence[Node], targets: Sequence[Node]) -> set[int]:
-    """Ids of the nodes in `order` that some target feeds into (the targets included)."""
+def depends_on(
+    order: Sequence[Node], targets: Sequence[Node], differentiably: bool = False
+) -> set[int]:
+    """Ids of the nodes in `order` that some target feeds into (the targets included);
+    `differentiably`: only through inputs the op has a vjp rule for (a gradient stops at a
+    count such as axis_size, and at an op without rules)."""
     found = {t.id for t in targets}
     for node in order:
-        if any(i.id in found for i in node.inputs):
+        if differentiably:
+            rules = get(node.op).vjp or ()
+            reached = any(i.id in found and r is not None for i, r in zip(node.inputs, rules))
+        else:
+            reached = any(i.id in found for i in node.inputs)
+        if reached:
             found.add(node.id)
     return found
 
 
-def vjp(outputs: Sequence[Node], cotangents: Sequence[Node], wrt: Sequence[Node]) -> list[Node]:
-    """Nodes for sum_k cotangents[k]^T d outputs[k] / d wrt[i], one per `wrt`."""
+def vjp(
+    outputs: Sequence[Node],
+    cotangents: Sequence[Node],
+    wrt: Sequence[Node],
+    trace: dict | None = None,
+) -> list[Node]:
+    """Nodes for sum_k cotangents[k]^T d outputs[k] / d wrt[i], one per `wrt`.
+
+    `trace`, when given, receives the chain rule as it was applied, for renderers that
+    write each step (the readable module): forward node id -> (its cotangent node, [(the
+    user whose vjp rule made it, or None for a seed, contribution node), ...])."""
     if len(outputs) != len(cotangents):
         raise GraphError(f"vjp: {len(outputs)} outputs but {len(cotangents)} cotangents")
     order = topological_order(list(outputs))
     live = depends_on(order, wrt)
     known = {node.id for node in order}  # forward nodes and the caller's cotangents
     pending: dict[int, list[Node]] = {}
+    users: dict[int, list[Node | None]] = {}  # who made each pending part (for `trace`)
     for out, ct in zip(outputs, cotangents):
         ct = lift(ct, out)
         known.add(ct.id)
         pending.setdefault(out.id, []).append(_mark(fit_to(ct, out), out, known))
+        users.setdefault(out.id, []).append(None)
     total: dict[int, Node] = {}
     for node in reversed(order):
-        parts = pending.pop(node.id, None)
+        parts, made_by = pending.pop(node.id, None), users.pop(node.id, None)
         if not parts or node.id not in live:
             continue
         with site_as(node.site):  # a rule's nodes cite the line that built `node`
@@ -78,6 +98,8 @@ def vjp(outputs: Sequence[Node], cotangents: Sequence[Node], wrt: Sequence[Node]
             for part in parts[1:]:
                 g = g + part
             total[node.id] = _mark(g, node, known)
+            if trace is not None:
+                trace[node.id] = (total[node.id], list(zip(made_by, parts)))
             opdef = get(node.op)
             if opdef.leaf or opdef.nondiff:
                 continue
@@ -85,6 +107,7 @@ def vjp(outputs: Sequence[Node], cotangents: Sequence[Node], wrt: Sequence[Node]
                 if rule is not None and x.id in live:
                     part = _mark(fit_to(rule(g, node), x), node, known)
                     pending.setdefault(x.id, []).append(part)
+                    users.setdefault(x.id, []).append(node)
     return [total[w.id] if w.id in total else _mark(zeros_like(w), w, known) for w in wrt]
 
 

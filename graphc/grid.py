@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import GraphError
-from ..ir import Node
-from .build_numpy import build_module
+from .codegen import build_module
+from .errors import GraphError
+from .ir import Node
 
 _COLUMNS = (
     "lr",
