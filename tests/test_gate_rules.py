@@ -254,8 +254,10 @@ COMPOSITES = {
 }
 
 
-# composites whose board is still fixed text in the lecture's letters, not yet checked here
+# composites whose board is still fixed text in the lecture's letters (the ONNX importer's
+# composites write their forward formula), not yet checked here
 UNCHECKED = {"attention", "rnn_cell", "lstm_cell", "gru_cell"}
+UNCHECKED |= {"gemm", "batch_norm_inference", "onnx_layer_norm"}
 
 
 def test_every_composite_graphc_defines_has_its_board_checked():

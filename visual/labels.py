@@ -117,9 +117,13 @@ def clip(text: str, longest: int = LONGEST_LINE) -> str:
 def html_label(title: str, lines: Sequence[str] = (), notes: Sequence[tuple[str, str]] = ()) -> str:
     """An HTML-like Graphviz label: a bold title, grey detail lines, coloured notes (each
     line clipped to LONGEST_LINE characters)."""
-    parts = [f"<B>{html.escape(clip(title))}</B>"]
-    parts += [f'<FONT POINT-SIZE="9" COLOR="#4b5563">{html.escape(clip(t))}</FONT>' for t in lines]
-    parts += [
-        f'<FONT POINT-SIZE="9" COLOR="{color}">{html.escape(clip(t))}</FONT>' for t, color in notes
-    ]
+    parts = [f"<B>{_text(title)}</B>"]
+    parts += [f'<FONT POINT-SIZE="9" COLOR="#4b5563">{_text(t)}</FONT>' for t in lines]
+    parts += [f'<FONT POINT-SIZE="9" COLOR="{color}">{_text(t)}</FONT>' for t, color in notes]
     return "<" + "<BR/>".join(parts) + ">"
+
+
+def _text(text: str) -> str:
+    """`text` clipped and escaped for an HTML-like label; an empty line is a no-break space
+    (Graphviz refuses an empty <FONT></FONT> or <B></B>)."""
+    return html.escape(clip(text)) or "&#160;"

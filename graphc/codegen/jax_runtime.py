@@ -42,15 +42,28 @@ def seeded_dropout_mask(x, rate, seed):
 
 def windows(x, kernel, stride, padding, dilation, fill=0.0):
     """The windows of x (N, C, *size) as (N, *positions, C, *kernel), as graphc's NumPy
-    `windows` lays them out: jax.lax's patches of the padded input (one XLA convolution
-    with an identity kernel), its features (C, *kernel) unflattened."""
+    `windows` lays them out: one strided slice of the padded input per kernel offset,
+    stacked (a copy, exact for any fill: max pooling pads with -inf, which a patch
+    convolution's identity kernel would turn into NaN)."""
     d = len(kernel)
     x = jnp.pad(x, ((0, 0), (0, 0), *padding), constant_values=fill)
-    patches = jax.lax.conv_general_dilated_patches(
-        x, tuple(kernel), tuple(stride), [(0, 0)] * d, rhs_dilation=tuple(dilation)
-    )
-    n, c, positions = x.shape[0], x.shape[1], patches.shape[2:]
-    patches = patches.reshape(n, c, *kernel, *positions)
+    positions = [
+        (size - dl * (k - 1) - 1) // st + 1
+        for size, k, st, dl in zip(x.shape[2:], kernel, stride, dilation)
+    ]
+    taps = [
+        x[
+            (
+                ...,
+                *(
+                    slice(o * dl, o * dl + (p - 1) * st + 1, st)
+                    for o, dl, p, st in zip(offset, dilation, positions, stride)
+                ),
+            )
+        ]
+        for offset in np.ndindex(*kernel)
+    ]
+    patches = jnp.stack(taps, axis=2).reshape(x.shape[0], x.shape[1], *kernel, *positions)
     return patches.transpose(0, *range(2 + d, 2 + 2 * d), 1, *range(2, 2 + d))
 
 

@@ -37,7 +37,7 @@ register(
         array_args=lambda n: ((n.inputs[0],), {"dtype": n.attrs["dtype"]}),
         sympy=lambda x, dtype: x,
         label=attr_label,
-        board=lambda x: ("1 (cast back to the input's dtype)",),
+        board=lambda x: ("1",),  # the gradient is cast back to the input's dtype
         vjp=(_back,),
         jvp=(_forward,),
         elementwise=True,

@@ -214,9 +214,7 @@ register(
         decompose=lambda n: pool_steps(_NodePool, "max", n.inputs[0], **n.attrs),
         normalize=_pool_attrs("max_pool2d"),
         sympy=_max_pool_sympy,
-        board=lambda x: (
-            f"1 for the entry of {x} that won its window (the first maximum), 0 for the others",
-        ),
+        board=lambda x: (f"1 where {x} won its window (the first maximum), else 0",),
         vjp=(_max_pool_vjp,),
         jvp=(_max_pool_jvp,),
         kink=_near_tie,
