@@ -129,6 +129,7 @@ MODULE_GLOBALS = (
     "DROPOUT_RATES",
     "CLASSES",
     "MIN_BATCH",
+    "ONNX_MODEL",
     "init_params",
     "init_state",
     "train_step",
