@@ -146,3 +146,14 @@ def test_steps_that_differ_stay_written_out(rng):
         else:
             assert len(loop_body(forward, f"for t in {head}:")) >= 4
             assert len(loop_body(backward, f"for t in reversed({head}):")) >= 4
+
+
+def test_the_readme_shows_the_rnn_loop_as_it_is():
+    with open(os.path.join(HERE, "..", "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    shown = readme.split("(model(), 8 steps) reads:\n\n```\n")[1].split("```")[0]
+    loss, prediction = ADDING["model"]("rnn")
+    source = build_module(loss, "adam", predictions=prediction, style="readable").source()
+    forward, backward = model_function(source)
+    lines = {line.strip() for line in forward + backward}
+    assert all(line.strip() in lines for line in shown.splitlines()), "README excerpt is stale"

@@ -1,8 +1,9 @@
 """gc.export(style="readable"): a training module written to be read.
 
 The model comes first: the forward pass one line per node with the graph's names, the
-backward pass one line per gradient with its chain-rule step (readable.py), the optimizer's
-update as its formula. Then the same tables, public functions and command line as the fast
+backward pass one line per gradient with its chain-rule step (readable.py), an unrolled
+cell's steps as one `for t` loop each way (readable_loop.py), the optimizer's update as its
+formula. Then the same tables, public functions and command line as the fast
 module (build_numpy.py), and the training loop both copy (training.py). Same numbers as the fast
 module; no buffers, no `out=`, nothing from graphc.
 """

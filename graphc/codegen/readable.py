@@ -11,6 +11,7 @@ with dL/du * du/dv as its comment.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -73,7 +74,7 @@ def forward_line(node: Node, body: Body, spelling: Spelling, var: str) -> None:
     decomposed = REGISTRY[node.op].array_fn is None
     note = f"  # {node.op}" if decomposed and node.op not in expr else ""
     body.lines += pre + [f"{var} = {expr}{note}"]
-    if len(expr) <= 24 and not pre:
+    if len(re.sub(r"\[t( - 1)?\]", "", expr)) <= 24 and not pre:  # v[t] counts as v
         body.text[node.id] = expr
 
 
@@ -97,8 +98,8 @@ def backward_lines(
     of each param's gradient by param id. Reverse mode (diff/reverse.py) applies the chain
     rule; its trace says which user's rule made each contribution, and each is spelled as
     one NumPy expression with its chain-rule step as the comment. The steps of a time loop
-    (readable_loop.py) run backward in a loop of their own."""
-    from .readable_loop import backward_order
+    (readable_loop.py) run backward in a loop of their own (readable_loop_backward.py)."""
+    from .readable_loop_backward import backward_order
 
     order = topological_order(loss)
     trace: dict = {}
