@@ -157,3 +157,22 @@ def test_the_readme_shows_the_rnn_loop_as_it_is():
     forward, backward = model_function(source)
     lines = {line.strip() for line in forward + backward}
     assert all(line.strip() in lines for line in shown.splitlines()), "README excerpt is stale"
+
+
+def test_a_gru_over_embeddings_loops_and_fills_the_sequence_gradient_slice_by_slice(rng):
+    """The sequence comes from an embedding, so its gradient is one more sum over the
+    steps: each step adds its slice's dL/dx_t into dL/d(sequence)."""
+    ids, y = gc.input("ids", (None, 5), "int64"), gc.input("y", (None, 1))
+    xs = gc.embedding(ids, gc.param("table", (7, 2)))
+    w = [gc.param("w_ih", (9, 2)), gc.param("w_hh", (9, 3)), gc.param("b_ih", (9,))]
+    _, h = gc.unroll(lambda x_t, h: gc.gru_cell(x_t, h, *w), xs, gc.input("h0", (None, 3)))
+    prediction = gc.named(h @ gc.param("V", (3, 1)), "prediction")
+    batch = {"ids": rng.integers(0, 7, (4, 5)), "y": rng.normal(size=(4, 1))}
+    worst, source = agree(
+        gc.mse(prediction, y), prediction, batch | {"h0": rng.normal(size=(4, 3))}
+    )
+    assert worst <= 1e-12, worst
+    forward, backward = model_function(source)
+    assert len(loop_body(forward, "for t in range(5):")) >= 10
+    steps = loop_body(backward, "for t in reversed(range(5)):")
+    assert any(re.match(r"dL_d\w+\[:, t:t \+ 1\] \+= dL_d\w+", line) for line in steps)

@@ -141,15 +141,16 @@ def cotangent_line(node: Node, body: Body, rev: Reverse, extra=(), var: str | No
     return sum_line(node, parts, body, rev.namer, var)
 
 
-def spelled_parts(node: Node, body: Body, rev: Reverse) -> list[tuple[list[str], str, str]]:
+def spelled_parts(node: Node, body: Body, rev: Reverse, skip=frozenset()) -> list:
     """(lines first, expression, chain-rule step) of each contribution to dL/dnode from its
-    users that have cotangent variables."""
+    users that have cotangent variables (but those in `skip`, by id)."""
     return [
         (
             *_spelled(user, part, rev.trace, body, rev.cotangent, rev.spelling),
             _chain(user, node, body),
         )
         for user, part in _contributions(node, rev.trace, body, rev.cotangent)
+        if user.id not in skip
     ]
 
 

@@ -62,6 +62,13 @@ def at(var: str, t: int) -> str:
     return _AT.sub(lambda m: f"[{t - 1 if m.group(1) else t}]", var)
 
 
+def slice_index(loop: Loop, position: int) -> str:
+    """The index of step t's slice of the sequence at `position`: `:, t:t + 1`."""
+    axis, offset, width = loop.sliced[position]
+    first = f"t + {offset}" if offset else "t"
+    return ", ".join([":"] * axis + [f"{first}:{first} + {width}"])
+
+
 def find(nodes: Sequence[Node]) -> Loop | None:
     """The unrolled cell among `nodes` (a topological order) whose last steps are the same
     graph (the one with most nodes if there are several); None when there is none."""
@@ -222,10 +229,7 @@ def _step_forward(
                 return None
         target = f"{loop.names[i]}[t]"
         if i in loop.sliced:
-            axis, offset, width = loop.sliced[i]
-            first = f"t + {offset}" if offset else "t"
-            index = ", ".join([":"] * axis + [f"{first}:{first} + {width}"])
-            lines.append(f"{target} = {body.var[node.inputs[0].id]}[{index}]")
+            lines.append(f"{target} = {body.var[node.inputs[0].id]}[{slice_index(loop, i)}]")
             local[node.id] = target
         else:
             step = Body(lines, ChainMap(roles, local, body.var), set(), {})

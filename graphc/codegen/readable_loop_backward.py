@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from ..ir import Node
 from .names import Namer
-from .readable import Body, Reverse, cotangent_line, spelled_parts, sum_line
-from .readable_loop import Loop, numbered
+from .readable import Body, Reverse, cotangent_line, shown, spelled_parts, sum_line
+from .readable_loop import Loop, numbered, slice_index
 
 
 def backward_order(order: Sequence[Node], body: Body, rev: Reverse, extra: dict) -> Iterator[Node]:
@@ -69,12 +69,14 @@ class _Sums:
     carry: dict[int, str]
     sums: dict[int, str]  # invariant node id -> its sum over the loop's steps
     invariants: list[Node]
+    sliced: set[int]  # the sequences the steps slice: their sums are arrays from the start
 
 
 def _backward_loop(loop: Loop, body: Body, rev: Reverse, extra: dict, low: int) -> int | None:
     """Write the backward loop over the steps from `low` (or later) to the last, if two or
     more steps write the same lines; return the first step it covers."""
-    sums = _Sums({j: rev.namer.fresh(f"dL_d{loop.names[j]}") for j in loop.slots}, {}, [])
+    sums = _Sums({j: rev.namer.fresh(f"dL_d{loop.names[j]}") for j in loop.slots}, {}, [], set())
+    sums.sliced = {loop.steps[loop.last][i].inputs[0].id for i in loop.sliced}
     seen: set[int] = set()
     for step in loop.steps[max(low, 1) :]:
         for node in step:
@@ -103,11 +105,16 @@ def _backward_loop(loop: Loop, body: Body, rev: Reverse, extra: dict, low: int) 
     )
     for j in loop.slots:
         _carry_in(loop, j, body, rev, sums.carry[j])
-    if sums.sums:
-        names = list(sums.sums.values())
+    names = [sums.sums[x.id] for x in sums.invariants if x.id not in sums.sliced]
+    if names:
         body.lines.append(
             f"{', '.join(names)} = {', '.join('0.0' for _ in names)}  # sums over the steps"
         )
+    for x in sums.invariants:
+        if x.id in sums.sliced:
+            body.lines.append(
+                f"{sums.sums[x.id]} = np.zeros_like({body.var[x.id]})  # filled slice by slice"
+            )
     span = f"range({len(loop.steps)})" if first == 0 else f"range({first}, {len(loop.steps)})"
     body.lines.append(f"for t in reversed({span}):")
     body.lines += [f"    {line}" for part in lines for line in part[1]]
@@ -178,10 +185,20 @@ def _step_backward(
     blocks = [("step", lines)]
     inner.lines = []
     for x in sums.invariants:
-        parts = spelled_parts(x, inner, local)
+        mine = sums.sums[x.id]
+        moving = [
+            (i, n)
+            for i, n in enumerate(step)
+            if i in loop.sliced and n.inputs[0] is x and n.id in local.cotangent
+        ]
+        parts = spelled_parts(x, inner, local, skip={n.id for _, n in moving})
         if parts:
-            mine = sums.sums[x.id]
             sum_line(x, [([], mine, f"dL/d{x.name or 'it'} so far"), *parts], inner, namer, mine)
+        for i, n in moving:  # dL/d(sequence) at step t's slice: what the slice's users give
+            inner.lines.append(
+                f"{mine}[{slice_index(loop, i)}] += {local.cotangent[n.id]}"
+                f"  # dL/d{shown(body.var[x.id])} at step t's slice"
+            )
     blocks.append(("sum", inner.lines))
     assigned: set[str] = set()
     for j in loop.slots:
