@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..ir import Node
+from ..ops.registry import REGISTRY
 from ..recurrent import step_of
 from .names import Namer
 from .readable import Body, forward_line, forward_lines
@@ -47,6 +48,8 @@ class Loop:
     var: dict[int, str] = field(default_factory=dict)  # position -> how the loop's lines
     # read it at step t ("add[t]", or what it passes through: "mul_3[t - 1]", "W")
     text: dict[int, str] = field(default_factory=dict)  # position -> a short expression
+    hoisted: set[int] = field(default_factory=set)  # positions the same at every step (W.T)
+    passes: set[int] = field(default_factory=set)  # positions that pass an input through
 
     @property
     def last(self) -> int:
@@ -182,13 +185,14 @@ def forward(nodes: Sequence[Node], body: Body, namer: Namer, spelling: Spelling)
     for i, node in enumerate(loop.steps[loop.last]):
         if node.op != "const":
             loop.names[i] = namer.fresh(node.name, node.op)
+    loop.hoisted = _hoistable(loop)
     want = _step_forward(loop, loop.last, body, numbered(spelling))
     while loop.start < loop.last and (
         want is None or _step_forward(loop, loop.start, body, numbered(spelling)) != want
     ):
         loop.start += 1
-    lines = _step_forward(loop, loop.last, body, spelling, keep=True) if want else None
-    if lines is None or loop.start >= loop.last or not _carried_values_have_lines(loop):
+    made = _step_forward(loop, loop.last, body, spelling, keep=True) if want else None
+    if made is None or loop.start >= loop.last or not _carried_values_have_lines(loop):
         forward_lines(nodes, body, namer, spelling)  # written out, step by step
         return
     if loop.start:
@@ -196,25 +200,45 @@ def forward(nodes: Sequence[Node], body: Body, namer: Namer, spelling: Spelling)
         body.lines.append(f"# {first} written out: the loop's lines do not compute {first}")
     for step in loop.steps[: loop.start]:
         forward_lines(step, body, namer, spelling)
-    body.lines += _loop_head(loop, body, spelling)
+    once, lines = made
+    body.lines += _loop_head(loop, body, spelling, once)
     body.lines += [f"    {line}" for line in lines]
     for t in range(loop.start, loop.last + 1):  # how the lines after the loop read them
         for i, node in enumerate(loop.steps[t]):
             if i in loop.var:
                 body.var[node.id] = at(loop.var[i], t)
-                if loop.var[i] != f"{loop.names[i]}[t]":
-                    body.passes.add(node.id)
+            if i in loop.passes:
+                body.passes.add(node.id)
     body.loop = loop
     forward_lines([n for n in nodes if n.id in loop.after], body, namer, spelling)
 
 
+def _hoistable(loop: Loop) -> set[int]:
+    """The positions whose value is the same at every step: made from nodes before the loop
+    (a weight's transpose), consts or such positions, with no random draw."""
+    found: set[int] = set()
+    for i, node in enumerate(loop.steps[loop.last]):
+        opdef = REGISTRY[node.op]
+        if node.op == "const":  # written where it is used, the same at every step
+            found.add(i)
+            continue
+        if i in loop.sliced or opdef.random or opdef.helper:
+            continue
+        places = [loop.where.get(x.id) for x in node.inputs]
+        if all(p is None or p == (loop.last, p[1]) and p[1] in found for p in places):
+            found.add(i)
+    return found
+
+
 def _step_forward(
     loop: Loop, t: int, body: Body, spelling: Spelling, keep: bool = False
-) -> list[str] | None:
+) -> tuple[list[str], list[str]] | None:
     """Step t + 1's lines as the loop writes them (its values v[t], the carried ones
-    v[t - 1]); None when a node reads one initial value in two roles. With `keep`, the
-    last step's: record how each position is read and its short expression."""
+    v[t - 1]): those computed once before the loop, those inside it; None when a node
+    reads one initial value in two roles. With `keep`, the last step's: record how each
+    position is read and its short expression."""
     local: dict[int, str] = {}
+    once: list[str] = []
     lines: list[str] = []
     last = loop.steps[loop.last]
     for i, node in enumerate(loop.steps[t]):
@@ -227,19 +251,22 @@ def _step_forward(
                 f"{loop.names[j]}[t - 1]"
             ):
                 return None
-        target = f"{loop.names[i]}[t]"
+        target = loop.names[i] if i in loop.hoisted else f"{loop.names[i]}[t]"
         if i in loop.sliced:
             lines.append(f"{target} = {body.var[node.inputs[0].id]}[{slice_index(loop, i)}]")
             local[node.id] = target
         else:
-            step = Body(lines, ChainMap(roles, local, body.var), set(), {})
+            into = once if i in loop.hoisted else lines
+            step = Body(into, ChainMap(roles, local, body.var), set(), {})
             forward_line(node, step, spelling, target)
             local[node.id] = step.var[node.id]
             if keep and node.id in step.text:
                 loop.text[i] = step.text[node.id]
+            if keep and step.passes:
+                loop.passes.add(i)
         if keep:
             loop.var[i] = local[node.id]
-    return lines
+    return once, lines
 
 
 def _carried_values_have_lines(loop: Loop) -> bool:
@@ -247,9 +274,9 @@ def _carried_values_have_lines(loop: Loop) -> bool:
     return all(loop.var.get(j) == f"{loop.names[j]}[t]" for j in loop.slots)
 
 
-def _loop_head(loop: Loop, body: Body, spelling: Spelling) -> list[str]:
+def _loop_head(loop: Loop, body: Body, spelling: Spelling, once: list[str]) -> list[str]:
     """The dicts of values by step (the carried ones holding the state before the loop's
-    first step at t - 1) and the `for` line."""
+    first step at t - 1), the lines the same at every step, and the `for` line."""
     steps, first = len(loop.steps), loop.start
     lines = [
         f"# steps {first + 1}..{steps} ({_scopes(loop)}): one pass of the loop per step, "
@@ -268,8 +295,10 @@ def _loop_head(loop: Loop, body: Body, spelling: Spelling) -> list[str]:
     rest = [loop.names[i] for i in sorted(loop.var) if loop.var[i] == f"{loop.names[i]}[t]"]
     rest = [name for name in rest if name not in {loop.names[j] for j in loop.slots}]
     lines += _grouped(rest, "{}")
+    if once:
+        lines.append("# the same at every step: computed once")
     span = f"range({steps})" if first == 0 else f"range({first}, {steps})"
-    return lines + [f"for t in {span}:"]
+    return lines + once + [f"for t in {span}:"]
 
 
 def _scopes(loop: Loop) -> str:
