@@ -80,6 +80,7 @@ class Lowered:
             tuple(
                 arg
                 if getattr(arg, "dtype", None) == leaf.dtype
+                and not isinstance(arg, np.ma.MaskedArray)
                 else as_array(arg, leaf.dtype, f"the argument {name!r}")
                 for arg, leaf, name in zip(args, self.leaves, self.args)
             )

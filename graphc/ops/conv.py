@@ -27,11 +27,16 @@ WINDOW_KEYS = ("kernel", "stride", "padding", "dilation")
 
 
 def _ints(value, d: int, what: str, low: int = 1) -> tuple[int, ...]:
-    values = (value,) * d if isinstance(value, (int, np.integer)) else tuple(value)
+    kind = "positive" if low == 1 else "non-negative"
+    if isinstance(value, (int, np.integer)):
+        values = (value,) * d
+    elif isinstance(value, (tuple, list, np.ndarray)):
+        values = tuple(value)
+    else:
+        raise ShapeError(f"{what} must be a {kind} int or {d} of them, got {value!r}")
     if len(values) != d or not all(
         isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= low for v in values
     ):
-        kind = "positive" if low == 1 else "non-negative"
         raise ShapeError(f"{what} must be a {kind} int or {d} of them, got {value!r}")
     return tuple(int(v) for v in values)
 
