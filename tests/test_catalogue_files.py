@@ -173,3 +173,56 @@ def test_the_trainer_estimates_sizes_at_its_batch_size():
         r"\(200000, 200000\) float64 array of 298\.0 GiB, above the limit",
     ):
         run_training(trainer, data, epochs=1, batch_size=200_000)
+
+
+# ---- impossible convolutions in the files graphc reads ------------------------------------
+
+
+def _conv_model(x_shape, w_shape, **attrs):
+    """An ONNX model of one Conv node named 'c' with all-ones weights."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    node = helper.make_node("Conv", ["x", "W"], ["y"], name="c", **attrs)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.DOUBLE, x_shape)],
+        [helper.make_tensor_value_info("y", TensorProto.DOUBLE, ["a"] * len(x_shape))],
+        [numpy_helper.from_array(np.ones(w_shape), "W")],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+ONNX_CONV = [
+    (["N", 1, 4, 4], (2, 1, 7, 7), {}, r"the kernel 7×7 \(dilation 1×1\) spans 7, more than"),
+    (["N", 3, 8, 8], (2, 1, 3, 3), {}, r"the input has 3 channels, but weights \(2, 1, 3, 3\)"),
+    (["N", 3, 8, 8], (2, 1, 3, 3), {"group": 2}, r"groups=2 must divide the 3 input channels"),
+    (["N", 1, 8, 8], (2, 1, 3, 3), {"strides": [0, 0]}, r"stride must be a positive int"),
+    (["N", 1, 8, 8], (2, 1, 3, 3), {"pads": [-1, 0, 0, 0]}, r"padding must be a non-negative"),
+    (["N", 1, 8, 8, 8], (2, 1, 3, 3, 3), {}, r"Conv over 3 spatial axes is not supported"),
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, attrs, words", ONNX_CONV)
+def test_an_impossible_onnx_convolution_names_its_node(x_shape, w_shape, attrs, words):
+    pytest.importorskip("onnx")
+    with pytest.raises(gc.GraphError, match=r"<onnx model>: node 0 \(Conv 'c'\): .*" + words):
+        gc.from_onnx(_conv_model(x_shape, w_shape, **attrs))
+
+
+def test_a_json_convolution_whose_attributes_contradict_its_weights(tmp_path):
+    im = gc.input("im", (None, 3, 8, 8))
+    data = gc.serialize.to_json(gc.sum(gc.conv2d(im, gc.param("Wc", (4, 3, 3, 3)))))
+    conv = next(n for n in data["nodes"] if n["op"] == "conv2d")
+    path = tmp_path / "g.json"
+    for attrs, words in [
+        ({"kernel": [99, 99]}, r"kernel \(99, 99\) does not match the weights \(4, 3, 3, 3\)"),
+        ({"stride": "a"}, r"stride must be a positive int or 2 of them, got 'a'"),
+        ({"groups": 5}, r"groups=5 must divide the 3 input channels and the 4 output"),
+    ]:
+        saved = dict(conv["attrs"])
+        conv["attrs"].update(attrs)
+        path.write_text(__import__("json").dumps(data))
+        with pytest.raises(gc.LoadError, match=r"g\.json: node 2: conv2d: " + words):
+            gc.load(path)
+        conv["attrs"] = saved

@@ -292,6 +292,11 @@ def _conv_attrs(d: int, op: str):
                 f"the input has {c_in} channels, but weights {W.shape} with groups={groups} "
                 f"take {W.shape[1] * groups}"
             )
+        if "kernel" in attrs and _ints(attrs["kernel"], d, "kernel") != W.shape[2:]:
+            raise ShapeError(
+                f"kernel {attrs['kernel']!r} does not match the weights {W.shape} (the "
+                f"kernel is their last {d} axes)"
+            )
         window = window_attrs(dict(attrs, kernel=W.shape[2:]), d)
         return window | {"groups": int(groups)}
 
