@@ -221,7 +221,9 @@ def test_embedding_ids_out_of_range_are_refused_where_data_enters(target):
         f = gc.lower(bag, ["ids", "E"], target=target)
         run = lambda i: f(i, table)  # noqa: E731
     with pytest.raises(
-        gc.ShapeError, match=r"'ids' holds the id 10, outside 0\.\.9 \(the model has 10 rows\)"
+        gc.ShapeError,
+        match=r"'ids' holds the id 10, outside 0\.\.9 \(the model has 10 rows\); the input is "
+        r"declared at .*test_catalogue_ops\.py:\d+$",
     ):
         run(np.full((2, 5), 10))
     with pytest.raises(gc.ShapeError, match=r"'ids' holds the id -1, outside 0\.\.9"):
