@@ -152,6 +152,7 @@ def tones(
     where = f"{user_site()}: tones"
     positive_int(length, f"{where}: length")
     _noise(noise, where)
+    fraction(validation, f"{where}: validation")  # before the signals are made
     check_seed(seed, where)
     check_bytes((n, 1, length), "float64", f"{where}: n={n}, length={length}")
     rng = np.random.default_rng(seed)
