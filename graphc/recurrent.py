@@ -125,8 +125,10 @@ def unroll(cell: Callable, xs, h0, axis: int = 1) -> tuple[list[Node], object]:
     cell's lines once. Returns (the hidden state after each step, the final state); for an
     LSTM the state is (h, c) and the list holds h."""
     xs = lift(xs)
-    if not -xs.ndim <= axis < xs.ndim:
-        raise ShapeError(f"{user_site()}: unroll: axis {axis} is out of range for {xs.shape}")
+    if isinstance(axis, bool) or not isinstance(axis, int) or not -xs.ndim <= axis < xs.ndim:
+        raise ShapeError(
+            f"{user_site()}: unroll: axis must be an int in range for {xs.shape}, got {axis!r}"
+        )
     steps = xs.shape[axis]
     if steps is None:
         raise ShapeError(
@@ -138,5 +140,18 @@ def unroll(cell: Callable, xs, h0, axis: int = 1) -> tuple[list[Node], object]:
     for t in range(steps):
         with scope(STEP_SCOPE.format(t + 1)):
             state = cell(index(xs, (*key, t)), state)
+        _check_state(state, cell)
         hidden.append(state[0] if isinstance(state, (tuple, list)) else state)
     return hidden, state
+
+
+def _check_state(state, cell: Callable) -> None:
+    """The state a cell returned: a node, or a tuple of nodes (an LSTM's (h, c))."""
+    parts = state if isinstance(state, (tuple, list)) and state else (state,)
+    if not all(isinstance(part, Node) for part in parts):
+        name = getattr(cell, "__name__", "the cell")
+        raise GraphError(
+            f"{user_site()}: unroll: {name} returned {type(state).__name__} "
+            f"{str(state)[:60]!r}; a cell returns the next state, a node or a pair (h, c) of "
+            "nodes"
+        )

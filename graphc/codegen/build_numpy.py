@@ -268,7 +268,7 @@ def train_step(params, state, batch, lr=None):
 def loss_and_grads(params, batch, state=None):
     """(loss, {{param name: gradient}}) in training mode; nothing is updated."""
     state = state if state is not None else init_state()
-    batch = as_batch(globals(), batch)  # the checks fit makes: class ids, shapes, rows
+    batch = training_batch(globals(), batch, "loss_and_grads")  # fit's checks, and rows
     stats, rng = state["stats"], state["rng"]
     loss, *grads = {grads_call}
     return float(loss), dict(zip({grad_names}, grads))

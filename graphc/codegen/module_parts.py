@@ -37,6 +37,20 @@ def find_predictions(loss: Node) -> Node | None:
     return next(iter(found.values())) if len(found) == 1 else None
 
 
+def _check_batched(inputs: list[Node]) -> None:
+    """Refuse an input the module cannot slice into minibatches along its first axis: one
+    without axes, or one without the batch axis (None) first when another input has it."""
+    batched = any(n.shape and n.shape[0] is None for n in inputs)
+    for n in inputs:
+        if not n.shape or (batched and n.shape[0] is not None):
+            raise GraphError(
+                f"gc.export: the training module cuts every input into minibatches along its "
+                f"first axis, the batch (None); input {n.name!r} has shape {n.shape} (declared "
+                f"at {n.site}): give it a leading None axis, or make it a gc.const (a fixed "
+                "value) or a gc.param (trained)"
+            )
+
+
 def signature(loss: Node, predictions: Node | None, module: Module) -> Signature:
     """The model's leaves by kind, its predictions and target, and a variable for each leaf."""
     if not isinstance(loss, Node) or loss.shape != ():
@@ -49,6 +63,7 @@ def signature(loss: Node, predictions: Node | None, module: Module) -> Signature
     stats = [n for n in all_leaves if n.op == "state"]
     if not params:
         raise GraphError("gc.export: the loss has no params to train")
+    _check_batched(inputs)
     target = None
     if predictions is not None:
         feeding = {n.id for n in leaves(predictions, "input")}

@@ -19,7 +19,7 @@ import zlib
 
 import numpy as np
 
-from ..checks import as_array, check_class_ids, check_minibatches, check_run
+from ..checks import as_array, check_class_ids, check_min_batch, check_minibatches, check_run
 from ..files import write_file
 
 
@@ -85,13 +85,24 @@ def checked_input(name, value, shape, dtype, classes=None):
     return np.ascontiguousarray(array)
 
 
-def check_fit(model, train, epochs, batch_size, lr):
+def training_batch(model, data, what):
+    """`data` checked as `as_batch` checks it, and holding the rows the model's ops need in
+    training mode (batch norm's 2): one row would give zero gradients without a word."""
+    batch = as_batch(model, data)
+    check_min_batch(len(next(iter(batch.values()), ())), model.get("MIN_BATCH"), what)
+    return batch
+
+
+def check_fit(model, train, epochs, batch_size, lr, validation=None):
     """Refuse a run fit cannot make as asked: epochs and a batch size that are not positive
-    ints, a learning rate that is not a positive number, and minibatches smaller than the
-    model's ops need in training mode (batch norm's 2 rows, also in the last one)."""
+    ints, a learning rate that is not a positive number, minibatches smaller than the
+    model's ops need in training mode (batch norm's 2 rows, also in the last one), and
+    validation data that does not fit (found before the first epoch, not after it).
+    Returns the validation data checked (None without)."""
     check_run(epochs, batch_size, lr)
     rows = len(next(iter(train.values()), ()))
     check_minibatches(rows, batch_size, model.get("MIN_BATCH"), "fit")
+    return None if validation is None else as_batch(model, validation)
 
 
 def evaluate_data(model, params, state, data, batch_size=1024):
@@ -121,7 +132,7 @@ def fit_model(
 ):
     """Train in place with shuffled minibatches; the per-epoch history of loss and accuracy."""
     train = as_batch(model, data)
-    check_fit(model, train, epochs, batch_size, lr)
+    validation = check_fit(model, train, epochs, batch_size, lr, validation)
     rates = dict(model["DROPOUT_RATES"])
     if dropout is not None:
         model["DROPOUT_RATES"].update({name: float(dropout) for name in rates})

@@ -25,7 +25,7 @@ from .conv import (
     window_attrs,
     windows_of,
 )
-from .registry import KERNEL, MULTILINEAR, F, OpDef, apply, lift, register, size
+from .registry import KERNEL, MULTILINEAR, F, OpDef, apply, lift, normalize_axis, register, size
 from .windows_kernels import windows as windows_kernel
 
 
@@ -262,6 +262,13 @@ def _flatten_infer(attrs, x: Node):
     return x.shape[:start] + (size(x.shape[start:]),), x.dtype
 
 
+def _flatten_attrs(attrs, x: Node) -> dict:
+    start = attrs.get("start", 1)
+    if isinstance(start, (bool, np.bool_)) or not isinstance(start, (int, np.integer)):
+        raise ShapeError(f"start must be an int (an axis), got {start!r}")
+    return {"start": normalize_axis(start, x.ndim)[0]}
+
+
 def _flatten_kernel(x, start):
     return np.reshape(x, x.shape[:start] + (-1,))
 
@@ -275,7 +282,7 @@ register(
         decompose=lambda n: F.reshape(
             n.inputs[0], shape=tuple(-1 if d is None else d for d in n.shape)
         ),
-        normalize=lambda attrs, x: {"start": int(attrs.get("start", 1)) % max(x.ndim, 1)},
+        normalize=_flatten_attrs,
         sympy=KERNEL,
         board=lambda x: ("upstream reshaped back",),
         vjp=(
