@@ -122,16 +122,9 @@ def _data(rows):
     return {"x": np.random.default_rng(0).normal(size=(rows, 4)), "y": np.arange(rows) % 3}
 
 
-READABLE_PENDING = pytest.mark.xfail(
-    strict=True,
-    reason="issue 21: the readable module's loss_and_grads calls as_batch, not training_batch "
-    "(graphc/codegen/build_readable.py, one line)",
-)
-
-
 @pytest.fixture(
     scope="module",
-    params=["numpy", pytest.param("readable", marks=READABLE_PENDING), "jax"],
+    params=["numpy", "readable", "jax"],
 )
 def module(request, tmp_path_factory):
     if request.param == "jax":

@@ -272,7 +272,7 @@ def train_step(params, state, batch, lr=None):
 
 def loss_and_grads(params, batch, state=None):
     """(loss, {{param name: gradient}}) in training mode; nothing is updated."""
-    batch = as_batch(globals(), batch)  # the checks fit makes: class ids, shapes, rows
+    batch = training_batch(globals(), batch, "loss_and_grads")  # fit's checks on a batch
     loss, grads, _ = _gradients(params, state if state is not None else init_state(), batch)
     return float(loss), grads
 
