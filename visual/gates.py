@@ -8,6 +8,7 @@ derivative's numbers is the op's own fact (`OpDef.elementwise`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -273,13 +274,24 @@ def full(array, floor: float = 0.0, limit: int = 200) -> str:
 
 def composite_rules(numbers: GateNumbers, gate: Gate) -> tuple[str, ...]:
     """The board rule of a composite drawn as one box, in the names of the nodes given for
-    its arguments and for the mode the numbers use."""
+    its arguments and for the mode the numbers use; a clause giving the derivative with
+    respect to an argument that is a constant (a layer norm's beta of 0.0) is left out."""
     spec = COMPOSITE_SCOPES.get(gate.composite)
     if spec is None:
         return ()
     given = COMPOSITE_ARGUMENTS.get(gate.node, {})
-    names = {
-        k: numbers.names.get(v.id, caption(v)) if isinstance(v, Node) else v
-        for k, v in given.items()
-    }
-    return spec.lines(names, numbers.training)
+
+    def name(v):
+        if isinstance(v, Node):
+            return numbers.names.get(v.id, caption(v))
+        return tuple(map(name, v)) if isinstance(v, tuple) else v
+
+    names = {k: name(v) for k, v in given.items()}
+    constants = [v for v in given.values() if isinstance(v, str)]  # reprs of other values
+    lines = []
+    for line in spec.lines(names, numbers.training):
+        for value in constants:
+            line = re.sub(rf",? ?∂/∂{re.escape(value)} = [^,(]*?(?=\s*[,(]|\s*$)", "", line).strip()
+        if line:
+            lines.append(line.removeprefix(", "))
+    return tuple(lines)
