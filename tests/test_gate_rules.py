@@ -472,3 +472,23 @@ def test_no_mode_switch_or_internal_node_is_named_in_a_sentence():
                 assert leak not in text, (training, expand, leak)
             assert ("running mean" in text) is (not training and not expand)
             assert ("batch mean" in text) is (training and not expand)
+
+
+def test_calls_of_one_composite_in_one_scope_are_boxes_of_their_own():
+    rng = np.random.default_rng(5)
+    w1, w2 = gc.param("w1", (2, 3)), gc.param("w2", (3,))
+    loss = gc.l2(w1) + gc.l2(w2)  # both calls run in scope "l2"
+    values = {"w1": rng.normal(size=(2, 3)), "w2": rng.normal(size=3)}
+    numbers = gate_numbers(loss, values)
+    boxes = [g for g in numbers.gates if g.composite == "l2"]
+    assert [[c.name for c in g.inputs] for g in boxes] == [["w1"], ["w2"]]
+    assert [numbers.names[g.node.id] for g in boxes] == ["L2 penalty₁", "L2 penalty₂"]
+    drawing = gate_drawing(numbers, everything(numbers))
+    for gate, w in zip(boxes, (w1, w2)):
+        assert composite_rules(numbers, gate) == (f"∂/∂{w.name} = 2 {w.name}",)
+        close(wire(drawing, w, gate), 2 * values[w.name])
+    from visual.backprop import draw_gates
+    from visual.output import pipe
+
+    svg = pipe(draw_gates(numbers, everything(numbers), None, None), "svg").decode()
+    assert svg.count(">L2 penalty₁<") == 1 and svg.count(">L2 penalty₂<") == 1  # two boxes

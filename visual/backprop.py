@@ -65,7 +65,7 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit
         if node.id in numbers.groups and gate is None:
             continue  # inside a box: the box shows its result's numbers
         kind = "composite" if gate and gate.composite else drawing.kinds.get(node.id, "op")
-        if not node.is_leaf and not node.name and node.id not in numbers.groups:
+        if not node.is_leaf and not node.name and (node.id not in numbers.groups or gate):
             drawing.titles[node.id] = numbers.names[node.id]  # unique: the rules use it
         show_value = shown.complete or node.id in shown.values
         show_grad = shown.complete or node.id in shown.gates
@@ -121,6 +121,13 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit
 def _lines(text: str, color: str) -> list[tuple[str, str]]:
     """A note of several lines (a matrix, one row each) as notes of one line each."""
     return [(line.strip(), color) for line in text.split("\n")]
+
+
+def routes(rule: str) -> bool:
+    """Whether a local rule says what becomes of the upstream ("upstream · Wᵀ", "upstream
+    sent back to the entry that won its window") rather than a factor to multiply it by
+    ("1: upstream copied to every summed entry" is the factor 1)."""
+    return "upstream" in rule and not rule[:1].isdigit()
 
 
 def constant(rule: str) -> bool:

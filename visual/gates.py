@@ -20,7 +20,7 @@ from graphc.ops.composite import COMPOSITE_ARGUMENTS, COMPOSITE_SCOPES
 from graphc.ops.registry import REGISTRY, F, lift
 
 from .annotate import gradient_flow, leaf_values, node_values, reverse_gradients
-from .draw import group_of
+from .draw import box_groups, box_path
 from .labels import caption, denoise, noise_floor, number, summarize
 from .mode import live_order, mode_inputs, resolve_mode
 
@@ -98,7 +98,7 @@ def find_gates(
     """The gates of a graph in forward order (what flows into each in this mode), and each
     boxed node's composite path."""
     live = {n.id for n in order}
-    groups = {n.id: g for n in order if (g := group_of(n, 0, expand)) is not None}
+    groups = box_groups(order, 0, expand)
     members: dict[str, list[Node]] = {}
     for node in order:
         if node.id in groups:
@@ -118,7 +118,7 @@ def find_gates(
                 for c in mode_inputs(m, training)
                 if c.id not in inside and c.id in live
             ]
-            name = group.rsplit("/", 1)[-1]
+            name = box_path(group).rsplit("/", 1)[-1]
             gates.append(Gate(node, list(dict.fromkeys(outside)), members[group], name))
     return gates, groups
 
@@ -142,8 +142,8 @@ def display_names(order: list[Node], gates: list[Gate], training: bool | None) -
             layer = next((p for p in (node.scope or "").split("/") if p in COMPOSITE_SCOPES), None)
             branch = "training branch" if training else "inference branch"
             base[node.id] = composite_label(layer) if layer else branch
-        else:
-            base[node.id] = caption(node)
+        else:  # "reshape(shape=(-1, 1, 1))" is called "reshape" in a sentence
+            base[node.id] = re.sub(r"^(\w+)\(.*\)$", r"\1", caption(node))
     hidden = {m.id for g in gates if g.composite for m in g.members if m is not g.node}
     counted = [n for n in order if not n.name and n.op != "const" and n.id not in hidden]
     seen: dict[str, int] = {}
@@ -230,9 +230,17 @@ def summed_terms(numbers: GateNumbers, key: tuple[int, int]) -> tuple[np.ndarray
     if local.shape == down.shape:
         return None
     terms = np.asarray(numbers.upstream[key[1]]) * local
-    kept = local.ndim - down.ndim
-    what = "over the batch (rows)" if kept >= 1 and local.ndim >= 2 else "over the broadcast axes"
-    return terms, what
+    lead = local.ndim - down.ndim
+    axes = list(range(lead)) + [
+        lead + k for k, d in enumerate(down.shape) if d == 1 and local.shape[lead + k] > 1
+    ]
+    if axes == [0] and local.ndim == 2:
+        return terms, "over the batch (rows)"
+    rest = ", ".join(str(a) for a in axes if a)
+    if axes and axes[0] == 0:
+        plural = "axes" if len(axes) > 2 else "axis"
+        return terms, "over the batch" + (f" (axis 0) and {plural} {rest}" if rest else "")
+    return terms, f"over the broadcast {'axes' if len(axes) > 1 else 'axis'} {rest}"
 
 
 def short(array, floor: float = 0.0, rows: bool = False) -> str:
@@ -256,7 +264,11 @@ def matrix(array, floor: float = 0.0, limit: int = 60) -> str:
     a = denoise(np.asarray(array), floor)
     if a.size <= 1 or a.size > limit or a.dtype == bool:
         return short(a, floor)
-    return np.array2string(a, separator=", ", formatter={"all": lambda v: number(float(v))})
+    shape = ""
+    if a.ndim > 2 and a.squeeze().ndim <= 2:  # a conv bias (32, 1, 1): one line, not 32
+        shape, a = f" (shape {a.shape})", a.squeeze()
+    text = np.array2string(a, separator=", ", formatter={"all": lambda v: number(float(v))})
+    return text + shape
 
 
 def full(array, floor: float = 0.0, limit: int = 200) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from graphc import REGISTRY, GraphError, Node
 from graphc.files import write_file
 
-from .backprop import Shown, constant, draw_gates
+from .backprop import Shown, constant, draw_gates, routes
 from .gates import (
     Gate,
     GateNumbers,
@@ -40,7 +40,8 @@ def _pre(text: str) -> str:
 
 def _title(numbers: GateNumbers, gate: Gate) -> str:
     """A gate's heading: the box's title, or the node's name on the picture."""
-    return html.escape(gate.title if gate.composite else numbers.names[gate.node.id])
+    named = gate.composite and gate.node.name  # "loss = softmax cross-entropy"
+    return html.escape(gate.title if named else numbers.names[gate.node.id])
 
 
 def _forward_panel(numbers: GateNumbers, gate: Gate, k: int, total: int) -> str:
@@ -79,7 +80,12 @@ def _backward_panel(numbers: GateNumbers, gate: Gate, k: int, total: int) -> str
             continue
         name = html.escape(numbers.names[child.id])
         down = _pre(matrix(numbers.downstream[key], floor))
-        if key in numbers.rules:
+        if key in numbers.rules and routes(numbers.rules[key]):
+            # the rule says what becomes of the upstream (a matrix product, a window's
+            # winner): it gives the downstream itself, not a factor to multiply by
+            lines = [f"<p>∂L/∂{name} = {html.escape(numbers.rules[key])}</p>"]
+            product = "downstream, by this rule"
+        elif key in numbers.rules:
             local = html.escape(numbers.rules[key])
             if key in numbers.local and not constant(numbers.rules[key]):
                 local += f" = {_pre(matrix(numbers.local[key], floor))}"
