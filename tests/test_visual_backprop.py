@@ -186,7 +186,6 @@ def test_every_ops_gate_writes_its_board_rule(name, rng):
         if rule and child.dtype in FLOAT_DTYPES and vjp[k] is not None  # a gradient flows
     ]
     assert written, f"{name} has no rule to write"
-    for text in written:  # a rule of several lines is drawn one line each
-        first, *more = text.split("\n")
+    for text in written:  # the picture holds a rule's first line (the page has the rest)
+        first = text.split("\n")[0]
         assert any(line.startswith(first) for line in lines), (text, lines)
-        assert all(m.strip() in lines for m in more), (text, lines)

@@ -87,7 +87,8 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit
                 if key not in numbers.downstream:
                     continue
                 name = numbers.names[child.id]
-                text = f"∂/∂{name}: {numbers.rules.get(key, '')}"
+                # the picture holds a rule's formula; the page's panel says the rest
+                text = f"∂/∂{name}: {numbers.rules.get(key, '').split(chr(10))[0]}"
                 if key in numbers.local and not constant(numbers.rules.get(key, "")):
                     text += f" = {short(numbers.local[key], floor, True)}"
                     tips.append(f"local ∂out/∂{name} = {full(numbers.local[key], 0.0, tip_limit)}")

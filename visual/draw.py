@@ -147,7 +147,9 @@ def _composite_attrs(drawing: Drawing, part: str, members: list[Node]) -> dict[s
     """One box for a loss or layer: its label (with the result's name), the result's shape,
     and the numbers drawn on the result."""
     result = members[-1]  # members come in topological order: the builder's result is last
-    title = drawing.titles.get(result.id, COMPOSITE_SCOPES[part].label or part.replace("_", " "))
+    title = COMPOSITE_SCOPES[part].label or part.replace("_", " ")
+    numbered = drawing.titles.get(result.id, "")  # "L2 penalty₂": one of several such boxes
+    title = numbered if numbered.startswith(title) else title
     if result.name:
         title = f"{result.name} = {title}"
     attrs = dict(NODE_STYLE["composite"])

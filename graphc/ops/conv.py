@@ -369,9 +369,9 @@ def _register_conv(d: int) -> None:
             normalize=_conv_attrs(d, name),
             sympy=_conv_kernel,
             board=lambda x, W: (
-                f"conv_transpose(upstream, {W}): each upstream entry\nsent back through {W} "
+                f"conv_transpose(upstream, {W})\n= each upstream entry sent back through {W} "
                 "onto its window",
-                f"Σ patches({x}) · upstream: each window of {x}\ntimes its upstream entry, "
+                f"Σ patches({x}) · upstream\n= each window of {x} times its upstream entry, "
                 "summed over the windows and the batch",
             ),
             vjp=(_conv_vjp_x, _conv_vjp_w),

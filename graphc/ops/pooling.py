@@ -215,8 +215,8 @@ register(
         normalize=_pool_attrs("max_pool2d"),
         sympy=_max_pool_sympy,
         board=lambda x: (
-            f"upstream sent to the entry of {x} that won its window\n(the first maximum); 0 to "
-            "the others",
+            f"upstream to the winner of each window\n(the first maximum of {x} in it); 0 to the "
+            "others",
         ),
         vjp=(_max_pool_vjp,),
         jvp=(_max_pool_jvp,),
@@ -239,7 +239,7 @@ register(
         decompose=lambda n: pool_steps(_NodePool, "mean", n.inputs[0], **n.attrs),
         normalize=_pool_attrs("avg_pool2d"),
         sympy=_avg_pool_kernel,
-        board=lambda x: ("upstream / (kernel size), copied back\nto every entry of its window",),
+        board=lambda x: ("upstream / (kernel size)\nto every entry of its window",),
         vjp=(_avg_pool_vjp,),
         jvp=MULTILINEAR,
         label=lambda n: f"avg pool {'×'.join(map(str, n.attrs['kernel']))}",
