@@ -16,7 +16,7 @@ import pytest
 import graphc as gc
 from graphc.ops.composite import COMPOSITE_SCOPES
 from graphc.ops.registry import REGISTRY, apply
-from visual.backprop import everything, gate_drawing
+from visual.backprop import everything, gate_drawing, routes
 from visual.gates import composite_rules, gate_numbers, summed_terms
 
 NUMBERS = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|nan|-?inf")
@@ -125,6 +125,10 @@ def test_an_ops_gate_prints_its_rules_numbers(op):
             local = np.asarray(numbers.local[key])
             if f"local ∂out/∂{leaf.name}" in shown:
                 close(shown[f"local ∂out/∂{leaf.name}"], local)
+            if routes(rule):  # max pooling: its numbers are where an upstream of ones goes
+                ones = gc.const(np.ones(node.shape))
+                close(local.ravel(), gc.evaluate(gc.vjp([node], [ones], [leaf]), values)[0])
+                continue
             terms = np.broadcast_to(cotangent * local, node.shape)
             summed = summed_terms(numbers, key)
             total = terms if summed is None else summed[0]
@@ -492,3 +496,23 @@ def test_calls_of_one_composite_in_one_scope_are_boxes_of_their_own():
 
     svg = pipe(draw_gates(numbers, everything(numbers), None, None), "svg").decode()
     assert svg.count(">L2 penalty₁<") == 1 and svg.count(">L2 penalty₂<") == 1  # two boxes
+
+
+def test_max_poolings_panel_says_which_entry_won_each_window_and_matrix_products_route():
+    from visual.page import frames
+
+    x = gc.input("img", (1, 1, 2, 4))
+    W = gc.param("W", (2, 3))
+    pooled = gc.max_pool2d(x, 2)  # two windows of 2x2
+    loss = gc.sum(gc.flatten(pooled) @ W)
+    img = np.array([[[[1.0, 5.0, 2.0, 2.0], [5.0, 0.0, 3.0, -1.0]]]])  # a tie: the first wins
+    numbers = gate_numbers(loss, {"img": img, "W": np.arange(6.0).reshape(2, 3)})
+    text = " ".join(re.sub("<[^>]+>", " ", panel) for _, panel, _ in frames(numbers))
+    text = " ".join(text.split())
+    assert "∂L/∂img = upstream to the winner of each window" in text
+    won = "[[0, 1, 0, 0], [0, 0, 1, 0]] (shape (1, 1, 2, 4))"
+    assert f"winners (1 where an entry of img won) = {won}" in text
+    assert "first window of img (row 0, channel 0) = [[1, 5], [5, 0]]" in text
+    up = 0 + 1 + 2  # ∂L/∂pooled[0, 0, 0, 0]: the first row of W, summed
+    assert f"its first maximum 5, at (0, 1) in the window, wins and gets the upstream {up}" in text
+    assert "∂L/∂flatten = upstream · Wᵀ" in text and "local ∂out/∂flatten" not in text

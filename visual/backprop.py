@@ -89,8 +89,10 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit
                 name = numbers.names[child.id]
                 # the picture holds a rule's formula; the page's panel says the rest
                 text = f"∂/∂{name}: {numbers.rules.get(key, '').split(chr(10))[0]}"
-                if key in numbers.local and not constant(numbers.rules.get(key, "")):
-                    text += f" = {short(numbers.local[key], floor, True)}"
+                rule = numbers.rules.get(key, "")
+                if key in numbers.local and not constant(rule):
+                    said = "; winners" if routes(rule) else " ="  # max pooling's: where 1s go
+                    text += f"{said} {short(numbers.local[key], floor, True)}"
                     tips.append(f"local ∂out/∂{name} = {full(numbers.local[key], 0.0, tip_limit)}")
                 summed = summed_terms(numbers, key)
                 if summed is not None:  # upstream × local has the gate's shape: a sum

@@ -86,8 +86,11 @@ def _elementwise_locals(gate: Gate, names: list[str]) -> tuple[dict, dict]:
     for k, child in enumerate(node.inputs):
         rules[(child.id, node.id)] = texts[k] if k < len(texts) else ""
         rule = opdef.vjp[k] if opdef.vjp and not isinstance(opdef.vjp, str) else None
-        # the op's own fact: numbers are local; only beside a board rule that says them
-        if opdef.elementwise and rule is not None and opdef.board is not None:
+        # the op's own fact: numbers are local; only beside a board rule that says them. An
+        # op that routes its upstream to a winner (max pooling: a kink, not elementwise) has
+        # as its local numbers where an upstream of ones goes: 1 at each window's winner
+        routing = opdef.kink is not None and opdef.arity == 1
+        if (opdef.elementwise or routing) and rule is not None and opdef.board is not None:
             graphs[(child.id, node.id)] = rule(F.broadcast_like(lift(1.0, node), node), node)
     return rules, graphs
 

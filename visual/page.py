@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
 from pathlib import Path
 
+import numpy as np
+
 from graphc import REGISTRY, GraphError, Node
 from graphc.files import write_file
 
@@ -27,7 +29,7 @@ from .gates import (
     matrix,
     summed_terms,
 )
-from .labels import caption, op_label
+from .labels import caption, number, op_label
 from .output import check_drawable, pipe
 from .rendering import check_values, expand_set
 
@@ -84,6 +86,10 @@ def _backward_panel(numbers: GateNumbers, gate: Gate, k: int, total: int) -> str
             # the rule says what becomes of the upstream (a matrix product, a window's
             # winner): it gives the downstream itself, not a factor to multiply by
             lines = [f"<p>∂L/∂{name} = {html.escape(numbers.rules[key])}</p>"]
+            if key in numbers.local:  # where an upstream of ones goes: the winners
+                winners = _pre(matrix(numbers.local[key], floor))
+                lines.append(f"<p>winners (1 where an entry of {name} won) = {winners}</p>")
+                lines += _first_window(numbers, gate, child, name)
             product = "downstream, by this rule"
         elif key in numbers.rules:
             local = html.escape(numbers.rules[key])
@@ -107,6 +113,27 @@ def _backward_panel(numbers: GateNumbers, gate: Gate, k: int, total: int) -> str
         blocks.append(f'<section class="input"><h3>into {name}</h3>{"".join(lines)}</section>')
     parts += blocks or ["<p>no input of this gate needs a gradient</p>"]
     return "".join(parts)
+
+
+def _first_window(numbers: GateNumbers, gate: Gate, child: Node, name: str) -> list[str]:
+    """A pooling gate's first window worked by hand (no padding): its entries, the one that
+    won it (the first maximum, row-major, as PyTorch) and the upstream it receives."""
+    node = gate.node
+    kernel, padding = node.attrs.get("kernel"), node.attrs.get("padding")
+    x, up = numbers.values.get(child.id), numbers.upstream.get(node.id)
+    if kernel is None or x is None or up is None or np.ndim(x) != 2 + len(kernel):
+        return []
+    if any(side for pad in padding or () for side in np.ravel(pad)):
+        return []
+    window = np.asarray(x)[(0, 0, *(slice(0, k) for k in kernel))]
+    at = np.unravel_index(int(np.argmax(window)), window.shape)
+    where = ", ".join(map(str, at))
+    return [
+        f"<p>the first window of {name} (row 0, channel 0) = {_pre(matrix(window))}: its "
+        f"first maximum {number(float(window[at]))}, at ({where}) in the window, wins and gets "
+        f"the upstream {number(float(np.asarray(up)[(0, 0, *(0 for _ in kernel))]))}; "
+        "the other entries get 0</p>"
+    ]
 
 
 def _final_panel(numbers: GateNumbers) -> str:
