@@ -91,8 +91,8 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit
                 text = f"∂/∂{name}: {numbers.rules.get(key, '').split(chr(10))[0]}"
                 rule = numbers.rules.get(key, "")
                 if key in numbers.local and not constant(rule):
-                    said = "; winners" if routes(rule) else " ="  # max pooling's: where 1s go
-                    text += f"{said} {short(numbers.local[key], floor, True)}"
+                    if not routes(rule):  # max pooling's winners: in the tooltip and panel
+                        text += f" = {short(numbers.local[key], floor, True)}"
                     tips.append(f"local ∂out/∂{name} = {full(numbers.local[key], 0.0, tip_limit)}")
                 summed = summed_terms(numbers, key)
                 if summed is not None:  # upstream × local has the gate's shape: a sum

@@ -158,6 +158,15 @@ def display_names(order: list[Node], gates: list[Gate], training: bool | None) -
         if totals[name] > 1:
             seen[name] = seen.get(name, 0) + 1
             base[node.id] = f"{name}{str(seen[name]).translate(SUBSCRIPTS)}"
+    # a box's other output read outside it (an LSTM cell's c′): called after its box
+    box = {m.id: g.node.id for g in gates if g.composite for m in g.members}
+    outside = {
+        c.id for n in order for c in n.inputs if c.id in hidden and box.get(n.id) != box[c.id]
+    }
+    for gate in gates:
+        extra = [m for m in gate.members if m.id in outside and not m.name]
+        for k, member in enumerate(extra, 2):
+            base[member.id] = f"{base[gate.node.id]}'s output {k}"
     return base
 
 
