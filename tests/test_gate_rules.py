@@ -17,7 +17,7 @@ import graphc as gc
 from graphc.ops.composite import COMPOSITE_SCOPES
 from graphc.ops.registry import REGISTRY, apply
 from visual.backprop import everything, gate_drawing, routes
-from visual.gates import composite_rules, gate_numbers, summed_terms
+from visual.gates import composite_rules, gate_numbers, matrix, summed_terms
 
 NUMBERS = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|nan|-?inf")
 
@@ -516,3 +516,21 @@ def test_max_poolings_panel_says_which_entry_won_each_window_and_matrix_products
     up = 0 + 1 + 2  # ∂L/∂pooled[0, 0, 0, 0]: the first row of W, summed
     assert f"its first maximum 5, at (0, 1) in the window, wins and gets the upstream {up}" in text
     assert "∂L/∂flatten = upstream · Wᵀ" in text and "local ∂out/∂flatten" not in text
+
+
+def test_a_bias_gradient_is_shown_as_its_terms_then_their_sum_over_the_named_axes():
+    from visual.page import frames
+
+    x = gc.input("x", (2, 1, 3, 3))
+    h = gc.conv(x, 2, 2, padding="valid", name="c")  # a bias over batch and positions
+    b = gc.param("b", (3,))
+    loss = gc.sum(gc.tanh(gc.flatten(h) @ gc.param("W", (8, 3)) + b))
+    rng = np.random.default_rng(6)
+    values = gc.init_params(loss) | {"x": rng.normal(size=(2, 1, 3, 3))}
+    numbers = gate_numbers(loss, values)
+    text = " ".join(re.sub("<[^>]+>", " ", panel) for _, panel, _ in frames(numbers))
+    text = " ".join(text.split())
+    (db,) = gc.evaluate(gc.grad(loss, [b]), values)
+    assert f"downstream = Σ over the batch (rows) = {matrix(db)}" in text
+    assert "downstream = Σ over the batch (axis 0) and axes 2, 3 = " in text
+    assert "upstream × local, term by term = " in text
