@@ -7,6 +7,7 @@ the whole loss, and, for an elementwise op, the board rule itself read as a form
 evaluated with NumPy. A composite's board is checked by its own formula, written below in
 NumPy for the mode the numbers use."""
 
+import html
 import math
 import re
 
@@ -289,11 +290,11 @@ def _rnn(v, up, t):
     return _products(v, up * (1 - h**2))
 
 
-def _lstm(v, up, t):
+def _lstm(v, up, t, up_c=0.0):
     a_i, a_f, a_g, a_o = np.split(_affine(v), 4, axis=-1)
     i, f, g, o = _sig(a_i), _sig(a_f), np.tanh(a_g), _sig(a_o)
     c = f * v["c0"] + i * g
-    dc = up * o * (1 - np.tanh(c) ** 2)  # c′ has no upstream of its own here
+    dc = up * o * (1 - np.tanh(c) ** 2) + up_c  # δc = δh′ ⊙ o ⊙ (1 − tanh²(c′)) + δc′
     da = np.concatenate(
         [dc * g * i * (1 - i), dc * v["c0"] * f * (1 - f), dc * i * (1 - g**2)]
         + [up * np.tanh(c) * o * (1 - o)],
@@ -534,3 +535,31 @@ def test_a_bias_gradient_is_shown_as_its_terms_then_their_sum_over_the_named_axe
     assert f"downstream = Σ over the batch (rows) = {matrix(db)}" in text
     assert "downstream = Σ over the batch (axis 0) and axes 2, 3 = " in text
     assert "upstream × local, term by term = " in text
+
+
+def test_an_lstm_box_shows_the_upstream_of_its_cell_state_too():
+    from visual.page import frames
+
+    rng = np.random.default_rng(7)
+    shapes = {"xt": (2, 2), "h0": (2, 3), "c0": (2, 3), "Wi": (12, 2), "Wh": (12, 3), "bi": (12,)}
+    values = {k: rng.normal(size=v) for k, v in shapes.items()}
+    leaves = {k: gc.input(k, v) for k, v in shapes.items()}
+    h, c = gc.lstm_cell(
+        leaves["xt"], (leaves["h0"], leaves["c0"]), *map(leaves.get, ("Wi", "Wh", "bi"))
+    )
+    up_h, up_c = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    loss = gc.sum(h * gc.const(up_h)) + gc.sum(gc.tanh(c) * gc.const(up_c))  # c′ read outside
+    numbers = gate_numbers(loss, values)
+    (gate,) = [g for g in numbers.gates if g.composite == "lstm_cell"]
+    assert gate.outputs == [c] and numbers.names[c.id] == "LSTM cell's output 2"
+    delta_c = up_c * (1 - np.tanh(gc.evaluate(c, values)) ** 2)
+    expected = _lstm(values, up_h, False, delta_c)
+    drawing = gate_drawing(numbers, everything(numbers))
+    for k, leaf in leaves.items():
+        want = gc.evaluate(gc.grad(loss, leaf), values)
+        close(wire(drawing, leaf, gate), want)
+        np.testing.assert_allclose(expected[k], want, rtol=1e-9, atol=1e-12, err_msg=k)
+    text = html.unescape(" ".join(re.sub("<[^>]+>", " ", p) for _, p, _ in frames(numbers)))
+    shown = " ".join(matrix(delta_c).split())
+    assert f"upstream ∂L/∂LSTM cell's output 2 = {shown}" in " ".join(text.split())
+    close(tips(drawing, gate.node)["↑ upstream ∂L/∂LSTM cell's output 2"], delta_c)

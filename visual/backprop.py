@@ -79,6 +79,11 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit
             what = f"∂L/∂{caption(node)}" if node.is_leaf else "↑ upstream ∂L/∂out"
             notes += _lines(f"{what} = {short(g, floor, True)}", _ink(GRAD_COLOR, show_grad, kind))
             tips.append(f"{what} = {full(g, floor, tip_limit)}")
+        for other in gate.outputs if gate else ():  # a box's other result (an LSTM's c′)
+            if other.id in numbers.received:
+                g, what = numbers.received[other.id], f"↑ upstream ∂L/∂{numbers.names[other.id]}"
+                notes += _lines(f"{what} = {short(g, floor)}", _ink(GRAD_COLOR, show_grad, kind))
+                tips.append(f"{what} = {full(g, floor, tip_limit)}")
         if gate is not None and node.id in numbers.flow:
             for line in composite_rules(numbers, gate):
                 notes.append((line, _ink(RULE_COLOR, show_grad, kind)))

@@ -35,6 +35,7 @@ class Gate:
     inputs: list[Node]  # what flows in from outside the gate
     members: list[Node]  # the nodes the gate stands for (just the op, or the box's nodes)
     composite: str | None = None  # the composite's name when the gate is a box
+    outputs: list[Node] = field(default_factory=list)  # a box's other results read outside
 
     @property
     def title(self) -> str:
@@ -65,6 +66,9 @@ class GateNumbers:
     wrt: list[Node]
     floor: float = 0.0
     groups: dict[int, str] = field(default_factory=dict)
+    # a box's other result (an LSTM cell's c′) -> the gradient it receives from outside
+    # the box (its upstream there; ∂L/∂c′ in total also holds the path through h′)
+    received: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def op_rule(op: str, names: list[str]) -> tuple[str, ...]:
@@ -123,6 +127,14 @@ def find_gates(
             ]
             name = box_path(group).rsplit("/", 1)[-1]
             gates.append(Gate(node, list(dict.fromkeys(outside)), members[group], name))
+    read_outside = {
+        c.id
+        for n in order
+        for c in mode_inputs(n, training)
+        if c.id in groups and groups.get(n.id) != groups[c.id]
+    }
+    for gate in gates:  # an LSTM cell's c′ beside its h′
+        gate.outputs = [m for m in gate.members[:-1] if m.id in read_outside and gate.composite]
     return gates, groups
 
 
@@ -158,15 +170,10 @@ def display_names(order: list[Node], gates: list[Gate], training: bool | None) -
         if totals[name] > 1:
             seen[name] = seen.get(name, 0) + 1
             base[node.id] = f"{name}{str(seen[name]).translate(SUBSCRIPTS)}"
-    # a box's other output read outside it (an LSTM cell's c′): called after its box
-    box = {m.id: g.node.id for g in gates if g.composite for m in g.members}
-    outside = {
-        c.id for n in order for c in n.inputs if c.id in hidden and box.get(n.id) != box[c.id]
-    }
-    for gate in gates:
-        extra = [m for m in gate.members if m.id in outside and not m.name]
-        for k, member in enumerate(extra, 2):
-            base[member.id] = f"{base[gate.node.id]}'s output {k}"
+    for gate in gates:  # a box's other output read outside it (an LSTM cell's c′)
+        for k, member in enumerate(gate.outputs, 2):
+            if not member.name:
+                base[member.id] = f"{base[gate.node.id]}'s output {k}"
     return base
 
 
@@ -195,7 +202,7 @@ def gate_numbers(
     flow = gradient_flow(order, [loss])
     gates, groups = find_gates(order, expand, mode)
     names = display_names(order, gates, mode)
-    rules, graphs, downstream = {}, {}, {}
+    rules, graphs, downstream, received = {}, {}, {}, {}
     for gate in gates:
         for child in gate.inputs:
             if child.id not in flow:
@@ -203,6 +210,15 @@ def gate_numbers(
             flows = [parts[(child.id, m.id)] for m in gate.members if (child.id, m.id) in parts]
             if flows and gate.node.id in flow:
                 downstream[(child.id, gate.node.id)] = sum(flows[1:], flows[0])
+        inside = {m.id for m in gate.members}
+        for other in gate.outputs:
+            flows = [
+                parts[(other.id, n.id)]
+                for n in order
+                if n.id not in inside and (other.id, n.id) in parts
+            ]
+            if flows:
+                received[other.id] = sum(flows[1:], flows[0])
         if gate.composite is None:
             r, g = _elementwise_locals(
                 gate, [names.get(c.id, caption(c)) for c in gate.node.inputs]
@@ -228,6 +244,7 @@ def gate_numbers(
         wrt,
         floor,
         groups,
+        received,
     )
 
 

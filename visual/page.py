@@ -73,6 +73,12 @@ def _backward_panel(numbers: GateNumbers, gate: Gate, k: int, total: int) -> str
         f"<h2>Backward {k} of {total}: {_title(numbers, gate)}</h2>",
         f'<p class="grad">upstream ∂L/∂out = {_pre(matrix(up, floor))}</p>',
     ]
+    for other in gate.outputs:  # a box's other result has its own upstream (c′ beside h′)
+        if other.id in numbers.received:
+            more = _pre(matrix(numbers.received[other.id], floor))
+            parts.append(
+                f'<p class="grad">upstream ∂L/∂{html.escape(numbers.names[other.id])} = {more}</p>'
+            )
     rules = composite_rules(numbers, gate)
     parts += [f'<p class="rule">{html.escape(line)}</p>' for line in rules]
     blocks = []
