@@ -77,8 +77,9 @@ def _lstm_board(x, state, w_ih, w_hh, b_ih, b_hh, *, training):
         f"c′ = f ⊙ {c} + i ⊙ g, h′ = o ⊙ tanh(c′)",
         "δc = δh′ ⊙ o ⊙ (1 − tanh²(c′)) + δc′ (δh′, δc′: the upstream of h′, c′)",
         f"∂/∂{c} = δc ⊙ f: the gradient's path through time",
-        f"δa = [δc ⊙ g ⊙ i(1 − i), δc ⊙ {c} ⊙ f(1 − f), δc ⊙ i ⊙ (1 − g²),",
-        "      δh′ ⊙ tanh(c′) ⊙ o(1 − o)]",
+        "δa = [δa_i, δa_f, δa_g, δa_o]: δa_i = δc ⊙ g ⊙ i(1 − i),",
+        f"δa_f = δc ⊙ {c} ⊙ f(1 − f), δa_g = δc ⊙ i ⊙ (1 − g²),",
+        "δa_o = δh′ ⊙ tanh(c′) ⊙ o(1 − o)",
         *_products(x, h, w_ih, w_hh, b_ih, b_hh, "δa", "δa"),
     )
 
