@@ -563,3 +563,30 @@ def test_an_lstm_box_shows_the_upstream_of_its_cell_state_too():
     shown = " ".join(matrix(delta_c).split())
     assert f"upstream ∂L/∂LSTM cell's output 2 = {shown}" in " ".join(text.split())
     close(tips(drawing, gate.node)["↑ upstream ∂L/∂LSTM cell's output 2"], delta_c)
+
+
+def test_an_imported_models_gemm_boards_name_the_onnx_values_and_give_their_numbers():
+    (logits,) = gc.from_onnx("tests/fixtures/torch_mlp.onnx")  # Gemm, Relu, Gemm (torch)
+    loss = gc.softmax_cross_entropy(logits, gc.input("y", (None,), "int64"))
+    rng = np.random.default_rng(8)
+    values = gc.init_params(loss) | {"x": rng.normal(size=(2, 4)), "y": np.array([0, 1])}
+    numbers = gate_numbers(loss, values)
+    drawing = gate_drawing(numbers, everything(numbers))
+    gates = [g for g in numbers.gates if g.composite == "gemm"]
+    assert len(gates) == 2
+    for gate in gates:
+        a, w, c = (
+            numbers.names[n.id] for n in gate.inputs[1:2] + gate.inputs[:1] + gate.inputs[2:]
+        )
+        rules = composite_rules(numbers, gate)
+        assert rules[:3] == (
+            f"out = {a} {w}ᵀ + {c}, δ = upstream",
+            f"∂/∂{a} = δ {w}",
+            f"∂/∂{w} = δᵀ {a}",
+        )
+        up = numbers.upstream[gate.node.id]
+        ins = {numbers.names[n.id]: n for n in gate.inputs}
+        A, W = numbers.values[ins[a].id], numbers.values[ins[w].id]
+        for name, want in ((a, up @ W), (w, up.T @ A), (c, up.sum(0))):  # the board's formulas
+            close(wire(drawing, ins[name], gate), want)
+            close(wire(drawing, ins[name], gate), gc.evaluate(gc.grad(loss, ins[name]), values))

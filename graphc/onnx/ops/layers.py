@@ -18,13 +18,15 @@ onnx_op("MatMul", 13)(same_type(lambda b, x, y: matmul(x, y)))
 def _gemm_board(a, w, c, alpha, beta, trans_a, trans_b, *, training):
     """Gemm's rule in its inputs' names: A and B are a and w, transposed where asked."""
     ta, tb = trans_a in ("True", "1"), trans_b in ("True", "1")
+    alpha = "" if alpha in ("1", "1.0") else f"{alpha} · "  # PyTorch's Linear: 1 and 1
+    beta = "" if beta in ("1", "1.0") else f"{beta} · "
     A, B = f"{a}ᵀ" if ta else a, f"{w}ᵀ" if tb else w
-    plus = f" + {beta} · {c}" if c != "None" and beta not in ("0", "0.0") else ""
+    plus = f" + {beta}{c}" if c != "None" and beta not in ("0 · ", "0.0 · ") else ""
     return (
-        f"out = {alpha} · {A} {B}{plus}, δ = upstream",
-        f"∂/∂{a} = {alpha} · " + (f"{B} δᵀ" if ta else f"δ {B}ᵀ".replace("ᵀᵀ", "")),
-        f"∂/∂{w} = {alpha} · " + (f"δᵀ {A}" if tb else f"{A}ᵀ δ".replace("ᵀᵀ", "")),
-        *((f"∂/∂{c} = {beta} · δ, summed over the axes {c} was broadcast along",) if plus else ()),
+        f"out = {alpha}{A} {B}{plus}, δ = upstream",
+        f"∂/∂{a} = {alpha}" + (f"{B} δᵀ" if ta else f"δ {B}ᵀ".replace("ᵀᵀ", "")),
+        f"∂/∂{w} = {alpha}" + (f"δᵀ {A}" if tb else f"{A}ᵀ δ".replace("ᵀᵀ", "")),
+        *((f"∂/∂{c} = {beta}δ, summed over the axes {c} was broadcast along",) if plus else ()),
     )
 
 
