@@ -241,7 +241,7 @@ COMPOSITES = {
     "layer_norm": (
         lambda v: gc.layer_norm(v["x"], v["gamma"], v["beta"]),
         {"x": (4, 3), "gamma": (3,), "beta": (3,)},
-        ("(ĝ − mean ĝ − x̂ · mean(ĝ·x̂)) / σ, ĝ = gamma·δ",) * 2,
+        ("(ĝ − mean ĝ − x̂ · mean(ĝ·x̂)) / σ, means over the features ĝ = gamma·δ",) * 2,
         lambda v, up, t: _layer_norm(v, up),
     ),
     "embedding": (

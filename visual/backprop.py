@@ -4,6 +4,7 @@ so every frame has the same layout)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -77,16 +78,20 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit
         if node.id in numbers.upstream:
             g = numbers.upstream[node.id]
             what = f"∂L/∂{caption(node)}" if node.is_leaf else "↑ upstream ∂L/∂out"
-            notes += _lines(f"{what} = {short(g, floor, True)}", _ink(GRAD_COLOR, show_grad, kind))
+            notes += _lines(
+                wrap(f"{what} = {short(g, floor, True)}"), _ink(GRAD_COLOR, show_grad, kind)
+            )
             tips.append(f"{what} = {full(g, floor, tip_limit)}")
         for other in gate.outputs if gate else ():  # a box's other result (an LSTM's c′)
             if other.id in numbers.received:
                 g, what = numbers.received[other.id], f"↑ upstream ∂L/∂{numbers.names[other.id]}"
-                notes += _lines(f"{what} = {short(g, floor)}", _ink(GRAD_COLOR, show_grad, kind))
+                notes += _lines(
+                    wrap(f"{what} = {short(g, floor)}"), _ink(GRAD_COLOR, show_grad, kind)
+                )
                 tips.append(f"{what} = {full(g, floor, tip_limit)}")
         if gate is not None and node.id in numbers.flow:
             for line in composite_rules(numbers, gate):
-                notes.append((line, _ink(RULE_COLOR, show_grad, kind)))
+                notes += _lines(wrap(line), _ink(RULE_COLOR, show_grad, kind))
             for child in gate.inputs if gate.composite is None else ():
                 key = (child.id, node.id)
                 if key not in numbers.downstream:
@@ -102,7 +107,7 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit
                 summed = summed_terms(numbers, key)
                 if summed is not None:  # upstream × local has the gate's shape: a sum
                     text += f"; ∂ summed {summed[1]}"
-                notes += _lines(text, _ink(RULE_COLOR, show_grad, kind))
+                notes += _lines(wrap(text), _ink(RULE_COLOR, show_grad, kind))
         drawing.notes[node.id] = notes
         drawing.tooltips[node.id] = "; ".join(tips) or caption(node)
         if node.id == shown.current:
@@ -124,6 +129,29 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit
                 "penwidth": gradient_width(m) if visible else "1",
             }
     return drawing
+
+
+NOTE_WIDTH = 48  # characters of a note's line: 1024x768 in presentation shows it at 20 px
+
+
+def wrap(text: str, width: int = NOTE_WIDTH) -> str:
+    """A note's line broken after its clauses (", ", "; ", ": ", before " = ", never inside
+    brackets: an array stays whole) into lines of at most `width` characters where it can."""
+
+    def depth(part: str) -> int:
+        return sum(part.count(o) - part.count(c) for o, c in ("()", "[]"))
+
+    lines = []
+    while len(text) > width:
+        head = text[: width + 1]
+        cuts = [m.end() for m in re.finditer(r"[,;:] ", head)]
+        cuts += [m.start() for m in re.finditer(r" = ", head) if m.start() > 0]
+        cuts = [c for c in cuts if width // 4 <= c and depth(text[:c]) == 0]
+        if not cuts:
+            break  # no clause ends early enough: a long line beats a broken formula
+        lines.append(text[: max(cuts)].rstrip())
+        text = text[max(cuts) :].lstrip()
+    return "\n".join([*lines, text])
 
 
 def _lines(text: str, color: str) -> list[tuple[str, str]]:

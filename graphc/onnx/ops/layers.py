@@ -91,8 +91,9 @@ def _layer_norm_board(x, scale, bias, axis, eps, *, training):
     """ONNX layer norm's rule in its inputs' names, over the axes from `axis` on."""
     return (
         f"x̂ = ({x} − mean) / σ, σ = √(variance + {eps}), over the axes from {axis} on",
-        f"out = x̂ · {scale}{'' if bias == 'None' else f' + {bias}'}, δ = upstream, ĝ = {scale}·δ",
+        f"out = x̂ · {scale}{'' if bias == 'None' else f' + {bias}'}, δ = upstream",
         f"∂/∂{x} = (ĝ − mean ĝ − x̂ · mean(ĝ·x̂)) / σ, means over those axes",
+        f"ĝ = {scale}·δ: {scale} scales δ before the means",
         f"∂/∂{scale} = Σ δ·x̂, ∂/∂{bias} = Σ δ (Σ over the other axes)",
     )
 
