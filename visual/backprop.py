@@ -144,9 +144,14 @@ def wrap(text: str, width: int = NOTE_WIDTH) -> str:
     lines = []
     while len(text) > width:
         head = text[: width + 1]
-        cuts = [m.end() for m in re.finditer(r"[,;:] ", head)]
-        cuts += [m.start() for m in re.finditer(r" = ", head) if m.start() > 0]
-        cuts = [c for c in cuts if width // 4 <= c and depth(text[:c]) == 0]
+        clauses = [m.end() for m in re.finditer(r"[,;:] ", head)]
+        equals = [m.start() for m in re.finditer(r" = ", head)]
+        clauses, equals = (
+            [c for c in cuts if width // 4 <= c and depth(text[:c]) == 0]
+            for cuts in (clauses, equals)
+        )
+        late = [c for c in clauses if c >= width // 2]  # a clause's end first, then an " = "
+        cuts = late or clauses + equals
         if not cuts:
             break  # no clause ends early enough: a long line beats a broken formula
         lines.append(text[: max(cuts)].rstrip())
