@@ -189,3 +189,15 @@ def test_every_ops_gate_writes_its_board_rule(name, rng):
     drawn = " ".join(lines)  # a long line is wrapped after a clause
     for text in written:  # the picture holds a rule's first line (the page has the rest)
         assert text.split("\n")[0] in drawn, (text, lines)
+
+
+def test_a_long_note_is_wrapped_after_a_clause_and_never_inside_an_array():
+    from visual.backprop import NOTE_WIDTH, wrap
+
+    up = wrap("↑ upstream ∂L/∂out = μ 0.008309 [-0.2633, 0.2964]")
+    assert up.split("\n") == ["↑ upstream ∂L/∂out", "= μ 0.008309 [-0.2633, 0.2964]"]
+    rule = "x̂ = (@₁ − running mean) / σ, σ = √(running variance + ε)"
+    assert wrap(rule).split("\n") == ["x̂ = (@₁ − running mean) / σ,", "σ = √(running variance + ε)"]
+    assert wrap("short = 1") == "short = 1"
+    unbreakable = "∂/∂x: " + "y" * 2 * NOTE_WIDTH  # a long name: one long line, not cut
+    assert wrap(unbreakable) == unbreakable
