@@ -247,7 +247,8 @@ def test_the_browsers_zoom_enlarges_the_presented_graph(browser, page):
 IN_FULL = """
 var frame = document.querySelector('.frame:not([hidden])'), view = frame.querySelector('.picture');
 var box = view.getBoundingClientRect(), nodes = Array.from(frame.querySelectorAll('g.node'));
-var g = nodes.find(function (n) { return n.querySelector('title').textContent === frame.dataset.node; })
+var g = nodes.find(function (n) {
+    return n.querySelector("title").textContent === frame.dataset.node; })
   || nodes.find(function (n) { return n.querySelector('[stroke="#db2777"]'); });  // a box
 var r = g.getBoundingClientRect();
 return [r.left >= box.left - 1 && r.right <= box.right + 1, r.width, box.width];
