@@ -14,13 +14,13 @@ from collections import Counter
 import numpy as np
 
 from .checks import check_run
-from .codegen import export as export_module
 from .codegen.optimizers import hyper_parameters
 from .demo import run_demo
 from .diff import compare as compare_gradients
 from .diff import cost_table, grad
 from .errors import GraphError
 from .evaluation import inputs, params
+from .exporting import export as export_module
 from .files import write_file, write_text
 from .ir import leaves, topological_order
 from .limits import check_drawn, using

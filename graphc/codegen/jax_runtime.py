@@ -149,6 +149,7 @@ def run_command_line(model, argv=None):
         "--devices", type=int, help="train data-parallel on this many devices (default: all)"
     )
     args = parser.parse_args(argv)
+    check_arguments(args, model)
     found = jax.devices()
     if args.devices is not None and not 1 <= args.devices <= len(found):
         parser.error(

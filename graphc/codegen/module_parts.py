@@ -12,6 +12,7 @@ from ..checks import positive_int
 from ..errors import GraphError
 from ..feeds import class_counts, min_batch
 from ..ir import Node, leaves, topological_order
+from ..ops.composite import predicted_by
 from . import step_size
 from .module import Module
 from .names import comment, literal
@@ -30,13 +31,10 @@ class Signature:
 
 
 def find_predictions(loss: Node) -> Node | None:
-    """The logits a classification loss is built on: the input of its log_softmax (or of
-    softplus, for a binary cross-entropy), when there is exactly one such node."""
-    for op in ("log_softmax", "softplus"):
-        found = [n.inputs[0] for n in topological_order(loss) if n.op == op]
-        if len(found) == 1:
-            return found[0]
-    return None
+    """The logits a classification loss is built on (a softmax or binary cross-entropy
+    says which of its arguments they are), when the graph holds exactly one such loss."""
+    found = {id(p): p for n in topological_order(loss) if (p := predicted_by(n)) is not None}
+    return next(iter(found.values())) if len(found) == 1 else None
 
 
 def signature(loss: Node, predictions: Node | None, module: Module) -> Signature:
@@ -131,6 +129,7 @@ MODULE_GLOBALS = (
     "DROPOUT_RATES",
     "CLASSES",
     "MIN_BATCH",
+    "ONNX_MODEL",
     "init_params",
     "init_state",
     "train_step",

@@ -90,7 +90,7 @@ def check_images(x: Node, d: int, op: str) -> None:
             if x.ndim == d + 1
             else ""
         )
-        raise ShapeError(f"{op} takes {layout}, got shape {x.shape} ({x.ndim} axes){hint}")
+        raise ShapeError(f"the input must be {layout}, got shape {x.shape} ({x.ndim} axes){hint}")
 
 
 def canonical(op: str, arrays, attrs: dict) -> dict:

@@ -70,13 +70,13 @@ def _pool_attrs(op: str):
         stride = attrs["kernel"] if stride is None else stride
         padding = attrs.get("padding", 0)
         if isinstance(padding, str):
-            raise ShapeError(f"{op} takes an int or a pair as padding, got {padding!r}")
+            raise ShapeError(f"padding is an int or a pair here, got {padding!r}")
         window = window_attrs(dict(attrs, stride=stride, padding=padding, dilation=1), 2)
         if any(
             lo > k // 2 or hi > k // 2 for (lo, hi), k in zip(window["padding"], window["kernel"])
         ):
             raise ShapeError(
-                f"{op}: the padding {window['padding']} may be at most half the kernel "
+                f"the padding {window['padding']} may be at most half the kernel "
                 f"{window['kernel']}, as in PyTorch"
             )
         return {k: window[k] for k in ("kernel", "stride", "padding")}
