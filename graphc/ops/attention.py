@@ -71,14 +71,20 @@ def _checked_mask(mask: Node, scores: tuple) -> Node:
     return mask
 
 
-@composite(
-    label="attention",
-    board=(
-        "A = softmax(q kᵀ / √d  (masked)), out = A v",
-        "∂/∂v = Aᵀ g, ∂/∂A = g vᵀ",
-        "∂/∂q = (A ⊙ (∂A − rowsum(∂A ⊙ A))) k / √d",
-    ),
-)
+def _attention_board(q, k, v, mask, causal, scale, *, training):
+    """Attention's forward and backward in the names of its inputs: the softmax's rule on
+    the weights A, then two matrix products (δ is the upstream gradient, s the scale)."""
+    masked = " + mask" if mask != "None" else " (causal mask)" if causal == "True" else ""
+    s = f"s = {scale}" if scale != "None" else "s = 1/√(features)"
+    return (
+        f"A = softmax({q} {k}ᵀ · s{masked}) over the keys, out = A {v}",
+        f"{s}, δ = upstream",
+        f"∂/∂{v} = Aᵀ δ, ∂A = δ {v}ᵀ, ∂S = A ⊙ (∂A − rowsum(∂A ⊙ A))",
+        f"∂/∂{q} = s · ∂S {k}, ∂/∂{k} = s · ∂Sᵀ {q}",
+    )
+
+
+@composite(label="attention", board=_attention_board)
 def attention(q, k, v, mask=None, causal: bool = False, scale: float | None = None) -> Node:
     """softmax(q kᵀ · scale + mask) v over the last two axes, with any leading (batch,
     head) axes broadcast: q (..., L, E), k (..., S, E), v (..., S, Ev) -> (..., L, Ev).

@@ -23,7 +23,8 @@ class CompositeDef:
             title of the builder's name
     board   the composite's derivative as the lecture writes it on the board, one line each:
             fixed lines, or a function of the display names of the builder's arguments (in
-            its signature's order; a node's name, any other argument's value) and of
+            its signature's order; a node's name, a tuple of nodes' names, any other
+            argument's repr) and of
             `training` (True, False, or None for a graph drawn with both modes) giving the
             lines in the names of the inputs at that box and for the mode its numbers use
     params  the builder's parameter names, in order
@@ -53,6 +54,16 @@ COMPOSITE_SCOPES: dict[str, CompositeDef] = {}
 # A composite's result -> the node given for each argument that was a node: what a picture
 # needs to write the board in the names of the inputs (dies with the result node).
 COMPOSITE_ARGUMENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _argument(value):
+    """What a board is given for an argument: a node (named by the picture), a tuple of
+    nodes (an LSTM's state (h, c)), or any other value's repr."""
+    if isinstance(value, Node):
+        return value
+    if isinstance(value, (tuple, list)) and value and all(isinstance(v, Node) for v in value):
+        return tuple(value)
+    return repr(value)
 
 
 def composite(
@@ -86,10 +97,10 @@ def composite(
             bound = signature.bind(*args, **kwargs).arguments
         except TypeError:
             return result
-        given = {k: v for k, v in bound.items() if isinstance(v, Node)}
-        given |= {k: repr(v) for k, v in bound.items() if not isinstance(v, Node)}
-        if isinstance(result, Node) and builder.__name__ in (result.scope or "").split("/"):
-            COMPOSITE_ARGUMENTS[result] = given
+        given = {k: _argument(v) for k, v in bound.items()}
+        for out in result if isinstance(result, tuple) else (result,):  # (h′, c′): each
+            if isinstance(out, Node) and builder.__name__ in (out.scope or "").split("/"):
+                COMPOSITE_ARGUMENTS[out] = given
         return result
 
     return build

@@ -378,7 +378,12 @@ def _register_conv(d: int) -> None:
             decompose=lambda n: conv_steps(NodeSteps, *n.inputs, **n.attrs),
             normalize=_conv_attrs(d, name),
             sympy=_conv_kernel,
-            board=lambda x, W: (f"conv_transpose(upstream, {W})", f"Σ patches({x}) · upstream"),
+            board=lambda x, W: (
+                f"conv_transpose(upstream, {W})\n= each upstream entry sent back through {W} "
+                "onto its window",
+                f"Σ patches({x}) · upstream\n= each window of {x} times its upstream entry, "
+                "summed over the windows and the batch",
+            ),
             vjp=(_conv_vjp_x, _conv_vjp_w),
             jvp=MULTILINEAR,
             label=lambda n: f"{n.op} {'×'.join(map(str, n.attrs['kernel']))}",

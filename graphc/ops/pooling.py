@@ -214,7 +214,10 @@ register(
         decompose=lambda n: pool_steps(_NodePool, "max", n.inputs[0], **n.attrs),
         normalize=_pool_attrs("max_pool2d"),
         sympy=_max_pool_sympy,
-        board=lambda x: (f"1 where {x} won its window (the first maximum), else 0",),
+        board=lambda x: (
+            f"upstream to the winner of each window\n(the first maximum of {x} in it); 0 to the "
+            "others",
+        ),
         vjp=(_max_pool_vjp,),
         jvp=(_max_pool_jvp,),
         kink=_near_tie,
@@ -236,7 +239,7 @@ register(
         decompose=lambda n: pool_steps(_NodePool, "mean", n.inputs[0], **n.attrs),
         normalize=_pool_attrs("avg_pool2d"),
         sympy=_avg_pool_kernel,
-        board=lambda x: ("1 / (kernel size) for every entry of the window",),
+        board=lambda x: ("upstream / (kernel size)\nto every entry of its window",),
         vjp=(_avg_pool_vjp,),
         jvp=MULTILINEAR,
         label=lambda n: f"avg pool {'×'.join(map(str, n.attrs['kernel']))}",
