@@ -19,6 +19,9 @@ import graphc as gc
 import visual
 from graphc.modelfile import import_model_file
 
+# the matrices are small: a second BLAS thread only waits for the first (and on a busy
+# machine makes the run slower)
+ONE_THREAD = os.environ | {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "adding_lstm.py")
 EPOCHS = 10
 MEAN_GUESS_MSE = 1 / 6  # the variance of the sum of two uniform values
@@ -49,6 +52,7 @@ def trained(tmp_path_factory):
             [sys.executable, str(path), "adding.npz", "--quiet"]
             + ["--history", f"{cell}.json", "--save", f"{cell}.npz"],
             cwd=where,
+            env=ONE_THREAD,
             capture_output=True,
             text=True,
             timeout=900,

@@ -12,6 +12,9 @@ import pytest
 import graphc as gc
 from graphc.modelfile import import_model_file
 
+# the matrices are small: a second BLAS thread only waits for the first (and on a busy
+# machine makes the run slower)
+ONE_THREAD = os.environ | {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "attention_sort.py")
 
 
@@ -35,6 +38,7 @@ def test_the_exported_script_sorts_99_percent_of_held_out_tokens(tmp_path):
     result = subprocess.run(
         [sys.executable, str(path), "sort.npz", "--quiet", "--epochs", "2", "--save", "p.npz"],
         cwd=tmp_path,
+        env=ONE_THREAD,
         capture_output=True,
         text=True,
         timeout=600,
