@@ -5,6 +5,7 @@ draws, and backpropagation through it is backpropagation through time."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from .errors import GraphError, ShapeError
@@ -101,14 +102,33 @@ def _pair(state, what: str) -> tuple[Node, Node]:
     return lift(state[0]), lift(state[1])
 
 
+STEP_SCOPE = "step{}"  # the scope of step t + 1 of an unrolled cell
+_STEP = re.compile(r"step([1-9][0-9]*)")
+
+
+def step_of(scope: str | None) -> tuple[str, int] | None:
+    """(the scope around it, t) when `scope` lies in step t + 1 of an unrolled cell (a scope
+    `unroll` names), else None: the readable module writes such steps as one loop."""
+    parts = (scope or "").split("/")
+    for k, part in enumerate(parts):
+        found = _STEP.fullmatch(part)
+        if found:
+            return "/".join(parts[:k]), int(found.group(1)) - 1
+    return None
+
+
 def unroll(cell: Callable, xs, h0, axis: int = 1) -> tuple[list[Node], object]:
     """Apply `cell(x_t, state) -> state` at each step t of `xs` along `axis` (default 1:
     xs is (batch, time, features), torch's batch_first), starting from `h0`. Step t runs in
-    scope "step{t+1}", so a picture draws one box per step. Returns (the hidden state after
-    each step, the final state); for an LSTM the state is (h, c) and the list holds h."""
+    scope "step{t+1}" (STEP_SCOPE), so a picture draws one box per step and the readable
+    module writes the steps as one `for t in range(T)` loop (codegen/readable_loop.py), the
+    cell's lines once. Returns (the hidden state after each step, the final state); for an
+    LSTM the state is (h, c) and the list holds h."""
     xs = lift(xs)
-    if not -xs.ndim <= axis < xs.ndim:
-        raise ShapeError(f"{user_site()}: unroll: axis {axis} is out of range for {xs.shape}")
+    if isinstance(axis, bool) or not isinstance(axis, int) or not -xs.ndim <= axis < xs.ndim:
+        raise ShapeError(
+            f"{user_site()}: unroll: axis must be an int in range for {xs.shape}, got {axis!r}"
+        )
     steps = xs.shape[axis]
     if steps is None:
         raise ShapeError(
@@ -118,7 +138,20 @@ def unroll(cell: Callable, xs, h0, axis: int = 1) -> tuple[list[Node], object]:
     key = (slice(None),) * (axis % xs.ndim)
     state, hidden = h0, []
     for t in range(steps):
-        with scope(f"step{t + 1}"):
+        with scope(STEP_SCOPE.format(t + 1)):
             state = cell(index(xs, (*key, t)), state)
+        _check_state(state, cell)
         hidden.append(state[0] if isinstance(state, (tuple, list)) else state)
     return hidden, state
+
+
+def _check_state(state, cell: Callable) -> None:
+    """The state a cell returned: a node, or a tuple of nodes (an LSTM's (h, c))."""
+    parts = state if isinstance(state, (tuple, list)) and state else (state,)
+    if not all(isinstance(part, Node) for part in parts):
+        name = getattr(cell, "__name__", "the cell")
+        raise GraphError(
+            f"{user_site()}: unroll: {name} returned {type(state).__name__} "
+            f"{str(state)[:60]!r}; a cell returns the next state, a node or a pair (h, c) of "
+            "nodes"
+        )

@@ -7,11 +7,12 @@ import math
 
 import numpy as np
 
-from ..errors import GraphError, ShapeError
+from ..checks import check_flag, real_number
+from ..errors import DtypeError, GraphError, ShapeError
 from ..ir import Node, user_site
 from .composite import composite
 from .reductions import softmax
-from .registry import lift
+from .registry import broadcast_shapes, lift
 from .shape import matmul, transpose
 
 
@@ -35,7 +36,10 @@ def attention_weights(q, k, mask=None, causal: bool = False, scale: float | None
         raise GraphError(f"{user_site()}: attention takes a mask or causal=True, not both")
     if q.shape[-1] is None:
         raise ShapeError(f"{user_site()}: attention needs a known feature size, got {q.shape}")
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    causal = check_flag(causal, f"{user_site()}: attention: causal")
+    if scale is not None:
+        scale = real_number(scale, f"{user_site()}: attention: scale")
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     scores = matmul(q, _swap_last(k)) * scale  # (..., L, S)
     if causal:
         length, keys = q.shape[-2], k.shape[-2]
@@ -43,10 +47,28 @@ def attention_weights(q, k, mask=None, causal: bool = False, scale: float | None
             raise ShapeError(f"{user_site()}: a causal mask needs known lengths, got {q.shape}")
         mask = np.tril(np.ones((length, keys), dtype=bool))
     if mask is not None:
-        mask = lift(mask)
+        mask = _checked_mask(lift(mask), scores.shape)
         if mask.dtype != "bool":
             scores, mask = scores + mask, None
     return softmax(scores, axis=-1, mask=mask)
+
+
+def _checked_mask(mask: Node, scores: tuple) -> Node:
+    """A mask of booleans (True: may attend) or floats (added to the scores) that
+    broadcasts to the scores (..., L, S), as torch's scaled_dot_product_attention takes."""
+    if mask.dtype != "bool" and not mask.dtype.startswith("float"):
+        raise DtypeError(
+            f"{user_site()}: attention: the mask must hold booleans (True where a query may "
+            f"attend) or floats (added to the scores), got {mask.dtype}"
+        )
+    try:
+        broadcast_shapes(mask.shape, scores)
+    except ShapeError:
+        raise ShapeError(
+            f"{user_site()}: attention: the mask of shape {mask.shape} does not broadcast to the "
+            f"scores (..., L, S) = {scores}"
+        ) from None
+    return mask
 
 
 @composite(

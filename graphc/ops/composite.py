@@ -27,12 +27,15 @@ class CompositeDef:
             `training` (True, False, or None for a graph drawn with both modes) giving the
             lines in the names of the inputs at that box and for the mode its numbers use
     params  the builder's parameter names, in order
+    predicts  for a classification loss, the parameter holding the class scores it is
+            computed on (what an exported module's predict() and accuracy read), or None
     """
 
     label: str | None = None
     board: tuple[str, ...] | Callable[..., tuple[str, ...]] = ()
     params: tuple[str, ...] = ()
     defaults: tuple[tuple[str, Any], ...] = ()
+    predicts: str | None = None
 
     def lines(self, names: Mapping[str, str], training: bool | None) -> tuple[str, ...]:
         """The board's lines with these argument names (a parameter not given: its own
@@ -57,12 +60,13 @@ def composite(
     *,
     label: str | None = None,
     board: tuple[str, ...] | Callable[..., tuple[str, ...]] = (),
+    predicts: str | None = None,
 ):
     """Run a composite builder (a loss or layer made of several ops) in a scope named after
     it, so its nodes can be drawn as one box; a user's own scopes nest around it. Bare
     (`@composite`), or with what the box shows: `@composite(label=..., board=(...))`."""
     if builder is None:
-        return functools.partial(composite, label=label, board=board)
+        return functools.partial(composite, label=label, board=board, predicts=predicts)
     signature = inspect.signature(builder)
     params = tuple(signature.parameters)
     defaults = tuple(
@@ -71,7 +75,7 @@ def composite(
         if p.default is not inspect.Parameter.empty
     )
     COMPOSITE_SCOPES[builder.__name__] = CompositeDef(
-        label, board if callable(board) else tuple(board), params, defaults
+        label, board if callable(board) else tuple(board), params, defaults, predicts
     )
 
     @functools.wraps(builder)
@@ -89,3 +93,14 @@ def composite(
         return result
 
     return build
+
+
+def predicted_by(node: Node) -> Node | None:
+    """The class scores a classification loss `node` was computed on (the argument its
+    composite's definition names as `predicts`); None for any other node."""
+    given = COMPOSITE_ARGUMENTS.get(node)
+    names = [n for n in (node.scope or "").split("/") if n in COMPOSITE_SCOPES]
+    if not given or not names:
+        return None
+    scores = given.get(COMPOSITE_SCOPES[names[-1]].predicts or "")
+    return scores if isinstance(scores, Node) else None
