@@ -4,10 +4,11 @@ NCL), weights (C_out, C_in / groups, *kernel), padding an int, a pair, "same" or
 Built on one pair of linear ops: `windows` (every window of the padded input, laid out
 (N, *positions, C, *kernel)) and its adjoint `overlap_add` (each window's entries added back where
 they came from); windows_kernels.py has both in NumPy, and jax_runtime.py in JAX. A
-convolution is the windows times the weights, one matrix product per group (`conv_steps`,
-which the NumPy kernel and the lowering both run, so they agree to the last bit). Its vjp
-for x is the transposed convolution, the upstream times the weights overlap-added; for W, the
-windows of x times the upstream. Both are graphs of these ops, so Hessians come for free.
+convolution is the windows times the weights, one matrix product over the whole batch
+(`conv_steps`, which the NumPy kernel and the lowering both run, so they agree to the last
+bit). Its vjp for x is the transposed convolution, the upstream times the weights
+overlap-added; for W, the windows of x times the upstream, one product contracting the batch
+and the positions together. Both are graphs of these ops, so Hessians come for free.
 """
 
 from __future__ import annotations
@@ -240,19 +241,24 @@ class NodeSteps:
 
 
 def conv_steps(steps, x, W, kernel, stride, padding, dilation, groups):
-    """The convolution as the windows of x times the weights: for each image and group, one
-    matrix product (positions × C_in/G·kernel) @ (C_in/G·kernel × C_out/G). The batch stays
-    an axis of its own (graphc's None), never merged with the positions."""
+    """The convolution as the windows of x times the weights. Ungrouped, one product
+    (N, positions, C_in·kernel) @ (C_in·kernel, C_out): a single matrix product over every
+    window of the batch (NumPy and XLA both run it as one GEMM); grouped, one per image and
+    group. The batch stays an axis of its own (graphc's None), as the output's must."""
     d = len(kernel)
     c_out, depth = W.shape[0], size(W.shape[1:])  # depth: C_in / groups · kernel size
     found = positions(x.shape[2:], kernel, stride, padding, dilation)
     patches = steps.windows(
         x, kernel=kernel, stride=stride, padding=padding, dilation=dilation, fill=0.0
     )
-    rows = steps.reshape(patches, (-1, size(found), groups, depth))
-    rows = steps.transpose(rows, (0, 2, 1, 3))  # (N, G, positions, depth)
-    weights = steps.transpose(steps.reshape(W, (groups, c_out // groups, depth)), (0, 2, 1))
-    out = steps.transpose(steps.matmul(rows, weights), (0, 2, 1, 3))  # (N, positions, G, C/G)
+    if groups == 1:
+        rows = steps.reshape(patches, (-1, size(found), depth))
+        out = steps.matmul(rows, steps.transpose(steps.reshape(W, (c_out, depth)), (1, 0)))
+    else:
+        rows = steps.reshape(patches, (-1, size(found), groups, depth))
+        rows = steps.transpose(rows, (0, 2, 1, 3))  # (N, G, positions, depth)
+        weights = steps.transpose(steps.reshape(W, (groups, c_out // groups, depth)), (0, 2, 1))
+        out = steps.transpose(steps.matmul(rows, weights), (0, 2, 1, 3))  # (N, P, G, C/G)
     out = steps.reshape(out, (-1, *found, c_out))
     return steps.transpose(out, (0, d + 1, *range(1, d + 1)))
 
@@ -298,35 +304,39 @@ def _conv_infer(attrs, x: Node, W: Node):
     return (x.shape[0], W.shape[0], *found), result_dtype(x, W)
 
 
-def _grouped(g: Node, n: Node) -> tuple[Node, Node]:
-    """(upstream as (N, G, positions, C_out / G), weights as (G, C_out / G, depth))."""
-    x, W = n.inputs
-    d, groups = W.ndim - 2, n.attrs["groups"]
+def _upstream_rows(g: Node, n: Node, groups: int) -> Node:
+    """The upstream (N, C_out, *positions) as rows (N·positions, G, C_out / G)."""
+    d = g.ndim - 2
     up = F.transpose(g, axes=(0, *range(2, d + 2), 1))  # (N, *positions, C_out)
-    up = F.reshape(up, shape=(-1, size(n.shape[2:]), groups, W.shape[0] // groups))
-    weights = F.reshape(W, shape=(groups, W.shape[0] // groups, size(W.shape[1:])))
-    return F.transpose(up, axes=(0, 2, 1, 3)), weights
+    return F.reshape(up, shape=(-1, groups, g.shape[1] // groups))
 
 
 def _conv_vjp_x(g: Node, n: Node) -> Node:
     """The transposed convolution: the upstream times the weights, overlap-added into x."""
-    x = n.inputs[0]
-    up, weights = _grouped(g, n)
-    patches = F.transpose(F.matmul(up, weights), axes=(0, 2, 1, 3))  # (N, positions, G, depth)
+    x, W = n.inputs
+    groups, c_out, depth = n.attrs["groups"], W.shape[0], size(W.shape[1:])
+    found = size(n.shape[2:])
+    if groups == 1:  # one product, as the forward's
+        up = F.reshape(_upstream_rows(g, n, 1), shape=(-1, found, c_out))
+        patches = F.matmul(up, F.reshape(W, shape=(c_out, depth)))  # (N, positions, depth)
+    else:
+        up = F.reshape(_upstream_rows(g, n, groups), shape=(-1, found, groups, c_out // groups))
+        weights = F.reshape(W, shape=(groups, c_out // groups, depth))
+        patches = F.matmul(F.transpose(up, axes=(0, 2, 1, 3)), weights)  # (N, G, P, depth)
+        patches = F.transpose(patches, axes=(0, 2, 1, 3))
     shape = (-1, *n.shape[2:], x.shape[1], *n.attrs["kernel"])
     return overlap_add(F.reshape(patches, shape=shape), x, _window_keys(n))
 
 
 def _conv_vjp_w(g: Node, n: Node) -> Node:
-    """Σ over the windows of x, each times the upstream at its position."""
+    """Σ over the windows of x, each times the upstream at its position: per group, one
+    product that contracts the batch and the positions together, (depth, N·P) @ (N·P, C)."""
     x, W = n.inputs
-    up, _ = _grouped(g, n)
     groups, depth = n.attrs["groups"], size(W.shape[1:])
-    patches = F.reshape(
-        windows_of(x, _window_keys(n)), shape=(-1, size(n.shape[2:]), groups, depth)
-    )
-    rows = F.transpose(patches, axes=(0, 2, 3, 1))  # (N, G, depth, positions)
-    per_group = F.sum(F.matmul(rows, up), axis=(0,))  # (G, depth, C_out / G)
+    patches = F.reshape(windows_of(x, _window_keys(n)), shape=(-1, groups, depth))
+    rows = F.transpose(patches, axes=(1, 2, 0))  # (G, depth, N·positions)
+    up = F.transpose(_upstream_rows(g, n, groups), axes=(1, 0, 2))  # (G, N·positions, C/G)
+    per_group = F.matmul(rows, up)  # (G, depth, C_out / G)
     return F.reshape(F.transpose(per_group, axes=(0, 2, 1)), shape=W.shape)
 
 
