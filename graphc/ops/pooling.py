@@ -27,7 +27,17 @@ from .conv import (
     windows_of,
 )
 from .registry import KERNEL, MULTILINEAR, F, OpDef, apply, register, size
-from .windows_kernels import _taps, window_max, window_max_jvp, window_max_vjp, window_mean
+from .windows_kernels import (
+    _channels_last as _image,
+)
+from .windows_kernels import (
+    _cropped,
+    _taps,
+    window_max,
+    window_max_jvp,
+    window_max_vjp,
+    window_mean,
+)
 from .windows_kernels import windows as windows_kernel
 
 
@@ -215,7 +225,7 @@ def _first_max_sympy(x, kernel, stride, padding) -> list:
 
     both = np.frompyfunc(sp.And, 2, 1)
     larger, at_least = np.frompyfunc(sp.Gt, 2, 1), np.frompyfunc(sp.Ge, 2, 1)
-    taps = _taps(x, kernel, stride, padding, -np.inf)
+    taps = _taps(_image(x, padding, -np.inf), kernel, stride)
     conditions = []
     for k, tap in enumerate(taps):
         holds = np.full(tap.shape, sp.true, dtype=object)
@@ -234,20 +244,19 @@ def _piecewise(*pairs):
 
 def _max_pool_jvp_sympy(x, t, kernel, stride, padding):
     conditions = _first_max_sympy(x, kernel, stride, padding)
-    values = _taps(t, kernel, stride, padding, 0.0)
+    values = _taps(_image(t, padding, 0.0), kernel, stride)
     pick = np.frompyfunc(_piecewise, 2 * len(values), 1)
-    return pick(*[a for pair in zip(values, conditions) for a in pair])
+    return np.moveaxis(pick(*[a for pair in zip(values, conditions) for a in pair]), -1, 1)
 
 
 def _max_pool_vjp_sympy(x, g, kernel, stride, padding):
     conditions = _first_max_sympy(x, kernel, stride, padding)
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], padding))
-    out = np.zeros((*x.shape[:2], *padded), dtype=object)
+    out = np.zeros((x.shape[0], *padded, x.shape[1]), dtype=object)  # channels last
     route = np.frompyfunc(lambda total, value, holds: total + _piecewise(value, holds), 3, 1)
-    for tap, holds in zip(_taps(out, kernel, stride, ((0, 0),) * len(kernel), 0.0), conditions):
-        tap[...] = route(tap, g, holds)
-    crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(x.shape[2:], padding))
-    return out[(slice(None), slice(None), *crop)]
+    for tap, holds in zip(_taps(out, kernel, stride), conditions):
+        tap[...] = route(tap, np.moveaxis(g, 1, -1), holds)
+    return _cropped(out, padding)
 
 
 def _routed_samples(op: str, pooled: bool):

@@ -13,32 +13,44 @@ arithmetic, is what a 4x4 feature map costs otherwise.
 import numpy as np
 
 
-def _offset_views(kernel, stride, dilation, found, channels_last):
-    """Per kernel offset (row-major), the index of the strided view of an image (channels
-    last, or N, C, *spatial) that the offset reads in every window."""
-    lead = (slice(None),) if channels_last else (slice(None), slice(None))
-    tail = (slice(None),) if channels_last else ()
+def _offset_views(kernel, stride, dilation, found):
+    """Per kernel offset (row-major), the index of the strided view of a channels-last image
+    (N, *spatial, C) that the offset reads in every window."""
     for offset in np.ndindex(*kernel):
         spatial = tuple(
             slice(o * g, o * g + s * (m - 1) + 1, s)
             for o, g, s, m in zip(offset, dilation, stride, found)
         )
-        yield offset, (*lead, *spatial, *tail)
+        yield offset, (slice(None), *spatial, slice(None))
+
+
+def _channels_last(x, padding, fill):
+    """x (N, C, *size) as a contiguous channels-last array (N, *padded size, C), padded with
+    `fill` by `padding` ((before, after) per spatial axis); no copy when x already is one."""
+    if not any(lo or hi for lo, hi in padding):
+        return np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], padding))
+    image = np.full((x.shape[0], *padded, x.shape[1]), fill, dtype=x.dtype)
+    inner = tuple(slice(lo, lo + s) for s, (lo, _) in zip(x.shape[2:], padding))
+    image[(slice(None), *inner, slice(None))] = np.moveaxis(x, 1, -1)
+    return image
+
+
+def _found(size, kernel, stride, dilation):
+    """The number of window positions along each axis of a padded size (the floor rule)."""
+    return tuple(
+        (s - g * (k - 1) - 1) // st + 1 for s, k, st, g in zip(size, kernel, stride, dilation)
+    )
 
 
 def windows(x, kernel, stride, padding, dilation, fill=0.0):
     """The windows of x (N, C, *size): an array (N, *positions, C, *kernel), padded with
     `fill` by `padding` ((before, after) per spatial axis), taken every `stride` entries,
     each window reading every `dilation`-th entry."""
-    padded = tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], padding))
-    image = np.full((x.shape[0], *padded, x.shape[1]), fill, dtype=x.dtype)  # channels last
-    inner = tuple(slice(lo, lo + s) for s, (lo, _) in zip(x.shape[2:], padding))
-    image[(slice(None), *inner, slice(None))] = np.moveaxis(x, 1, -1)
-    found = tuple(
-        (s - g * (k - 1) - 1) // st + 1 for s, k, st, g in zip(padded, kernel, stride, dilation)
-    )
+    image = _channels_last(x, padding, fill)
+    found = _found(image.shape[1:-1], kernel, stride, dilation)
     out = np.empty((x.shape[0], *found, x.shape[1], *kernel), dtype=x.dtype)
-    for offset, view in _offset_views(kernel, stride, dilation, found, True):
+    for offset, view in _offset_views(kernel, stride, dilation, found):
         out[(Ellipsis, *offset)] = image[view]
     return out
 
@@ -47,50 +59,50 @@ def overlap_add(p, size, kernel, stride, padding, dilation):
     """The adjoint of `windows`: p (N, *positions, C, *kernel) summed back into an array
     (N, C, *size), each window's entries added where they came from (padding dropped)."""
     d = len(kernel)
-    found = p.shape[1 : 1 + d]
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(size, padding))
     out = np.zeros((p.shape[0], *padded, p.shape[1 + d]), dtype=p.dtype)  # channels last
-    for offset, view in _offset_views(kernel, stride, dilation, found, True):
+    for offset, view in _offset_views(kernel, stride, dilation, p.shape[1 : 1 + d]):
         out[view] += p[(Ellipsis, *offset)]
-    crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(size, padding))
-    return np.moveaxis(out[(slice(None), *crop, slice(None))], -1, 1)
+    return _cropped(out, padding)
 
 
-def _taps(x, kernel, stride, padding, fill):
-    """Per kernel offset (row-major), the strided view of x padded with `fill` that the offset
-    reads in every window: (N, C, *positions) each (views of x itself when unpadded)."""
-    if any(lo or hi for lo, hi in padding):
-        pad = ((0, 0), (0, 0), *(tuple(p) for p in padding))
-        x = np.pad(x, pad, constant_values=np.asarray(fill, dtype=x.dtype))
-    found = [(s - k) // st + 1 for s, k, st in zip(x.shape[2:], kernel, stride)]
-    ones = (1,) * len(kernel)
-    return [x[view] for _, view in _offset_views(kernel, stride, ones, found, False)]
+def _cropped(image, padding):
+    """A channels-last padded image without its padding, as a view (N, C, *size)."""
+    crop = tuple(slice(lo, s - hi) for s, (lo, hi) in zip(image.shape[1:-1], padding))
+    return np.moveaxis(image[(slice(None), *crop, slice(None))], -1, 1)
+
+
+def _taps(image, kernel, stride):
+    """Per kernel offset (row-major), the strided view of a channels-last image that the
+    offset reads in every window: (N, *positions, C) each."""
+    found = _found(image.shape[1:-1], kernel, stride, (1,) * len(kernel))
+    return [image[view] for _, view in _offset_views(kernel, stride, (1,) * len(kernel), found)]
 
 
 def window_max(x, kernel, stride, padding):
     """The largest entry of each window of x (padded with -inf): one elementwise maximum per
     kernel offset over whole strided views, never a reduction along a short axis."""
-    taps = _taps(x, kernel, stride, padding, -np.inf)
+    taps = _taps(_channels_last(x, padding, -np.inf), kernel, stride)
     out = taps[0].copy()
     for tap in taps[1:]:
         np.maximum(out, tap, out=out)
-    return out
+    return np.moveaxis(out, -1, 1)
 
 
 def window_mean(x, kernel, stride, padding):
     """The mean of each window of x (padded with 0, which counts): the views summed in order."""
-    taps = _taps(x, kernel, stride, padding, 0.0)
+    taps = _taps(_channels_last(x, padding, 0.0), kernel, stride)
     out = taps[0].copy()
     for tap in taps[1:]:
         np.add(out, tap, out=out)
-    return np.divide(out, float(len(taps)), out=out)
+    return np.moveaxis(np.divide(out, float(len(taps)), out=out), -1, 1)
 
 
 def first_max(x, kernel, stride, padding):
-    """The offset (row-major) of each window's first maximum, as PyTorch picks it: an entry
-    wins when it is larger than the best so far, or NaN. Winners' offsets only grow, so the
-    offset is the largest that won: a running maximum, no masked writes."""
-    taps = _taps(x, kernel, stride, padding, -np.inf)
+    """The offset (row-major) of each window's first maximum, as PyTorch picks it, channels
+    last (N, *positions, C): an entry wins when it is larger than the best so far, or NaN.
+    Winners' offsets only grow, so the offset is the largest that won: a running maximum."""
+    taps = _taps(_channels_last(x, padding, -np.inf), kernel, stride)
     best = taps[0].copy()
     index = np.zeros(best.shape, np.min_scalar_type(len(taps)))
     wins, offset = np.empty(best.shape, bool), np.empty_like(index)
@@ -114,11 +126,10 @@ def _picked(v, hit, out):
 def window_max_jvp(x, t, kernel, stride, padding):
     """t at each window's first maximum of x: max pooling's tangent."""
     index = first_max(x, kernel, stride, padding)
-    taps = _taps(t, kernel, stride, padding, 0.0)
     out, part = np.zeros(index.shape, t.dtype), np.empty(index.shape, t.dtype)
-    for k, tap in enumerate(taps):
+    for k, tap in enumerate(_taps(_channels_last(t, padding, 0.0), kernel, stride)):
         np.add(out, _picked(tap, index == k, part), out=out)
-    return out
+    return np.moveaxis(out, -1, 1)
 
 
 def window_max_vjp(x, g, kernel, stride, padding):
@@ -126,8 +137,8 @@ def window_max_vjp(x, g, kernel, stride, padding):
     offset, the upstream where that offset won, added into a strided view of the result."""
     index = first_max(x, kernel, stride, padding)
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], padding))
-    out, part = np.zeros((*x.shape[:2], *padded), dtype=g.dtype), np.empty(g.shape, g.dtype)
-    for k, tap in enumerate(_taps(out, kernel, stride, ((0, 0),) * len(kernel), 0.0)):
-        np.add(tap, _picked(g, index == k, part), out=tap)
-    crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(x.shape[2:], padding))
-    return out[(slice(None), slice(None), *crop)]
+    out = np.zeros((x.shape[0], *padded, x.shape[1]), dtype=g.dtype)  # channels last
+    upstream, part = np.moveaxis(g, 1, -1), np.empty(index.shape, g.dtype)
+    for k, tap in enumerate(_taps(out, kernel, stride)):
+        np.add(tap, _picked(upstream, index == k, part), out=tap)
+    return _cropped(out, padding)
