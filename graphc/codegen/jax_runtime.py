@@ -85,6 +85,55 @@ def overlap_add(p, size, kernel, stride, padding, dilation):
     return out
 
 
+def _conv(x, W, stride, padding, dilation, groups):
+    """The convolution of x (N, C, *size) by W (C_out, C / groups, *kernel): one
+    lax.conv_general_dilated, PyTorch's layout (channels first) and conventions."""
+    d = x.ndim - 2
+    layout = ("NC" + "HW"[2 - d :], "OI" + "HW"[2 - d :], "NC" + "HW"[2 - d :])
+    return jax.lax.conv_general_dilated(
+        x,
+        W,
+        tuple(stride),
+        tuple(tuple(p) for p in padding),
+        rhs_dilation=tuple(dilation),
+        dimension_numbers=layout,
+        feature_group_count=groups,
+        precision=jax.lax.Precision.HIGHEST,
+    )
+
+
+def conv1d(x, W, kernel, stride, padding, dilation, groups):
+    """graphc's conv1d: one lax.conv_general_dilated."""
+    return _conv(x, W, stride, padding, dilation, groups)
+
+
+def conv2d(x, W, kernel, stride, padding, dilation, groups):
+    """graphc's conv2d: one lax.conv_general_dilated."""
+    return _conv(x, W, stride, padding, dilation, groups)
+
+
+def conv_vjp_x(g, W, kernel, stride, padding, dilation, groups, size):
+    """A convolution's vjp for its input: the transpose of the convolution by W (XLA runs
+    it as a convolution of g, dilated by the stride, by the flipped weights)."""
+    shape = (g.shape[0], W.shape[1] * groups, *size)
+    (out,) = jax.linear_transpose(
+        lambda x: _conv(x, W, stride, padding, dilation, groups),
+        jax.ShapeDtypeStruct(shape, g.dtype),
+    )(g)
+    return out
+
+
+def conv_vjp_w(x, g, kernel, stride, padding, dilation, groups):
+    """A convolution's vjp for its weights: the transpose of the convolution of x (a
+    convolution of x by g, batch and channels swapped)."""
+    shape = (g.shape[1], x.shape[1] // groups, *kernel)
+    (out,) = jax.linear_transpose(
+        lambda w: _conv(x, w, stride, padding, dilation, groups),
+        jax.ShapeDtypeStruct(shape, g.dtype),
+    )(g)
+    return out
+
+
 def _window_reduce(x, init, combine, kernel, stride, padding):
     return jax.lax.reduce_window(
         x,

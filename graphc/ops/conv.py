@@ -6,9 +6,9 @@ Built on one pair of linear ops: `windows` (every window of the padded input, la
 they came from); windows_kernels.py has both in NumPy, and jax_runtime.py in JAX. A
 convolution is the windows times the weights, one matrix product over the whole batch
 (`conv_steps`, which the NumPy kernel and the lowering both run, so they agree to the last
-bit). Its vjp for x is the transposed convolution, the upstream times the weights
-overlap-added; for W, the windows of x times the upstream, one product contracting the batch
-and the positions together. Both are graphs of these ops, so Hessians come for free.
+bit). Its vjps are the ops of conv_vjp.py: for x the transposed convolution (the upstream
+times the weights, overlap-added), for W the windows of x times the upstream (one product
+contracting the batch and the positions together), each decomposed into these ops.
 """
 
 from __future__ import annotations
@@ -209,6 +209,7 @@ class ArraySteps:
     """The steps of conv_steps and the pooling steps on NumPy arrays (the kernels)."""
 
     windows = staticmethod(windows_kernel)
+    overlap_add = staticmethod(overlap_add_kernel)
     matmul = staticmethod(np.matmul)
 
     @staticmethod
@@ -226,6 +227,10 @@ class NodeSteps:
     @staticmethod
     def windows(x, **attrs):
         return apply("windows", x, **attrs)
+
+    @staticmethod
+    def overlap_add(p, **attrs):
+        return apply("overlap_add", p, **attrs)
 
     @staticmethod
     def matmul(a, b):
@@ -263,7 +268,8 @@ def conv_steps(steps, x, W, kernel, stride, padding, dilation, groups):
     return steps.transpose(out, (0, d + 1, *range(1, d + 1)))
 
 
-def _conv_kernel(x, W, kernel, stride, padding, dilation, groups):
+def conv_kernel(x, W, kernel, stride, padding, dilation, groups):
+    """A convolution of arrays (the kernel of conv1d and conv2d)."""
     return conv_steps(ArraySteps, x, W, kernel, stride, padding, dilation, groups)
 
 
@@ -304,40 +310,15 @@ def _conv_infer(attrs, x: Node, W: Node):
     return (x.shape[0], W.shape[0], *found), result_dtype(x, W)
 
 
-def _upstream_rows(g: Node, n: Node, groups: int) -> Node:
-    """The upstream (N, C_out, *positions) as rows (N·positions, G, C_out / G)."""
-    d = g.ndim - 2
-    up = F.transpose(g, axes=(0, *range(2, d + 2), 1))  # (N, *positions, C_out)
-    return F.reshape(up, shape=(-1, groups, g.shape[1] // groups))
-
-
 def _conv_vjp_x(g: Node, n: Node) -> Node:
     """The transposed convolution: the upstream times the weights, overlap-added into x."""
     x, W = n.inputs
-    groups, c_out, depth = n.attrs["groups"], W.shape[0], size(W.shape[1:])
-    found = size(n.shape[2:])
-    if groups == 1:  # one product, as the forward's
-        up = F.reshape(_upstream_rows(g, n, 1), shape=(-1, found, c_out))
-        patches = F.matmul(up, F.reshape(W, shape=(c_out, depth)))  # (N, positions, depth)
-    else:
-        up = F.reshape(_upstream_rows(g, n, groups), shape=(-1, found, groups, c_out // groups))
-        weights = F.reshape(W, shape=(groups, c_out // groups, depth))
-        patches = F.matmul(F.transpose(up, axes=(0, 2, 1, 3)), weights)  # (N, G, P, depth)
-        patches = F.transpose(patches, axes=(0, 2, 1, 3))
-    shape = (-1, *n.shape[2:], x.shape[1], *n.attrs["kernel"])
-    return overlap_add(F.reshape(patches, shape=shape), x, _window_keys(n))
+    return apply("conv_vjp_x", g, W, size=x.shape[2:], **n.attrs)
 
 
 def _conv_vjp_w(g: Node, n: Node) -> Node:
-    """Σ over the windows of x, each times the upstream at its position: per group, one
-    product that contracts the batch and the positions together, (depth, N·P) @ (N·P, C)."""
-    x, W = n.inputs
-    groups, depth = n.attrs["groups"], size(W.shape[1:])
-    patches = F.reshape(windows_of(x, _window_keys(n)), shape=(-1, groups, depth))
-    rows = F.transpose(patches, axes=(1, 2, 0))  # (G, depth, N·positions)
-    up = F.transpose(_upstream_rows(g, n, groups), axes=(1, 0, 2))  # (G, N·positions, C/G)
-    per_group = F.matmul(rows, up)  # (G, depth, C_out / G)
-    return F.reshape(F.transpose(per_group, axes=(0, 2, 1)), shape=W.shape)
+    """Σ over the windows of x, each times the upstream at its position."""
+    return apply("conv_vjp_w", n.inputs[0], g, **n.attrs)
 
 
 def _conv_flops(n: Node) -> int:
@@ -367,6 +348,11 @@ def _conv_samples(d: int):
     return samples
 
 
+def conv_samples(rng) -> list:
+    """The registry samples of conv1d and of conv2d: (arrays (x, W), canonical attrs)."""
+    return _conv_samples(1)(rng) + _conv_samples(2)(rng)
+
+
 def _register_conv(d: int) -> None:
     name = f"conv{d}d"
     register(
@@ -374,10 +360,10 @@ def _register_conv(d: int) -> None:
             name,
             2,
             _conv_infer,
-            kernel=_conv_kernel,
+            kernel=conv_kernel,
             decompose=lambda n: conv_steps(NodeSteps, *n.inputs, **n.attrs),
             normalize=_conv_attrs(d, name),
-            sympy=_conv_kernel,
+            sympy=conv_kernel,
             board=lambda x, W: (f"conv_transpose(upstream, {W})", f"Σ patches({x}) · upstream"),
             vjp=(_conv_vjp_x, _conv_vjp_w),
             jvp=MULTILINEAR,
