@@ -198,8 +198,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args(argv)
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())  # other work on the machine
-    info = machine() | {"blas": "; ".join(blas_kernels()), "load average": load}
+    busy = ", ".join(f"{v:.1f}" for v in os.getloadavg())  # other work on the machine
+    info = machine() | {"blas": "; ".join(blas_kernels()), "load average": busy}
     print(", ".join(f"{k}: {v}" for k, v in info.items()))
     loss, _ = cnn_digits.model(l2=L2, dtype="float32")
     folder = tempfile.mkdtemp()

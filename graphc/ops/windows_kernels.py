@@ -139,6 +139,10 @@ def window_max_vjp(x, g, kernel, stride, padding):
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], padding))
     out = np.zeros((x.shape[0], *padded, x.shape[1]), dtype=g.dtype)  # channels last
     upstream, part = np.moveaxis(g, 1, -1), np.empty(index.shape, g.dtype)
+    apart = all(st >= k for st, k in zip(stride, kernel))  # no entry in two windows
     for k, tap in enumerate(_taps(out, kernel, stride)):
-        np.add(tap, _picked(upstream, index == k, part), out=tap)
+        if apart:  # each entry written once: straight into the result
+            _picked(upstream, index == k, tap)
+        else:
+            np.add(tap, _picked(upstream, index == k, part), out=tap)
     return _cropped(out, padding)
