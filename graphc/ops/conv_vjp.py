@@ -13,14 +13,17 @@ each other, so the Hessians of a convolutional network stay graphs of these thre
 
 from __future__ import annotations
 
+from ..errors import ShapeError
 from ..ir import Node
 from .conv import (
     WINDOW_KEYS,
     ArraySteps,
     NodeSteps,
     batch_first,
+    check_images,
     conv_kernel,
     conv_samples,
+    positions,
     window_attrs,
 )
 from .registry import MULTILINEAR, OpDef, apply, register, result_dtype, size
@@ -59,6 +62,44 @@ def vjp_w_steps(steps, x, g, kernel, stride, padding, dilation, groups):
     up = steps.transpose(steps.reshape(up, (-1, groups, c_out // groups)), (1, 0, 2))
     per_group = steps.matmul(rows, up)  # (G, depth, C_out / G)
     return steps.reshape(steps.transpose(per_group, (0, 2, 1)), (c_out, c_in, *kernel))
+
+
+def _check(op: str, x_shape: tuple, g: Node, weights: tuple, attrs: dict) -> None:
+    """g must be the upstream of a convolution of an input shaped like x_shape (batch
+    aside) by weights shaped `weights`: its channels and positions."""
+    d, groups = len(attrs["kernel"]), attrs["groups"]
+    check_images(g, d, op)
+    found = positions(x_shape[2:], *(attrs[k] for k in WINDOW_KEYS))
+    if (
+        len(weights) != d + 2
+        or tuple(weights[2:]) != tuple(attrs["kernel"])
+        or weights[0] % groups
+        or x_shape[1] != weights[1] * groups
+        or g.shape[1:] != (weights[0], *found)
+    ):
+        raise ShapeError(
+            f"{op}: an upstream {g.shape} does not fit a convolution of {x_shape} by weights "
+            f"{weights} (groups={groups}, upstream (N, {weights[0]}, *{found}))"
+        )
+
+
+def _vjp_x_infer(attrs, g: Node, W: Node):
+    d = len(attrs["kernel"])
+    if W.ndim != d + 2 or None in W.shape:
+        raise ShapeError(f"conv_vjp_x takes weights (C_out, C_in / groups, *kernel), got {W.shape}")
+    x_shape = (g.shape[0], W.shape[1] * attrs["groups"], *attrs["size"])
+    _check("conv_vjp_x", x_shape, g, W.shape, attrs)
+    return x_shape, result_dtype(g, W)
+
+
+def _vjp_w_infer(attrs, x: Node, g: Node):
+    d, groups = len(attrs["kernel"]), attrs["groups"]
+    check_images(x, d, "conv_vjp_w")
+    if None in x.shape[1:] or x.shape[1] % groups or g.ndim != d + 2 or None in g.shape[1:]:
+        raise ShapeError(f"conv_vjp_w: input {x.shape} and upstream {g.shape} with groups={groups}")
+    weights = (g.shape[1], x.shape[1] // groups, *attrs["kernel"])
+    _check("conv_vjp_w", x.shape, g, weights, attrs)
+    return weights, result_dtype(x, g)
 
 
 def _vjp_x_kernel(g, W, kernel, stride, padding, dilation, groups, size):
@@ -111,10 +152,7 @@ register(
     OpDef(
         "conv_vjp_x",
         2,
-        lambda attrs, g, W: (
-            (g.shape[0], W.shape[1] * attrs["groups"], *attrs["size"]),
-            result_dtype(g, W),
-        ),
+        _vjp_x_infer,
         kernel=_vjp_x_kernel,
         decompose=lambda n: vjp_x_steps(
             NodeSteps, *n.inputs, **_conv_attrs(n), size_=n.attrs["size"]
@@ -140,10 +178,7 @@ register(
     OpDef(
         "conv_vjp_w",
         2,
-        lambda attrs, x, g: (
-            (g.shape[1], x.shape[1] // attrs["groups"], *attrs["kernel"]),
-            result_dtype(x, g),
-        ),
+        _vjp_w_infer,
         kernel=_vjp_w_kernel,
         decompose=lambda n: vjp_w_steps(NodeSteps, *n.inputs, **_conv_attrs(n)),
         normalize=_normalize,
