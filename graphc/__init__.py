@@ -6,7 +6,7 @@ lower it to NumPy training code.
     loss = gc.softmax_cross_entropy(x @ W + b, gc.input("y", (None,), "int64"))
 """
 
-from .codegen import Lowered, export, lower
+from .codegen import Lowered, lower
 from .diff import (
     check_grad,
     compare,
@@ -39,6 +39,7 @@ from .errors import (
     UnknownOpError,
 )
 from .evaluation import evaluate, init_params, init_state, inputs, params
+from .exporting import export
 from .grid import GridResult, grid_search
 from .ir import Node, leaves, scope, substitute, to_networkx, topological_order
 from .limits import set_limits

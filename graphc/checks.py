@@ -10,7 +10,8 @@ words. feeds.py finds which of them a graph needs (its class ids, its ops' minim
   zero-loss row that still counts in the mean);
 - `check_min_batch` and `check_minibatches`: a batch holds the rows the graph's ops need in
   training mode (`OpDef.min_batch`: batch norm's 2), also an epoch's last minibatch;
-- `check_run`, `positive_int`, `check_training`, `check_seed`, `real_number`: arguments.
+- `check_run`, `positive_int`, `check_training`, `check_flag`, `check_seed`, `real_number`,
+  `fraction`: arguments.
 """
 
 import numpy as np
@@ -173,3 +174,18 @@ def real_number(value: object, where: str) -> float:
     ):
         raise ArgumentError(f"{where} must be a finite number, got {value!r}")
     return float(value)
+
+
+def fraction(value: object, where: str) -> float:
+    """`value` as a number strictly between 0 and 1 (a share held out, a rate)."""
+    number = real_number(value, where)
+    if not 0 < number < 1:
+        raise ArgumentError(f"{where} must be between 0 and 1 (both excluded), got {value!r}")
+    return number
+
+
+def check_flag(value: object, where: str) -> bool:
+    """`value` as a bool; anything but True/False is refused (the string "no" is truthy)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ArgumentError(f"{where} must be True or False, got {value!r}")

@@ -14,13 +14,13 @@ from collections import Counter
 import numpy as np
 
 from .checks import check_run
-from .codegen import export as export_module
 from .codegen.optimizers import hyper_parameters
 from .demo import run_demo
 from .diff import compare as compare_gradients
 from .diff import cost_table, grad
 from .errors import GraphError
 from .evaluation import inputs, params
+from .exporting import export as export_module
 from .files import write_file, write_text
 from .ir import leaves, topological_order
 from .limits import check_drawn, using
@@ -183,16 +183,59 @@ def feature_maps(args: argparse.Namespace) -> int:
     check_outputs(args, {"-o": out}, {"-o": FIGURES})
     if args.image < 0:
         raise CommandError(f"--image {args.image}: a training image's index is 0 or more")
+    trained = read_params(args.params, model.outputs) if args.params else {}
+    rows = len(next(iter(model.data["train"].values()), ())) if model.data else None
+    if rows is not None and args.image >= rows:
+        raise CommandError(
+            f"--image {args.image}: the training data has {rows:,} images (0 to {rows - 1:,})"
+        )
     values, where = example_values(model, args.image + 1)
-    if args.params:
-        with np.load(args.params) as saved:
-            values |= {k: saved[k] for k in saved.files if k in values}
+    values |= trained
     picture = visual.feature_maps(
         model.loss, values, image=args.image, title=f"{model.name}: image {args.image} of {where}"
     )
     visual.save(picture, out)
     print(f"wrote {out} (filters and activation maps of {model.source})")
     return 0
+
+
+def read_params(path: str, outputs) -> dict[str, np.ndarray]:
+    """Trained params from an .npz file (`graphc train --save` writes one): one finite array
+    of the right shape for every param of `outputs`, refused before any work."""
+    if os.path.isdir(path):
+        raise CommandError(f"{path}: --params names a folder, not an .npz file")
+    if not os.path.isfile(path):
+        raise CommandError(f"{path}: no such file")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        loaded = None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise CommandError(f"{path}: not an .npz file of arrays (np.savez writes one)")
+    with loaded:
+        try:
+            saved = {key: loaded[key] for key in loaded.files}
+        except (OSError, ValueError, EOFError):
+            raise CommandError(
+                f"{path}: not an .npz file of arrays (np.savez writes one)"
+            ) from None
+    values = {}
+    for param in params(outputs):
+        if param.name not in saved:
+            raise CommandError(
+                f"{path}: no array for the param {param.name!r} (it holds "
+                f"{', '.join(sorted(saved)) or 'nothing'})"
+            )
+        array = saved[param.name]
+        if array.shape != param.shape:
+            raise CommandError(
+                f"{path}: {param.name!r} has shape {array.shape}; the model's param is "
+                f"{param.shape} (declared at {param.site})"
+            )
+        if array.dtype.kind not in "fiu" or not np.all(np.isfinite(array)):
+            raise CommandError(f"{path}: {param.name!r} holds NaN, infinity or non-numbers")
+        values[param.name] = array
+    return values
 
 
 def _expand(names: list[str] | None):
@@ -321,22 +364,8 @@ def _export_onnx(args: argparse.Namespace, model, out: str) -> int:
     from --params when given."""
     from .onnx import to_onnx
 
-    values = None
-    if args.params:
-        if not os.path.isfile(args.params):
-            raise CommandError(f"{args.params}: no such file")
-        try:
-            with np.load(args.params, allow_pickle=False) as archive:
-                values = {key: archive[key] for key in archive.files}
-        except (OSError, ValueError, EOFError):
-            raise CommandError(f"{args.params}: not an .npz file of arrays") from None
     outputs = model.outputs[1:] or [model.loss]
-    missing = [p.name for p in params(outputs) if values is not None and p.name not in values]
-    if missing:
-        raise CommandError(
-            f"{args.params}: no array for the param {missing[0]!r} (it holds "
-            f"{', '.join(sorted(values)) or 'nothing'})"
-        )
+    values = read_params(args.params, outputs) if args.params else None
     proto = to_onnx(outputs, out, values=values, opset=args.opset, name=model.name)
     names = ", ".join(o.name for o in proto.graph.output)
     print(f"wrote {out} (ONNX opset {proto.opset_import[0].version}, outputs {names})")

@@ -8,12 +8,34 @@ the training split's statistics only, so the validation split stays unseen.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from .checks import check_flag, check_seed, fraction, positive_int, real_number
 from .errors import ArgumentError
 from .ir import user_site
+from .limits import check_bytes
 
 Splits = dict[str, dict[str, np.ndarray]]
+
+
+def _check_split(validation: object, seed: object, what: str, y: np.ndarray) -> None:
+    """Refuse a held-out share outside (0, 1), a seed that is not a non-negative int, and a
+    share that leaves a split without a row of each class (a stratified split needs one),
+    in the words of the caller's line."""
+    where = f"{user_site()}: {what}"
+    share = fraction(validation, f"{where}: validation")
+    check_seed(seed, where)
+    rows = len(y)
+    least = len(np.unique(y)) if np.issubdtype(np.asarray(y).dtype, np.integer) else 1
+    held = math.ceil(share * rows)  # scikit-learn rounds the held-out count up
+    if not least <= held <= rows - least:
+        raise ArgumentError(
+            f"{where}: validation={validation!r} holds out {held} of {rows} rows; each split "
+            f"needs at least {least} (one per class), so use a share from "
+            f"{least / rows:.3g} to {(rows - least) / rows:.3g}"
+        )
 
 
 def split(
@@ -23,9 +45,12 @@ def split(
     seed: int = 0,
     names: tuple[str, str] = ("x", "y"),
     standardize: bool = True,
+    what: str = "split",
 ) -> Splits:
     """A seeded, stratified-if-integer train/validation split of (x, y) as model-file data."""
     from sklearn.model_selection import train_test_split
+
+    _check_split(validation, seed, what, y)
 
     stratify = y if np.issubdtype(np.asarray(y).dtype, np.integer) else None
     x_train, x_val, y_train, y_val = train_test_split(
@@ -42,11 +67,13 @@ def split(
 def digits(validation: float = 0.25, seed: int = 0, images: bool = False) -> Splits:
     """8x8 handwritten digits: x (n, 64) scaled to [0, 1], y int64 class ids 0-9; with
     `images`, x as (n, 1, 8, 8) images (NCHW, one channel), the same split."""
+    check_flag(images, f"{user_site()}: digits: images")
     from sklearn.datasets import load_digits
 
     data = load_digits()
     # pixel / 16 keeps the lecture's picture of inputs in [0, 1] (no per-pixel standardizing)
-    out = split(data.data / 16.0, data.target.astype(np.int64), validation, seed, standardize=False)
+    target = data.target.astype(np.int64)
+    out = split(data.data / 16.0, target, validation, seed, standardize=False, what="digits")
     if images:
         for part in out.values():
             part["x"] = part["x"].reshape(-1, 1, 8, 8)
@@ -58,7 +85,7 @@ def iris(validation: float = 0.25, seed: int = 0) -> Splits:
     from sklearn.datasets import load_iris
 
     data = load_iris()
-    return split(data.data, data.target.astype(np.int64), validation, seed)
+    return split(data.data, data.target.astype(np.int64), validation, seed, what="iris")
 
 
 def breast_cancer(validation: float = 0.25, seed: int = 0) -> Splits:
@@ -66,7 +93,7 @@ def breast_cancer(validation: float = 0.25, seed: int = 0) -> Splits:
     from sklearn.datasets import load_breast_cancer
 
     data = load_breast_cancer()
-    out = split(data.data, data.target.astype(np.int64), validation, seed)
+    out = split(data.data, data.target.astype(np.int64), validation, seed, what="breast_cancer")
     for part in out.values():
         part["y"] = part["y"].astype(np.float64)[:, None]
     return out
@@ -77,7 +104,7 @@ def diabetes(validation: float = 0.25, seed: int = 0) -> Splits:
     from sklearn.datasets import load_diabetes
 
     data = load_diabetes()
-    out = split(data.data, data.target, validation, seed)
+    out = split(data.data, data.target, validation, seed, what="diabetes")
     mean, std = out["train"]["y"].mean(), out["train"]["y"].std()
     for part in out.values():
         part["y"] = ((part["y"] - mean) / std)[:, None]
@@ -86,10 +113,15 @@ def diabetes(validation: float = 0.25, seed: int = 0) -> Splits:
 
 def moons(n: int = 400, noise: float = 0.2, validation: float = 0.25, seed: int = 0) -> Splits:
     """Two interleaving half-moons: x (n, 2) standardized, y (n, 1) float 0/1 targets."""
+    where = f"{user_site()}: moons"
+    positive_int(n, f"{where}: n")
+    _noise(noise, where)
+    check_seed(seed, where)
+    check_bytes((n, 2), "float64", f"{where}: n={n}")
     from sklearn.datasets import make_moons
 
     x, y = make_moons(n_samples=n, noise=noise, random_state=seed)
-    out = split(x, y.astype(np.int64), validation, seed)
+    out = split(x, y.astype(np.int64), validation, seed, what="moons")
     for part in out.values():
         part["y"] = part["y"].astype(np.float64)[:, None]
     return out
@@ -117,6 +149,12 @@ def tones(
             f"{user_site()}: tones: n must be a multiple of 4 and at least 8 (a quarter per "
             f"band, some of each held out), got {n!r}"
         )
+    where = f"{user_site()}: tones"
+    positive_int(length, f"{where}: length")
+    _noise(noise, where)
+    fraction(validation, f"{where}: validation")  # before the signals are made
+    check_seed(seed, where)
+    check_bytes((n, 1, length), "float64", f"{where}: n={n}, length={length}")
     rng = np.random.default_rng(seed)
     y = np.repeat(np.arange(len(TONE_BANDS), dtype=np.int64), n // len(TONE_BANDS))
     low, high = np.array(TONE_BANDS).T
@@ -126,4 +164,12 @@ def tones(
     t = np.arange(length)
     wave = amplitude[:, None] * np.sin(2 * np.pi * frequency[:, None] * t + phase[:, None])
     x = (wave + noise * rng.standard_normal((n, length)))[:, None, :]
-    return split(x, y, validation, seed, standardize=False)
+    return split(x, y, validation, seed, standardize=False, what="tones")
+
+
+def _noise(noise: object, where: str) -> float:
+    """A noise level: a finite number >= 0."""
+    level = real_number(noise, f"{where}: noise")
+    if level < 0:
+        raise ArgumentError(f"{where}: noise must be 0 or more, got {noise!r}")
+    return level

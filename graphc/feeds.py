@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from .checks import check_class_ids, check_min_batch
+from .checks import ClassIdError, check_class_ids, check_min_batch
 from .errors import ShapeError
 from .ir import Node, topological_order
 from .ops.registry import get
@@ -62,6 +62,14 @@ def batch_size(leaves: Iterable[Node], arrays: Mapping[str, np.ndarray], what: s
     return size
 
 
+def check_ids(array, count: int, what: str, site: str) -> None:
+    """checks.check_class_ids, naming where the input holding the ids was declared."""
+    try:
+        check_class_ids(array, count, what)
+    except ClassIdError as error:
+        raise ClassIdError(f"{error}; the input is declared at {site}") from None
+
+
 def min_batch(order: Iterable[Node]) -> tuple[int, str] | None:
     """The most rows a graph's ops need in training mode (`OpDef.min_batch`: batch norm's
     2), with why; None when any batch will do."""
@@ -78,9 +86,10 @@ def check_feed(
     classes = _class_counts_in(order)
     arrays = {n.name: env[n.id] for n in inputs}
     size = batch_size(inputs, arrays, what)
+    sites = {n.name: n.site for n in inputs}
     for name, count in classes.items():
         if name in arrays:
-            check_class_ids(arrays[name], count, f"the input {name!r}")
+            check_ids(arrays[name], count, f"the input {name!r}", sites[name])
     if training:
         check_min_batch(size, min_batch(order), what)
     return size

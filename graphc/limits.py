@@ -122,6 +122,18 @@ def check_arrays(nodes: Iterable, batch: int | None, what: str) -> None:
         refuse_array(worst, concrete_shape(worst.shape, batch), most, what)
 
 
+def check_bytes(shape: tuple, dtype: str, what: str) -> None:
+    """Refuse, before allocating, one array of `shape` and `dtype` (no graph node: data
+    made by a loader) above the array limit."""
+    size = array_bytes(shape, dtype)
+    if size > LIMITS.array_bytes:
+        raise SizeError(
+            f"{what} would need a {shape} {dtype} array of {format_bytes(size)}, above the "
+            f"limit of {format_bytes(LIMITS.array_bytes)} per array; use smaller sizes, or "
+            f"raise the limit with {HOW_TO_RAISE['array_bytes']}"
+        )
+
+
 def refuse_array(node, shape: tuple, size: int, what: str) -> None:
     """Raise the SizeError of one too-large array of `node`."""
     name = f" {node.name!r}" if node.name else ""

@@ -5,6 +5,7 @@ draws, and backpropagation through it is backpropagation through time."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from .errors import GraphError, ShapeError
@@ -43,7 +44,64 @@ def _gates(x: Node, h: Node, w_ih, w_hh, b_ih, b_hh, count: int, what: str) -> t
     return gi, gh
 
 
-@composite(label="RNN cell", board=("h′ = tanh(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)",))
+def _affine(x, h, w_ih, w_hh, b_ih, b_hh) -> str:
+    """x W_ihᵀ + b_ih + h W_hhᵀ + b_hh in the names at the box (a bias not given: left out)."""
+    return " + ".join(t for t in (f"{x} {w_ih}ᵀ", b_ih, f"{h} {w_hh}ᵀ", b_hh) if t != "None")
+
+
+def _products(x, h, w_ih, w_hh, b_ih, b_hh, dx: str, dh: str, direct="") -> tuple[str, ...]:
+    """The two matrix products' rules, given the gradient of each pre-activation (and what
+    reaches h other than through W_hh)."""
+    biases = ", ".join(f"∂/∂{b} = Σ {d}" for b, d in ((b_ih, dx), (b_hh, dh)) if b != "None")
+    return (
+        f"∂/∂{x} = {dx} {w_ih}, ∂/∂{w_ih} = {dx}ᵀ {x}",
+        f"∂/∂{h} = {direct}{dh} {w_hh}, ∂/∂{w_hh} = {dh}ᵀ {h}",
+        *((f"{biases} (Σ over the batch)",) if biases else ()),
+    )
+
+
+def _rnn_board(x, h, w_ih, w_hh, b_ih, b_hh, *, training):
+    """An RNN cell's rule in its inputs' names (δ: the upstream gradient of h′)."""
+    return (
+        f"h′ = tanh(a), a = {_affine(x, h, w_ih, w_hh, b_ih, b_hh)}",
+        "δa = δ ⊙ (1 − h′²), δ = upstream",
+        *_products(x, h, w_ih, w_hh, b_ih, b_hh, "δa", "δa"),
+    )
+
+
+def _lstm_board(x, state, w_ih, w_hh, b_ih, b_hh, *, training):
+    """An LSTM cell's rule in its inputs' names: the cell state's path, then the gates."""
+    h, c = state if isinstance(state, tuple) else ("h", "c")
+    return (
+        f"a = {_affine(x, h, w_ih, w_hh, b_ih, b_hh)} = [a_i, a_f, a_g, a_o]",
+        "i, f, g, o = σ(a_i), σ(a_f), tanh(a_g), σ(a_o)",
+        f"c′ = f ⊙ {c} + i ⊙ g, h′ = o ⊙ tanh(c′)",
+        "δc = δh′ ⊙ o ⊙ (1 − tanh²(c′)) + δc′ (δh′, δc′: the upstream of h′, c′)",
+        f"∂/∂{c} = δc ⊙ f: the gradient's path through time",
+        "δa = [δa_i, δa_f, δa_g, δa_o]: δa_i = δc ⊙ g ⊙ i(1 − i),",
+        f"δa_f = δc ⊙ {c} ⊙ f(1 − f), δa_g = δc ⊙ i ⊙ (1 − g²),",
+        "δa_o = δh′ ⊙ tanh(c′) ⊙ o(1 − o)",
+        *_products(x, h, w_ih, w_hh, b_ih, b_hh, "δa", "δa"),
+    )
+
+
+def _gru_board(x, h, w_ih, w_hh, b_ih, b_hh, *, training):
+    """A GRU cell's rule in its inputs' names: gi = x W_ihᵀ + b_ih and gh = h W_hhᵀ + b_hh
+    split into the reset, update and new parts (u is the update gate, torch's z)."""
+    gi = " + ".join(t for t in (f"{x} {w_ih}ᵀ", b_ih) if t != "None")
+    gh = " + ".join(t for t in (f"{h} {w_hh}ᵀ", b_hh) if t != "None")
+    return (
+        f"gi = {gi}, gh = {gh}, each [r, u, n] parts",
+        "r, u = σ(gi_r + gh_r), σ(gi_u + gh_u), n = tanh(gi_n + r ⊙ gh_n)",
+        f"h′ = (1 − u) ⊙ n + u ⊙ {h}, δ = upstream",
+        f"δn = δ ⊙ (1 − u) ⊙ (1 − n²), δu = δ ⊙ ({h} − n) ⊙ u(1 − u)",
+        "δr = δn ⊙ gh_n ⊙ r(1 − r)",
+        "δgi = [δr, δu, δn], δgh = [δr, δu, δn ⊙ r]",
+        *_products(x, h, w_ih, w_hh, b_ih, b_hh, "δgi", "δgh", "δ ⊙ u + "),
+    )
+
+
+@composite(label="RNN cell", board=_rnn_board)
 def rnn_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None) -> Node:
     """One step of an Elman RNN with tanh (torch.nn.RNNCell): w_ih (H, D), w_hh (H, H)."""
     x, h = lift(x), lift(h)
@@ -51,14 +109,7 @@ def rnn_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None) -> Node:
     return tanh(gi + gh)
 
 
-@composite(
-    label="LSTM cell",
-    board=(
-        "i, f, g, o = σ, σ, tanh, σ of x W_ihᵀ + b_ih + h W_hhᵀ + b_hh",
-        "c′ = f ⊙ c + i ⊙ g, h′ = o ⊙ tanh(c′)",
-        "∂c′/∂c = f: the gradient's path through time",
-    ),
-)
+@composite(label="LSTM cell", board=_lstm_board)
 def lstm_cell(x, state, w_ih, w_hh, b_ih=None, b_hh=None) -> tuple[Node, Node]:
     """One LSTM step (torch.nn.LSTMCell): state = (h, c); w_ih (4H, D), w_hh (4H, H) hold
     the input, forget, cell and output gates in that order. Returns (h′, c′)."""
@@ -75,13 +126,7 @@ def lstm_cell(x, state, w_ih, w_hh, b_ih=None, b_hh=None) -> tuple[Node, Node]:
     return sigmoid(o) * tanh(c_next), c_next
 
 
-@composite(
-    label="GRU cell",
-    board=(
-        "r, z = σ(x W_ir + h W_hr + b), σ(x W_iz + h W_hz + b)",
-        "n = tanh(x W_in + b_in + r ⊙ (h W_hn + b_hn)), h′ = (1 − z) ⊙ n + z ⊙ h",
-    ),
-)
+@composite(label="GRU cell", board=_gru_board)
 def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None) -> Node:
     """One GRU step (torch.nn.GRUCell): w_ih (3H, D), w_hh (3H, H) hold the reset, update
     and new gates in that order."""
@@ -101,14 +146,33 @@ def _pair(state, what: str) -> tuple[Node, Node]:
     return lift(state[0]), lift(state[1])
 
 
+STEP_SCOPE = "step{}"  # the scope of step t + 1 of an unrolled cell
+_STEP = re.compile(r"step([1-9][0-9]*)")
+
+
+def step_of(scope: str | None) -> tuple[str, int] | None:
+    """(the scope around it, t) when `scope` lies in step t + 1 of an unrolled cell (a scope
+    `unroll` names), else None: the readable module writes such steps as one loop."""
+    parts = (scope or "").split("/")
+    for k, part in enumerate(parts):
+        found = _STEP.fullmatch(part)
+        if found:
+            return "/".join(parts[:k]), int(found.group(1)) - 1
+    return None
+
+
 def unroll(cell: Callable, xs, h0, axis: int = 1) -> tuple[list[Node], object]:
     """Apply `cell(x_t, state) -> state` at each step t of `xs` along `axis` (default 1:
     xs is (batch, time, features), torch's batch_first), starting from `h0`. Step t runs in
-    scope "step{t+1}", so a picture draws one box per step. Returns (the hidden state after
-    each step, the final state); for an LSTM the state is (h, c) and the list holds h."""
+    scope "step{t+1}" (STEP_SCOPE), so a picture draws one box per step and the readable
+    module writes the steps as one `for t in range(T)` loop (codegen/readable_loop.py), the
+    cell's lines once. Returns (the hidden state after each step, the final state); for an
+    LSTM the state is (h, c) and the list holds h."""
     xs = lift(xs)
-    if not -xs.ndim <= axis < xs.ndim:
-        raise ShapeError(f"{user_site()}: unroll: axis {axis} is out of range for {xs.shape}")
+    if isinstance(axis, bool) or not isinstance(axis, int) or not -xs.ndim <= axis < xs.ndim:
+        raise ShapeError(
+            f"{user_site()}: unroll: axis must be an int in range for {xs.shape}, got {axis!r}"
+        )
     steps = xs.shape[axis]
     if steps is None:
         raise ShapeError(
@@ -118,7 +182,20 @@ def unroll(cell: Callable, xs, h0, axis: int = 1) -> tuple[list[Node], object]:
     key = (slice(None),) * (axis % xs.ndim)
     state, hidden = h0, []
     for t in range(steps):
-        with scope(f"step{t + 1}"):
+        with scope(STEP_SCOPE.format(t + 1)):
             state = cell(index(xs, (*key, t)), state)
+        _check_state(state, cell)
         hidden.append(state[0] if isinstance(state, (tuple, list)) else state)
     return hidden, state
+
+
+def _check_state(state, cell: Callable) -> None:
+    """The state a cell returned: a node, or a tuple of nodes (an LSTM's (h, c))."""
+    parts = state if isinstance(state, (tuple, list)) and state else (state,)
+    if not all(isinstance(part, Node) for part in parts):
+        name = getattr(cell, "__name__", "the cell")
+        raise GraphError(
+            f"{user_site()}: unroll: {name} returned {type(state).__name__} "
+            f"{str(state)[:60]!r}; a cell returns the next state, a node or a pair (h, c) of "
+            "nodes"
+        )

@@ -23,10 +23,11 @@ from .checks import check_minibatches, check_run
 from .codegen import build_module
 from .errors import GraphError
 from .ir import topological_order
-from .limits import check_arrays
+from .limits import check_arrays, check_table, size_table
 from .progress import ProgressBar, format_metric
 
 SHOWN = ("loss", "accuracy", "val_loss", "val_accuracy")
+SIZES = "_graphc_size_table"  # where compile_trainer leaves the graph's largest arrays
 
 
 class History(dict):
@@ -108,9 +109,12 @@ def compile_trainer(
     loss, optimizer: str = "sgd", predictions=None, name: str = "model", **hyper
 ) -> dict:
     """The exported training module for `loss`, compiled in memory (its namespace)."""
-    check_arrays(topological_order(loss), None, "the trainer")  # what no batch size fits
+    order = topological_order(loss)
+    check_arrays(order, None, "the trainer")  # what no batch size fits
     module = build_module(loss, optimizer, predictions=predictions, name=name, **hyper)
-    return module.compile(f"<graphc export of {name}>")
+    trainer = module.compile(f"<graphc export of {name}>")
+    trainer[SIZES] = size_table(order)  # checked at the batch size `train` is given
+    return trainer
 
 
 def import_trainer(path: str | os.PathLike) -> dict:
@@ -146,6 +150,7 @@ def train(
         raise GraphError("there is no training data (data() returned no 'train' split)")
     rows = len(next(iter(data["train"].values()), ()))  # fit checks this too; here first
     check_minibatches(rows, batch_size, trainer.get("MIN_BATCH"), "the training data")
+    check_table(trainer.get(SIZES, []), min(rows, batch_size), "the trainer")
     params, state = trainer["init_params"](seed), trainer["init_state"](seed)
     result = Trained(params, state)
     try:

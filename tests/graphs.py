@@ -85,3 +85,19 @@ def random_graphs(draw, max_ops: int = 8, ops: list[str] | None = None, batch: i
         for leaf in _leaves()
     }
     return outputs, values
+
+
+def imported_modules(source: str) -> tuple[set[str], set[str]]:
+    """(the top-level packages a generated module imports, those only its `write_onnx`
+    imports: the optional onnx package, for the script's --onnx)."""
+    import ast
+
+    def found(tree) -> set[str]:
+        names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        return {name.split(".")[0] for name in names}
+
+    body = ast.parse(source).body
+    onnx = [s for s in body if isinstance(s, ast.FunctionDef) and s.name == "write_onnx"]
+    rest = ast.Module([s for s in body if s not in onnx], [])
+    return found(rest), set().union(*map(found, onnx))

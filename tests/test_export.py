@@ -1,7 +1,6 @@
 """gc.export: the generated training file needs NumPy only, computes gc.grad's gradients,
 updates as the optimizers say, and trains the lecture's network on the digits data."""
 
-import ast
 import importlib.util
 import json
 import re
@@ -13,6 +12,7 @@ import pytest
 
 import graphc as gc
 from graphc.codegen import build_module
+from graphs import imported_modules
 
 # Runs a file as a script with graphc made unimportable (and -I: no site or cwd paths).
 NO_GRAPHC = (
@@ -71,12 +71,8 @@ def small_batch(rng, n=6, n_in=5, classes=3):
 def test_the_file_imports_only_numpy_and_the_standard_library(tmp_path):
     path = gc.export(lecture_net(bn=True, rate=0.1), tmp_path / "model.py", "adam")
     with open(path) as f:
-        tree = ast.parse(f.read())
-    imported = {
-        a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
-    }
-    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    assert "numpy" in imported
+        imported, optional = imported_modules(f.read())
+    assert "numpy" in imported and optional == {"onnx"}
     assert imported - {"numpy"} <= set(sys.stdlib_module_names)
     result = subprocess.run(
         [sys.executable, "-I", "-c", NO_GRAPHC, str(path), "--help"],

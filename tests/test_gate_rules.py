@@ -4,9 +4,10 @@ For every registered op (walking the registry) and every composite graphc define
 the picture prints (its tooltips: the upstream, each local factor, each downstream on a wire)
 are compared with gradients derived here independently: `gc.vjp` of the op alone, `gc.grad` of
 the whole loss, and, for an elementwise op, the board rule itself read as a formula and
-evaluated with NumPy. A composite's board is checked by its own formula, written below in
-NumPy for the mode the numbers use."""
+evaluated with NumPy. A composite's board is checked by its own formula, written in NumPy
+for the mode the numbers use in tests/gate_formulas.py."""
 
+import html
 import math
 import re
 
@@ -14,10 +15,11 @@ import numpy as np
 import pytest
 
 import graphc as gc
+from gate_formulas import COMPOSITES, lstm_board
 from graphc.ops.composite import COMPOSITE_SCOPES
 from graphc.ops.registry import REGISTRY, apply
-from visual.backprop import everything, gate_drawing
-from visual.gates import composite_rules, gate_numbers, summed_terms
+from visual.backprop import everything, gate_drawing, routes
+from visual.gates import composite_rules, gate_numbers, matrix, summed_terms
 
 NUMBERS = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|nan|-?inf")
 
@@ -125,6 +127,10 @@ def test_an_ops_gate_prints_its_rules_numbers(op):
             local = np.asarray(numbers.local[key])
             if f"local ∂out/∂{leaf.name}" in shown:
                 close(shown[f"local ∂out/∂{leaf.name}"], local)
+            if routes(rule):  # max pooling: its numbers are where an upstream of ones goes
+                ones = gc.const(np.ones(node.shape))
+                close(local.ravel(), gc.evaluate(gc.vjp([node], [ones], [leaf]), values)[0])
+                continue
             terms = np.broadcast_to(cotangent * local, node.shape)
             summed = summed_terms(numbers, key)
             total = terms if summed is None else summed[0]
@@ -143,126 +149,9 @@ def test_an_ops_gate_prints_its_rules_numbers(op):
             np.testing.assert_allclose(from_rule, local, rtol=1e-10, atol=1e-12, err_msg=op)
 
 
-# ---- composites: each board's formula, in NumPy, per mode --------------------------------
-
-
-def _softmax(z):
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _batch_norm(v, up, training, eps=1e-5):
-    x, gamma = v["x"], v["gamma"]
-    if training:
-        mu, var = x.mean(0), x.var(0)
-    else:
-        mu, var = np.zeros(x.shape[1]), np.ones(x.shape[1])  # fresh running statistics
-    sigma = np.sqrt(var + eps)
-    xhat = (x - mu) / sigma
-    if training:
-        dx = gamma / sigma * (up - up.mean(0) - xhat * (up * xhat).mean(0))
-    else:
-        dx = gamma / sigma * up
-    return {"x": dx, "gamma": (up * xhat).sum(0), "beta": up.sum(0)}
-
-
-def _layer_norm(v, up, eps=1e-5):
-    x, gamma = v["x"], v["gamma"]
-    sigma = np.sqrt(x.var(-1, keepdims=True) + eps)
-    xhat = (x - x.mean(-1, keepdims=True)) / sigma
-    g = gamma * up  # gamma scales the upstream before the means over the features
-    dx = (g - g.mean(-1, keepdims=True) - xhat * (g * xhat).mean(-1, keepdims=True)) / sigma
-    return {"x": dx, "gamma": (up * xhat).sum(0), "beta": up.sum(0)}
-
-
-def _scatter(ids, up, rows):
-    table = np.zeros((rows, up.shape[-1]))
-    np.add.at(table, ids, up)
-    return table
-
-
-def _dropout(v, up, training):
-    mask = gc.evaluate(apply("dropout_mask", gc.const(v["x"]), rate=0.5, seed=0), {})
-    return {"x": up * mask if training else up}
-
-
-# name -> (builder, sample inputs, words its board must say in (inference, training),
-#          the board's derivative in NumPy: (values, upstream, training) -> {input: ∂})
-COMPOSITES = {
-    "softmax_cross_entropy": (
-        lambda v: gc.softmax_cross_entropy(v["logits"], v["labels"]),
-        {"logits": (3, 4), "labels": np.array([0, 3, 1])},
-        ("(p − labels) / N", "(p − labels) / N"),
-        lambda v, up, t: {
-            "logits": up * (_softmax(v["logits"]) - np.eye(4)[v["labels"]]) / 3,
-        },
-    ),
-    "binary_cross_entropy_with_logits": (
-        lambda v: gc.binary_cross_entropy_with_logits(v["logits"], v["target"]),
-        {"logits": (3, 2), "target": (3, 2)},
-        ("(σ(logits) − target) / n", "(σ(logits) − target) / n"),
-        lambda v, up, t: {
-            "logits": up * (1 / (1 + np.exp(-v["logits"])) - v["target"]) / 6,
-            "target": -up * v["logits"] / 6,
-        },
-    ),
-    "mse": (
-        lambda v: gc.mse(v["pred"], v["target"]),
-        {"pred": (3, 2), "target": (3, 2)},
-        ("2 (pred − target) / n", "2 (pred − target) / n"),
-        lambda v, up, t: {
-            "pred": up * 2 * (v["pred"] - v["target"]) / 6,
-            "target": -up * 2 * (v["pred"] - v["target"]) / 6,
-        },
-    ),
-    "l2": (
-        lambda v: gc.l2(v["w"]),
-        {"w": (3, 2)},
-        ("2 w",) * 2,
-        lambda v, up, t: {"w": up * 2 * v["w"]},
-    ),
-    "l1": (
-        lambda v: gc.l1(v["w"]),
-        {"w": (3, 2)},
-        ("sign(w)",) * 2,
-        lambda v, up, t: {"w": up * np.sign(v["w"])},
-    ),
-    "batch_norm": (
-        lambda v: gc.batch_norm(v["x"], v["gamma"], v["beta"]),
-        {"x": (4, 3), "gamma": (3,), "beta": (3,)},
-        ("gamma/σ · δ (the running statistics", "(δ − mean δ − x̂ · mean(δ·x̂))"),
-        _batch_norm,
-    ),
-    "layer_norm": (
-        lambda v: gc.layer_norm(v["x"], v["gamma"], v["beta"]),
-        {"x": (4, 3), "gamma": (3,), "beta": (3,)},
-        ("(ĝ − mean ĝ − x̂ · mean(ĝ·x̂)) / σ, ĝ = gamma·δ",) * 2,
-        lambda v, up, t: _layer_norm(v, up),
-    ),
-    "embedding": (
-        lambda v: gc.embedding(v["ids"], v["table"]),
-        {"ids": np.array([2, 0, 2]), "table": (4, 3)},
-        ("∂/∂table = the upstream rows added into the rows ids picks",) * 2,
-        lambda v, up, t: {"table": _scatter(v["ids"], up, 4)},
-    ),
-    "dropout": (
-        lambda v: gc.dropout(v["x"], 0.5, seed=0),
-        {"x": (3, 4)},
-        ("identity at inference", "mask: 0 where a unit is dropped, 1/(1 − 0.5)"),
-        _dropout,
-    ),
-}
-
-
-# composites whose board is still fixed text in the lecture's letters (the ONNX importer's
-# composites write their forward formula), not yet checked here
-UNCHECKED = {"attention", "rnn_cell", "lstm_cell", "gru_cell"}
-UNCHECKED |= {"gemm", "batch_norm_inference", "onnx_layer_norm"}
-
-
 def test_every_composite_graphc_defines_has_its_board_checked():
     ours = {k for k in COMPOSITE_SCOPES if COMPOSITE_SCOPES[k].board}
-    missing = {k for k in ours if k not in COMPOSITES and k not in UNCHECKED}
+    missing = {k for k in ours if k not in COMPOSITES}
     assert not missing, f"add the board's formula of {missing} to COMPOSITES in this test"
 
 
@@ -326,3 +215,116 @@ def test_no_mode_switch_or_internal_node_is_named_in_a_sentence():
                 assert leak not in text, (training, expand, leak)
             assert ("running mean" in text) is (not training and not expand)
             assert ("batch mean" in text) is (training and not expand)
+
+
+def test_calls_of_one_composite_in_one_scope_are_boxes_of_their_own():
+    rng = np.random.default_rng(5)
+    w1, w2 = gc.param("w1", (2, 3)), gc.param("w2", (3,))
+    loss = gc.l2(w1) + gc.l2(w2)  # both calls run in scope "l2"
+    values = {"w1": rng.normal(size=(2, 3)), "w2": rng.normal(size=3)}
+    numbers = gate_numbers(loss, values)
+    boxes = [g for g in numbers.gates if g.composite == "l2"]
+    assert [[c.name for c in g.inputs] for g in boxes] == [["w1"], ["w2"]]
+    assert [numbers.names[g.node.id] for g in boxes] == ["L2 penalty₁", "L2 penalty₂"]
+    drawing = gate_drawing(numbers, everything(numbers))
+    for gate, w in zip(boxes, (w1, w2)):
+        assert composite_rules(numbers, gate) == (f"∂/∂{w.name} = 2 {w.name}",)
+        close(wire(drawing, w, gate), 2 * values[w.name])
+    from visual.backprop import draw_gates
+    from visual.output import pipe
+
+    svg = pipe(draw_gates(numbers, everything(numbers), None, None), "svg").decode()
+    assert svg.count(">L2 penalty₁<") == 1 and svg.count(">L2 penalty₂<") == 1  # two boxes
+
+
+def test_max_poolings_panel_says_which_entry_won_each_window_and_matrix_products_route():
+    from visual.page import frames
+
+    x = gc.input("img", (1, 1, 2, 4))
+    W = gc.param("W", (2, 3))
+    pooled = gc.max_pool2d(x, 2)  # two windows of 2x2
+    loss = gc.sum(gc.flatten(pooled) @ W)
+    img = np.array([[[[1.0, 5.0, 2.0, 2.0], [5.0, 0.0, 3.0, -1.0]]]])  # a tie: the first wins
+    numbers = gate_numbers(loss, {"img": img, "W": np.arange(6.0).reshape(2, 3)})
+    text = " ".join(re.sub("<[^>]+>", " ", panel) for _, panel, _ in frames(numbers))
+    text = " ".join(text.split())
+    assert "∂L/∂img = upstream to the winner of each window" in text
+    won = "[[0, 1, 0, 0], [0, 0, 1, 0]] (shape (1, 1, 2, 4))"
+    assert f"winners (1 where an entry of img won) = {won}" in text
+    assert "first window of img (row 0, channel 0) = [[1, 5], [5, 0]]" in text
+    up = 0 + 1 + 2  # ∂L/∂pooled[0, 0, 0, 0]: the first row of W, summed
+    assert f"its first maximum 5, at (0, 1) in the window, wins and gets the upstream {up}" in text
+    assert "∂L/∂flatten = upstream · Wᵀ" in text and "local ∂out/∂flatten" not in text
+
+
+def test_a_bias_gradient_is_shown_as_its_terms_then_their_sum_over_the_named_axes():
+    from visual.page import frames
+
+    x = gc.input("x", (2, 1, 3, 3))
+    h = gc.conv(x, 2, 2, padding="valid", name="c")  # a bias over batch and positions
+    b = gc.param("b", (3,))
+    loss = gc.sum(gc.tanh(gc.flatten(h) @ gc.param("W", (8, 3)) + b))
+    rng = np.random.default_rng(6)
+    values = gc.init_params(loss) | {"x": rng.normal(size=(2, 1, 3, 3))}
+    numbers = gate_numbers(loss, values)
+    text = " ".join(re.sub("<[^>]+>", " ", panel) for _, panel, _ in frames(numbers))
+    text = " ".join(text.split())
+    (db,) = gc.evaluate(gc.grad(loss, [b]), values)
+    assert f"downstream = Σ over the batch (rows) = {matrix(db)}" in text
+    assert "downstream = Σ over the batch (axis 0) and axes 2, 3 = " in text
+    assert "upstream × local, term by term = " in text
+
+
+def test_an_lstm_box_shows_the_upstream_of_its_cell_state_too():
+    from visual.page import frames
+
+    rng = np.random.default_rng(7)
+    shapes = {"xt": (2, 2), "h0": (2, 3), "c0": (2, 3), "Wi": (12, 2), "Wh": (12, 3), "bi": (12,)}
+    values = {k: rng.normal(size=v) for k, v in shapes.items()}
+    leaves = {k: gc.input(k, v) for k, v in shapes.items()}
+    h, c = gc.lstm_cell(
+        leaves["xt"], (leaves["h0"], leaves["c0"]), *map(leaves.get, ("Wi", "Wh", "bi"))
+    )
+    up_h, up_c = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    loss = gc.sum(h * gc.const(up_h)) + gc.sum(gc.tanh(c) * gc.const(up_c))  # c′ read outside
+    numbers = gate_numbers(loss, values)
+    (gate,) = [g for g in numbers.gates if g.composite == "lstm_cell"]
+    assert gate.outputs == [c] and numbers.names[c.id] == "LSTM cell's output 2"
+    delta_c = up_c * (1 - np.tanh(gc.evaluate(c, values)) ** 2)
+    expected = lstm_board(values, up_h, False, delta_c)
+    drawing = gate_drawing(numbers, everything(numbers))
+    for k, leaf in leaves.items():
+        want = gc.evaluate(gc.grad(loss, leaf), values)
+        close(wire(drawing, leaf, gate), want)
+        np.testing.assert_allclose(expected[k], want, rtol=1e-9, atol=1e-12, err_msg=k)
+    text = html.unescape(" ".join(re.sub("<[^>]+>", " ", p) for _, p, _ in frames(numbers)))
+    shown = " ".join(matrix(delta_c).split())
+    assert f"upstream ∂L/∂LSTM cell's output 2 = {shown}" in " ".join(text.split())
+    close(tips(drawing, gate.node)["↑ upstream ∂L/∂LSTM cell's output 2"], delta_c)
+
+
+def test_an_imported_models_gemm_boards_name_the_onnx_values_and_give_their_numbers():
+    (logits,) = gc.from_onnx("tests/fixtures/torch_mlp.onnx")  # Gemm, Relu, Gemm (torch)
+    loss = gc.softmax_cross_entropy(logits, gc.input("y", (None,), "int64"))
+    rng = np.random.default_rng(8)
+    values = gc.init_params(loss) | {"x": rng.normal(size=(2, 4)), "y": np.array([0, 1])}
+    numbers = gate_numbers(loss, values)
+    drawing = gate_drawing(numbers, everything(numbers))
+    gates = [g for g in numbers.gates if g.composite == "gemm"]
+    assert len(gates) == 2
+    for gate in gates:
+        a, w, c = (
+            numbers.names[n.id] for n in gate.inputs[1:2] + gate.inputs[:1] + gate.inputs[2:]
+        )
+        rules = composite_rules(numbers, gate)
+        assert rules[:3] == (
+            f"out = {a} {w}ᵀ + {c}, δ = upstream",
+            f"∂/∂{a} = δ {w}",
+            f"∂/∂{w} = δᵀ {a}",
+        )
+        up = numbers.upstream[gate.node.id]
+        ins = {numbers.names[n.id]: n for n in gate.inputs}
+        A, W = numbers.values[ins[a].id], numbers.values[ins[w].id]
+        for name, want in ((a, up @ W), (w, up.T @ A), (c, up.sum(0))):  # the board's formulas
+            close(wire(drawing, ins[name], gate), want)
+            close(wire(drawing, ins[name], gate), gc.evaluate(gc.grad(loss, ins[name]), values))

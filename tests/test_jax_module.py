@@ -2,7 +2,6 @@
 importable, on one device or two (XLA's host-platform devices), and `graphc export
 --backend jax`, with and without JAX installed."""
 
-import ast
 import json
 import os
 import subprocess
@@ -14,6 +13,7 @@ import pytest
 
 import graphc as gc
 from graphc.cli import main
+from graphs import imported_modules
 
 pytest.importorskip("jax")
 
@@ -69,12 +69,8 @@ def test_the_file_imports_only_jax_numpy_and_the_standard_library(tmp_path):
     loss, logits = lecture_net()
     path = gc.export(loss, tmp_path / "m.py", "adam", predictions=logits, backend="jax")
     with open(path) as f:
-        tree = ast.parse(f.read())
-    imported = {
-        a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
-    }
-    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    assert {"jax", "numpy"} <= imported
+        imported, optional = imported_modules(f.read())
+    assert {"jax", "numpy"} <= imported and optional == {"onnx"}
     assert imported - {"jax", "numpy"} <= set(sys.stdlib_module_names)
 
 

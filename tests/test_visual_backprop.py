@@ -128,7 +128,7 @@ def test_in_training_mode_batch_norms_gate_numbers_are_the_training_gradients():
     nodes = svg_groups(root, "node")
     assert "training mode" in " ".join(texts(root.find(f"{SVG}g")))
     box = next(lines for lines in map(texts, nodes.values()) if lines[0] == "batch norm")
-    assert "∂/∂g = Σ δ·x̂, ∂/∂be = Σ δ (Σ over the batch, δ = upstream)" in box
+    assert "∂/∂g = Σ δ·x̂, ∂/∂be = Σ δ (Σ over the batch, δ = upstream)" in " ".join(box)
     assert any("batch mean" in line for line in box)
     for p in (W, gamma, beta):
         shown = tooltips(nodes[f"n{p.id}"])[f"∂L/∂{p.name}"]
@@ -186,5 +186,18 @@ def test_every_ops_gate_writes_its_board_rule(name, rng):
         if rule and child.dtype in FLOAT_DTYPES and vjp[k] is not None  # a gradient flows
     ]
     assert written, f"{name} has no rule to write"
-    for text in written:
-        assert any(line.startswith(text) for line in lines), (text, lines)
+    drawn = " ".join(lines)  # a long line is wrapped after a clause
+    for text in written:  # the picture holds a rule's first line (the page has the rest)
+        assert text.split("\n")[0] in drawn, (text, lines)
+
+
+def test_a_long_note_is_wrapped_after_a_clause_and_never_inside_an_array():
+    from visual.backprop import NOTE_WIDTH, wrap
+
+    up = wrap("↑ upstream ∂L/∂out = μ 0.008309 [-0.2633, 0.2964]")
+    assert up.split("\n") == ["↑ upstream ∂L/∂out", "= μ 0.008309 [-0.2633, 0.2964]"]
+    rule = "x̂ = (@₁ − running mean) / σ, σ = √(running variance + ε)"
+    assert wrap(rule).split("\n") == ["x̂ = (@₁ − running mean) / σ,", "σ = √(running variance + ε)"]
+    assert wrap("short = 1") == "short = 1"
+    unbreakable = "∂/∂x: " + "y" * 2 * NOTE_WIDTH  # a long name: one long line, not cut
+    assert wrap(unbreakable) == unbreakable

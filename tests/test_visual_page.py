@@ -242,3 +242,44 @@ def test_the_browsers_zoom_enlarges_the_presented_graph(browser, page):
         assert browser.execute_script(SMALLEST_TEXT)[0] >= 18
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+IN_FULL = """
+var frame = document.querySelector('.frame:not([hidden])'), view = frame.querySelector('.picture');
+var box = view.getBoundingClientRect(), nodes = Array.from(frame.querySelectorAll('g.node'));
+var g = nodes.find(function (n) {
+    return n.querySelector("title").textContent === frame.dataset.node; })
+  || nodes.find(function (n) { return n.querySelector('[stroke="#db2777"]'); });  // a box
+var r = g.getBoundingClientRect();
+return [r.left >= box.left - 1 && r.right <= box.right + 1, r.width, box.width];
+"""
+
+
+def test_a_cnns_convolution_and_pooling_frames_fit_a_small_projector(browser, tmp_path):
+    x, y = gc.input("x", (None, 1, 6, 6)), gc.input("y", (None,), "int64")
+    h = gc.flatten(gc.max_pool2d(gc.conv(x, 2, 3, activation="relu"), 2))
+    h = gc.layer_norm(
+        h, gc.param("features.gamma", (18,), init=1.0), gc.param("features.beta", (18,))
+    )
+    loss = gc.softmax_cross_entropy(gc.dense(h, 3, name="logits"), y)
+    rng = np.random.default_rng(0)
+    values = gc.init_params(loss) | {"x": rng.normal(size=(2, 1, 6, 6)), "y": np.array([0, 2])}
+    path = tmp_path / "cnn.html"
+    visual.step_through(loss, values, path)
+    numbers = gate_numbers(loss, values)
+    steps = frames(numbers)
+    try:
+        viewport(browser, 1024, 768)
+        for op in ("conv2d", "layer_norm", "max_pool2d"):  # a box's board: wrapped to fit
+            node = next(g.node.id for g in numbers.gates if op in (g.node.op, g.composite))
+            n = max(k for k, step in enumerate(steps, 1) if step[2] == node)  # backward
+            browser.get(f"{path.as_uri()}#frame={n}&present")
+            browser.refresh()
+            assert browser.execute_script(SMALLEST_TEXT)[0] >= 18
+            inside, width, room = browser.execute_script(IN_FULL)
+            assert inside, (op, width, room)  # the gate's rule is not cut off
+            panel = " ".join(visible(browser)[1].split())
+            assert "by this rule" in panel or "by the rule above" in panel
+        assert "wins and gets the upstream" in panel  # max pooling's first window, by hand
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -4,6 +4,7 @@ so every frame has the same layout)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -65,7 +66,7 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit
         if node.id in numbers.groups and gate is None:
             continue  # inside a box: the box shows its result's numbers
         kind = "composite" if gate and gate.composite else drawing.kinds.get(node.id, "op")
-        if not node.is_leaf and not node.name and node.id not in numbers.groups:
+        if not node.is_leaf and not node.name and (node.id not in numbers.groups or gate):
             drawing.titles[node.id] = numbers.names[node.id]  # unique: the rules use it
         show_value = shown.complete or node.id in shown.values
         show_grad = shown.complete or node.id in shown.gates
@@ -77,24 +78,36 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit
         if node.id in numbers.upstream:
             g = numbers.upstream[node.id]
             what = f"∂L/∂{caption(node)}" if node.is_leaf else "↑ upstream ∂L/∂out"
-            notes += _lines(f"{what} = {short(g, floor, True)}", _ink(GRAD_COLOR, show_grad, kind))
+            notes += _lines(
+                wrap(f"{what} = {short(g, floor, True)}"), _ink(GRAD_COLOR, show_grad, kind)
+            )
             tips.append(f"{what} = {full(g, floor, tip_limit)}")
+        for other in gate.outputs if gate else ():  # a box's other result (an LSTM's c′)
+            if other.id in numbers.received:
+                g, what = numbers.received[other.id], f"↑ upstream ∂L/∂{numbers.names[other.id]}"
+                notes += _lines(
+                    wrap(f"{what} = {short(g, floor)}"), _ink(GRAD_COLOR, show_grad, kind)
+                )
+                tips.append(f"{what} = {full(g, floor, tip_limit)}")
         if gate is not None and node.id in numbers.flow:
             for line in composite_rules(numbers, gate):
-                notes.append((line, _ink(RULE_COLOR, show_grad, kind)))
+                notes += _lines(wrap(line), _ink(RULE_COLOR, show_grad, kind))
             for child in gate.inputs if gate.composite is None else ():
                 key = (child.id, node.id)
                 if key not in numbers.downstream:
                     continue
                 name = numbers.names[child.id]
-                text = f"∂/∂{name}: {numbers.rules.get(key, '')}"
-                if key in numbers.local and not constant(numbers.rules.get(key, "")):
-                    text += f" = {short(numbers.local[key], floor, True)}"
+                # the picture holds a rule's formula; the page's panel says the rest
+                text = f"∂/∂{name}: {numbers.rules.get(key, '').split(chr(10))[0]}"
+                rule = numbers.rules.get(key, "")
+                if key in numbers.local and not constant(rule):
+                    if not routes(rule):  # max pooling's winners: in the tooltip and panel
+                        text += f" = {short(numbers.local[key], floor, True)}"
                     tips.append(f"local ∂out/∂{name} = {full(numbers.local[key], 0.0, tip_limit)}")
                 summed = summed_terms(numbers, key)
                 if summed is not None:  # upstream × local has the gate's shape: a sum
                     text += f"; ∂ summed {summed[1]}"
-                notes += _lines(text, _ink(RULE_COLOR, show_grad, kind))
+                notes += _lines(wrap(text), _ink(RULE_COLOR, show_grad, kind))
         drawing.notes[node.id] = notes
         drawing.tooltips[node.id] = "; ".join(tips) or caption(node)
         if node.id == shown.current:
@@ -118,9 +131,44 @@ def gate_drawing(numbers: GateNumbers, shown: Shown, prefix: str = "", tip_limit
     return drawing
 
 
+NOTE_WIDTH = 48  # characters of a note's line: 1024x768 in presentation shows it at 20 px
+
+
+def wrap(text: str, width: int = NOTE_WIDTH) -> str:
+    """A note's line broken after its clauses (", ", "; ", ": ", before " = ", never inside
+    brackets: an array stays whole) into lines of at most `width` characters where it can."""
+
+    def depth(part: str) -> int:
+        return sum(part.count(o) - part.count(c) for o, c in ("()", "[]"))
+
+    lines = []
+    while len(text) > width:
+        head = text[: width + 1]
+        clauses = [m.end() for m in re.finditer(r"[,;:] ", head)]
+        equals = [m.start() for m in re.finditer(r" = ", head)]
+        clauses, equals = (
+            [c for c in cuts if width // 4 <= c and depth(text[:c]) == 0]
+            for cuts in (clauses, equals)
+        )
+        late = [c for c in clauses if c >= width // 2]  # a clause's end first, then an " = "
+        cuts = late or clauses + equals
+        if not cuts:
+            break  # no clause ends early enough: a long line beats a broken formula
+        lines.append(text[: max(cuts)].rstrip())
+        text = text[max(cuts) :].lstrip()
+    return "\n".join([*lines, text])
+
+
 def _lines(text: str, color: str) -> list[tuple[str, str]]:
     """A note of several lines (a matrix, one row each) as notes of one line each."""
     return [(line.strip(), color) for line in text.split("\n")]
+
+
+def routes(rule: str) -> bool:
+    """Whether a local rule says what becomes of the upstream ("upstream · Wᵀ", "upstream
+    sent back to the entry that won its window") rather than a factor to multiply it by
+    ("1: upstream copied to every summed entry" is the factor 1)."""
+    return "upstream" in rule and not rule[:1].isdigit()
 
 
 def constant(rule: str) -> bool:

@@ -73,9 +73,60 @@ def group_of(node: Node, depth: int, expand: bool | frozenset) -> str | None:
     return "/".join(parts[:cut]) if cut else None
 
 
+CALL = "#"  # a box key's suffix when one scope path holds several calls of a composite
+
+
+def box_groups(order: list[Node], collapse: int, expand: bool | frozenset) -> dict[int, str]:
+    """The collapsed box of every boxed node. Calls of a composite in one scope (three L2
+    penalties of a sum) share a scope path but are separate boxes: the ops connected
+    inside the path, numbered in forward order (path, path#2, ...); a leaf made inside
+    joins its first reader's box."""
+    paths = {n.id: g for n in order if (g := group_of(n, collapse, expand)) is not None}
+    parent = {i: i for i in paths}
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def composite(path: str) -> bool:
+        return path.rsplit("/", 1)[-1] in COMPOSITE_SCOPES
+
+    for node in order:
+        if node.is_leaf or node.id not in paths or not composite(paths[node.id]):
+            continue
+        for child in node.inputs:
+            if paths.get(child.id) == paths[node.id] and (
+                not child.is_leaf or root(child.id) == child.id
+            ):
+                parent[root(child.id)] = root(node.id)
+    keys: dict[int, str] = {}
+    calls: dict[str, list[int]] = {}
+    for node in order:
+        path = paths.get(node.id)
+        if path is None or node.is_leaf:
+            continue
+        known = calls.setdefault(path, [])
+        if root(node.id) not in known:
+            known.append(root(node.id))
+        k = known.index(root(node.id))
+        keys[node.id] = path if k == 0 or not composite(path) else f"{path}{CALL}{k + 1}"
+    for node in order:  # leaves: their first reader's box
+        if node.id in paths and node.is_leaf:
+            keys[node.id] = keys.get(root(node.id), paths[node.id])
+    return keys
+
+
+def box_path(key: str) -> str:
+    """The scope path of a box key."""
+    return key.split(CALL, 1)[0]
+
+
 def _box_attrs(drawing: Drawing, path: str, members: list[Node]) -> dict[str, str]:
     """A collapsed scope: a composite's label, its result's shape and numbers; a user's
     scope: its path, how many ops it holds and the params inside."""
+    path = box_path(path)
     part = path.rsplit("/", 1)[-1]
     if part in COMPOSITE_SCOPES:
         return _composite_attrs(drawing, part, members)
@@ -97,6 +148,8 @@ def _composite_attrs(drawing: Drawing, part: str, members: list[Node]) -> dict[s
     and the numbers drawn on the result."""
     result = members[-1]  # members come in topological order: the builder's result is last
     title = COMPOSITE_SCOPES[part].label or part.replace("_", " ")
+    numbered = drawing.titles.get(result.id, "")  # "L2 penalty₂": one of several such boxes
+    title = numbered if numbered.startswith(title) else title
     if result.name:
         title = f"{result.name} = {title}"
     attrs = dict(NODE_STYLE["composite"])
@@ -149,8 +202,9 @@ def draw(
     members: dict[str, list[Node]] = defaultdict(list)
     boxes: dict[str, str] = {}  # scope path -> DOT name (no ':' there: DOT reads it as a port)
     endpoint: dict[int, str] = {}
+    groups = box_groups(drawing.order, collapse, expand)
     for node in drawing.order:
-        group = group_of(node, collapse, expand)
+        group = groups.get(node.id)
         if group is None:
             endpoint[node.id] = drawing.name(node)
             place(node.scope, endpoint[node.id], node_attrs(drawing, node))
@@ -159,7 +213,8 @@ def draw(
             endpoint[node.id] = box
             members[group].append(node)
     for group, nodes in members.items():
-        parent = group.rsplit("/", 1)[0] if "/" in group else None
+        path = box_path(group)
+        parent = path.rsplit("/", 1)[0] if "/" in path else None
         place(parent, boxes[group], _box_attrs(drawing, group, nodes))
     _emit(graph, "", items, drawing.prefix)
     grouped = {n.id for nodes in members.values() for n in nodes}

@@ -8,6 +8,7 @@ derivative's numbers is the op's own fact (`OpDef.elementwise`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -19,7 +20,7 @@ from graphc.ops.composite import COMPOSITE_ARGUMENTS, COMPOSITE_SCOPES
 from graphc.ops.registry import REGISTRY, F, lift
 
 from .annotate import gradient_flow, leaf_values, node_values, reverse_gradients
-from .draw import group_of
+from .draw import box_groups, box_path
 from .labels import caption, denoise, noise_floor, number, summarize
 from .mode import live_order, mode_inputs, resolve_mode
 
@@ -34,6 +35,7 @@ class Gate:
     inputs: list[Node]  # what flows in from outside the gate
     members: list[Node]  # the nodes the gate stands for (just the op, or the box's nodes)
     composite: str | None = None  # the composite's name when the gate is a box
+    outputs: list[Node] = field(default_factory=list)  # a box's other results read outside
 
     @property
     def title(self) -> str:
@@ -64,6 +66,9 @@ class GateNumbers:
     wrt: list[Node]
     floor: float = 0.0
     groups: dict[int, str] = field(default_factory=dict)
+    # a box's other result (an LSTM cell's c′) -> the gradient it receives from outside
+    # the box (its upstream there; ∂L/∂c′ in total also holds the path through h′)
+    received: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def op_rule(op: str, names: list[str]) -> tuple[str, ...]:
@@ -85,8 +90,11 @@ def _elementwise_locals(gate: Gate, names: list[str]) -> tuple[dict, dict]:
     for k, child in enumerate(node.inputs):
         rules[(child.id, node.id)] = texts[k] if k < len(texts) else ""
         rule = opdef.vjp[k] if opdef.vjp and not isinstance(opdef.vjp, str) else None
-        # the op's own fact: numbers are local; only beside a board rule that says them
-        if opdef.elementwise and rule is not None and opdef.board is not None:
+        # the op's own fact: numbers are local; only beside a board rule that says them. An
+        # op that routes its upstream to a winner (max pooling: a kink, not elementwise) has
+        # as its local numbers where an upstream of ones goes: 1 at each window's winner
+        routing = opdef.kink is not None and opdef.arity == 1
+        if (opdef.elementwise or routing) and rule is not None and opdef.board is not None:
             graphs[(child.id, node.id)] = rule(F.broadcast_like(lift(1.0, node), node), node)
     return rules, graphs
 
@@ -97,7 +105,7 @@ def find_gates(
     """The gates of a graph in forward order (what flows into each in this mode), and each
     boxed node's composite path."""
     live = {n.id for n in order}
-    groups = {n.id: g for n in order if (g := group_of(n, 0, expand)) is not None}
+    groups = box_groups(order, 0, expand)
     members: dict[str, list[Node]] = {}
     for node in order:
         if node.id in groups:
@@ -117,8 +125,16 @@ def find_gates(
                 for c in mode_inputs(m, training)
                 if c.id not in inside and c.id in live
             ]
-            name = group.rsplit("/", 1)[-1]
+            name = box_path(group).rsplit("/", 1)[-1]
             gates.append(Gate(node, list(dict.fromkeys(outside)), members[group], name))
+    read_outside = {
+        c.id
+        for n in order
+        for c in mode_inputs(n, training)
+        if c.id in groups and groups.get(n.id) != groups[c.id]
+    }
+    for gate in gates:  # an LSTM cell's c′ beside its h′
+        gate.outputs = [m for m in gate.members[:-1] if m.id in read_outside and gate.composite]
     return gates, groups
 
 
@@ -141,8 +157,8 @@ def display_names(order: list[Node], gates: list[Gate], training: bool | None) -
             layer = next((p for p in (node.scope or "").split("/") if p in COMPOSITE_SCOPES), None)
             branch = "training branch" if training else "inference branch"
             base[node.id] = composite_label(layer) if layer else branch
-        else:
-            base[node.id] = caption(node)
+        else:  # "reshape(shape=(-1, 1, 1))" is called "reshape" in a sentence
+            base[node.id] = re.sub(r"^(\w+)\(.*\)$", r"\1", caption(node))
     hidden = {m.id for g in gates if g.composite for m in g.members if m is not g.node}
     counted = [n for n in order if not n.name and n.op != "const" and n.id not in hidden]
     seen: dict[str, int] = {}
@@ -154,6 +170,10 @@ def display_names(order: list[Node], gates: list[Gate], training: bool | None) -
         if totals[name] > 1:
             seen[name] = seen.get(name, 0) + 1
             base[node.id] = f"{name}{str(seen[name]).translate(SUBSCRIPTS)}"
+    for gate in gates:  # a box's other output read outside it (an LSTM cell's c′)
+        for k, member in enumerate(gate.outputs, 2):
+            if not member.name:
+                base[member.id] = f"{base[gate.node.id]}'s output {k}"
     return base
 
 
@@ -182,7 +202,7 @@ def gate_numbers(
     flow = gradient_flow(order, [loss])
     gates, groups = find_gates(order, expand, mode)
     names = display_names(order, gates, mode)
-    rules, graphs, downstream = {}, {}, {}
+    rules, graphs, downstream, received = {}, {}, {}, {}
     for gate in gates:
         for child in gate.inputs:
             if child.id not in flow:
@@ -190,6 +210,15 @@ def gate_numbers(
             flows = [parts[(child.id, m.id)] for m in gate.members if (child.id, m.id) in parts]
             if flows and gate.node.id in flow:
                 downstream[(child.id, gate.node.id)] = sum(flows[1:], flows[0])
+        inside = {m.id for m in gate.members}
+        for other in gate.outputs:
+            flows = [
+                parts[(other.id, n.id)]
+                for n in order
+                if n.id not in inside and (other.id, n.id) in parts
+            ]
+            if flows:
+                received[other.id] = sum(flows[1:], flows[0])
         if gate.composite is None:
             r, g = _elementwise_locals(
                 gate, [names.get(c.id, caption(c)) for c in gate.node.inputs]
@@ -215,6 +244,7 @@ def gate_numbers(
         wrt,
         floor,
         groups,
+        received,
     )
 
 
@@ -229,9 +259,17 @@ def summed_terms(numbers: GateNumbers, key: tuple[int, int]) -> tuple[np.ndarray
     if local.shape == down.shape:
         return None
     terms = np.asarray(numbers.upstream[key[1]]) * local
-    kept = local.ndim - down.ndim
-    what = "over the batch (rows)" if kept >= 1 and local.ndim >= 2 else "over the broadcast axes"
-    return terms, what
+    lead = local.ndim - down.ndim
+    axes = list(range(lead)) + [
+        lead + k for k, d in enumerate(down.shape) if d == 1 and local.shape[lead + k] > 1
+    ]
+    if axes == [0] and local.ndim == 2:
+        return terms, "over the batch (rows)"
+    rest = ", ".join(str(a) for a in axes if a)
+    if axes and axes[0] == 0:
+        plural = "axes" if len(axes) > 2 else "axis"
+        return terms, "over the batch" + (f" (axis 0) and {plural} {rest}" if rest else "")
+    return terms, f"over the broadcast {'axes' if len(axes) > 1 else 'axis'} {rest}"
 
 
 def short(array, floor: float = 0.0, rows: bool = False) -> str:
@@ -255,7 +293,11 @@ def matrix(array, floor: float = 0.0, limit: int = 60) -> str:
     a = denoise(np.asarray(array), floor)
     if a.size <= 1 or a.size > limit or a.dtype == bool:
         return short(a, floor)
-    return np.array2string(a, separator=", ", formatter={"all": lambda v: number(float(v))})
+    shape = ""
+    if a.ndim > 2 and a.squeeze().ndim <= 2:  # a conv bias (32, 1, 1): one line, not 32
+        shape, a = f" (shape {a.shape})", a.squeeze()
+    text = np.array2string(a, separator=", ", formatter={"all": lambda v: number(float(v))})
+    return text + shape
 
 
 def full(array, floor: float = 0.0, limit: int = 200) -> str:
@@ -273,13 +315,24 @@ def full(array, floor: float = 0.0, limit: int = 200) -> str:
 
 def composite_rules(numbers: GateNumbers, gate: Gate) -> tuple[str, ...]:
     """The board rule of a composite drawn as one box, in the names of the nodes given for
-    its arguments and for the mode the numbers use."""
+    its arguments and for the mode the numbers use; a clause giving the derivative with
+    respect to an argument that is a constant (a layer norm's beta of 0.0) is left out."""
     spec = COMPOSITE_SCOPES.get(gate.composite)
     if spec is None:
         return ()
     given = COMPOSITE_ARGUMENTS.get(gate.node, {})
-    names = {
-        k: numbers.names.get(v.id, caption(v)) if isinstance(v, Node) else v
-        for k, v in given.items()
-    }
-    return spec.lines(names, numbers.training)
+
+    def name(v):
+        if isinstance(v, Node):
+            return numbers.names.get(v.id, caption(v))
+        return tuple(map(name, v)) if isinstance(v, tuple) else v
+
+    names = {k: name(v) for k, v in given.items()}
+    constants = [v for v in given.values() if isinstance(v, str)]  # reprs of other values
+    lines = []
+    for line in spec.lines(names, numbers.training):
+        for value in constants:
+            line = re.sub(rf",? ?∂/∂{re.escape(value)} = [^,(]*?(?=\s*[,(]|\s*$)", "", line).strip()
+        if line:
+            lines.append(line.removeprefix(", "))
+    return tuple(lines)

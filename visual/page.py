@@ -14,10 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
 from pathlib import Path
 
+import numpy as np
+
 from graphc import REGISTRY, GraphError, Node
 from graphc.files import write_file
 
-from .backprop import Shown, constant, draw_gates
+from .backprop import Shown, constant, draw_gates, routes
 from .gates import (
     Gate,
     GateNumbers,
@@ -27,7 +29,7 @@ from .gates import (
     matrix,
     summed_terms,
 )
-from .labels import caption, op_label
+from .labels import caption, number, op_label
 from .output import check_drawable, pipe
 from .rendering import check_values, expand_set
 
@@ -40,7 +42,8 @@ def _pre(text: str) -> str:
 
 def _title(numbers: GateNumbers, gate: Gate) -> str:
     """A gate's heading: the box's title, or the node's name on the picture."""
-    return html.escape(gate.title if gate.composite else numbers.names[gate.node.id])
+    named = gate.composite and gate.node.name  # "loss = softmax cross-entropy"
+    return html.escape(gate.title if named else numbers.names[gate.node.id])
 
 
 def _forward_panel(numbers: GateNumbers, gate: Gate, k: int, total: int) -> str:
@@ -70,6 +73,12 @@ def _backward_panel(numbers: GateNumbers, gate: Gate, k: int, total: int) -> str
         f"<h2>Backward {k} of {total}: {_title(numbers, gate)}</h2>",
         f'<p class="grad">upstream ∂L/∂out = {_pre(matrix(up, floor))}</p>',
     ]
+    for other in gate.outputs:  # a box's other result has its own upstream (c′ beside h′)
+        if other.id in numbers.received:
+            more = _pre(matrix(numbers.received[other.id], floor))
+            parts.append(
+                f'<p class="grad">upstream ∂L/∂{html.escape(numbers.names[other.id])} = {more}</p>'
+            )
     rules = composite_rules(numbers, gate)
     parts += [f'<p class="rule">{html.escape(line)}</p>' for line in rules]
     blocks = []
@@ -79,7 +88,16 @@ def _backward_panel(numbers: GateNumbers, gate: Gate, k: int, total: int) -> str
             continue
         name = html.escape(numbers.names[child.id])
         down = _pre(matrix(numbers.downstream[key], floor))
-        if key in numbers.rules:
+        if key in numbers.rules and routes(numbers.rules[key]):
+            # the rule says what becomes of the upstream (a matrix product, a window's
+            # winner): it gives the downstream itself, not a factor to multiply by
+            lines = [f"<p>∂L/∂{name} = {html.escape(numbers.rules[key])}</p>"]
+            if key in numbers.local:  # where an upstream of ones goes: the winners
+                winners = _pre(matrix(numbers.local[key], floor))
+                lines.append(f"<p>winners (1 where an entry of {name} won) = {winners}</p>")
+                lines += _first_window(numbers, gate, child, name)
+            product = "downstream, by this rule"
+        elif key in numbers.rules:
             local = html.escape(numbers.rules[key])
             if key in numbers.local and not constant(numbers.rules[key]):
                 local += f" = {_pre(matrix(numbers.local[key], floor))}"
@@ -101,6 +119,27 @@ def _backward_panel(numbers: GateNumbers, gate: Gate, k: int, total: int) -> str
         blocks.append(f'<section class="input"><h3>into {name}</h3>{"".join(lines)}</section>')
     parts += blocks or ["<p>no input of this gate needs a gradient</p>"]
     return "".join(parts)
+
+
+def _first_window(numbers: GateNumbers, gate: Gate, child: Node, name: str) -> list[str]:
+    """A pooling gate's first window worked by hand (no padding): its entries, the one that
+    won it (the first maximum, row-major, as PyTorch) and the upstream it receives."""
+    node = gate.node
+    kernel, padding = node.attrs.get("kernel"), node.attrs.get("padding")
+    x, up = numbers.values.get(child.id), numbers.upstream.get(node.id)
+    if kernel is None or x is None or up is None or np.ndim(x) != 2 + len(kernel):
+        return []
+    if any(side for pad in padding or () for side in np.ravel(pad)):
+        return []
+    window = np.asarray(x)[(0, 0, *(slice(0, k) for k in kernel))]
+    at = np.unravel_index(int(np.argmax(window)), window.shape)
+    where = ", ".join(map(str, at))
+    return [
+        f"<p>the first window of {name} (row 0, channel 0) = {_pre(matrix(window))}: its "
+        f"first maximum {number(float(window[at]))}, at ({where}) in the window, wins and gets "
+        f"the upstream {number(float(np.asarray(up)[(0, 0, *(0 for _ in kernel))]))}; "
+        "the other entries get 0</p>"
+    ]
 
 
 def _final_panel(numbers: GateNumbers) -> str:

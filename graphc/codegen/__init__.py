@@ -19,8 +19,9 @@ gc.export builds the training program once (program.py: the training step, gradi
 evaluation, forward and Monte Carlo graphs, with the optimizer's update as graph ops from
 optimizers.py) and assembles a module around it: build_numpy.py (fast), build_jax.py and
 build_readable.py (whose model function readable.py writes node by node, the backward pass
-as reverse.vjp's trace with a chain-rule comment per line, and whose update() spells the
-optimizer's graph ops), from the tables and signature of module_parts.py. The generated
+as reverse.vjp's trace with a chain-rule comment per line, the steps of an unrolled cell as
+one loop each way (readable_loop.py, readable_loop_backward.py), and whose update() spells
+the optimizer's graph ops), from the tables and signature of module_parts.py. The generated
 files carry copies of training.py (the loop and command line), runtime.py, pool.py,
 step_size.py and, for JAX, jax_runtime.py.
 

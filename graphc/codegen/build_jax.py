@@ -31,7 +31,7 @@ from .render_jax import render_body
 
 # training.py's host-side helpers the wrappers call (jax_runtime's loop and main replace
 # training.py's; the helpers those call are copied with them)
-_TRAINING_HELPERS = {"count_hits", "evaluate_data", "main"}
+_TRAINING_HELPERS = {"count_hits", "evaluate_data", "main", "training_batch"}
 HERE = Path(__file__).parent
 # names the generated functions use besides the copied ones
 MODULE_GLOBALS = ("jax", "jnp", "np", "functools", "key", "rates", "params", "stats", "batch")
@@ -233,7 +233,7 @@ def loss_and_grads(params, batch, state=None):
     """(loss, {{param name: gradient}}) in training mode, with the dropout masks the next
     train_step from `state` would draw; nothing is updated."""
     state = state if state is not None else init_state()
-    batch = as_batch(globals(), batch)  # the checks fit makes: class ids, shapes, rows
+    batch = training_batch(globals(), batch, "loss_and_grads")  # fit's checks, and rows
     _, dropout_key = jax.random.split(state["key"])
     loss, grads, _ = _loss_and_grads(params, state["stats"], batch, dropout_key, dropout_rates())
     return float(loss), grads

@@ -24,6 +24,7 @@ from .module_parts import (
     copy_checks,
     dropout_rate,
     emit_tables,
+    find_predictions,
     module_doc,
     signature,
     step_size_line,
@@ -90,6 +91,7 @@ def export(
     style: str = "fast",
     backend: str = "numpy",
     proximal_l1: bool = False,
+    tail=None,
     **hyper,
 ) -> str:
     """Write a training module for `loss` to `path`; return the path.
@@ -112,14 +114,15 @@ def export(
     batch, state=None), predict(params, state, batch, mc_samples=0) (Monte Carlo dropout
     when mc_samples > 0), loss_and_grads(params, batch), train_step(params, state, batch),
     evaluate(params, state, data), fit(params, state, data, ...) and a command line
-    (python FILE --help).
+    (python FILE --help). `tail(predictions, name)`, when given, is module-level source
+    added at the end (gc.export's: the model's ONNX form, for the command line's --onnx).
     """
     path = os.fspath(path)
     name = name or os.path.splitext(os.path.basename(path))[0]
     build = _BACKENDS.get(backend) if isinstance(backend, str) else None
     if build is None:
         raise GraphError(f"gc.export: unknown backend {backend!r}; choose numpy or jax")
-    source = build()(
+    module = build()(
         loss,
         optimizer,
         predictions=predictions,
@@ -129,8 +132,12 @@ def export(
         style=style,
         proximal_l1=proximal_l1,
         **hyper,
-    ).source()
-    return write_text(path, source)
+    )
+    if tail is not None:  # more module-level source, made from the model's predictions
+        module.add_table(
+            tail(predictions if predictions is not None else find_predictions(loss), name)
+        )
+    return write_text(path, module.source())
 
 
 STYLES = ("fast", "readable")
@@ -261,7 +268,7 @@ def train_step(params, state, batch, lr=None):
 def loss_and_grads(params, batch, state=None):
     """(loss, {{param name: gradient}}) in training mode; nothing is updated."""
     state = state if state is not None else init_state()
-    batch = as_batch(globals(), batch)  # the checks fit makes: class ids, shapes, rows
+    batch = training_batch(globals(), batch, "loss_and_grads")  # fit's checks, and rows
     stats, rng = state["stats"], state["rng"]
     loss, *grads = {grads_call}
     return float(loss), dict(zip({grad_names}, grads))

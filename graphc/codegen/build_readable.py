@@ -1,8 +1,9 @@
 """gc.export(style="readable"): a training module written to be read.
 
 The model comes first: the forward pass one line per node with the graph's names, the
-backward pass one line per gradient with its chain-rule step (readable.py), the optimizer's
-update as its formula. Then the same tables, public functions and command line as the fast
+backward pass one line per gradient with its chain-rule step (readable.py), an unrolled
+cell's steps as one `for t` loop each way (readable_loop.py), the optimizer's update as its
+formula. Then the same tables, public functions and command line as the fast
 module (build_numpy.py), and the training loop both copy (training.py). Same numbers as the fast
 module; no buffers, no `out=`, nothing from graphc.
 """
@@ -17,7 +18,7 @@ from ..montecarlo import mc_graph
 from ..ops.leaves import input as input_leaf
 from ..ops.registry import F
 from ..passes.specialization import specialize
-from . import optimizers, training
+from . import optimizers, readable_loop, training
 from .module import Module
 from .module_parts import (
     DATA_WRAPPERS,
@@ -31,7 +32,7 @@ from .module_parts import (
     step_size_line,
 )
 from .names import Namer, comment
-from .readable import Body, backward_lines, forward_lines, unpack_lines
+from .readable import Body, backward_lines, unpack_lines
 from .readable_spelling import Spelling
 
 
@@ -134,7 +135,7 @@ def _model_function(fn, module, sig, graph, spelling, mode, doubles_as_inference
         for leaf in used:
             body.var[leaf.id] = namer.fresh(leaf.name, leaf.op)
         body.lines += unpack_lines(used, body.var)
-        forward_lines(nodes, body, namer, spelling)
+        readable_loop.forward(nodes, body, namer, spelling)
         if part == "predictions" and predictions is not None:
             pred_var = body.var[predictions.id]
             labels = [n.name for n in leaves(loss, "input") if n.id not in body.var]
@@ -271,7 +272,7 @@ def train_step(params, state, batch, lr=None):
 
 def loss_and_grads(params, batch, state=None):
     """(loss, {{param name: gradient}}) in training mode; nothing is updated."""
-    batch = as_batch(globals(), batch)  # the checks fit makes: class ids, shapes, rows
+    batch = training_batch(globals(), batch, "loss_and_grads")  # fit's checks on a batch
     loss, grads, _ = _gradients(params, state if state is not None else init_state(), batch)
     return float(loss), grads
 

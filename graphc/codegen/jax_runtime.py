@@ -225,7 +225,7 @@ def fit_model(
     """Train data-parallel on `devices`; (params, state, per-epoch history). The arrays
     passed in are donated to the first step: use the returned ones."""
     train = as_batch(model, data)
-    check_fit(model, train, epochs, batch_size, lr)
+    validation = check_fit(model, train, epochs, batch_size, lr, validation)
     mesh = data_mesh(devices)
     params, state = place(mesh, params, False), place(mesh, state, False)
     rng = np.random.default_rng(seed)
@@ -258,6 +258,7 @@ def run_command_line(model, argv=None):
         "--devices", type=int, help="train data-parallel on this many devices (default: all)"
     )
     args = parser.parse_args(argv)
+    check_arguments(args, model)
     found = jax.devices()
     if args.devices is not None and not 1 <= args.devices <= len(found):
         parser.error(

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..checks import as_array, check_class_ids, check_min_batch, check_training
+from ..checks import as_array, check_min_batch, check_training
 from ..errors import GraphError
-from ..feeds import batch_size, class_counts, min_batch
+from ..feeds import batch_size, check_ids, class_counts, min_batch
 from ..ir import Node, as_list, leaves, remember_orders, topological_order
 from ..limits import check_arrays, check_table, size_table
 from ..ops.registry import REGISTRY
@@ -80,6 +80,7 @@ class Lowered:
             tuple(
                 arg
                 if getattr(arg, "dtype", None) == leaf.dtype
+                and not isinstance(arg, np.ma.MaskedArray)
                 else as_array(arg, leaf.dtype, f"the argument {name!r}")
                 for arg, leaf, name in zip(args, self.leaves, self.args)
             )
@@ -87,7 +88,8 @@ class Lowered:
         )
         for position, classes in self.class_ids:
             if position < len(args):
-                check_class_ids(args[position], classes, f"the argument {self.args[position]!r}")
+                what = f"the argument {self.args[position]!r}"
+                check_ids(args[position], classes, what, self.leaves[position].site)
         rows = self._rows(args)
         check_min_batch(rows, self.min_batch, self.name)
         check_table(self.sizes, rows, self.name)

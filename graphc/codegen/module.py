@@ -116,6 +116,11 @@ class Module:
         """Append a top-level block (a function definition or statements)."""
         self.blocks.append(block.rstrip() + "\n")
 
+    def add_table(self, block: str) -> None:
+        """Add a module-level table the command line reads, before the last block (the one
+        holding `if __name__ == "__main__":`)."""
+        self.blocks.insert(max(len(self.blocks) - 1, 0), block.rstrip() + "\n")
+
     def source(self) -> str:
         """The whole module's source."""
         doc = self.doc.replace("\\", "/").replace('"', "'")  # no way out of the docstring

@@ -12,6 +12,7 @@ from ..checks import positive_int
 from ..errors import GraphError
 from ..feeds import class_counts, min_batch
 from ..ir import Node, leaves, topological_order
+from ..ops.composite import predicted_by
 from . import step_size
 from .module import Module
 from .names import comment, literal
@@ -30,13 +31,24 @@ class Signature:
 
 
 def find_predictions(loss: Node) -> Node | None:
-    """The logits a classification loss is built on: the input of its log_softmax (or of
-    softplus, for a binary cross-entropy), when there is exactly one such node."""
-    for op in ("log_softmax", "softplus"):
-        found = [n.inputs[0] for n in topological_order(loss) if n.op == op]
-        if len(found) == 1:
-            return found[0]
-    return None
+    """The logits a classification loss is built on (a softmax or binary cross-entropy
+    says which of its arguments they are), when the graph holds exactly one such loss."""
+    found = {id(p): p for n in topological_order(loss) if (p := predicted_by(n)) is not None}
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
+def _check_batched(inputs: list[Node]) -> None:
+    """Refuse an input the module cannot slice into minibatches along its first axis: one
+    without axes, or one without the batch axis (None) first when another input has it."""
+    batched = any(n.shape and n.shape[0] is None for n in inputs)
+    for n in inputs:
+        if not n.shape or (batched and n.shape[0] is not None):
+            raise GraphError(
+                f"gc.export: the training module cuts every input into minibatches along its "
+                f"first axis, the batch (None); input {n.name!r} has shape {n.shape} (declared "
+                f"at {n.site}): give it a leading None axis, or make it a gc.const (a fixed "
+                "value) or a gc.param (trained)"
+            )
 
 
 def signature(loss: Node, predictions: Node | None, module: Module) -> Signature:
@@ -51,6 +63,7 @@ def signature(loss: Node, predictions: Node | None, module: Module) -> Signature
     stats = [n for n in all_leaves if n.op == "state"]
     if not params:
         raise GraphError("gc.export: the loss has no params to train")
+    _check_batched(inputs)
     target = None
     if predictions is not None:
         feeding = {n.id for n in leaves(predictions, "input")}
@@ -131,6 +144,7 @@ MODULE_GLOBALS = (
     "DROPOUT_RATES",
     "CLASSES",
     "MIN_BATCH",
+    "ONNX_MODEL",
     "init_params",
     "init_state",
     "train_step",

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..ir import Node, substitute, topological_order
+from ..ir import Node, rebuild, topological_order
 from ..ops.leaves import input as placeholder_leaf
 from ..ops.registry import REGISTRY, ShapeOf, SizeOf
 from .decompose import decompose, optimized
@@ -53,7 +53,9 @@ class Spelling:
             o.id: placeholder_leaf(f"v{i}", o.shape, o.dtype) for i, o in enumerate(operands)
         }
         mapping = {o: holders[o.id] for o in operands}
-        (local,) = substitute([node], mapping)
+        # walk only down to the operands: past them lies the whole graph (a cotangent's
+        # reaches every later step), which the placeholders replace anyway
+        (local,) = rebuild([node], replace=mapping, order=_down_to(node, holders))
         (primitive,), origins = decompose([local])
         # a builder may make one value twice (softmax's exp); compute it once
         (primitive,) = optimized([primitive], origins, ("cse",))
@@ -149,6 +151,24 @@ class Spelling:
         ):
             return f"np.arange({value.size})", ATOM
         return self.constant(value), ATOM
+
+
+def _down_to(root: Node, stops) -> list[Node]:
+    """The nodes from `root` down to the nodes whose ids are in `stops` (not past them),
+    inputs before users."""
+    order, seen, stack = [], set(stops), [(root, iter(root.inputs))]
+    seen.add(root.id)
+    while stack:
+        node, inputs = stack[-1]
+        for child in inputs:
+            if child.id not in seen:
+                seen.add(child.id)
+                stack.append((child, iter(child.inputs)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
 
 
 def _tidy(fn: str, kwargs: dict) -> dict[str, str]:

@@ -9,15 +9,17 @@ refuse, in the same words.
 """
 
 import argparse
+import base64
 import json
 import math
 import os
 import sys
 import time
+import zlib
 
 import numpy as np
 
-from ..checks import as_array, check_class_ids, check_minibatches, check_run
+from ..checks import as_array, check_class_ids, check_min_batch, check_minibatches, check_run
 from ..files import write_file
 
 
@@ -83,13 +85,24 @@ def checked_input(name, value, shape, dtype, classes=None):
     return np.ascontiguousarray(array)
 
 
-def check_fit(model, train, epochs, batch_size, lr):
+def training_batch(model, data, what):
+    """`data` checked as `as_batch` checks it, and holding the rows the model's ops need in
+    training mode (batch norm's 2): one row would give zero gradients without a word."""
+    batch = as_batch(model, data)
+    check_min_batch(len(next(iter(batch.values()), ())), model.get("MIN_BATCH"), what)
+    return batch
+
+
+def check_fit(model, train, epochs, batch_size, lr, validation=None):
     """Refuse a run fit cannot make as asked: epochs and a batch size that are not positive
-    ints, a learning rate that is not a positive number, and minibatches smaller than the
-    model's ops need in training mode (batch norm's 2 rows, also in the last one)."""
+    ints, a learning rate that is not a positive number, minibatches smaller than the
+    model's ops need in training mode (batch norm's 2 rows, also in the last one), and
+    validation data that does not fit (found before the first epoch, not after it).
+    Returns the validation data checked (None without)."""
     check_run(epochs, batch_size, lr)
     rows = len(next(iter(train.values()), ()))
     check_minibatches(rows, batch_size, model.get("MIN_BATCH"), "fit")
+    return None if validation is None else as_batch(model, validation)
 
 
 def evaluate_data(model, params, state, data, batch_size=1024):
@@ -119,7 +132,7 @@ def fit_model(
 ):
     """Train in place with shuffled minibatches; the per-epoch history of loss and accuracy."""
     train = as_batch(model, data)
-    check_fit(model, train, epochs, batch_size, lr)
+    validation = check_fit(model, train, epochs, batch_size, lr, validation)
     rates = dict(model["DROPOUT_RATES"])
     if dropout is not None:
         model["DROPOUT_RATES"].update({name: float(dropout) for name in rates})
@@ -247,7 +260,7 @@ def main(model, argv=None):
         raise SystemExit(130) from None
 
 
-def check_arguments(args):
+def check_arguments(args, model):
     """Refuse, before any work, a flag out of its range or an output that cannot be written."""
     problems = [
         (args.epochs < 1, f"--epochs must be at least 1, got {args.epochs}"),
@@ -256,7 +269,7 @@ def check_arguments(args):
         (not 0 <= args.val_split < 1, f"--val-split must be in [0, 1), got {args.val_split}"),
         (args.seed < 0, f"--seed must be a non-negative int, got {args.seed}"),
     ]
-    for flag in ("save", "history"):
+    for flag in ("save", "history", "onnx"):
         path = getattr(args, flag)
         if path is None:
             continue
@@ -264,6 +277,8 @@ def check_arguments(args):
         problems.append((not os.path.isdir(folder), f"--{flag} {path}: no folder {folder}"))
         same = os.path.abspath(path) == os.path.abspath(args.data)
         problems.append((same, f"--{flag} {path} would overwrite the data file"))
+    why = model["ONNX_MODEL"].get("why")
+    problems.append((args.onnx and why, f"--onnx: this script has no ONNX form: {why}"))
     for wrong, message in problems:
         if wrong:
             raise SystemExit(f"error: {message}")
@@ -306,6 +321,9 @@ def command_line(model, engine="NumPy"):
     )
     parser.add_argument("--save", help="write the trained params (and state) to this .npz")
     parser.add_argument("--history", help="write the per-epoch history to this .json")
+    parser.add_argument(
+        "--onnx", help="write the trained model's predictions as ONNX (needs the onnx package)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     return parser
 
@@ -313,7 +331,7 @@ def command_line(model, engine="NumPy"):
 def run_command_line(model, argv=None):
     """The command line's work (see `main`)."""
     args = command_line(model).parse_args(argv)
-    check_arguments(args)
+    check_arguments(args, model)
     train, validation, test = load_splits(model, args.data, args.val_split, args.seed)
     params, state = model["init_params"](args.seed), model["init_state"](args.seed)
     with np.errstate(all="ignore"):  # a diverging run is reported below, in one line
@@ -350,4 +368,21 @@ def finish_run(model, args, params, state, history, test):
         write_file(args.save, lambda f: np.savez(f, **arrays), binary=True)
     if args.history:
         write_file(args.history, lambda f: json.dump(history, f, indent=1))
+    if args.onnx:
+        write_onnx(model, args.onnx, {**params, **state["stats"]})
     return history
+
+
+def write_onnx(model, path, arrays):
+    """The model's ONNX form (ONNX_MODEL) with these arrays as its weights, written to path."""
+    table = model["ONNX_MODEL"]
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        raise SystemExit("error: --onnx needs the onnx package: pip install onnx") from None
+    proto = onnx.ModelProto.FromString(zlib.decompress(base64.b64decode("".join(table["graph"]))))
+    for name in table["weights"]:
+        proto.graph.initializer.append(numpy_helper.from_array(np.asarray(arrays[name]), name))
+    write_file(path, lambda f: f.write(proto.SerializeToString()), binary=True)
+    print(f"wrote {path} (ONNX)")

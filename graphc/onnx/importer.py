@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import GraphError
 from ..ir import Node, site_as
+from ..ops.composite import COMPOSITE_ARGUMENTS
 from ..ops.leaves import const, input, param
 from ..ops.registry import FLOAT_DTYPES, apply
 from .errors import NeedsConstant, OnnxError, require_onnx
@@ -332,7 +333,7 @@ class _Reader:
                     )
         if node.is_leaf:
             return node
-        return apply(
+        copy = apply(
             node.op,
             *node.inputs,
             _name=name,
@@ -340,3 +341,6 @@ class _Reader:
             _site=node.site,
             **dict(node.attrs),
         )
+        if node in COMPOSITE_ARGUMENTS:  # a Gemm's board names the named copy's inputs
+            COMPOSITE_ARGUMENTS[copy] = COMPOSITE_ARGUMENTS[node]
+        return copy

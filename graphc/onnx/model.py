@@ -26,7 +26,10 @@ def onnx_outputs(
     try:
         (predicted,) = from_onnx(path, outputs=prediction) if prediction else from_onnx(path)[:1]
     except OnnxError as error:
-        hint = "" if prediction else " (--prediction OUTPUT reads another of its outputs)"
+        # a node's error may lie on the way to another output; a file's error may not
+        at_node = ": node " in str(error)
+        hint = " (--prediction OUTPUT reads another of its outputs)" if at_node else ""
+        hint = "" if prediction else hint
         raise OnnxError(f"{error}{hint}") from None
     if loss is None:
         if need_loss:

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import sympy as sp
 
+from ..checks import real_number
 from ..ir import Node
 from .binary import maximum, minimum, where
 from .elementwise import exp
@@ -200,7 +201,7 @@ register(
         decompose=lambda n: F.where(
             F.greater(n.inputs[0], 0.0), n.inputs[0], n.attrs["alpha"] * F.expm1(n.inputs[0])
         ),
-        normalize=lambda attrs, x: {"alpha": float(attrs.get("alpha", 1.0))},
+        normalize=lambda attrs, x: {"alpha": real_number(attrs.get("alpha", 1.0), "alpha")},
         sympy=lambda x, alpha: np.vectorize(
             lambda v: sp.Piecewise((v, v > 0), (alpha * (sp.exp(v) - 1), True)), otypes=[object]
         )(x),

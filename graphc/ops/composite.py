@@ -23,16 +23,20 @@ class CompositeDef:
             title of the builder's name
     board   the composite's derivative as the lecture writes it on the board, one line each:
             fixed lines, or a function of the display names of the builder's arguments (in
-            its signature's order; a node's name, any other argument's value) and of
+            its signature's order; a node's name, a tuple of nodes' names, any other
+            argument's repr) and of
             `training` (True, False, or None for a graph drawn with both modes) giving the
             lines in the names of the inputs at that box and for the mode its numbers use
     params  the builder's parameter names, in order
+    predicts  for a classification loss, the parameter holding the class scores it is
+            computed on (what an exported module's predict() and accuracy read), or None
     """
 
     label: str | None = None
     board: tuple[str, ...] | Callable[..., tuple[str, ...]] = ()
     params: tuple[str, ...] = ()
     defaults: tuple[tuple[str, Any], ...] = ()
+    predicts: str | None = None
 
     def lines(self, names: Mapping[str, str], training: bool | None) -> tuple[str, ...]:
         """The board's lines with these argument names (a parameter not given: its own
@@ -52,17 +56,28 @@ COMPOSITE_SCOPES: dict[str, CompositeDef] = {}
 COMPOSITE_ARGUMENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def _argument(value):
+    """What a board is given for an argument: a node (named by the picture), a tuple of
+    nodes (an LSTM's state (h, c)), or any other value's repr."""
+    if isinstance(value, Node):
+        return value
+    if isinstance(value, (tuple, list)) and value and all(isinstance(v, Node) for v in value):
+        return tuple(value)
+    return repr(value)
+
+
 def composite(
     builder: Callable | None = None,
     *,
     label: str | None = None,
     board: tuple[str, ...] | Callable[..., tuple[str, ...]] = (),
+    predicts: str | None = None,
 ):
     """Run a composite builder (a loss or layer made of several ops) in a scope named after
     it, so its nodes can be drawn as one box; a user's own scopes nest around it. Bare
     (`@composite`), or with what the box shows: `@composite(label=..., board=(...))`."""
     if builder is None:
-        return functools.partial(composite, label=label, board=board)
+        return functools.partial(composite, label=label, board=board, predicts=predicts)
     signature = inspect.signature(builder)
     params = tuple(signature.parameters)
     defaults = tuple(
@@ -71,7 +86,7 @@ def composite(
         if p.default is not inspect.Parameter.empty
     )
     COMPOSITE_SCOPES[builder.__name__] = CompositeDef(
-        label, board if callable(board) else tuple(board), params, defaults
+        label, board if callable(board) else tuple(board), params, defaults, predicts
     )
 
     @functools.wraps(builder)
@@ -82,10 +97,21 @@ def composite(
             bound = signature.bind(*args, **kwargs).arguments
         except TypeError:
             return result
-        given = {k: v for k, v in bound.items() if isinstance(v, Node)}
-        given |= {k: repr(v) for k, v in bound.items() if not isinstance(v, Node)}
-        if isinstance(result, Node) and builder.__name__ in (result.scope or "").split("/"):
-            COMPOSITE_ARGUMENTS[result] = given
+        given = {k: _argument(v) for k, v in bound.items()}
+        for out in result if isinstance(result, tuple) else (result,):  # (h′, c′): each
+            if isinstance(out, Node) and builder.__name__ in (out.scope or "").split("/"):
+                COMPOSITE_ARGUMENTS[out] = given
         return result
 
     return build
+
+
+def predicted_by(node: Node) -> Node | None:
+    """The class scores a classification loss `node` was computed on (the argument its
+    composite's definition names as `predicts`); None for any other node."""
+    given = COMPOSITE_ARGUMENTS.get(node)
+    names = [n for n in (node.scope or "").split("/") if n in COMPOSITE_SCOPES]
+    if not given or not names:
+        return None
+    scores = given.get(COMPOSITE_SCOPES[names[-1]].predicts or "")
+    return scores if isinstance(scores, Node) else None

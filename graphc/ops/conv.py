@@ -28,11 +28,16 @@ WINDOW_KEYS = ("kernel", "stride", "padding", "dilation")
 
 
 def _ints(value, d: int, what: str, low: int = 1) -> tuple[int, ...]:
-    values = (value,) * d if isinstance(value, (int, np.integer)) else tuple(value)
+    kind = "positive" if low == 1 else "non-negative"
+    if isinstance(value, (int, np.integer)):
+        values = (value,) * d
+    elif isinstance(value, (tuple, list, np.ndarray)):
+        values = tuple(value)
+    else:
+        raise ShapeError(f"{what} must be a {kind} int or {d} of them, got {value!r}")
     if len(values) != d or not all(
         isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= low for v in values
     ):
-        kind = "positive" if low == 1 else "non-negative"
         raise ShapeError(f"{what} must be a {kind} int or {d} of them, got {value!r}")
     return tuple(int(v) for v in values)
 
@@ -91,7 +96,7 @@ def check_images(x: Node, d: int, op: str) -> None:
             if x.ndim == d + 1
             else ""
         )
-        raise ShapeError(f"{op} takes {layout}, got shape {x.shape} ({x.ndim} axes){hint}")
+        raise ShapeError(f"the input must be {layout}, got shape {x.shape} ({x.ndim} axes){hint}")
 
 
 def canonical(op: str, arrays, attrs: dict) -> dict:
@@ -299,6 +304,11 @@ def _conv_attrs(d: int, op: str):
                 f"the input has {c_in} channels, but weights {W.shape} with groups={groups} "
                 f"take {W.shape[1] * groups}"
             )
+        if "kernel" in attrs and _ints(attrs["kernel"], d, "kernel") != W.shape[2:]:
+            raise ShapeError(
+                f"kernel {attrs['kernel']!r} does not match the weights {W.shape} (the "
+                f"kernel is their last {d} axes)"
+            )
         window = window_attrs(dict(attrs, kernel=W.shape[2:]), d)
         return window | {"groups": int(groups)}
 
@@ -364,7 +374,12 @@ def _register_conv(d: int) -> None:
             decompose=lambda n: conv_steps(NodeSteps, *n.inputs, **n.attrs),
             normalize=_conv_attrs(d, name),
             sympy=conv_kernel,
-            board=lambda x, W: (f"conv_transpose(upstream, {W})", f"Σ patches({x}) · upstream"),
+            board=lambda x, W: (
+                f"conv_transpose(upstream, {W})\n= each upstream entry sent back through {W} "
+                "onto its window",
+                f"Σ patches({x}) · upstream\n= each window of {x} times its upstream entry, "
+                "summed over the windows and the batch",
+            ),
             vjp=(_conv_vjp_x, _conv_vjp_w),
             jvp=MULTILINEAR,
             label=lambda n: f"{n.op} {'×'.join(map(str, n.attrs['kernel']))}",

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import as_array, real_number
 from ..errors import DtypeError, GraphError, ShapeError
 from ..initializers import NAMES as INITIALIZERS
 from ..initializers import initial_value as draw_initial
@@ -102,15 +103,17 @@ def param(name: str, shape: Any, init: Any = None, dtype: str = "float64") -> No
                 f"choose one of {', '.join(INITIALIZERS)}"
             )
     elif isinstance(init, (int, float)):
-        init = float(init)
+        init = real_number(init, f"{user_site()}: param {name!r}: init")
     else:
         try:
-            array = np.asarray(init, dtype=dtype)
-        except (TypeError, ValueError) as error:
+            array = as_array(init, dtype, "init")
+        except GraphError as error:
             raise GraphError(
                 f"{user_site()}: param {name!r}: init must be a number, an array of numbers or "
                 f"an initializer name; {type(init).__name__} {_short(init)} gives: {error}"
             ) from None
+        if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+            raise GraphError(f"{user_site()}: param {name!r}: init holds NaN or infinity")
         if array.shape != shape:
             raise ShapeError(
                 f"{user_site()}: param {name!r}: init has shape {array.shape}, expected {shape}"
@@ -131,7 +134,7 @@ def state(name: str, shape: Any, init: float = 0.0, dtype: str = "float64") -> N
     return Node(
         "state",
         (),
-        {"init": float(init)},
+        {"init": real_number(init, f"{user_site()}: state {name!r}: init")},
         shape,
         _check_dtype(dtype, "state", name),
         name=name,

@@ -43,6 +43,7 @@ def mse(pred, target) -> Node:
 
 @composite(
     label="binary cross-entropy (logits)",
+    predicts="logits",
     board=lambda logits, target, training: (
         f"∂/∂{logits} = (σ({logits}) − {target}) / n, n = number of entries",
     ),
@@ -58,6 +59,7 @@ def binary_cross_entropy_with_logits(logits, target) -> Node:
 
 @composite(
     label="softmax cross-entropy",
+    predicts="logits",
     board=lambda logits, labels, training: (
         f"p = softmax({logits}), N = rows in the batch",
         f"∂/∂{logits} = (p − {labels}) / N, {labels} as one-hot rows",

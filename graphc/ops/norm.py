@@ -16,7 +16,8 @@ from .registry import lift
     board=lambda x, gamma, beta, *_, training: (
         f"x̂ = ({x} − mean) / σ, σ = √(variance + ε), over the features of each row",
         # gamma varies along the features the means run over: it scales δ before them
-        f"∂/∂{x} = (ĝ − mean ĝ − x̂ · mean(ĝ·x̂)) / σ, ĝ = {gamma}·δ, means over the features",
+        f"∂/∂{x} = (ĝ − mean ĝ − x̂ · mean(ĝ·x̂)) / σ, means over the features",
+        f"ĝ = {gamma}·δ: {gamma} scales δ before the means",
         f"∂/∂{gamma} = Σ δ·x̂, ∂/∂{beta} = Σ δ (Σ over the rows, δ = upstream)",
     ),
 )

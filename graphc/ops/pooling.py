@@ -26,7 +26,7 @@ from .conv import (
     window_attrs,
     windows_of,
 )
-from .registry import KERNEL, MULTILINEAR, F, OpDef, apply, register, size
+from .registry import KERNEL, MULTILINEAR, F, OpDef, apply, normalize_axis, register, size
 from .windows_kernels import (
     _channels_last as _image,
 )
@@ -48,13 +48,13 @@ def _pool_attrs(op: str):
         stride = attrs["kernel"] if stride is None else stride
         padding = attrs.get("padding", 0)
         if isinstance(padding, str):
-            raise ShapeError(f"{op} takes an int or a pair as padding, got {padding!r}")
+            raise ShapeError(f"padding is an int or a pair here, got {padding!r}")
         window = window_attrs(dict(attrs, stride=stride, padding=padding, dilation=1), 2)
         if any(
             lo > k // 2 or hi > k // 2 for (lo, hi), k in zip(window["padding"], window["kernel"])
         ):
             raise ShapeError(
-                f"{op}: the padding {window['padding']} may be at most half the kernel "
+                f"the padding {window['padding']} may be at most half the kernel "
                 f"{window['kernel']}, as in PyTorch"
             )
         return {k: window[k] for k in ("kernel", "stride", "padding")}
@@ -169,7 +169,10 @@ register(
         array_args=_call,
         normalize=_pool_attrs("max_pool2d"),
         sympy=_max_pool_sympy,
-        board=lambda x: (f"1 where {x} won its window (the first maximum), else 0",),
+        board=lambda x: (
+            f"upstream to the winner of each window\n(the first maximum of {x} in it); 0 to the "
+            "others",
+        ),
         vjp=(lambda g, n: apply("max_pool2d_vjp", n.inputs[0], g, **n.attrs),),
         jvp=(lambda t, n: apply("max_pool2d_jvp", n.inputs[0], t, **n.attrs),),
         kink=_near_tie,
@@ -192,7 +195,7 @@ register(
         array_args=_call,
         normalize=_pool_attrs("avg_pool2d"),
         sympy=KERNEL,
-        board=lambda x: ("1 / (kernel size) for every entry of the window",),
+        board=lambda x: ("upstream / (kernel size)\nto every entry of its window",),
         vjp=(_avg_pool_vjp,),
         jvp=MULTILINEAR,
         label=lambda n: f"avg pool {'×'.join(map(str, n.attrs['kernel']))}",
@@ -343,6 +346,13 @@ def _flatten_infer(attrs, x: Node):
     return x.shape[:start] + (size(x.shape[start:]),), x.dtype
 
 
+def _flatten_attrs(attrs, x: Node) -> dict:
+    start = attrs.get("start", 1)
+    if isinstance(start, (bool, np.bool_)) or not isinstance(start, (int, np.integer)):
+        raise ShapeError(f"start must be an int (an axis), got {start!r}")
+    return {"start": normalize_axis(start, x.ndim)[0]}
+
+
 def _flatten_kernel(x, start):
     return np.reshape(x, x.shape[:start] + (-1,))
 
@@ -356,7 +366,7 @@ register(
         decompose=lambda n: F.reshape(
             n.inputs[0], shape=tuple(-1 if d is None else d for d in n.shape)
         ),
-        normalize=lambda attrs, x: {"start": int(attrs.get("start", 1)) % max(x.ndim, 1)},
+        normalize=_flatten_attrs,
         sympy=KERNEL,
         board=lambda x: ("upstream reshaped back",),
         vjp=(

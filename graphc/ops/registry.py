@@ -15,7 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DtypeError, EvaluationError, GraphError, ShapeError, UnknownOpError
+from ..errors import (
+    ArgumentError,
+    DtypeError,
+    EvaluationError,
+    GraphError,
+    ShapeError,
+    UnknownOpError,
+)
 from ..ir import LEAF_OPS, Node, current_scope, user_site
 
 DTYPES = ("float64", "float32", "int64", "int32", "bool")
@@ -305,7 +312,7 @@ def apply(
         if opdef.normalize is not None:
             attrs = opdef.normalize(attrs, *nodes)
         shape, dtype = opdef.infer(attrs, *nodes)
-    except (ShapeError, DtypeError) as error:
+    except (ShapeError, DtypeError, ArgumentError) as error:
         raise type(error)(f"{site}: {name}: {error}") from None
     return Node(
         name,

@@ -293,7 +293,8 @@ def split(x, sections, axis: int = 0) -> list[Node]:
 
 def _sequence(xs, what: str) -> list:
     if isinstance(xs, Node) or not isinstance(xs, (list, tuple)) or not xs:
-        raise GraphError(f"{user_site()}: {what} takes a non-empty list of nodes, got {xs!r}")
+        given = f"a {type(xs).__name__} of shape {xs.shape}" if hasattr(xs, "shape") else repr(xs)
+        raise GraphError(f"{user_site()}: {what} takes a non-empty list of nodes, got {given}")
     return list(xs)
 
 

@@ -15,7 +15,22 @@ from .table import Read, float_only, onnx_op, same_type, typed
 onnx_op("MatMul", 13)(same_type(lambda b, x, y: matmul(x, y)))
 
 
-@composite(label="Gemm", board=("α · A'B' + β · C",))
+def _gemm_board(a, w, c, alpha, beta, trans_a, trans_b, *, training):
+    """Gemm's rule in its inputs' names: A and B are a and w, transposed where asked."""
+    ta, tb = trans_a in ("True", "1"), trans_b in ("True", "1")
+    alpha = "" if alpha in ("1", "1.0") else f"{alpha} · "  # PyTorch's Linear: 1 and 1
+    beta = "" if beta in ("1", "1.0") else f"{beta} · "
+    A, B = f"{a}ᵀ" if ta else a, f"{w}ᵀ" if tb else w
+    plus = f" + {beta}{c}" if c != "None" and beta not in ("0 · ", "0.0 · ") else ""
+    return (
+        f"out = {alpha}{A} {B}{plus}, δ = upstream",
+        f"∂/∂{a} = {alpha}" + (f"{B} δᵀ" if ta else f"δ {B}ᵀ".replace("ᵀᵀ", "")),
+        f"∂/∂{w} = {alpha}" + (f"δᵀ {A}" if tb else f"{A}ᵀ δ".replace("ᵀᵀ", "")),
+        *((f"∂/∂{c} = {beta}δ, summed over the axes {c} was broadcast along",) if plus else ()),
+    )
+
+
+@composite(label="Gemm", board=_gemm_board)
 def gemm(a, w, c, alpha: float, beta: float, trans_a: bool, trans_b: bool) -> Node:
     """ONNX's Gemm: alpha * op(A) @ op(B) + beta * C (op transposes when asked)."""
     a = transpose(a) if trans_a else a
@@ -42,7 +57,18 @@ def _channels(v: Node, ndim: int) -> Node:
     return reshape(v, (-1,) + (1,) * (ndim - 2)) if ndim > 2 else v
 
 
-@composite(label="batch norm (inference)", board=("(x − μ) / √(σ² + ε) · γ + β",))
+def _batch_norm_inference_board(x, scale, bias, mean_, var, eps, *, training):
+    """ONNX batch norm's rule in its inputs' names: the statistics are inputs, so a
+    gradient reaches them too (a model's are constants, and it stops there)."""
+    return (
+        f"x̂ = ({x} − {mean_}) / σ, σ = √({var} + {eps}), per channel (axis 1)",
+        f"out = x̂ · {scale} + {bias}, δ = upstream, Σ over every axis but 1",
+        f"∂/∂{x} = {scale}/σ · δ, ∂/∂{scale} = Σ δ·x̂, ∂/∂{bias} = Σ δ",
+        f"∂/∂{mean_} = −Σ {scale}/σ · δ, ∂/∂{var} = −Σ δ·{scale}·x̂ / (2σ²)",
+    )
+
+
+@composite(label="batch norm (inference)", board=_batch_norm_inference_board)
 def batch_norm_inference(x, scale, bias, mean_, var, eps: float) -> Node:
     """ONNX's BatchNormalization at inference: normalize with the given statistics along
     axis 1 (the channels)."""
@@ -61,7 +87,18 @@ def _batch_norm(b: Read):
         return batch_norm_inference(*b.inputs[:5], b.attrs["epsilon"])
 
 
-@composite(label="layer norm", board=("(x − mean) / √(var + ε) · γ + β over the last axes",))
+def _layer_norm_board(x, scale, bias, axis, eps, *, training):
+    """ONNX layer norm's rule in its inputs' names, over the axes from `axis` on."""
+    return (
+        f"x̂ = ({x} − mean) / σ, σ = √(variance + {eps}), over the axes from {axis} on",
+        f"out = x̂ · {scale}{'' if bias == 'None' else f' + {bias}'}, δ = upstream",
+        f"∂/∂{x} = (ĝ − mean ĝ − x̂ · mean(ĝ·x̂)) / σ, means over those axes",
+        f"ĝ = {scale}·δ: {scale} scales δ before the means",
+        f"∂/∂{scale} = Σ δ·x̂, ∂/∂{bias} = Σ δ (Σ over the other axes)",
+    )
+
+
+@composite(label="layer norm", board=_layer_norm_board)
 def onnx_layer_norm(x, scale, bias, axis: int, eps: float):
     """ONNX's LayerNormalization: normalize over the axes from `axis` on; also the mean
     and the inverse standard deviation (ONNX's optional outputs)."""
