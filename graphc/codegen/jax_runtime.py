@@ -134,6 +134,12 @@ def conv_vjp_w(x, g, kernel, stride, padding, dilation, groups):
     return out
 
 
+def pad(x, widths):
+    """pad's kernel, zeros before and after along each axis: one XLA pad (graphc's NumPy
+    lowering places x by a take of constant positions, a gather XLA runs slowly)."""
+    return jnp.pad(x, widths)
+
+
 def _window_reduce(x, init, combine, kernel, stride, padding):
     return jax.lax.reduce_window(
         x,

@@ -20,7 +20,7 @@ from ..ops.leaves import input as placeholder_leaf
 from ..ops.registry import REGISTRY, ShapeOf, SizeOf
 from .decompose import decompose, optimized
 from .names import literal
-from .spell import INFIX
+from .spell import INFIX, sliced
 
 ATOM = 9  # the binding strength of calls and names (spell.INFIX has the operators')
 
@@ -120,6 +120,8 @@ class Spelling:
             return f"-{self._operand(args[0], spelled, 6)}", 6
         if fn == "transpose" and (tuple(args[1:]) or (kwargs.get("axes"),)) == ((1, 0),):
             return f"{self._operand(args[0], spelled, ATOM)}.T", ATOM
+        if fn == "slice":
+            return sliced(self._operand(args[0], spelled, ATOM), **kwargs), ATOM
         if fn == "expand_dims" and len(args) == 2 and isinstance(args[1], tuple):
             args = (args[0], args[1][0] if len(args[1]) == 1 else args[1])  # one axis, bare
         parts = [self._operand(a, spelled, 0) for a in args]

@@ -23,7 +23,7 @@ from .buffers import Buffer, plan_buffers
 from .module import Module
 from .names import comment, literal, np_dtype
 from .plan import Plan, Statement
-from .spell import INFIX
+from .spell import INFIX, sliced
 
 _REDUCE = {"sum": "np.add.reduce", "max": "np.maximum.reduce"}
 _METHODS = ("transpose", "reshape", "copy")  # x.f(...): no module-level wrapper to pass
@@ -157,6 +157,8 @@ def _expression(module, statement: Statement, out, rng, dropout_rate, renamed) -
         axes = statement.args[1][1]
         index = ["None" if k in axes else ":" for k in range(len(statement.shape))]
         return f"{args[0]}[{', '.join(index)}]"
+    if call == "slice":
+        return sliced(args[0], **kwargs)
     if call == "take" and kwargs == {"axis": -1} and statement.args[1][0] == "lit":
         return f"{args[0]}[..., {args[1]}]"
     if call == "where":

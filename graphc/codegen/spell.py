@@ -40,12 +40,20 @@ def operand(value: tuple, renamed: dict[str, str]) -> str:
     return " * ".join(f"{value[1]}.shape[{a}]" for a in value[2]) or "1"
 
 
+def sliced(x: str, axis: int, start: int, stop: int, step: int) -> str:
+    """Basic indexing of `x` (an atom's source) along one axis: x[:, start:stop:step]."""
+    steps = f":{step}" if step != 1 else ""
+    return f"{x}[{':, ' * axis}{start}:{stop}{steps}]"
+
+
 def expression(prefix: str, call: str, args: list[str], kwargs: dict) -> str:
     """A call of array-API function `call` as an operator, a method or `prefix.call(...)`;
     "copy" is the value itself (pure targets: nothing writes the caller's arrays)."""
     keywords = [f"{k}={literal(v)}" for k, v in kwargs.items()]
     if call == "copy":
         return args[0]
+    if call == "slice":
+        return sliced(args[0], **kwargs)
     if call == "transpose" and args[1:] == ["(1, 0)"] and not keywords:
         return f"{args[0]}.T"
     if call in METHODS:

@@ -390,6 +390,13 @@ def _take(r: _Renderer, s: Statement) -> None:
     r.node("Gather", [r.tensor(x, s.dtype), ids], s.target, axis=int(s.kwargs.get("axis", 0)))
 
 
+def _slice(r: _Renderer, s: Statement) -> None:
+    """x[:, start:stop:step] along one axis."""
+    k = s.kwargs
+    bounds = [r.ints([k["start"]]), r.ints([k["stop"]]), r.ints([k["axis"]]), r.ints([k["step"]])]
+    r.node("Slice", [r.tensor(s.args[0], s.dtype), *bounds], s.target)
+
+
 def _pad(r: _Renderer, s: Statement) -> None:
     """np.pad with zeros: widths ((before, after) per axis) as ONNX's begins, then ends."""
     x, widths = s.args
@@ -411,6 +418,7 @@ SPECIAL = {
     "expand_dims": _expand_dims,
     "broadcast_to": _broadcast_to,
     "take": _take,
+    "slice": _slice,
     "pad": _pad,
 }
 

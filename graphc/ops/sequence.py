@@ -159,9 +159,9 @@ register(
         _slice_infer,
         kernel=slice_kernel,
         normalize=_slice_attrs,
-        decompose=lambda n: take(
-            n.inputs[0], lift(np.asarray(_positions(n.attrs), dtype=np.int64)), n.attrs["axis"]
-        ),
+        array_fn="slice",  # x[:, start:stop:step]: every target's basic indexing, a view
+        array_args=lambda n: ((n.inputs[0],), dict(n.attrs)),
+        view=True,
         sympy=slice_kernel,
         board=lambda x: ("1 at the sliced entries, 0 elsewhere",),
         vjp=(_slice_vjp,),
