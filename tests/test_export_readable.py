@@ -90,10 +90,8 @@ def test_the_backward_is_the_simplified_picture_s(rng):
     (line,) = [line for line in backward if line.strip().startswith("dL_dlogits = ")]
     found = re.match(r"\s+dL_dlogits = \((\w+) - (\w+)\) \* \(1\.0 / axis_size\)$", line)
     softmax, one_hot = found.groups()
+    assert one_hot == "one_hot" and "    one_hot = (np.expand_dims(y, 1) ==" in source  # forward's
     assert any(s.strip().startswith(f"{softmax} = _exp / np.sum(_exp, axis=1") for s in backward)
-    assert any(
-        s.strip() == f"{one_hot} = (np.expand_dims(y, 1) == np.arange(10)) * 1.0" for s in backward
-    )
     assert "(1.0 / axis_size)" in line and "axis_size = np.asarray(sum_.shape[0]" in source
     for gone in ("dL_ddiv", "dL_dsum", "dL_dlog_softmax", "dL_dmul ="):
         assert gone not in source, gone

@@ -12,6 +12,7 @@ its own) is followed up to the nearest cotangent that has one (or the loss).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -62,24 +63,49 @@ def simplified_backward(
         for i in n.inputs:
             users.setdefault(i.id, []).append(n)
     written = _Written(body, rev, value_of, names, users)
+    computed = {  # the forward lines' expressions: a value computed there is read by name
+        found[2]: found[1] for line in body.lines if (found := _ASSIGNMENT.match(line))
+    }
     for node in needed:
         if node.op == "const":
             continue
-        operands = _operands(node, names)
-        pre, expr = rev.spelling.op_lines(node, operands, names)
         forward = cotangent_of.get(node.id)
+        if forward is None and uses.get(node.id, 0) < 2 and node.id not in ends:
+            continue  # spelled inside the line of the node that reads it
+        spelled = rev.spelling.op_lines(node, _operands(node, names), names)
+        pre, expr = _reuse(*spelled, computed)
         if forward is not None:
             var = rev.namer.fresh(f"dL_d{shown(body.var[forward.id])}")
             rule = " + ".join(_terms(forward, written))
             sum_line(forward, [(pre, expr, rule)], body, rev.namer, var)
             rev.cotangent[forward.id] = var
-        elif uses.get(node.id, 0) > 1 or node.id in ends:
+        else:
             var = rev.spelling.fresh(node.op)
             body.lines += [*pre, f"{var} = {expr}"]
-        else:
-            continue  # spelled inside the line of the node that reads it
         names[node.id] = var
     return {p.id: names[value_of[p.id].id] for p in params if p.id in value_of}
+
+
+_ASSIGNMENT = re.compile(r"^(\w+) = (.+?)(?:  # [^#]*)?$")
+
+
+def _reuse(pre: list[str], expr: str, computed: dict[str, str]) -> tuple[list[str], str]:
+    """The lines and expression of a node with the values the model function computed
+    already (the labels' one-hot rows, which a fused rule builds from the class ids) read
+    from their variables; the lines left are remembered in `computed` too."""
+    kept, renamed = [], []
+    for line in pre:
+        var, text = line.split(" = ", 1)
+        for old, new in renamed:
+            text = re.sub(rf"\b{re.escape(old)}\b", new, text)
+        if text in computed:
+            renamed.append((var, computed[text]))
+        else:
+            computed[text] = var
+            kept.append(f"{var} = {text}")
+    for old, new in renamed:
+        expr = re.sub(rf"\b{re.escape(old)}\b", new, expr)
+    return kept, expr
 
 
 def _operands(node: Node, names: dict[int, str]) -> list[Node]:

@@ -106,6 +106,7 @@ def _shaped_scalar(x: Node, node: Node) -> bool:
         value is not None
         and value.ndim > 0
         and value.size == 1
+        and x.dtype == node.dtype
         and any(y is not x and y.ndim >= x.ndim for y in node.inputs)
     )
 
