@@ -96,7 +96,7 @@ def test_the_backward_is_the_simplified_picture_s(rng):
     for gone in ("dL_ddiv", "dL_dsum", "dL_dlog_softmax", "dL_dmul ="):
         assert gone not in source, gone
     # each gradient line still carries its chain-rule step
-    assert "# dL/dW = dloss/dsum_3 * dl2(W)/dW + dL/dmatmul * d(x @ W)/dW" in source
+    assert "# dL/dW = dloss/dsum_3 * dl2(W)/dW + dL/dz * d(x @ W)/dW" in source
     assert "# dL/dlogits = dloss/ddata_loss * dsoftmax_cross_entropy(logits, y)/dlogits" in source
     # and the fast module's numbers
     batch = {"x": rng.normal(size=(6, 64)), "y": rng.integers(0, 10, 6)}

@@ -62,7 +62,7 @@ def simplified_backward(
     for n in order:
         for i in n.inputs:
             users.setdefault(i.id, []).append(n)
-    written = _Written(body, rev, value_of, names, users)
+    written = _Written(body, rev, value_of, names, users, {})
     computed = {  # the forward lines' expressions: a value computed there is read by name
         found[2]: found[1] for line in body.lines if (found := _ASSIGNMENT.match(line))
     }
@@ -79,6 +79,7 @@ def simplified_backward(
             rule = " + ".join(_terms(forward, written))
             sum_line(forward, [(pre, expr, rule)], body, rev.namer, var)
             rev.cotangent[forward.id] = var
+            written.labels[node.id] = shown(body.var[forward.id])
         else:
             var = rev.spelling.fresh(node.op)
             body.lines += [*pre, f"{var} = {expr}"]
@@ -134,6 +135,7 @@ class _Written:
     value_of: dict[int, Node]
     names: dict[int, str]
     users: dict[int, list[Node]]
+    labels: dict[int, str]  # simplified node id -> the forward node its line is dL/d of
 
     def has_line(self, node: Node) -> bool:
         """Whether dL/dnode has a variable (its simplified node has been written)."""
@@ -156,6 +158,9 @@ def _terms(node: Node, w: _Written) -> list[str]:
         if user is None:
             continue
         step = _chain(user, node, w.body)
+        if w.has_line(user) and w.value_of[user.id].id in w.labels:  # the line's own name
+            shown_as = w.labels[w.value_of[user.id].id]
+            step = step.replace(f"dL/d{w.name(user)}", f"dL/d{shown_as}", 1)
         if not w.has_line(user):
             result, call = _composite(user, node, w)
             if call is not None:
