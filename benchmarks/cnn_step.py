@@ -198,7 +198,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args(argv)
-    info = machine() | {"blas": "; ".join(blas_kernels())}
+    busy = ", ".join(f"{v:.1f}" for v in os.getloadavg())  # other work on the machine
+    info = machine() | {"blas": "; ".join(blas_kernels()), "load average": busy}
     print(", ".join(f"{k}: {v}" for k, v in info.items()))
     loss, _ = cnn_digits.model(l2=L2, dtype="float32")
     folder = tempfile.mkdtemp()
@@ -228,6 +229,7 @@ def main(argv=None):
     if jaxes is not None:
         candidates["jax.jit hand-written"], candidates["generated jax"] = jaxes
     samples = time_rounds(candidates, args.rounds)
+    print(f"load average after: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
     for name, s in samples.items():
         print(f"  {name:<22} {statistics.median(s) * 1e6:10.1f} us")
     for a in candidates:

@@ -31,20 +31,20 @@ def adding(n: int, steps: int = STEPS, seed: int = 0) -> dict:
     return {"x": np.stack([values, markers], axis=-1), "y": (values * markers).sum(1)[:, None]}
 
 
-def network(cell: str = "lstm", hidden: int = 32, steps: int = STEPS):
+def network(cell: str = "lstm", hidden: int = 32, steps: int = STEPS, dtype: str = "float64"):
     """(loss, prediction, the hidden states h_1..h_T) of a one-layer `cell` ("lstm" or
     "rnn") reading the sequence, then a linear read-out of the last hidden state."""
-    x = gc.input("x", (None, steps, 2))
-    y = gc.input("y", (None, 1))
+    x = gc.input("x", (None, steps, 2), dtype)
+    y = gc.input("y", (None, 1), dtype)
     gates = {"lstm": 4, "rnn": 1}[cell]
-    w_ih = gc.param("w_ih", (gates * hidden, 2), init="xavier_uniform")
-    w_hh = gc.param("w_hh", (gates * hidden, hidden), init="xavier_uniform")
+    w_ih = gc.param("w_ih", (gates * hidden, 2), init="xavier_uniform", dtype=dtype)
+    w_hh = gc.param("w_hh", (gates * hidden, hidden), init="xavier_uniform", dtype=dtype)
     # an LSTM's forget gate starts open, σ(1) ≈ 0.73 (Jozefowicz et al., 2015): with σ(0) it
     # would halve the cell state's gradient at every step
     forget = np.zeros(gates * hidden)
     forget[hidden : 2 * hidden] = 1.0 if cell == "lstm" else 0.0
-    b = gc.param("b", (gates * hidden,), init=forget)
-    zeros = gc.const(np.zeros((1, hidden)))
+    b = gc.param("b", (gates * hidden,), init=forget, dtype=dtype)
+    zeros = gc.const(np.zeros((1, hidden), dtype))
     if cell == "lstm":
         hidden_states, (h, _) = gc.unroll(
             lambda x_t, state: gc.lstm_cell(x_t, state, w_ih, w_hh, b), x, (zeros, zeros)

@@ -22,31 +22,33 @@ def sequences(n: int, seed: int = 0) -> dict:
     return {"x": x, "y": np.sort(x, axis=1)}
 
 
-def network(width: int = 64, hidden: int = 128, causal: bool = False):
+def network(width: int = 64, hidden: int = 128, causal: bool = False, dtype: str = "float64"):
     """(loss, logits (batch, 8, 10), the attention weights (batch, 8, 8))."""
+
+    def param(name, shape, init=None):
+        return gc.param(name, shape, init=init, dtype=dtype)
+
     x = gc.input("x", (None, LENGTH), "int64")
     y = gc.input("y", (None, LENGTH), "int64")
     with gc.scope("embed"):
-        table = gc.param("embed.table", (DIGITS, width), init="xavier_uniform")
-        positions = gc.param("embed.positions", (LENGTH, width), init="xavier_uniform")
+        table = param("embed.table", (DIGITS, width), "xavier_uniform")
+        positions = param("embed.positions", (LENGTH, width), "xavier_uniform")
         h = gc.embedding(x, table) + positions
     with gc.scope("attend"):
-        q, k, v = (
-            h @ gc.param(f"attend.W{name}", (width, width), init="xavier_uniform") for name in "qkv"
-        )
+        q, k, v = (h @ param(f"attend.W{name}", (width, width), "xavier_uniform") for name in "qkv")
         weights = gc.named(gc.attention_weights(q, k, causal=causal), "attention")
-        mixed = gc.matmul(weights, v) @ gc.param("attend.Wo", (width, width), init="xavier_uniform")
-        h = gc.layer_norm(h + mixed, gc.param("attend.gamma", (width,), init=1.0), 0.0)
+        mixed = gc.matmul(weights, v) @ param("attend.Wo", (width, width), "xavier_uniform")
+        h = gc.layer_norm(h + mixed, param("attend.gamma", (width,), 1.0), 0.0)
     with gc.scope("feed_forward"):
-        w1 = gc.param("ff.W1", (width, hidden), init="he_normal")
-        w2 = gc.param("ff.W2", (hidden, width), init="xavier_uniform")
-        f = gc.relu(h @ w1 + gc.param("ff.b1", (hidden,))) @ w2
-        h = gc.layer_norm(h + f, gc.param("ff.gamma", (width,), init=1.0), 0.0)
+        w1 = param("ff.W1", (width, hidden), "he_normal")
+        w2 = param("ff.W2", (hidden, width), "xavier_uniform")
+        f = gc.relu(h @ w1 + param("ff.b1", (hidden,))) @ w2
+        h = gc.layer_norm(h + f, param("ff.gamma", (width,), 1.0), 0.0)
     logits = gc.named(
-        h @ gc.param("out.W", (width, DIGITS), init="xavier_uniform") + gc.param("out.b", (10,)),
+        h @ param("out.W", (width, DIGITS), "xavier_uniform") + param("out.b", (10,)),
         "logits",
     )
-    picked = gc.sum(gc.one_hot(y, DIGITS) * gc.log_softmax(logits, axis=-1), axis=-1)
+    picked = gc.sum(gc.one_hot(y, DIGITS, dtype) * gc.log_softmax(logits, axis=-1), axis=-1)
     return gc.named(-gc.mean(picked), "loss"), logits, weights
 
 

@@ -1,4 +1,4 @@
-"""Write the seven teaching notebooks from the cells in stories*.py and run each, so they are
+"""Write the eight teaching notebooks from the cells in stories*.py and run each, so they are
 stored with their outputs (a reader on the web sees every picture).
 
     python notebooks/make_notebooks.py             # `make notebooks`: rewrite and run them all

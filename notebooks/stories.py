@@ -1,14 +1,16 @@
-"""The cells of the seven notebooks, as text: `make_notebooks.py` turns them into .ipynb
+"""The cells of the eight notebooks, as text: `make_notebooks.py` turns them into .ipynb
 files and runs them, so each is stored with its outputs.
 
 Each notebook tells one story with pictures, in the lecture's order: the graph and backprop,
 four ways to differentiate, exporting and training, L1 against L2, batch norm and dropout,
-reading learning curves (and deeper networks), activation saturation. The kernel's folder is
+reading learning curves (and deeper networks), activation saturation, and the gradient
+through time of a recurrent network. The kernel's folder is
 notebooks/, so example model files are `../examples/...`.
 """
 
 from cells import PRELU_NET, SETUP, code, md
 from stories_regularization import BATCHNORM_DROPOUT, L1_L2
+from stories_sequences import SEQUENCES
 from stories_training import CURVES_DEPTH, SATURATION
 
 PRELU_GRAPH = [
@@ -220,4 +222,5 @@ NOTEBOOKS = {
     "5_batchnorm_dropout": BATCHNORM_DROPOUT,
     "6_curves_and_depth": CURVES_DEPTH,
     "7_saturation": SATURATION,
+    "8_sequences": SEQUENCES,
 }

@@ -52,7 +52,7 @@ BUILD = [
         "(N, H, W) images without a channel axis",
         lambda: gc.conv2d(gc.input("i3", (None, 8, 8)), W),
         gc.ShapeError,
-        r"conv2d: conv2d takes \(N, C, H, W\), got shape \(None, 8, 8\) \(3 axes\); an input "
+        r"conv2d: the input must be \(N, C, H, W\), got shape \(None, 8, 8\) \(3 axes\); an input "
         r"without its channel axis needs one: reshape it to \(N, 1, H, W\)",
     ),
     ("stride 0", lambda: gc.conv2d(im, W, stride=0), gc.ShapeError, r"conv2d: stride must be a "),
@@ -90,13 +90,13 @@ BUILD = [
         "conv1d of (N, L) signals",
         lambda: gc.conv1d(gc.input("s2", (None, 16)), gc.param("K1", (4, 1, 3))),
         gc.ShapeError,
-        r"conv1d: conv1d takes \(N, C, L\), got shape \(None, 16\) \(2 axes\); .*\(N, 1, L\)",
+        r"conv1d: the input must be \(N, C, L\), got shape \(None, 16\) \(2 axes\); .*\(N, 1, L\)",
     ),
     (
         "max pooling padding above half the kernel",
         lambda: gc.max_pool2d(im, 2, padding=2),
         gc.ShapeError,
-        r"max_pool2d: max_pool2d: the padding \(\(2, 2\), \(2, 2\)\) may be at most half the ",
+        r"max_pool2d: the padding \(\(2, 2\), \(2, 2\)\) may be at most half the ",
     ),
     (
         "pooling kernel 'a'",

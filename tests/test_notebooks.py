@@ -40,7 +40,7 @@ def kernel_name(tmp_path_factory):
         os.environ["JUPYTER_PATH"] = old
 
 
-def test_there_are_the_seven_stories_in_the_lectures_order():
+def test_there_are_the_eight_stories_in_the_lectures_order():
     names = [os.path.basename(p)[:-6] for p in NOTEBOOKS]
     assert names == [
         "1_prelu_graph",
@@ -50,6 +50,7 @@ def test_there_are_the_seven_stories_in_the_lectures_order():
         "5_batchnorm_dropout",
         "6_curves_and_depth",
         "7_saturation",
+        "8_sequences",
     ]
 
 

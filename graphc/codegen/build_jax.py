@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import GraphError
 from ..ir import Node
 from . import optimizers, program
-from .jax_module import JaxModule, names_used
+from .jax_module import JaxModule, names_used, native_ops
 from .module_parts import (
     Signature,
     check_sizes,
@@ -94,7 +94,11 @@ def _function(module, name, args, sig, graph, returns, doc, key=None, dropout=No
     the return expression made from the variables of the outputs."""
     sources = sources or {}
     plan = plan_function(
-        graph.outputs, {n.id: sig.var[n.id] for n in graph.leaves}, module.namer, graph.names
+        graph.outputs,
+        {n.id: sig.var[n.id] for n in graph.leaves},
+        module.namer,
+        graph.names,
+        native=native_ops(),
     )
     rate = dropout_rate(dropout, "rates") if dropout is not None else None
     body, results = render_body(module, plan, key, rate)

@@ -1,8 +1,9 @@
 """Decompose: rewrite every op into primitive ops, each one call of an array-API function
 (or of a runtime helper), then run the ordinary passes over the result.
 
-An op is primitive when its OpDef names an `array_fn` or a `helper`; any other op carries
-a `decompose` builder written with `F`, applied here until only primitives remain. The
+An op is primitive when its OpDef names an `array_fn` or a `helper`, or when the target's
+runtime computes it in one call (`native`: the JAX module's convolutions); any other op
+carries a `decompose` builder written with `F`, applied here until only primitives remain. The
 nodes a builder makes take the site and scope of the op they replace, so generated code
 still points at the user's line, and `Origins` remembers which op each stood for (the
 comments and variable names of the generated code speak of `prelu`, not of `where`),
@@ -54,14 +55,18 @@ def optimized(graph: Sequence[Node], origins: Origins, passes) -> list[Node]:
     return outputs
 
 
-def is_primitive(node: Node) -> bool:
-    """Whether renderers write `node` as one call (or it is a leaf)."""
+def is_primitive(node: Node, native: frozenset[str] = frozenset()) -> bool:
+    """Whether renderers write `node` as one call (or it is a leaf); `native` names the ops
+    the target's runtime computes whole."""
     opdef = REGISTRY[node.op]
-    return opdef.leaf or opdef.array_fn is not None or opdef.helper is not None
+    return opdef.leaf or opdef.array_fn is not None or opdef.helper is not None or node.op in native
 
 
-def decompose(outputs: Sequence[Node]) -> tuple[list[Node], Origins]:
-    """The graph of `outputs` with every op rewritten into primitives, and their origins."""
+def decompose(
+    outputs: Sequence[Node], native: frozenset[str] = frozenset()
+) -> tuple[list[Node], Origins]:
+    """The graph of `outputs` with every op rewritten into primitives (the ops in `native`
+    kept whole), and their origins."""
     origins = Origins()
     done: dict[int, Node] = {}  # old node id -> its primitive replacement
     for node in topological_order(list(outputs)):
@@ -71,14 +76,14 @@ def decompose(outputs: Sequence[Node]) -> tuple[list[Node], Origins]:
             if any(a is not b for a, b in zip(inputs, node.inputs))
             else node
         )
-        if not is_primitive(new):
-            new = _expand(new, origins)
+        if not is_primitive(new, native):
+            new = _expand(new, origins, native)
         if new is not node:
             done[node.id] = new
     return [done.get(o.id, o) for o in outputs], origins
 
 
-def _expand(node: Node, origins: Origins) -> Node:
+def _expand(node: Node, origins: Origins, native: frozenset[str]) -> Node:
     """`node` rebuilt from primitives (its inputs are primitive already)."""
     opdef = REGISTRY[node.op]
     if opdef.decompose is None:
@@ -105,8 +110,8 @@ def _expand(node: Node, origins: Origins) -> Node:
             _site=node.site,
             **dict(part.attrs),
         )
-        if not is_primitive(new):
-            new = _expand(new, origins)
+        if not is_primitive(new, native):
+            new = _expand(new, origins, native)
         if root:
             origins.roots.setdefault(new.id, node)
         else:
@@ -129,7 +134,10 @@ def _new_nodes(result: Node, known: set[int]) -> list[Node]:
     return order
 
 
-def primitive_graph(outputs: Sequence[Node]) -> tuple[list[Node], Origins]:
-    """`outputs` decomposed into primitives and passed through the lowering passes."""
-    graph, origins = decompose(outputs)
+def primitive_graph(
+    outputs: Sequence[Node], native: frozenset[str] = frozenset()
+) -> tuple[list[Node], Origins]:
+    """`outputs` decomposed into primitives (`native` ops kept whole) and passed through the
+    lowering passes."""
+    graph, origins = decompose(outputs, native)
     return optimized(graph, origins, PASSES), origins  # these passes build primitives only

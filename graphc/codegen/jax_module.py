@@ -85,3 +85,13 @@ def _import_order(line: str) -> tuple[int, str, str]:
 def runtime_path() -> Path:
     """The JAX runtime's file (copied into generated modules, never imported by graphc)."""
     return Path(__file__).with_name("jax_runtime.py")
+
+
+def native_ops() -> frozenset[str]:
+    """The ops the JAX runtime computes whole (a function named after the op: the
+    convolutions and their gradients, as lax.conv_general_dilated and its transposes)."""
+    from ..ops.registry import REGISTRY
+
+    tree = ast.parse(runtime_path().read_text(encoding="utf-8"))
+    defined = {s.name for s in tree.body if isinstance(s, ast.FunctionDef)}
+    return frozenset(name for name in defined if name in REGISTRY and REGISTRY[name].decompose)

@@ -40,18 +40,15 @@ def seeded_dropout_mask(x, rate, seed):
     return jnp.asarray(keep.astype(x.dtype) / (1.0 - rate))
 
 
-def windows(x, kernel, stride, padding, dilation, fill=0.0):
-    """The windows of x (N, C, *size) as (N, *positions, C, *kernel), as graphc's NumPy
-    `windows` lays them out: one strided slice of the padded input per kernel offset,
-    stacked (a copy, exact for any fill: max pooling pads with -inf, which a patch
-    convolution's identity kernel would turn into NaN)."""
-    d = len(kernel)
+def _taps(x, kernel, stride, padding, dilation, fill):
+    """Per kernel offset (row-major), the strided slice of x padded with `fill` that the
+    offset reads in every window: (N, C, *positions) each."""
     x = jnp.pad(x, ((0, 0), (0, 0), *padding), constant_values=fill)
     positions = [
         (size - dl * (k - 1) - 1) // st + 1
         for size, k, st, dl in zip(x.shape[2:], kernel, stride, dilation)
     ]
-    taps = [
+    return [
         x[
             (
                 ...,
@@ -63,6 +60,16 @@ def windows(x, kernel, stride, padding, dilation, fill=0.0):
         ]
         for offset in np.ndindex(*kernel)
     ]
+
+
+def windows(x, kernel, stride, padding, dilation, fill=0.0):
+    """The windows of x (N, C, *size) as (N, *positions, C, *kernel), as graphc's NumPy
+    `windows` lays them out: one strided slice of the padded input per kernel offset,
+    stacked (a copy, exact for any fill: max pooling pads with -inf, which a patch
+    convolution's identity kernel would turn into NaN)."""
+    d = len(kernel)
+    taps = _taps(x, kernel, stride, padding, dilation, fill)
+    positions = taps[0].shape[2:]
     patches = jnp.stack(taps, axis=2).reshape(x.shape[0], x.shape[1], *kernel, *positions)
     return patches.transpose(0, *range(2 + d, 2 + 2 * d), 1, *range(2, 2 + d))
 
@@ -75,6 +82,108 @@ def overlap_add(p, size, kernel, stride, padding, dilation):
         lambda x: windows(x, kernel, stride, padding, dilation),
         jax.ShapeDtypeStruct(shape, p.dtype),
     )(p)
+    return out
+
+
+def _conv(x, W, stride, padding, dilation, groups):
+    """The convolution of x (N, C, *size) by W (C_out, C / groups, *kernel): one
+    lax.conv_general_dilated, PyTorch's layout (channels first) and conventions."""
+    d = x.ndim - 2
+    layout = ("NC" + "HW"[2 - d :], "OI" + "HW"[2 - d :], "NC" + "HW"[2 - d :])
+    return jax.lax.conv_general_dilated(
+        x,
+        W,
+        tuple(stride),
+        tuple(tuple(p) for p in padding),
+        rhs_dilation=tuple(dilation),
+        dimension_numbers=layout,
+        feature_group_count=groups,
+        precision=jax.lax.Precision.HIGHEST,
+    )
+
+
+def conv1d(x, W, kernel, stride, padding, dilation, groups):
+    """graphc's conv1d: one lax.conv_general_dilated."""
+    return _conv(x, W, stride, padding, dilation, groups)
+
+
+def conv2d(x, W, kernel, stride, padding, dilation, groups):
+    """graphc's conv2d: one lax.conv_general_dilated."""
+    return _conv(x, W, stride, padding, dilation, groups)
+
+
+def conv_vjp_x(g, W, kernel, stride, padding, dilation, groups, size):
+    """A convolution's vjp for its input: the transpose of the convolution by W (XLA runs
+    it as a convolution of g, dilated by the stride, by the flipped weights)."""
+    shape = (g.shape[0], W.shape[1] * groups, *size)
+    (out,) = jax.linear_transpose(
+        lambda x: _conv(x, W, stride, padding, dilation, groups),
+        jax.ShapeDtypeStruct(shape, g.dtype),
+    )(g)
+    return out
+
+
+def conv_vjp_w(x, g, kernel, stride, padding, dilation, groups):
+    """A convolution's vjp for its weights: the transpose of the convolution of x (a
+    convolution of x by g, batch and channels swapped)."""
+    shape = (g.shape[1], x.shape[1] // groups, *kernel)
+    (out,) = jax.linear_transpose(
+        lambda w: _conv(x, w, stride, padding, dilation, groups),
+        jax.ShapeDtypeStruct(shape, g.dtype),
+    )(g)
+    return out
+
+
+def _window_reduce(x, init, combine, kernel, stride, padding):
+    return jax.lax.reduce_window(
+        x,
+        jnp.asarray(init, x.dtype),
+        combine,
+        (1, 1, *kernel),
+        (1, 1, *stride),
+        ((0, 0), (0, 0), *(tuple(p) for p in padding)),
+    )
+
+
+def window_max(x, kernel, stride, padding):
+    """The largest entry of each window of x (padded with -inf): lax.reduce_window."""
+    return _window_reduce(x, -jnp.inf, jax.lax.max, kernel, stride, padding)
+
+
+def window_mean(x, kernel, stride, padding):
+    """The mean of each window of x (padded with 0, which counts)."""
+    total = _window_reduce(x, 0, jax.lax.add, kernel, stride, padding)
+    return total / jnp.asarray(float(np.prod(kernel)), x.dtype)
+
+
+def _first_max(x, kernel, stride, padding):
+    """The offset (row-major) of each window's first maximum, as PyTorch picks it: an entry
+    wins when it is larger than the best so far, or NaN (XLA's own select-and-gather may
+    pick any of equal entries)."""
+    taps = _taps(x, kernel, stride, padding, (1,) * len(kernel), -jnp.inf)
+    best, index = taps[0], jnp.zeros(taps[0].shape, jnp.int32)
+    for k, tap in enumerate(taps[1:], 1):
+        wins = (tap > best) | jnp.isnan(tap)
+        best, index = jnp.where(wins, tap, best), jnp.where(wins, k, index)
+    return index
+
+
+def window_max_jvp(x, t, kernel, stride, padding):
+    """t at each window's first maximum of x: max pooling's tangent."""
+    index = _first_max(x, kernel, stride, padding)
+    taps = _taps(t, kernel, stride, padding, (1,) * len(kernel), 0.0)
+    out = taps[0]
+    for k, tap in enumerate(taps[1:], 1):
+        out = jnp.where(index == k, tap, out)
+    return out
+
+
+def window_max_vjp(x, g, kernel, stride, padding):
+    """Each window's g added at its first maximum of x: the transpose of window_max_jvp."""
+    (out,) = jax.linear_transpose(
+        lambda t: window_max_jvp(x, t, kernel, stride, padding),
+        jax.ShapeDtypeStruct(x.shape, g.dtype),
+    )(g)
     return out
 
 

@@ -187,6 +187,7 @@ def _lower(outputs, inputs, training, name, optimize, reuse_outputs, target) -> 
         names=[o.name for o in graph],
         escaping=[not reuse_outputs] * len(graph),
         keep=[reuse_outputs] * len(graph),
+        native=_native(target),
     )
     params = [arg_vars[a.id] for a in args]
     RENDERERS[target](module, fn_name, plan, args, params, single)
@@ -207,6 +208,15 @@ def _lower(outputs, inputs, training, name, optimize, reuse_outputs, target) -> 
     )
 
 
+def _native(target: str) -> frozenset[str]:
+    """The ops the target's runtime computes whole."""
+    if target != "jax":
+        return frozenset()
+    from .jax_module import native_ops
+
+    return native_ops()
+
+
 def _module(target: str, doc: str) -> Module:
     if target != "jax":
         return Module(doc)
@@ -219,7 +229,7 @@ def _module(target: str, doc: str) -> Module:
     # the ops' runtime helpers (windows, overlap_add), and the seeded mask dropout_mask's
     # op stands for outside training
     helpers = {op.helper for op in REGISTRY.values() if op.helper} - {"dropout_mask"}
-    module.copy_file(runtime_path(), {"seeded_dropout_mask", *helpers})
+    module.copy_file(runtime_path(), {"seeded_dropout_mask", *helpers, *_native(target)})
     module.namer.taken.update(("jax", "jnp", "np"))  # no argument shadows a module
     return module
 

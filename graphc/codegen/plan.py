@@ -78,16 +78,19 @@ def plan_function(
     escaping: Sequence[bool] = (),
     keep: Sequence[bool] = (),
     donate: Sequence[str | None] = (),
+    native: frozenset[str] = frozenset(),
 ) -> Plan:
     """The plan computing `outputs` from the argument variables `args` (leaf id -> name).
 
     Per output (by position): `names` suggests its variable name, `escaping` says the
     caller keeps its value, `keep` that statements appended later read it, `donate` names
-    the argument variable whose memory the value replaces.
+    the argument variable whose memory the value replaces. `native` names the ops the
+    target's runtime computes whole: each is one helper call named after the op, its
+    attributes as keywords.
     """
-    graph, origins = primitive_graph(list(outputs))
+    graph, origins = primitive_graph(list(outputs), native)
     order = topological_order(graph)
-    schedule = _Scheduler(namer, origins)
+    schedule = _Scheduler(namer, origins, native)
     for node in order:
         if node.is_leaf and node.op != "const":
             if node.id not in args:
@@ -124,8 +127,8 @@ def plan_function(
 class _Scheduler:
     """Gives each node a variable and a statement, in topological order."""
 
-    def __init__(self, namer: Namer, origins):
-        self.namer, self.origins = namer, origins
+    def __init__(self, namer: Namer, origins, native: frozenset[str] = frozenset()):
+        self.namer, self.origins, self.native = namer, origins, native
         self.var: dict[int, str] = {}
         self.statements: list[Statement] = []
         self.constants: dict[str, np.ndarray] = {}
@@ -156,17 +159,18 @@ class _Scheduler:
         else:
             source = node if origin is None else origin
             target = self.namer.fresh(wanted or source.name or node.name, source.op)
-        positional, kwargs = opdef.call(node)
+        native = node.op in self.native and opdef.array_fn is None and opdef.helper is None
+        positional, kwargs = (node.inputs, node.attrs) if native else opdef.call(node)
         args = [self._operand(a, node) for a in positional]
         view = opdef.view
         statement = Statement(
             target,
-            opdef.helper or opdef.array_fn,
+            node.op if native else opdef.helper or opdef.array_fn,
             args,
             dict(kwargs),
             node.shape,
             node.dtype,
-            helper=opdef.helper is not None,
+            helper=native or opdef.helper is not None,
             view=view,
             comment="" if target.startswith("_t") else _comment(node if origin is None else origin),
         )

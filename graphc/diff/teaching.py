@@ -252,8 +252,9 @@ def _elementwise_rule(rule: LocalRule, scalar: Node, names, wrt, values, cotange
 
 
 def _tensor_rule(rule: LocalRule, node: Node, names, wrt, values, cotangent):
+    fixed = [n for n in names if n not in wrt]  # inputs without a rule (max pooling's x)
     out = np.asarray(
-        to_sympy(node, values={n: v for n, v in values.items() if n not in wrt}), dtype=object
+        to_sympy(node, values={n: values[n] for n in fixed}, constants=fixed), dtype=object
     )
     rule.output = f"an array of shape {out.shape}"
     known = _symbol_table(*out.flat)

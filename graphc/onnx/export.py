@@ -17,6 +17,7 @@ and node.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 
@@ -446,5 +447,29 @@ def _windows(r: _Renderer, s: Statement) -> None:
     r.node("Transpose", [gathered], s.target, perm=perm)
 
 
+def _window_reduce(r: _Renderer, s: Statement, op_type: str) -> None:
+    """Pooling's helpers (window_max, window_mean): the windows gathered as `windows` gathers
+    them (padded with -inf for a maximum, 0 for a mean), reduced over the kernel axes (the
+    mean as their sum over the kernel size), as (N, C, *positions)."""
+    d = len(s.kwargs["kernel"])
+    fill = -np.inf if op_type == "ReduceMax" else 0.0
+    kwargs = dict(s.kwargs, dilation=(1,) * d, fill=fill)
+    gathered = dataclasses.replace(s, target=r.namer.internal("v"), call="windows", kwargs=kwargs)
+    _windows(r, gathered)
+    reduced = dataclasses.replace(s, target=r.namer.internal("v"))
+    r.reduce(op_type, reduced, gathered.target, tuple(range(d + 2, 2 * d + 2)), False)
+    perm = [0, d + 1, *range(1, d + 1)]
+    if op_type == "ReduceMax":
+        r.node("Transpose", [reduced.target], s.target, perm=perm)
+        return
+    pooled = r.node("Transpose", [reduced.target], perm=perm)
+    count = r.constant(float(np.prod(s.kwargs["kernel"])), s.dtype)
+    r.node("Div", [pooled, count], s.target)
+
+
 # the runtime helpers (target-specific functions) ONNX can say; dropout's random mask is not
-HELPERS = {"windows": _windows}
+HELPERS = {
+    "windows": _windows,
+    "window_max": lambda r, s: _window_reduce(r, s, "ReduceMax"),
+    "window_mean": lambda r, s: _window_reduce(r, s, "ReduceSum"),
+}

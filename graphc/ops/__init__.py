@@ -7,6 +7,7 @@ from . import (
     binary,
     cast,
     conv,
+    conv_vjp,
     elementwise,
     fused,
     gather,

@@ -4,10 +4,11 @@ NCL), weights (C_out, C_in / groups, *kernel), padding an int, a pair, "same" or
 Built on one pair of linear ops: `windows` (every window of the padded input, laid out
 (N, *positions, C, *kernel)) and its adjoint `overlap_add` (each window's entries added back where
 they came from); windows_kernels.py has both in NumPy, and jax_runtime.py in JAX. A
-convolution is the windows times the weights, one matrix product per group (`conv_steps`,
-which the NumPy kernel and the lowering both run, so they agree to the last bit). Its vjp
-for x is the transposed convolution, the upstream times the weights overlap-added; for W, the
-windows of x times the upstream. Both are graphs of these ops, so Hessians come for free.
+convolution is the windows times the weights, one matrix product over the whole batch
+(`conv_steps`, which the NumPy kernel and the lowering both run, so they agree to the last
+bit). Its vjps are the ops of conv_vjp.py: for x the transposed convolution (the upstream
+times the weights, overlap-added), for W the windows of x times the upstream (one product
+contracting the batch and the positions together), each decomposed into these ops.
 """
 
 from __future__ import annotations
@@ -213,6 +214,7 @@ class ArraySteps:
     """The steps of conv_steps and the pooling steps on NumPy arrays (the kernels)."""
 
     windows = staticmethod(windows_kernel)
+    overlap_add = staticmethod(overlap_add_kernel)
     matmul = staticmethod(np.matmul)
 
     @staticmethod
@@ -232,6 +234,10 @@ class NodeSteps:
         return apply("windows", x, **attrs)
 
     @staticmethod
+    def overlap_add(p, **attrs):
+        return apply("overlap_add", p, **attrs)
+
+    @staticmethod
     def matmul(a, b):
         return F.matmul(a, b)
 
@@ -245,24 +251,30 @@ class NodeSteps:
 
 
 def conv_steps(steps, x, W, kernel, stride, padding, dilation, groups):
-    """The convolution as the windows of x times the weights: for each image and group, one
-    matrix product (positions × C_in/G·kernel) @ (C_in/G·kernel × C_out/G). The batch stays
-    an axis of its own (graphc's None), never merged with the positions."""
+    """The convolution as the windows of x times the weights. Ungrouped, one product
+    (N, positions, C_in·kernel) @ (C_in·kernel, C_out): a single matrix product over every
+    window of the batch (NumPy and XLA both run it as one GEMM); grouped, one per image and
+    group. The batch stays an axis of its own (graphc's None), as the output's must."""
     d = len(kernel)
     c_out, depth = W.shape[0], size(W.shape[1:])  # depth: C_in / groups · kernel size
     found = positions(x.shape[2:], kernel, stride, padding, dilation)
     patches = steps.windows(
         x, kernel=kernel, stride=stride, padding=padding, dilation=dilation, fill=0.0
     )
-    rows = steps.reshape(patches, (-1, size(found), groups, depth))
-    rows = steps.transpose(rows, (0, 2, 1, 3))  # (N, G, positions, depth)
-    weights = steps.transpose(steps.reshape(W, (groups, c_out // groups, depth)), (0, 2, 1))
-    out = steps.transpose(steps.matmul(rows, weights), (0, 2, 1, 3))  # (N, positions, G, C/G)
+    if groups == 1:
+        rows = steps.reshape(patches, (-1, size(found), depth))
+        out = steps.matmul(rows, steps.transpose(steps.reshape(W, (c_out, depth)), (1, 0)))
+    else:
+        rows = steps.reshape(patches, (-1, size(found), groups, depth))
+        rows = steps.transpose(rows, (0, 2, 1, 3))  # (N, G, positions, depth)
+        weights = steps.transpose(steps.reshape(W, (groups, c_out // groups, depth)), (0, 2, 1))
+        out = steps.transpose(steps.matmul(rows, weights), (0, 2, 1, 3))  # (N, P, G, C/G)
     out = steps.reshape(out, (-1, *found, c_out))
     return steps.transpose(out, (0, d + 1, *range(1, d + 1)))
 
 
-def _conv_kernel(x, W, kernel, stride, padding, dilation, groups):
+def conv_kernel(x, W, kernel, stride, padding, dilation, groups):
+    """A convolution of arrays (the kernel of conv1d and conv2d)."""
     return conv_steps(ArraySteps, x, W, kernel, stride, padding, dilation, groups)
 
 
@@ -308,36 +320,15 @@ def _conv_infer(attrs, x: Node, W: Node):
     return (x.shape[0], W.shape[0], *found), result_dtype(x, W)
 
 
-def _grouped(g: Node, n: Node) -> tuple[Node, Node]:
-    """(upstream as (N, G, positions, C_out / G), weights as (G, C_out / G, depth))."""
-    x, W = n.inputs
-    d, groups = W.ndim - 2, n.attrs["groups"]
-    up = F.transpose(g, axes=(0, *range(2, d + 2), 1))  # (N, *positions, C_out)
-    up = F.reshape(up, shape=(-1, size(n.shape[2:]), groups, W.shape[0] // groups))
-    weights = F.reshape(W, shape=(groups, W.shape[0] // groups, size(W.shape[1:])))
-    return F.transpose(up, axes=(0, 2, 1, 3)), weights
-
-
 def _conv_vjp_x(g: Node, n: Node) -> Node:
     """The transposed convolution: the upstream times the weights, overlap-added into x."""
-    x = n.inputs[0]
-    up, weights = _grouped(g, n)
-    patches = F.transpose(F.matmul(up, weights), axes=(0, 2, 1, 3))  # (N, positions, G, depth)
-    shape = (-1, *n.shape[2:], x.shape[1], *n.attrs["kernel"])
-    return overlap_add(F.reshape(patches, shape=shape), x, _window_keys(n))
+    x, W = n.inputs
+    return apply("conv_vjp_x", g, W, size=x.shape[2:], **n.attrs)
 
 
 def _conv_vjp_w(g: Node, n: Node) -> Node:
     """Σ over the windows of x, each times the upstream at its position."""
-    x, W = n.inputs
-    up, _ = _grouped(g, n)
-    groups, depth = n.attrs["groups"], size(W.shape[1:])
-    patches = F.reshape(
-        windows_of(x, _window_keys(n)), shape=(-1, size(n.shape[2:]), groups, depth)
-    )
-    rows = F.transpose(patches, axes=(0, 2, 3, 1))  # (N, G, depth, positions)
-    per_group = F.sum(F.matmul(rows, up), axis=(0,))  # (G, depth, C_out / G)
-    return F.reshape(F.transpose(per_group, axes=(0, 2, 1)), shape=W.shape)
+    return apply("conv_vjp_w", n.inputs[0], g, **n.attrs)
 
 
 def _conv_flops(n: Node) -> int:
@@ -367,6 +358,11 @@ def _conv_samples(d: int):
     return samples
 
 
+def conv_samples(rng) -> list:
+    """The registry samples of conv1d and of conv2d: (arrays (x, W), canonical attrs)."""
+    return _conv_samples(1)(rng) + _conv_samples(2)(rng)
+
+
 def _register_conv(d: int) -> None:
     name = f"conv{d}d"
     register(
@@ -374,10 +370,10 @@ def _register_conv(d: int) -> None:
             name,
             2,
             _conv_infer,
-            kernel=_conv_kernel,
+            kernel=conv_kernel,
             decompose=lambda n: conv_steps(NodeSteps, *n.inputs, **n.attrs),
             normalize=_conv_attrs(d, name),
-            sympy=_conv_kernel,
+            sympy=conv_kernel,
             board=lambda x, W: (
                 f"conv_transpose(upstream, {W})\n= each upstream entry sent back through {W} "
                 "onto its window",

@@ -3,9 +3,12 @@ avg_pool2d on NCHW images (stride defaults to the kernel; padding counts as in t
 defaults: max pooling pads with -inf, average pooling divides by the whole window,
 count_include_pad=True; ceil_mode=False), and flatten.
 
-Max pooling's gradient goes to the first maximum of each window (row-major over the
-window), as PyTorch's does where entries tie; each is the windows of the input (conv.py)
-reduced over the kernel axes, run by the kernel and the lowering alike (`pool_steps`).
+Max pooling's gradient goes to the first maximum of each window (row-major), as PyTorch's
+does where entries tie (and a NaN wins its window, as in PyTorch). Pooling is a runtime
+helper per target (windows_kernels.py: one elementwise maximum or sum per kernel offset over
+strided views of the input; jax_runtime.py: lax.reduce_window), and so are max pooling's
+tangent and cotangent, the ops max_pool2d_jvp and max_pool2d_vjp: each finds the offset of
+every window's first maximum and picks the tangent there, or adds the upstream there.
 """
 
 from __future__ import annotations
@@ -15,8 +18,6 @@ import numpy as np
 from ..errors import ShapeError
 from ..ir import Node
 from .conv import (
-    ArraySteps,
-    NodeSteps,
     batch_first,
     canonical,
     check_images,
@@ -25,42 +26,19 @@ from .conv import (
     window_attrs,
     windows_of,
 )
-from .registry import KERNEL, MULTILINEAR, F, OpDef, apply, lift, normalize_axis, register, size
+from .registry import KERNEL, MULTILINEAR, F, OpDef, apply, normalize_axis, register, size
+from .windows_kernels import (
+    _channels_last as _image,
+)
+from .windows_kernels import (
+    _cropped,
+    _taps,
+    window_max,
+    window_max_jvp,
+    window_max_vjp,
+    window_mean,
+)
 from .windows_kernels import windows as windows_kernel
-
-
-class _ArrayPool(ArraySteps):
-    @staticmethod
-    def max(a, axis):
-        return np.max(a, axis=axis)
-
-    @staticmethod
-    def mean(a, axis, count):
-        return np.divide(np.sum(a, axis=axis), float(count))
-
-
-class _NodePool(NodeSteps):
-    @staticmethod
-    def max(a, axis):
-        return F.max(a, axis=axis)
-
-    @staticmethod
-    def mean(a, axis, count):
-        return F.div(F.sum(a, axis=axis), float(count))
-
-
-def pool_steps(steps, how: str, x, kernel, stride, padding):
-    """max or mean over each window of x, as (N, C, *positions)."""
-    d = len(kernel)
-    found = positions(x.shape[2:], kernel, stride, padding, (1,) * d)
-    fill = -np.inf if how == "max" else 0.0
-    patches = steps.windows(
-        x, kernel=kernel, stride=stride, padding=padding, dilation=(1,) * d, fill=fill
-    )
-    flat = steps.reshape(patches, (-1, *found, x.shape[1], size(kernel)))
-    axis = (d + 2,)
-    pooled = steps.max(flat, axis) if how == "max" else steps.mean(flat, axis, size(kernel))
-    return steps.transpose(pooled, (0, d + 1, *range(1, d + 1)))
 
 
 def _pool_attrs(op: str):
@@ -84,6 +62,11 @@ def _pool_attrs(op: str):
     return normalize
 
 
+def _call(n: Node) -> tuple[tuple, dict]:
+    """The helper's operands: the inputs, and the window as keywords."""
+    return tuple(n.inputs), dict(n.attrs)
+
+
 def _pool_infer(attrs, x: Node):
     found = positions(x.shape[2:], attrs["kernel"], attrs["stride"], attrs["padding"], (1, 1))
     return (x.shape[0], x.shape[1], *found), x.dtype
@@ -99,17 +82,6 @@ def _flat_windows(x: Node, n: Node, fill: float) -> Node:
     return F.reshape(windows_of(x, _window(n), fill), shape=shape)
 
 
-def first_max(n: Node) -> Node:
-    """1.0 at the first maximum of each window (row-major), 0.0 elsewhere, as
-    (N, *positions, C, kernel size): where a max pool's gradient goes."""
-    flat = _flat_windows(n.inputs[0], n, -np.inf)
-    hit = F.equal(flat, F.max(flat, axis=(flat.ndim - 1,), keepdims=True))
-    order = lift(-np.arange(size(n.attrs["kernel"]), dtype=flat.dtype))  # 0, -1, -2, ...
-    first = F.max(F.where(hit, order, -np.inf), axis=(flat.ndim - 1,), keepdims=True)
-    # 1 and 0 in the windows' dtype: where's two bare floats would make a float32 net's mask float64
-    return F.where(F.equal(order, first), lift(1.0, flat), lift(0.0, flat))
-
-
 def _channels_last(g: Node) -> Node:
     """(N, C, *positions) as (N, *positions, C, 1): one entry per window."""
     d = g.ndim - 2
@@ -120,28 +92,10 @@ def _unflat(p: Node, n: Node) -> Node:
     return F.reshape(p, shape=(-1, *n.shape[2:], n.shape[1], *n.attrs["kernel"]))
 
 
-def _max_pool_vjp(g: Node, n: Node) -> Node:
-    routed = _channels_last(g) * first_max(n)
-    return overlap_add(_unflat(routed, n), n.inputs[0], _window(n))
-
-
-def _max_pool_jvp(t: Node, n: Node) -> Node:
-    picked = F.sum(_flat_windows(t, n, 0.0) * first_max(n), axis=(n.ndim,))
-    return F.transpose(picked, axes=(0, 3, 1, 2))
-
-
 def _avg_pool_vjp(g: Node, n: Node) -> Node:
     count = float(size(n.attrs["kernel"]))
     spread = F.broadcast_like(_channels_last(g) / count, _flat_windows(n.inputs[0], n, 0.0))
     return overlap_add(_unflat(spread, n), n.inputs[0], _window(n))
-
-
-def _max_pool_kernel(x, kernel, stride, padding):
-    return pool_steps(_ArrayPool, "max", x, kernel, stride, padding)
-
-
-def _avg_pool_kernel(x, kernel, stride, padding):
-    return pool_steps(_ArrayPool, "mean", x, kernel, stride, padding)
 
 
 def _max2(a, b):
@@ -210,16 +164,17 @@ register(
         "max_pool2d",
         1,
         _pool_infer,
-        kernel=_max_pool_kernel,
-        decompose=lambda n: pool_steps(_NodePool, "max", n.inputs[0], **n.attrs),
+        kernel=window_max,
+        helper="window_max",
+        array_args=_call,
         normalize=_pool_attrs("max_pool2d"),
         sympy=_max_pool_sympy,
         board=lambda x: (
             f"upstream to the winner of each window\n(the first maximum of {x} in it); 0 to the "
             "others",
         ),
-        vjp=(_max_pool_vjp,),
-        jvp=(_max_pool_jvp,),
+        vjp=(lambda g, n: apply("max_pool2d_vjp", n.inputs[0], g, **n.attrs),),
+        jvp=(lambda t, n: apply("max_pool2d_jvp", n.inputs[0], t, **n.attrs),),
         kink=_near_tie,
         label=lambda n: f"max pool {'×'.join(map(str, n.attrs['kernel']))}",
         samples=_max_pool_samples,
@@ -235,10 +190,11 @@ register(
         "avg_pool2d",
         1,
         _pool_infer,
-        kernel=_avg_pool_kernel,
-        decompose=lambda n: pool_steps(_NodePool, "mean", n.inputs[0], **n.attrs),
+        kernel=window_mean,
+        helper="window_mean",
+        array_args=_call,
         normalize=_pool_attrs("avg_pool2d"),
-        sympy=_avg_pool_kernel,
+        sympy=KERNEL,
         board=lambda x: ("upstream / (kernel size)\nto every entry of its window",),
         vjp=(_avg_pool_vjp,),
         jvp=MULTILINEAR,
@@ -254,6 +210,131 @@ register(
         flops=lambda n: size(n.shape) * size(n.attrs["kernel"]),
         complex_step=True,
         doc="the mean of each window, as torch.nn.functional.avg_pool2d (padding counted)",
+    )
+)
+
+
+# ---- max pooling's tangent and cotangent: routed by each window's first maximum ----------
+
+
+def _routed_attrs(op: str):
+    pool = _pool_attrs(op)
+    return lambda attrs, x, v: pool(attrs, x)
+
+
+def _first_max_sympy(x, kernel, stride, padding) -> list:
+    """Per kernel offset, where it holds its window's first maximum (SymPy conditions)."""
+    import sympy as sp
+
+    both = np.frompyfunc(sp.And, 2, 1)
+    larger, at_least = np.frompyfunc(sp.Gt, 2, 1), np.frompyfunc(sp.Ge, 2, 1)
+    taps = _taps(_image(x, padding, -np.inf), kernel, stride)
+    conditions = []
+    for k, tap in enumerate(taps):
+        holds = np.full(tap.shape, sp.true, dtype=object)
+        for j, other in enumerate(taps):
+            if j != k:  # larger than the offsets before it, at least as large as those after
+                holds = both(holds, (larger if j < k else at_least)(tap, other))
+        conditions.append(holds)
+    return conditions
+
+
+def _piecewise(*pairs):
+    import sympy as sp
+
+    return sp.Piecewise(*zip(pairs[::2], pairs[1::2]), (0, True))
+
+
+def _max_pool_jvp_sympy(x, t, kernel, stride, padding):
+    conditions = _first_max_sympy(x, kernel, stride, padding)
+    values = _taps(_image(t, padding, 0.0), kernel, stride)
+    pick = np.frompyfunc(_piecewise, 2 * len(values), 1)
+    return np.moveaxis(pick(*[a for pair in zip(values, conditions) for a in pair]), -1, 1)
+
+
+def _max_pool_vjp_sympy(x, g, kernel, stride, padding):
+    conditions = _first_max_sympy(x, kernel, stride, padding)
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], padding))
+    out = np.zeros((x.shape[0], *padded, x.shape[1]), dtype=object)  # channels last
+    route = np.frompyfunc(lambda total, value, holds: total + _piecewise(value, holds), 3, 1)
+    for tap, holds in zip(_taps(out, kernel, stride), conditions):
+        tap[...] = route(tap, np.moveaxis(g, 1, -1), holds)
+    return _cropped(out, padding)
+
+
+def _routed_samples(op: str, pooled: bool):
+    def samples(rng):
+        out = []
+        for (x,), attrs in _max_pool_samples(rng):
+            shape = window_max(x, **attrs).shape if pooled else x.shape
+            out.append(((x, rng.normal(size=shape)), attrs))
+        return out
+
+    return samples
+
+
+def _jvp_infer(attrs, x: Node, t: Node):
+    if t.shape != x.shape:
+        raise ShapeError(
+            f"max pooling's tangent must be shaped like its input {x.shape}, got {t.shape}"
+        )
+    return _pool_infer(attrs, x)[0], t.dtype
+
+
+def _vjp_infer(attrs, x: Node, g: Node):
+    pooled = _pool_infer(attrs, x)[0]
+    if g.shape != pooled:
+        raise ShapeError(
+            f"max pooling's cotangent must be shaped like its output {pooled}, got {g.shape}"
+        )
+    return x.shape, g.dtype
+
+
+def _routing_kink(x, v):
+    return _near_tie(x)
+
+
+register(
+    OpDef(
+        "max_pool2d_jvp",
+        2,
+        _jvp_infer,
+        kernel=window_max_jvp,
+        helper="window_max_jvp",
+        array_args=_call,
+        normalize=_routed_attrs("max_pool2d_jvp"),
+        sympy=_max_pool_jvp_sympy,
+        board=lambda x, t: ("", "1 where the entry won its window (the first maximum), else 0"),
+        vjp=(None, lambda g, n: apply("max_pool2d_vjp", n.inputs[0], g, **n.attrs)),
+        jvp=(None, lambda t, n: apply("max_pool2d_jvp", n.inputs[0], t, **n.attrs)),
+        kink=_routing_kink,
+        label=lambda n: f"max pool's tangent {'×'.join(map(str, n.attrs['kernel']))}",
+        samples=_routed_samples("max_pool2d_jvp", pooled=False),
+        runtime_shape=batch_first,
+        flops=lambda n: size(n.shape) * size(n.attrs["kernel"]),
+        doc="max pooling's jvp: the tangent at each window's first maximum of x",
+    )
+)
+
+register(
+    OpDef(
+        "max_pool2d_vjp",
+        2,
+        _vjp_infer,
+        kernel=window_max_vjp,
+        helper="window_max_vjp",
+        array_args=_call,
+        normalize=_routed_attrs("max_pool2d_vjp"),
+        sympy=_max_pool_vjp_sympy,
+        board=lambda x, g: ("", "the upstream picked at each window's first maximum"),
+        vjp=(None, lambda g, n: apply("max_pool2d_jvp", n.inputs[0], g, **n.attrs)),
+        jvp=(None, lambda t, n: apply("max_pool2d_vjp", n.inputs[0], t, **n.attrs)),
+        kink=_routing_kink,
+        label=lambda n: f"max pool's cotangent {'×'.join(map(str, n.attrs['kernel']))}",
+        samples=_routed_samples("max_pool2d_vjp", pooled=True),
+        runtime_shape=batch_first,
+        flops=lambda n: size(n.inputs[1].shape) * size(n.attrs["kernel"]),
+        doc="max pooling's vjp: each window's upstream added at its first maximum of x",
     )
 )
 
