@@ -107,6 +107,18 @@ def test_the_backward_is_the_simplified_picture_s(rng):
         np.testing.assert_allclose(gr[name], gf[name], rtol=0, atol=1e-12)
 
 
+def test_gradients_the_passes_fold_to_constants_are_written_too():
+    x, W, U = gc.input("x", (None, 3)), gc.param("W", (3,), init=0.5), gc.param("U", ())
+    loss = gc.sum(3.0 * W) + gc.mean(x) + 2.0 * U
+    source = build_module(loss, style="readable").source()
+    assert "    dL_dU = 2.0  # dL/dU = " in source
+    readable = build_module(loss, style="readable").compile("<r>")
+    batch = {"x": np.ones((2, 3))}
+    grads = readable["loss_and_grads"](readable["init_params"](0), batch)[1]
+    np.testing.assert_array_equal(grads["W"], [3.0, 3.0, 3.0])
+    assert grads["U"] == 2.0
+
+
 def test_batch_norm_s_statistics_are_called_what_they_are():
     source = example_source("batchnorm")[0]
     assert "    batch_mean = sum_ / axis_size\n" in source

@@ -67,8 +67,8 @@ def simplified_backward(
         found[2]: found[1] for line in body.lines if (found := _ASSIGNMENT.match(line))
     }
     for node in needed:
-        if node.op == "const":
-            continue
+        if node.op == "const" and node.id not in ends:
+            continue  # written where it is used (a gradient that is a constant: its own line)
         forward = cotangent_of.get(node.id)
         if forward is None and uses.get(node.id, 0) < 2 and node.id not in ends:
             continue  # spelled inside the line of the node that reads it
