@@ -6,7 +6,9 @@ The backward pass is gc.grad's reverse mode written out: reverse.vjp applies the
 (each node's cotangent dL/dv is the sum, over the nodes u that use v, of the op's vjp rule
 applied to dL/du, summed down where v was broadcast) and its trace says which u made each
 contribution; each contribution is spelled by readable_spelling.py as one NumPy expression
-with dL/du * du/dv as its comment.
+with dL/du * du/dv as its comment. Without a time loop the cotangents are first simplified
+by graphc's passes, as the backward picture draws them (readable_backward.py); a time
+loop's backward (readable_loop_backward.py) writes reverse mode's own terms.
 """
 
 from __future__ import annotations
