@@ -196,7 +196,10 @@ print(model_code[:model_code.index("\\n\\n\\nMODEL_NAME")])
 That is the whole model: read the backward pass from the loss down. Each line is one step
 of the chain rule, `dL/dv = dL/du * du/dv` summed over the nodes u that use v (the comment
 says which), and where a value was broadcast forward (the bias `b` over the batch) its
-gradient is summed back. `update` is Adam as a formula. Import the file and train it:
+gradient is summed back. The backward lines are the nodes of the backward picture, after
+graphc's passes: the cross-entropy's gradient is `(softmax - one_hot) / N` in one line and
+the penalty's `2 * 0.0001 * W` is folded to `0.0002 * W`. `update` is Adam as a formula.
+Import the file and train it:
 """),
     code("""
 trainer = import_trainer(path)

@@ -12,6 +12,7 @@ import pytest
 import graphc as gc
 from graphc.codegen import build_module
 from graphc.demo import lecture_network
+from graphc.modelfile import load_model
 from graphc.ops.registry import REGISTRY
 from test_export import NO_GRAPHC, lecture_net, load
 from test_export import digits as digits  # noqa: F401 (a fixture, shared)
@@ -46,12 +47,12 @@ def test_the_lecture_network_reads_as_forward_backward_and_update(lecture_source
     # every gradient line carries its chain-rule step (on the line or just above it)
     backward = backward_lines(lecture_source)
     assignments = [i for i, line in enumerate(backward) if re.match(r"\s+dL_d\w+ = ", line)]
-    assert len(assignments) >= 10
+    assert len(assignments) >= 5  # the simplified gradient graph's cotangents
     for i in assignments:
         here, above = backward[i], backward[i - 1]
         assert "# dL/d" in here or above.strip().startswith("# dL/d"), here
     assert "# dL/dadd = dL/dlogits * dprelu(add, alpha)/dadd" in lecture_source
-    assert "dL/dlogits = dL/dlog_softmax * log_softmax'(logits)" in lecture_source
+    assert "dL/dlogits = dloss/dneg * dsoftmax_cross_entropy(logits, y)/dlogits" in lecture_source
     # the optimizer as its formula, with the convention it follows
     assert "params[name] -= lr_t * m / (np.sqrt(v) + eps)" in lecture_source
     assert "epsilon-hat" in lecture_source and "PyTorch" in lecture_source
@@ -64,6 +65,66 @@ def test_the_readme_shows_the_lecture_module_as_it_is(lecture_source):
     body = [line[4:] for line in model_part(lecture_source)]
     assert all(line in body for line in shown.splitlines()), "README excerpt is stale"
     assert f"the model part is {len(model_part(lecture_source))} lines" in readme
+
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples")
+
+
+def example_source(name: str) -> tuple[str, dict, dict]:
+    """The readable source of an example, and its readable and fast modules compiled."""
+    model = load_model(os.path.join(EXAMPLES, f"{name}.py"))
+    loss, predictions = model.loss, model.outputs[1]
+    source = build_module(loss, predictions=predictions, style="readable").source()
+    readable = build_module(loss, predictions=predictions, style="readable").compile("<r>")
+    return source, readable, build_module(loss, predictions=predictions).compile("<fast>")
+
+
+def test_the_backward_is_the_simplified_picture_s(rng):
+    source, readable, fast = example_source("prelu_l2")
+    backward = backward_lines(source)
+    # the L2 penalty's gradient: one product 2 * 0.0001 * W, not two equal terms
+    (factor,) = [m[1] for line in backward if (m := re.match(r"\s+dL_dW = (\S+) \* W \+ ", line))]
+    assert float(factor) == 2 * 1e-4
+    assert not any("dL_dmul_2" in line for line in backward)
+    # softmax cross-entropy's: (softmax - one_hot) / N in one line, no bookkeeping lines
+    (line,) = [line for line in backward if line.strip().startswith("dL_dlogits = ")]
+    found = re.match(r"\s+dL_dlogits = \((\w+) - (\w+)\) \* \(1\.0 / axis_size\)$", line)
+    softmax, one_hot = found.groups()
+    assert one_hot == "one_hot" and "    one_hot = (np.expand_dims(y, 1) ==" in source  # forward's
+    assert any(s.strip().startswith(f"{softmax} = _exp / np.sum(_exp, axis=1") for s in backward)
+    assert "(1.0 / axis_size)" in line and "axis_size = np.asarray(sum_.shape[0]" in source
+    for gone in ("dL_ddiv", "dL_dsum", "dL_dlog_softmax", "dL_dmul ="):
+        assert gone not in source, gone
+    # each gradient line still carries its chain-rule step
+    assert "# dL/dW = dloss/dsum_3 * dl2(W)/dW + dL/dz * d(x @ W)/dW" in source
+    assert "# dL/dlogits = dloss/ddata_loss * dsoftmax_cross_entropy(logits, y)/dlogits" in source
+    # and the fast module's numbers
+    batch = {"x": rng.normal(size=(6, 64)), "y": rng.integers(0, 10, 6)}
+    params = fast["init_params"](0)
+    (lr_, gr), (lf, gf) = [m["loss_and_grads"](params, batch) for m in (readable, fast)]
+    assert lr_ == pytest.approx(lf, abs=1e-12)
+    for name in gf:
+        np.testing.assert_allclose(gr[name], gf[name], rtol=0, atol=1e-12)
+
+
+def test_gradients_the_passes_fold_to_constants_are_written_too():
+    x, W, U = gc.input("x", (None, 3)), gc.param("W", (3,), init=0.5), gc.param("U", ())
+    loss = gc.sum(3.0 * W) + gc.mean(x) + 2.0 * U
+    source = build_module(loss, style="readable").source()
+    assert "    dL_dU = 2.0  # dL/dU = " in source
+    readable = build_module(loss, style="readable").compile("<r>")
+    batch = {"x": np.ones((2, 3))}
+    grads = readable["loss_and_grads"](readable["init_params"](0), batch)[1]
+    np.testing.assert_array_equal(grads["W"], [3.0, 3.0, 3.0])
+    assert grads["U"] == 2.0
+
+
+def test_batch_norm_s_statistics_are_called_what_they_are():
+    source = example_source("batchnorm")[0]
+    assert "    batch_mean = sum_ / axis_size\n" in source
+    assert "    batch_var = sum_2 / axis_size_2\n" in source
+    training = source[source.index("def model(") : source.index("def model_inference(")]
+    assert "div = sum_ / axis_size\n" not in training and "div_2 = sum_2 /" not in training
 
 
 def test_nothing_of_the_fast_module_or_graphc_inside(lecture_source):

@@ -45,6 +45,7 @@ CASES = [
     (x + -v, ["input", "input", "sub"], "x+-y"),
     (-(2.0 * x), ["const", "input", "mul"], "-(c*x)"),
     (F.broadcast_like(v, x) * x, ["input", "input", "mul"], "f(broadcast)"),
+    (gc.const(np.full((1, 1), 0.5)) * x, ["const", "input", "mul"], "f([[c]])"),
     (
         F.broadcast_like(F.broadcast_like(1.0, v), x),
         ["const", "input", "broadcast_like"],

@@ -6,7 +6,9 @@ The backward pass is gc.grad's reverse mode written out: reverse.vjp applies the
 (each node's cotangent dL/dv is the sum, over the nodes u that use v, of the op's vjp rule
 applied to dL/du, summed down where v was broadcast) and its trace says which u made each
 contribution; each contribution is spelled by readable_spelling.py as one NumPy expression
-with dL/du * du/dv as its comment.
+with dL/du * du/dv as its comment. Without a time loop the cotangents are first simplified
+by graphc's passes, as the backward picture draws them (readable_backward.py); a time
+loop's backward (readable_loop_backward.py) writes reverse mode's own terms.
 """
 
 from __future__ import annotations
@@ -104,9 +106,20 @@ def backward_lines(
     order = topological_order(loss)
     trace: dict = {}
     vjp([loss], [1.0], params, trace)
+    live = depends_on(order, params, differentiably=True)
+    if body.loop is None:  # the backward picture's graph, one line per cotangent node
+        from .readable_backward import simplified_backward
+
+        rev = Reverse(trace, live, {}, namer, spelling)
+        grads = simplified_backward(loss, order, params, body, rev)
+        for p in params:
+            if p.id not in grads:  # no path from this param to the loss
+                grads[p.id] = namer.fresh(f"dL_d{body.var[p.id]}")
+                body.lines.append(f"{grads[p.id]} = np.zeros_like({body.var[p.id]})  # not used")
+        return grads
     seed_var = namer.fresh(f"dL_d{body.var[loss.id]}")
     body.lines.append(f"{seed_var} = 1.0  # dL/dL")
-    rev = Reverse(trace, depends_on(order, params, differentiably=True), {}, namer, spelling)
+    rev = Reverse(trace, live, {}, namer, spelling)
     rev.cotangent[loss.id] = seed_var
     grads: dict[int, str] = {}
     extra: dict[int, list[tuple[str, str]]] = {}  # node id -> (variable, chain) parts written

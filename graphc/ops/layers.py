@@ -140,6 +140,11 @@ def _batch_norm_board(x, gamma, beta, *_, training):
     return (*(train if training else infer), sums)
 
 
+def _named(node: Node, name: str) -> Node:
+    """`node` under a name that says what it is (generated code and pictures call it so)."""
+    return apply(node.op, *node.inputs, _name=name, _scope=node.scope, **dict(node.attrs))
+
+
 @composite(label="batch norm", board=_batch_norm_board)
 def batch_norm(
     x, gamma, beta, eps: float = 1e-5, momentum: float = 0.9, name: str | None = None
@@ -173,9 +178,9 @@ def batch_norm(
     running_mean = state(f"{name}.running_mean", features, 0.0, x.dtype)
     running_var = state(f"{name}.running_var", features, 1.0, x.dtype)
 
-    batch_mean = mean(x, axis=axes, keepdims=True)
+    batch_mean = _named(mean(x, axis=axes, keepdims=True), "batch_mean")
     centered = x - batch_mean
-    batch_var = mean(centered * centered, axis=axes, keepdims=True)
+    batch_var = _named(mean(centered * centered, axis=axes, keepdims=True), "batch_var")
     train = centered / F.sqrt(batch_var + eps) * gamma + beta
     for running, batch in ((running_mean, batch_mean), (running_var, batch_var)):
         new = momentum * running + (1.0 - momentum) * F.reshape(batch, shape=features)

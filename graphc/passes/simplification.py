@@ -98,6 +98,30 @@ def _elementwise_of_broadcast(node: Node) -> bool:
     return get(node.op).elementwise and any(x.op == "broadcast_like" for x in node.inputs)
 
 
+def _shaped_scalar(x: Node, node: Node) -> bool:
+    """A one-element const of shape (1, ..., 1) beside an operand with as many axes: the
+    op's result keeps its shape when the const is a plain scalar."""
+    value = const_value(x) if x.op == "const" else None
+    return (
+        value is not None
+        and value.ndim > 0
+        and value.size == 1
+        and x.dtype == node.dtype
+        and any(y is not x and y.ndim >= x.ndim for y in node.inputs)
+    )
+
+
+def _has_shaped_scalar(node: Node) -> bool:
+    return get(node.op).elementwise and any(_shaped_scalar(x, node) for x in node.inputs)
+
+
+def _scalar_consts(node: Node, **_) -> Node:
+    inputs = [
+        const(const_value(x).reshape(())) if _shaped_scalar(x, node) else x for x in node.inputs
+    ]
+    return build(node.op, *inputs, **dict(node.attrs))
+
+
 _SAME_COND = P("where", var("cond"), X, ZERO), P("where", var("cond"), ZERO, Y)
 
 RULES = [
@@ -174,6 +198,8 @@ RULES = [
         P("broadcast_like", P("broadcast_like", X, var("r1")), var("r2")),
         lambda x, r2, **_: build("broadcast_like", x, r2),
     ),
+    # f([[c]], x) -> f(c, x) for elementwise f, x with as many axes: the same result
+    Rule("f([[c]])", P(None, test=_has_shaped_scalar), _scalar_consts),
     # f(broadcast_like(a, r), b) -> f(a, b) for elementwise f: NumPy broadcasts anyway
     Rule("f(broadcast)", P(None, test=_elementwise_of_broadcast), _drop_broadcast),
 ]
