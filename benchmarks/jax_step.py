@@ -17,16 +17,7 @@ import os
 os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 os.environ["JAX_PLATFORMS"] = "cpu"
 
-import argparse  # noqa: E402
-import functools  # noqa: E402
-import importlib.util  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
+# isort: off
 from train_step import (  # noqa: E402 - first: it may re-run the process
     DEEP_CLASSES,
     DEEP_IN,
@@ -41,6 +32,19 @@ from train_step import (  # noqa: E402 - first: it may re-run the process
     time_rounds,
     tiny_graph,
 )
+
+# isort: on
+
+import argparse  # noqa: E402
+import functools  # noqa: E402
+import importlib.util  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
 
 import graphc as gc  # noqa: E402
 
