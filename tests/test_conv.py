@@ -4,6 +4,7 @@ relative, with the batch dimension None; and the errors of bad input, in their w
 
 import json
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -84,3 +85,34 @@ def test_bad_input_is_one_error_naming_the_line_and_what_is_wrong():
     assert "padding='same' needs stride 1" in message
     message = _error(lambda: gc.max_pool2d(x, 2, padding=2))
     assert "at most half the kernel" in message
+
+
+def test_the_fast_module_writes_windows_into_buffers_it_keeps(tmp_path):
+    """A convolution's windows (the largest array of its step) go into a buffer of the
+    module's pool, made once per batch size, not a fresh array each call; steps on the
+    reused buffers give the same numbers as the first."""
+    x = gc.input("x", (None, 1, 6, 6))
+    h = gc.conv(x, 4, 3, activation="relu")
+    loss = gc.softmax_cross_entropy(
+        gc.flatten(h) @ gc.param("W", (144, 3)), gc.input("y", (None,), "int64")
+    )
+    path = gc.export(loss, tmp_path / "m.py")
+    source = pathlib.Path(path).read_text()
+    assert re.search(r"= windows\(x, .*out=_buf\d+\)", source), "windows without a kept buffer"
+    namespace: dict = {"__name__": "m"}
+    exec(compile(source, path, "exec"), namespace)  # noqa: S102 - graphc's own output
+    rng = np.random.default_rng(0)
+    batch = {"x": rng.normal(size=(5, 1, 6, 6)), "y": rng.integers(0, 3, 5)}
+    params = namespace["init_params"](0)
+    first = namespace["loss_and_grads"](params, batch)
+    again = namespace["loss_and_grads"](params, batch)
+    assert first[0] == again[0]
+    for name in first[1]:
+        np.testing.assert_array_equal(first[1][name], again[1][name])
+    values = {**params, **batch}
+    np.testing.assert_allclose(first[0], gc.evaluate(loss, values), rtol=1e-12)
+    names = sorted(first[1])
+    leaves = {p.name: p for p in gc.params(loss)}
+    wants = gc.evaluate(gc.grad(loss, [leaves[n] for n in names]), values)
+    for name, want in zip(names, wants):
+        np.testing.assert_allclose(first[1][name], want, rtol=1e-10, atol=1e-12)

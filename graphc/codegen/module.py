@@ -33,6 +33,12 @@ HELPER_MODULES = (runtime, pool, windows_kernels)
 _HELPERS = {name: module for module in HELPER_MODULES for name in _top_level_names(module)}
 
 
+def helper_takes_out(name: str) -> bool:
+    """Whether runtime helper `name` can write its result into a given buffer (`out=`)."""
+    function = getattr(_HELPERS.get(name), name, None)
+    return callable(function) and "out" in inspect.signature(function).parameters
+
+
 class Module:
     """Collects the pieces of one generated module and renders/compiles its source."""
 

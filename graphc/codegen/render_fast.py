@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .buffers import Buffer, plan_buffers
-from .module import Module
+from .module import Module, helper_takes_out
 from .names import comment, literal, np_dtype
 from .plan import Plan, Statement
 from .spell import INFIX, sliced
@@ -35,8 +35,10 @@ def _is_ufunc(call: str) -> bool:
 
 def can_write_out(statement: Statement) -> bool:
     """Whether the statement may be given an output buffer (`out=`)."""
-    if statement.helper or statement.view or statement.shape == ():
+    if statement.view or statement.shape == ():
         return False
+    if statement.helper:  # the convolution's windows: a buffer of the plan, reused per call
+        return helper_takes_out(statement.call)
     return statement.call in _REDUCE or statement.call == "where" or _is_ufunc(statement.call)
 
 

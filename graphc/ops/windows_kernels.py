@@ -43,13 +43,15 @@ def _found(size, kernel, stride, dilation):
     )
 
 
-def windows(x, kernel, stride, padding, dilation, fill=0.0):
+def windows(x, kernel, stride, padding, dilation, fill=0.0, out=None):
     """The windows of x (N, C, *size): an array (N, *positions, C, *kernel), padded with
     `fill` by `padding` ((before, after) per spatial axis), taken every `stride` entries,
-    each window reading every `dilation`-th entry."""
+    each window reading every `dilation`-th entry; written into `out` when given (a
+    generated function's buffer, kept between calls)."""
     image = _channels_last(x, padding, fill)
     found = _found(image.shape[1:-1], kernel, stride, dilation)
-    out = np.empty((x.shape[0], *found, x.shape[1], *kernel), dtype=x.dtype)
+    if out is None:
+        out = np.empty((x.shape[0], *found, x.shape[1], *kernel), dtype=x.dtype)
     for offset, view in _offset_views(kernel, stride, dilation, found):
         out[(Ellipsis, *offset)] = image[view]
     return out
